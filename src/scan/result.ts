@@ -1,0 +1,68 @@
+import type { Compression } from '../io/decompress.js';
+
+/**
+ * What a worker sends back for one object: a few scalars, and the symbol table as columns
+ * (typed arrays plus joined strings) so that structured cloning stays cheap for 150,000 symbols.
+ */
+export interface ScannedObject {
+  readonly path: string;
+  readonly kind: ObjectKind;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly compression: Compression;
+  /** Null when the object could not be read at all (see errors). */
+  readonly elf: ScannedElf | null;
+  readonly errors: readonly ScanError[];
+}
+
+export type ObjectKind = 'vmlinux' | 'module';
+
+export interface ScanError {
+  readonly offset: number;
+  readonly kind: string;
+  readonly message: string;
+}
+
+export interface ScannedElf {
+  readonly elfClass: 32 | 64;
+  readonly endian: 'little' | 'big';
+  readonly machine: number;
+  readonly elfType: number;
+  readonly buildId: string | null;
+  readonly moduleName: string | null;
+  readonly vermagic: string | null;
+  readonly depends: string | null;
+  readonly signed: boolean;
+  /** How kallsyms letters were derived: the module loader's rules, or nm + scripts/kallsyms drop rules. */
+  readonly kallsymsSource: 'module-loader' | 'nm-rules';
+  readonly sections: SectionColumns;
+  readonly symbols: SymbolColumns;
+}
+
+export interface SectionColumns {
+  readonly names: string[];
+  readonly type: Uint32Array;
+  readonly flags: Float64Array;
+  /** 16 hex digits per section, concatenated. */
+  readonly addr: string;
+  readonly size: Float64Array;
+}
+
+export interface SymbolColumns {
+  readonly count: number;
+  /** Symbol-table index of each row: rows whose name could not be read are left out. */
+  readonly index: Uint32Array;
+  /** Every name joined; nameEnd[i] is where row i's name ends. */
+  readonly names: string;
+  readonly nameEnd: Uint32Array;
+  /** 16 hex digits per row, concatenated. */
+  readonly values: string;
+  readonly size: Float64Array;
+  readonly info: Uint8Array;
+  readonly other: Uint8Array;
+  readonly shndx: Uint32Array;
+  /** One character per row: nm's letter, or ' ' when nm does not list the symbol. */
+  readonly nmLetters: string;
+  /** One character per row: the kallsyms letter, or ' ' when kallsyms hides the symbol. */
+  readonly kallsymsLetters: string;
+}

@@ -1,0 +1,202 @@
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { ObjectError } from '../errors.js';
+import { EM_X86_64, ET_REL } from '../elf/constants.js';
+import { type ElfHeader, readElfHeader } from '../elf/header.js';
+import { findSection, parseModinfo } from '../elf/modinfo.js';
+import { findBuildId } from '../elf/notes.js';
+import { type Section, readSections, sectionBytes } from '../elf/sections.js';
+import { findModuleSignature, MODULE_SIG_MARKER } from '../elf/signature.js';
+import { type SymbolTable, readSymbolTable } from '../elf/symbols.js';
+import { type Compression, decompress, detectCompression } from '../io/decompress.js';
+import { type ByteSource, BufferSource, FileSource, PrefixSource } from '../io/source.js';
+import { exportedNames, isCoreSymbol, moduleElfType, moduleKallsymsLetter, moduleLayout } from '../kallsyms/module-view.js';
+import { nmLetter, sectionLetters } from '../kallsyms/nm-letter.js';
+import { vmlinuxIgnores } from '../kallsyms/vmlinux-rules.js';
+import type { ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
+
+export const MODULE_FILE = /\.ko(\.gz|\.xz|\.zst)?$/;
+
+export function moduleNameFromPath(path: string): string {
+  return basename(path).replace(MODULE_FILE, '').replace(/-/g, '_');
+}
+
+/** Reads one object from disk into columns. Never throws for a bad object: problems become `errors`. */
+export async function scanObject(path: string): Promise<ScannedObject> {
+  const errors: ScanError[] = [];
+  let kind: ObjectKind = MODULE_FILE.test(path) ? 'module' : 'vmlinux';
+  let size = 0;
+  let mtimeMs = 0;
+  let compression: Compression = 'none';
+  let elf: ScannedElf | null = null;
+  let file: FileSource | null = null;
+  try {
+    const st = statSync(path);
+    size = st.size;
+    mtimeMs = Math.trunc(st.mtimeMs);
+    if (size === 0) throw new ObjectError(path, 0, 'expected an ELF object or a compressed module, the file is empty', 'truncated');
+    file = FileSource.open(path);
+    compression = detectCompression(file.read(0, Math.min(6, size), 'file magic'));
+    const source: ByteSource = compression === 'none'
+      ? file
+      : new BufferSource(path, await decompress(path, compression, readFileSync(path)));
+    const signature = signatureOf(source);
+    const image = signature ? new PrefixSource(source, signature.elfSize) : source;
+    const h = readElfHeader(image);
+    if (h.type === ET_REL) kind = 'module';
+    elf = scanElf(image, h, kind, path, errors, signature !== null);
+  } catch (e) {
+    errors.push(toScanError(path, e));
+  } finally {
+    file?.close();
+  }
+  return { path, kind, size, mtimeMs, compression, elf, errors };
+}
+
+function toScanError(path: string, e: unknown): ScanError {
+  if (e instanceof ObjectError) return { offset: e.offset, kind: e.kind, message: e.message };
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string') return { offset: 0, kind: 'io', message: `${path}: ${err.message}` };
+  // A bug of ours, not a property of the input: keep the stack so it can be reported.
+  return { offset: 0, kind: 'internal', message: `${path}: internal error: ${err?.stack ?? String(e)}` };
+}
+
+function signatureOf(src: ByteSource) {
+  const tailLength = Math.min(src.size, MODULE_SIG_MARKER.length + 12);
+  const found = findModuleSignature(src.read(src.size - tailLength, tailLength, 'module signature trailer'), src.size);
+  if (found === 'malformed') {
+    throw new ObjectError(src.file, src.size - MODULE_SIG_MARKER.length, 'module signature marker found but its length field does not fit the file');
+  }
+  return found;
+}
+
+function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, errors: ScanError[], signed: boolean): ScannedElf {
+  const sections = readSections(src, h);
+  const read = (s: Section) => sectionBytes(src, s);
+  const modinfoSection = findSection(sections, '.modinfo');
+  const modinfo = modinfoSection ? parseModinfo(read(modinfoSection)) : new Map<string, string[]>();
+  const symtab = readSymbolTable(src, h, sections);
+  if (!symtab) {
+    errors.push({ offset: h.shoff, kind: 'format', message: `${path}: at offset 0x${h.shoff.toString(16)}: expected a SHT_SYMTAB section, the object has none (fully stripped)` });
+  }
+  return {
+    elfClass: h.is64 ? 64 : 32,
+    endian: h.little ? 'little' : 'big',
+    machine: h.machine,
+    elfType: h.type,
+    buildId: findBuildId(h, sections, read),
+    moduleName: kind === 'module' ? (modinfo.get('name')?.[0] ?? moduleNameFromPath(path)) : null,
+    vermagic: modinfo.get('vermagic')?.[0] ?? null,
+    depends: modinfo.get('depends')?.[0] ?? null,
+    signed,
+    kallsymsSource: kind === 'module' ? 'module-loader' : 'nm-rules',
+    sections: sectionColumns(sections),
+    symbols: symtab ? symbolColumns(symtab, sections, h, kind, errors) : emptySymbols(),
+  };
+}
+
+function sectionColumns(sections: readonly Section[]): SectionColumns {
+  return {
+    names: sections.map((s) => s.name),
+    type: Uint32Array.from(sections, (s) => s.type),
+    flags: Float64Array.from(sections, (s) => s.flags),
+    addr: sections.map((s) => s.addr).join(''),
+    size: Float64Array.from(sections, (s) => s.size),
+  };
+}
+
+function emptySymbols(): SymbolColumns {
+  return { count: 0, index: new Uint32Array(0), names: '', nameEnd: new Uint32Array(0), values: '', size: new Float64Array(0),
+    info: new Uint8Array(0), other: new Uint8Array(0), shndx: new Uint32Array(0), nmLetters: '', kallsymsLetters: '' };
+}
+
+function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeader, kind: ObjectKind, errors: ScanError[]): SymbolColumns {
+  const n = t.count;
+  const index = new Uint32Array(n);
+  const nameEnd = new Uint32Array(n);
+  const size = new Float64Array(n);
+  const info = new Uint8Array(n);
+  const other = new Uint8Array(n);
+  const shndx = new Uint32Array(n);
+  const names: string[] = [];
+  const values: string[] = [];
+  const nmLetters: string[] = [];
+  const ksLetters: string[] = [];
+  const letters = sectionLetters(sections);
+  const kallsyms = kind === 'module' ? moduleKallsyms(t, sections) : vmlinuxKallsyms(t, h);
+  let badNames = 0;
+  let rows = 0;
+  let nameLength = 0;
+  for (let i = 0; i < n; i++) {
+    let name: string;
+    try {
+      name = t.name(i);
+    } catch (e) {
+      if (!(e instanceof ObjectError)) throw e;
+      if (badNames++ === 0) errors.push({ offset: e.offset, kind: e.kind, message: e.message });
+      continue;
+    }
+    const raw = t.rawShndx(i);
+    const resolved = t.shndx(i);
+    const nm = nmLetter(i, t.type(i), t.bind(i), resolved, raw, letters);
+    index[rows] = i;
+    nameLength += name.length;
+    nameEnd[rows] = nameLength;
+    names.push(name);
+    values.push(t.valueHex(i));
+    size[rows] = t.size(i);
+    info[rows] = t.info(i);
+    other[rows] = t.visibility(i);
+    shndx[rows] = resolved;
+    nmLetters.push(nm || ' ');
+    ksLetters.push(kallsyms(i, name, nm) || ' ');
+    rows++;
+  }
+  if (badNames > 1) {
+    errors.push({ offset: t.section.offset, kind: 'format', message: `${t.section.name}: ${badNames} symbols in all have unreadable names and were left out` });
+  }
+  return {
+    count: rows, index: index.slice(0, rows), names: names.join(''), nameEnd: nameEnd.slice(0, rows), values: values.join(''),
+    size: size.slice(0, rows), info: info.slice(0, rows), other: other.slice(0, rows), shndx: shndx.slice(0, rows),
+    nmLetters: nmLetters.join(''), kallsymsLetters: ksLetters.join(''),
+  };
+}
+
+type KallsymsLetter = (index: number, name: string, nmLetter: string) => string;
+
+function moduleKallsyms(t: SymbolTable, sections: readonly Section[]): KallsymsLetter {
+  const layout = moduleLayout(sections);
+  const exported = exportedNames(t, sections);
+  return (i, name) => {
+    const raw = t.rawShndx(i);
+    if (!isCoreSymbol(raw, t.nameOffset(i), layout)) return '';
+    return moduleKallsymsLetter(moduleElfType(t.type(i), t.bind(i), raw, sections, layout), t.bind(i), name, exported);
+  };
+}
+
+/**
+ * scripts/kallsyms over nm's list. With CONFIG_KALLSYMS_ABSOLUTE_PERCPU (x86_64 SMP, per-cpu area linked
+ * at 0) every symbol between __per_cpu_start and __per_cpu_end is printed as `A`.
+ */
+function vmlinuxKallsyms(t: SymbolTable, h: ElfHeader): KallsymsLetter {
+  const percpu = h.machine === EM_X86_64 ? perCpuRange(t) : null;
+  return (i, name, nm) => {
+    if (vmlinuxIgnores(name, nm)) return '';
+    if (percpu) {
+      const v = t.valueHex(i);
+      if (v >= percpu.start && v <= percpu.end) return 'A';
+    }
+    return nm;
+  };
+}
+
+function perCpuRange(t: SymbolTable): { start: string; end: string } | null {
+  let start: string | null = null;
+  let end: string | null = null;
+  for (let i = 1; i < t.count && (start === null || end === null); i++) {
+    const name = t.name(i);
+    if (name === '__per_cpu_start') start = t.valueHex(i);
+    else if (name === '__per_cpu_end') end = t.valueHex(i);
+  }
+  return start === '0000000000000000' && end !== null ? { start, end } : null;
+}
