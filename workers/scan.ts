@@ -1,7 +1,12 @@
-// piscina entry point: one task = one object path; the work itself lives in src/scan.
+// piscina entry points: thin wrappers, the work itself lives in src/scan.
+import { readBuildId } from '../src/scan/build-id.js';
 import { scanObject } from '../src/scan/scan-object.js';
 import type { ScannedObject } from '../src/scan/result.js';
 
 export default function scan(path: string): Promise<ScannedObject> {
   return scanObject(path);
+}
+
+export function buildId(path: string): Promise<string | null> {
+  return readBuildId(path);
 }

@@ -33,6 +33,8 @@ export interface ScannedElf {
   readonly vermagic: string | null;
   readonly depends: string | null;
   readonly signed: boolean;
+  /** The object carries DWARF of its own (`.debug_info` or `.zdebug_info`). */
+  readonly hasDwarf: boolean;
   /** How kallsyms letters were derived: the module loader's rules, or nm + scripts/kallsyms drop rules. */
   readonly kallsymsSource: 'module-loader' | 'nm-rules';
   readonly sections: SectionColumns;

@@ -1,0 +1,76 @@
+-- ksymtree index. One file per kernel tree; rebuilt from scratch by `ksymtree index` into a temporary
+-- file that is renamed over the old one, so readers never see a half-written index.
+-- Addresses are TEXT of 16 lower-case hex digits: 64-bit kernel addresses do not fit SQLite's signed
+-- INTEGER unchanged, and fixed-width hex sorts in address order.
+PRAGMA user_version = 1;
+
+-- Run parameters: schema, tool version, inputs, when it was built.
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- One row per vmlinux or module found in the tree (also those that could not be read).
+CREATE TABLE objects (
+  id              INTEGER PRIMARY KEY,
+  path            TEXT NOT NULL UNIQUE,      -- identity: the installed (or given) path
+  kind            TEXT NOT NULL CHECK (kind IN ('vmlinux', 'module')),
+  status          TEXT NOT NULL CHECK (status IN ('ok', 'partial', 'failed')),
+  module_name     TEXT,                      -- .modinfo name=, else file name with '-' -> '_'
+  vermagic        TEXT,
+  depends         TEXT,
+  build_id        TEXT,                      -- GNU build-id, hex
+  elf_class       INTEGER,                   -- 32 or 64
+  endian          TEXT,                      -- 'little' or 'big'
+  machine         INTEGER,                   -- e_machine
+  elf_type        INTEGER,                   -- e_type (1 REL, 2 EXEC, 3 DYN)
+  compression     TEXT NOT NULL,             -- none, gzip, xz, zstd
+  signed          INTEGER NOT NULL DEFAULT 0,-- a module signature is appended
+  debug_path      TEXT,                      -- where DWARF is read: the object itself or its paired debug copy
+  debug_pairing   TEXT,                      -- 'self', 'build-id', 'path' or NULL (no DWARF found)
+  size            INTEGER NOT NULL,
+  mtime_ms        INTEGER NOT NULL,
+  kallsyms_source TEXT,                      -- 'module-loader' rules, or 'nm-rules' (vmlinux emulation)
+  symbol_count    INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE sections (
+  object_id INTEGER NOT NULL REFERENCES objects(id),
+  idx       INTEGER NOT NULL,
+  name      TEXT NOT NULL,
+  type      INTEGER NOT NULL,
+  flags     INTEGER NOT NULL,
+  addr      TEXT NOT NULL,
+  size      INTEGER NOT NULL,
+  PRIMARY KEY (object_id, idx)
+) WITHOUT ROWID;
+
+-- Every .symtab entry (index 0 included, as the table has it).
+CREATE TABLE symbols (
+  object_id  INTEGER NOT NULL REFERENCES objects(id),
+  idx        INTEGER NOT NULL,               -- index in .symtab
+  name       TEXT NOT NULL,
+  value      TEXT NOT NULL,                  -- st_value, 16 hex digits
+  size       INTEGER NOT NULL,
+  type       INTEGER NOT NULL,               -- STT_*
+  bind       INTEGER NOT NULL,               -- STB_*
+  visibility INTEGER NOT NULL,               -- STV_*
+  shndx      INTEGER NOT NULL,               -- section index, SHN_XINDEX resolved
+  nm_letter  TEXT,                           -- as `nm` prints it; NULL when nm does not list it
+  ks_letter  TEXT,                           -- as /proc/kallsyms prints it; NULL when kallsyms hides it
+  PRIMARY KEY (object_id, idx)
+) WITHOUT ROWID;
+
+-- Objects that could not be (fully) read: the message names the file, the offset and what was expected.
+CREATE TABLE errors (
+  object_id INTEGER REFERENCES objects(id),
+  path      TEXT NOT NULL,
+  offset    INTEGER,
+  kind      TEXT NOT NULL,
+  message   TEXT NOT NULL
+);
+
+-- Indexes are created after the bulk load, which is faster than maintaining them row by row.
+-- @indexes
+CREATE INDEX symbols_by_name ON symbols (name);
+CREATE INDEX objects_by_module ON objects (module_name);

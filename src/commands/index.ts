@@ -1,0 +1,154 @@
+import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
+import { release } from 'node:os';
+import { resolve } from 'node:path';
+import { FatalError } from '../errors.js';
+import { commitTemp, tempPathFor } from '../io/atomic.js';
+import { Progress } from '../io/progress.js';
+import { createIndexDb } from '../index/db.js';
+import { type DebugLink, IndexWriter } from '../index/writer.js';
+import { ScanPool } from '../scan/pool.js';
+import type { ScannedObject } from '../scan/result.js';
+import { debugTreeObjects, pairDebugCopies } from '../tree/debug-pairing.js';
+import { type FoundObject, type WalkProblem, singleFile, walkTree } from '../tree/walk.js';
+import { TOOL_VERSION } from '../version.js';
+
+export interface IndexOptions {
+  readonly inputs: readonly string[];
+  readonly debugDir?: string;
+  readonly db?: string;
+  readonly jobs: number;
+  readonly quiet: boolean;
+}
+
+export interface IndexSummary {
+  readonly dbPath: string;
+  readonly objects: number;
+  readonly symbols: number;
+  readonly errors: number;
+  readonly seconds: number;
+}
+
+interface Inputs {
+  readonly trees: string[];
+  readonly debugDir: string | null;
+}
+
+/** With no TREE: the running kernel's installed tree and, when present, its debug tree. */
+function defaultInputs(): Inputs {
+  const ver = release();
+  const installed = `/lib/modules/${ver}`;
+  const debug = `/usr/lib/debug/lib/modules/${ver}`;
+  if (existsSync(installed)) return { trees: [installed], debugDir: existsSync(debug) ? debug : null };
+  if (existsSync(debug)) return { trees: [debug], debugDir: null };
+  throw new FatalError(`no kernel tree for the running kernel (${installed} and ${debug} do not exist); `
+    + 'give a TREE, or try the example tree: `npm start` builds examples/build and indexes it');
+}
+
+function collectObjects(inputs: readonly string[]): { objects: FoundObject[]; problems: WalkProblem[] } {
+  const objects: FoundObject[] = [];
+  const problems: WalkProblem[] = [];
+  const seen = new Set<string>();
+  for (const input of inputs) {
+    let st;
+    try {
+      st = statSync(input);
+    } catch (e) {
+      throw new FatalError(`${input}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+    }
+    const found = st.isDirectory() ? walkTree(input) : { objects: [singleFile(input)], problems: [] };
+    for (const o of found.objects) {
+      if (!seen.has(o.path)) objects.push(o);
+      seen.add(o.path);
+    }
+    problems.push(...found.problems);
+  }
+  return { objects, problems };
+}
+
+/** `<tree>/ksymtree.db` beside depmod's files when the tree is writable, else `./ksymtree.db`. */
+function defaultDbPath(trees: readonly string[]): string {
+  const first = trees[0];
+  if (first && statSync(first).isDirectory()) {
+    try {
+      accessSync(first, constants.W_OK);
+      return resolve(first, 'ksymtree.db');
+    } catch {
+      // read-only tree (a system /lib/modules as a user): fall through to the working directory
+    }
+  }
+  return resolve('ksymtree.db');
+}
+
+function selfLink(o: ScannedObject): DebugLink {
+  return o.elf?.hasDwarf ? { path: o.path, pairing: 'self' } : { path: null, pairing: null };
+}
+
+export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
+  const started = process.hrtime.bigint();
+  const inputs: Inputs = opts.inputs.length ? { trees: [...opts.inputs], debugDir: opts.debugDir ?? null } : defaultInputs();
+  const debugDir = opts.debugDir ?? inputs.debugDir;
+  if (debugDir && !existsSync(debugDir)) throw new FatalError(`--debug-dir ${debugDir}: no such directory`);
+  const { objects, problems } = collectObjects(inputs.trees);
+  const debugFiles = debugDir ? debugTreeObjects(debugDir) : [];
+  // An installed tree has no vmlinux; the debug tree's is the kernel's own, so it joins the index.
+  if (debugDir && !objects.some((o) => o.relPath === 'vmlinux')) {
+    const vmlinux = debugFiles.find((f) => f.relPath === 'vmlinux');
+    if (vmlinux) objects.unshift(vmlinux);
+  }
+  if (!objects.length && !problems.length) {
+    throw new FatalError(`no vmlinux or modules (*.ko, *.ko.gz, *.ko.xz, *.ko.zst) found in ${inputs.trees.join(', ')}`);
+  }
+
+  const dbPath = opts.db ? resolve(opts.db) : defaultDbPath(inputs.trees);
+  const tmp = tempPathFor(dbPath);
+  const removeTemp = () => rmSync(tmp, { force: true });
+  const onSignal = (signal: NodeJS.Signals) => {
+    removeTemp();
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  removeTemp();
+  const db = createIndexDb(tmp);
+  const pool = new ScanPool(opts.jobs);
+  try {
+    const writer = new IndexWriter(db);
+    const progress = new Progress(objects.length, 'index', opts.quiet);
+    const pairing: { relPath: string; buildId: string | null }[] = new Array(objects.length);
+    // Object ids follow the sorted walk order, whatever order the workers finish in.
+    await pool.scanAll(objects.map((o) => o.path), (i, scanned) => {
+      const self = selfLink(scanned);
+      writer.addObject(i + 1, scanned, self);
+      pairing[i] = { relPath: objects[i].relPath, buildId: scanned.elf?.buildId ?? null };
+      progress.tick(scanned.path);
+    });
+    progress.clear();
+    for (const p of problems) writer.addError(null, p.path, { offset: 0, kind: 'walk', message: p.message });
+    if (debugDir) {
+      const links = await pairDebugCopies(pairing, debugFiles, (paths) => pool.buildIds(paths));
+      links.forEach((link, i) => {
+        if (link.path) writer.setDebugLink(i + 1, link);
+      });
+    }
+    writer.setMeta({
+      tool_version: TOOL_VERSION,
+      inputs: JSON.stringify(inputs.trees.map((t) => resolve(t))),
+      debug_dir: debugDir ? resolve(debugDir) : '',
+    });
+    writer.finish();
+    db.close();
+    commitTemp(tmp, dbPath);
+    return {
+      dbPath, objects: objects.length, symbols: writer.symbolCount, errors: writer.errorCount,
+      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    };
+  } catch (e) {
+    if (db.open) db.close();
+    removeTemp();
+    throw e;
+  } finally {
+    await pool.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { FatalError } from '../errors.js';
+
+export type Db = Database.Database;
+
+/** schema.sql sits at the package root, two levels above src/index (and dist/src/index). */
+const SCHEMA_PATH = fileURLToPath(new URL('../../../schema.sql', import.meta.url));
+
+let schemaText: string | null = null;
+export function schemaSql(): string {
+  schemaText ??= readFileSync(SCHEMA_PATH, 'utf8');
+  return schemaText;
+}
+
+const INDEXES_MARKER = '-- @indexes';
+
+/** The tables part of schema.sql (run on creation) or its indexes part (run after the bulk load). */
+export function schemaPart(part: 'tables' | 'indexes'): string {
+  const [tables, indexes = ''] = schemaSql().split(INDEXES_MARKER);
+  return part === 'tables' ? tables : indexes;
+}
+
+export function schemaVersion(): number {
+  const m = /PRAGMA\s+user_version\s*=\s*(\d+)/i.exec(schemaSql());
+  if (!m) throw new Error(`${SCHEMA_PATH} sets no user_version`);
+  return Number(m[1]);
+}
+
+/** A fresh index being built. Durability does not matter until the final rename, so journaling is off. */
+export function createIndexDb(path: string): Db {
+  const db = new Database(path);
+  db.pragma('journal_mode = OFF');
+  db.pragma('synchronous = OFF');
+  db.pragma('cache_size = -65536');
+  db.exec(schemaPart('tables'));
+  return db;
+}
+
+/** Opens an existing index for reading and refuses one written by another schema version. */
+export function openIndexDb(path: string): Db {
+  let db: Db;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (e) {
+    throw new FatalError(`cannot open index ${path}: ${(e as Error).message} (build one with \`ksymtree index\`)`);
+  }
+  const found = db.pragma('user_version', { simple: true }) as number;
+  const want = schemaVersion();
+  if (found !== want) {
+    db.close();
+    throw new FatalError(`index ${path} has schema version ${found}, this ksymtree reads version ${want}: re-run \`ksymtree index\` to rebuild it`);
+  }
+  return db;
+}

@@ -1,0 +1,28 @@
+import { FatalError } from '../errors.js';
+import type { Db } from './db.js';
+
+export interface ObjectRow {
+  id: number;
+  path: string;
+  kind: 'vmlinux' | 'module';
+  module_name: string | null;
+  elf_class: number | null;
+}
+
+/**
+ * Objects selected by `--object`: a module name (`bridge`), `vmlinux`, or a path as indexed. All objects
+ * when no selector is given.
+ */
+export function selectObjects(db: Db, selector?: string): ObjectRow[] {
+  const all = db.prepare("SELECT id, path, kind, module_name, elf_class FROM objects WHERE status != 'failed' ORDER BY id").all() as ObjectRow[];
+  if (!selector) return all;
+  const found = all.filter((o) => o.path === selector || o.module_name === selector || (selector === 'vmlinux' && o.kind === 'vmlinux')
+    || o.path.endsWith(`/${selector}`));
+  if (!found.length) throw new FatalError(`no object named ${selector} in the index (give a module name, "vmlinux" or an indexed path)`);
+  return found;
+}
+
+/** The address as the tools print it: 8 hex digits for ELF32 objects, 16 for ELF64. */
+export function displayAddress(value: string, elfClass: number | null): string {
+  return elfClass === 32 ? value.slice(8) : value;
+}

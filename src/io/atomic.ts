@@ -1,0 +1,46 @@
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+
+/** A temporary name beside `path`, so that the final rename stays on one file system. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+}
+
+export function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Replaces `path` by `tmp`, durably: the file's data, then the rename itself in its directory. */
+export function commitTemp(tmp: string, path: string): void {
+  fsyncPath(tmp);
+  renameSync(tmp, path);
+  try {
+    fsyncPath(dirname(path));
+  } catch {
+    // Some file systems refuse fsync on directories; the rename itself is still atomic.
+  }
+}
+
+/** Writes `data` to `path` so that readers see either the old file or the complete new one. */
+export function writeFileAtomic(path: string, data: string | Buffer): void {
+  const tmp = tempPathFor(path);
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done);
+    } finally {
+      closeSync(fd);
+    }
+    commitTemp(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
