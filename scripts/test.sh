@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `npm test`: every test tier ava knows, with its prerequisites.
+#  1. Debian tools the tests use as oracles and fixture compilers (binutils, llvm-dwarfdump-19, gcc -m32,
+#     s390x and aarch64 cross compilers, xz, zstd), installed with apt-get when missing and we may.
+#  2. The real-kernel corpus (Debian 6.1 cloud-amd64), fetched and cached outside the clone when the
+#     fetch script is reachable; without it the real-kernel tests are reported as skipped, by name.
+#  3. ava in TAP mode; the last line is "N passed, N failed, N skipped" for CI.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(binutils gcc gcc-multilib llvm-19 gcc-s390x-linux-gnu gcc-aarch64-linux-gnu xz-utils zstd gzip make)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if ((${#missing[@]})); then
+  sudo=; [[ $(id -u) == 0 ]] || sudo=sudo
+  echo "test: installing Debian packages: ${missing[*]}"
+  { $sudo apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+    || { $sudo apt-get update >/dev/null 2>&1 && $sudo apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1; }; } \
+    || echo "test: could not install ${missing[*]}; the tests that need them will fail and say why"
+fi
+
+fetch=${KSYMTREE_FETCH:-../shared/corpus/fetch-debian-kernel}
+if [[ -z ${KSYMTREE_CORPUS_61:-} && -x $fetch ]]; then
+  if paths=$("$fetch" cloud-amd64 6.1 2>/tmp/ksymtree-fetch.log); then
+    export KSYMTREE_CORPUS_61=$(dirname "$(head -n 1 <<<"$paths")")
+    echo "test: real-kernel tier uses $KSYMTREE_CORPUS_61"
+  else
+    echo "test: real-kernel tier SKIPPED: $fetch failed ($(tail -n 1 /tmp/ksymtree-fetch.log))"
+  fi
+elif [[ -z ${KSYMTREE_CORPUS_61:-} ]]; then
+  echo "test: real-kernel tier SKIPPED: no corpus fetch script at $fetch (set KSYMTREE_FETCH or KSYMTREE_CORPUS_61)"
+fi
+
+tap=$(mktemp)
+npx ava --tap "$@" | tee "$tap"
+status=${PIPESTATUS[0]}
+pass=$(grep -E '^# pass ' "$tap" | awk '{print $3}'); fail=$(grep -E '^# fail ' "$tap" | awk '{print $3}')
+skip=$(grep -E '^# skip ' "$tap" | awk '{print $3}')
+rm -f "$tap"
+echo "${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped"
+exit "$status"
