@@ -2,7 +2,7 @@
 -- file that is renamed over the old one, so readers never see a half-written index.
 -- Addresses are TEXT of 16 lower-case hex digits: 64-bit kernel addresses do not fit SQLite's signed
 -- INTEGER unchanged, and fixed-width hex sorts in address order.
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- Run parameters: schema, tool version, inputs, when it was built.
 CREATE TABLE meta (
@@ -61,6 +61,30 @@ CREATE TABLE symbols (
   PRIMARY KEY (object_id, idx)
 ) WITHOUT ROWID;
 
+-- Definition sites from DWARF (pass 2): every symbol of a name duplicated inside its object, or with
+-- --all-sites every function and variable. Paths are relative to the kernel source root.
+CREATE TABLE sites (
+  object_id INTEGER NOT NULL REFERENCES objects(id),
+  idx       INTEGER NOT NULL,                -- symbols.idx
+  decl_file TEXT,
+  decl_line INTEGER,
+  unit      TEXT,                            -- the compilation unit (DW_AT_name of the CU)
+  source    TEXT NOT NULL CHECK (source IN ('decl', 'line-table', 'unit-only', 'none')),
+  PRIMARY KEY (object_id, idx)
+) WITHOUT ROWID;
+
+-- One alias per kallsyms-visible symbol whose name occurs 2+ times inside its object, with its
+-- livepatch position (klp_func.old_sympos). Unique names have sympos 0 and no row here.
+CREATE TABLE aliases (
+  object_id  INTEGER NOT NULL REFERENCES objects(id),
+  idx        INTEGER NOT NULL,               -- symbols.idx of the original
+  alias      TEXT NOT NULL,
+  sympos     INTEGER NOT NULL,
+  stage      TEXT NOT NULL CHECK (stage IN ('site', 'unit', 'sympos')),
+  full_alias TEXT,                           -- before shortening to KSYM_NAME_LEN, when it was too long
+  PRIMARY KEY (object_id, idx)
+) WITHOUT ROWID;
+
 -- Objects that could not be (fully) read: the message names the file, the offset and what was expected.
 CREATE TABLE errors (
   object_id INTEGER REFERENCES objects(id),
@@ -74,3 +98,5 @@ CREATE TABLE errors (
 -- @indexes
 CREATE INDEX symbols_by_name ON symbols (name);
 CREATE INDEX objects_by_module ON objects (module_name);
+CREATE UNIQUE INDEX aliases_unique_in_object ON aliases (object_id, alias);
+CREATE INDEX aliases_by_alias ON aliases (alias);

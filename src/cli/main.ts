@@ -31,9 +31,18 @@ program.command('index')
   .option('--db <file>', 'index to write (default: <tree>/ksymtree.db when writable, else ./ksymtree.db)')
   .option('-j, --jobs <n>', 'worker threads', positiveInt, defaultJobs())
   .option('-q, --quiet', 'no progress bar')
-  .action(async (inputs: string[], o: { debugDir?: string; db?: string; jobs: number; quiet?: boolean }) => {
-    const s = await runIndex({ inputs, debugDir: o.debugDir, db: o.db, jobs: o.jobs, quiet: !!o.quiet });
-    process.stderr.write(`ksymtree: indexed ${s.objects} objects, ${s.symbols} symbols, ${s.errors} errors in ${s.seconds.toFixed(1)} s -> ${s.dbPath}\n`);
+  .option('--no-aliases', 'pass 1 only: no sites, sympos or aliases')
+  .option('--all-sites', 'a definition site for every function and variable (for `ksymtree where`)')
+  .option('--source-root <path>', 'prefix to strip from DWARF paths (default: learned per object)')
+  .action(async (inputs: string[], o: { debugDir?: string; db?: string; jobs: number; quiet?: boolean; aliases: boolean;
+    allSites?: boolean; sourceRoot?: string }) => {
+    const s = await runIndex({ inputs, debugDir: o.debugDir, db: o.db, jobs: o.jobs, quiet: !!o.quiet, aliases: o.aliases,
+      allSites: !!o.allSites, sourceRoot: o.sourceRoot });
+    for (const { path, alias } of s.shortened) {
+      process.stderr.write(`ksymtree: ${path}: alias shortened to fit KSYM_NAME_LEN: ${alias.fullAlias} -> ${alias.alias}\n`);
+    }
+    process.stderr.write(`ksymtree: indexed ${s.objects} objects, ${s.symbols} symbols, ${s.sites} sites, ${s.aliases} aliases, `
+      + `${s.errors} errors in ${s.seconds.toFixed(1)} s -> ${s.dbPath}\n`);
     if (s.errors) {
       process.stderr.write(`ksymtree: ${s.errors} objects or paths could not be fully read; the rest is indexed (\`ksymtree errors --db ${s.dbPath}\`)\n`);
       process.exitCode = EXIT_PARTIAL;

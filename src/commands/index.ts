@@ -6,7 +6,12 @@ import { commitTemp, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
 import { createIndexDb } from '../index/db.js';
 import { type DebugLink, IndexWriter } from '../index/writer.js';
-import { ScanPool } from '../scan/pool.js';
+import { type AliasSummary, kernelRelease, writeAliases } from '../analyse/aliases.js';
+import { siteWork } from '../analyse/duplicates.js';
+import { maxSymbolLength } from '../alias/naming.js';
+import type { Db } from '../index/db.js';
+import type { SiteResult } from '../sites/types.js';
+import { type SitesTask, WorkerPool } from '../scan/pool.js';
 import type { ScannedObject } from '../scan/result.js';
 import { debugTreeObjects, pairDebugCopies } from '../tree/debug-pairing.js';
 import { type FoundObject, type WalkProblem, singleFile, walkTree } from '../tree/walk.js';
@@ -18,6 +23,11 @@ export interface IndexOptions {
   readonly db?: string;
   readonly jobs: number;
   readonly quiet: boolean;
+  /** Pass 2 (sites of in-object duplicates, sympos, aliases); off with --no-aliases. */
+  readonly aliases: boolean;
+  /** A site for every function and variable, not only for duplicates. */
+  readonly allSites: boolean;
+  readonly sourceRoot?: string;
 }
 
 export interface IndexSummary {
@@ -25,6 +35,9 @@ export interface IndexSummary {
   readonly objects: number;
   readonly symbols: number;
   readonly errors: number;
+  readonly sites: number;
+  readonly aliases: number;
+  readonly shortened: AliasSummary['shortened'];
   readonly seconds: number;
 }
 
@@ -83,6 +96,26 @@ function selfLink(o: ScannedObject): DebugLink {
   return o.elf?.hasDwarf ? { path: o.path, pairing: 'self' } : { path: null, pairing: null };
 }
 
+/** Pass 2: only the objects and symbols that need a site go back to the workers. */
+async function findAllSites(db: Db, writer: IndexWriter, pool: WorkerPool, opts: IndexOptions): Promise<number> {
+  const work = siteWork(db, opts.allSites);
+  const progress = new Progress(work.length, 'sites', opts.quiet);
+  let count = 0;
+  const tasks: SitesTask[] = work.map((w) => ({
+    objectPath: w.path, dwarfPath: w.dwarfPath, requests: w.symtabIndexes.map((symtabIndex) => ({ symtabIndex })),
+    sourceRoot: opts.sourceRoot, all: opts.allSites,
+  }));
+  await pool.sitesAll(tasks, (i, r: SiteResult) => {
+    const w = work[i];
+    writer.addSites(w.objectId, r.sites);
+    for (const e of r.errors) writer.addError(w.objectId, w.dwarfPath, e);
+    count += r.sites.length;
+    progress.tick(w.path);
+  });
+  progress.clear();
+  return count;
+}
+
 export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   const started = process.hrtime.bigint();
   const inputs: Inputs = opts.inputs.length ? { trees: [...opts.inputs], debugDir: opts.debugDir ?? null } : defaultInputs();
@@ -110,7 +143,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   process.once('SIGTERM', onSignal);
   removeTemp();
   const db = createIndexDb(tmp);
-  const pool = new ScanPool(opts.jobs);
+  const pool = new WorkerPool(opts.jobs);
   try {
     const writer = new IndexWriter(db);
     const progress = new Progress(objects.length, 'index', opts.quiet);
@@ -130,17 +163,22 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
         if (link.path) writer.setDebugLink(i + 1, link);
       });
     }
+    writer.finishScan();
+    const sites = opts.aliases || opts.allSites ? await findAllSites(db, writer, pool, opts) : 0;
+    const aliases = opts.aliases ? writeAliases(db, maxSymbolLength(kernelRelease(db))) : { aliases: 0, shortened: [] };
     writer.setMeta({
       tool_version: TOOL_VERSION,
       inputs: JSON.stringify(inputs.trees.map((t) => resolve(t))),
       debug_dir: debugDir ? resolve(debugDir) : '',
+      passes: opts.aliases ? 'scan,sites,aliases' : opts.allSites ? 'scan,sites' : 'scan',
+      all_sites: opts.allSites ? '1' : '0',
     });
     writer.finish();
     db.close();
     commitTemp(tmp, dbPath);
     return {
-      dbPath, objects: objects.length, symbols: writer.symbolCount, errors: writer.errorCount,
-      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      dbPath, objects: objects.length, symbols: writer.symbolCount, errors: writer.errorCount, sites,
+      aliases: aliases.aliases, shortened: aliases.shortened, seconds: Number(process.hrtime.bigint() - started) / 1e9,
     };
   } catch (e) {
     if (db.open) db.close();

@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { ScanError, ScannedObject } from '../scan/result.js';
+import type { Site } from '../sites/types.js';
 import { type Db, schemaPart } from './db.js';
 
 export interface DebugLink {
@@ -18,6 +19,7 @@ export class IndexWriter {
   private insertSymbol: Statement;
   private insertError: Statement;
   private setDebug: Statement;
+  private insertSite: Statement;
   private rowsInTransaction = 0;
   errorCount = 0;
   symbolCount = 0;
@@ -30,6 +32,7 @@ export class IndexWriter {
     this.insertSymbol = db.prepare('INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.insertError = db.prepare('INSERT INTO errors (object_id, path, offset, kind, message) VALUES (?, ?, ?, ?, ?)');
     this.setDebug = db.prepare('UPDATE objects SET debug_path = ?, debug_pairing = ? WHERE id = ?');
+    this.insertSite = db.prepare('INSERT INTO sites (object_id, idx, decl_file, decl_line, unit, source) VALUES (?, ?, ?, ?, ?, ?)');
     db.exec('BEGIN');
   }
 
@@ -78,8 +81,18 @@ export class IndexWriter {
     for (const [k, v] of Object.entries(entries)) put.run(k, v);
   }
 
-  finish(): void {
+  /** Ends pass 1: commits the rows and builds the indexes pass 2 queries with. */
+  finishScan(): void {
     this.db.exec('COMMIT');
     this.db.exec(schemaPart('indexes'));
+    this.db.exec('BEGIN');
+  }
+
+  addSites(objectId: number, sites: readonly Site[]): void {
+    for (const s of sites) this.insertSite.run(objectId, s.symtabIndex, s.declFile, s.declLine, s.unit, s.source);
+  }
+
+  finish(): void {
+    this.db.exec('COMMIT');
   }
 }

@@ -1,45 +1,60 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import type { SiteRequest } from '../sites/types.js';
 import type { ScannedObject } from './result.js';
 
 const SCAN_WORKER = new URL('../../workers/scan.js', import.meta.url).href;
+const SITES_WORKER = new URL('../../workers/sites.js', import.meta.url).href;
 
 export function defaultJobs(): number {
   return availableParallelism();
 }
 
+export interface SitesTask {
+  readonly objectPath: string;
+  readonly dwarfPath: string;
+  readonly requests: SiteRequest[];
+  readonly sourceRoot?: string;
+  readonly all?: boolean;
+}
+
 /** The worker threads that read objects; the caller's thread stays the only SQLite writer. */
-export class ScanPool {
+export class WorkerPool {
   private pool: Piscina;
 
   constructor(jobs: number) {
     this.pool = new Piscina({ filename: SCAN_WORKER, minThreads: jobs, maxThreads: jobs, idleTimeout: 1000 });
   }
 
-  /**
-   * Scans every path, handing each result to `onResult` as soon as it arrives (in completion order).
-   * At most `window` results are in flight, so memory stays bounded however large the tree is.
-   */
-  async scanAll(paths: readonly string[], onResult: (index: number, o: ScannedObject) => void): Promise<void> {
-    await this.each(paths, 'default', (i, o: ScannedObject) => onResult(i, o));
+  /** Scans every path, handing each result to `onResult` as soon as it arrives (in completion order). */
+  scanAll(paths: readonly string[], onResult: (index: number, o: ScannedObject) => void): Promise<void> {
+    return this.each(paths, { filename: SCAN_WORKER, name: 'default' }, onResult);
   }
 
   async buildIds(paths: string[]): Promise<(string | null)[]> {
     const ids: (string | null)[] = new Array(paths.length).fill(null);
-    await this.each(paths, 'buildId', (i, id: string | null) => { ids[i] = id; });
+    await this.each(paths, { filename: SCAN_WORKER, name: 'buildId' }, (i, id: string | null) => { ids[i] = id; });
     return ids;
   }
 
-  private async each<T>(paths: readonly string[], name: string, onResult: (index: number, r: T) => void): Promise<void> {
+  sitesAll<R>(tasks: readonly SitesTask[], onResult: (index: number, r: R) => void): Promise<void> {
+    return this.each(tasks, { filename: SITES_WORKER, name: 'default' }, onResult);
+  }
+
+  /**
+   * Runs one task per item with at most a few results in flight, so memory stays bounded however large
+   * the tree is; results are handed over in completion order.
+   */
+  private async each<I, R>(items: readonly I[], target: { filename: string; name: string }, onResult: (index: number, r: R) => void): Promise<void> {
     const window = Math.max(2, this.pool.options.maxThreads * 3);
     let next = 0;
     const lane = async (): Promise<void> => {
-      while (next < paths.length) {
+      while (next < items.length) {
         const i = next++;
-        onResult(i, (await this.pool.run(paths[i], { name })) as T);
+        onResult(i, (await this.pool.run(items[i], target)) as R);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(window, paths.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(window, items.length) }, lane));
   }
 
   close(): Promise<void> {

@@ -1,0 +1,52 @@
+import { type Alias, type AliasInput, aliasesForObject } from '../alias/naming.js';
+import { symposOf } from '../alias/sympos.js';
+import type { Db } from '../index/db.js';
+
+interface Visible { idx: number; name: string; value: string }
+interface Copy { idx: number; name: string; decl_file: string | null; decl_line: number | null; unit: string | null }
+
+export interface AliasSummary {
+  readonly aliases: number;
+  /** Aliases that had to be shortened to fit KSYM_NAME_LEN, with the object they belong to. */
+  readonly shortened: { path: string; alias: Alias }[];
+}
+
+/**
+ * Pass 2's last step, over rows only: sympos of every duplicated kallsyms-visible name, and one alias per
+ * copy. Objects are handled in id order and every choice is a pure function of the rows, so the result
+ * does not depend on how many workers produced them.
+ */
+export function writeAliases(db: Db, maxLength: number): AliasSummary {
+  const objects = db.prepare(`SELECT DISTINCT o.id, o.kind, o.path FROM objects o
+    JOIN (SELECT object_id FROM symbols WHERE ks_letter IS NOT NULL GROUP BY object_id, name HAVING count(*) > 1) d ON d.object_id = o.id
+    ORDER BY o.id`).all() as { id: number; kind: 'vmlinux' | 'module'; path: string }[];
+  const visible = db.prepare('SELECT idx, name, value FROM symbols WHERE object_id = ? AND ks_letter IS NOT NULL ORDER BY idx');
+  const names = db.prepare('SELECT name FROM symbols WHERE object_id = ?').pluck();
+  const copyRow = db.prepare(`SELECT s.idx, s.name, t.decl_file, t.decl_line, t.unit FROM symbols s
+    LEFT JOIN sites t ON t.object_id = s.object_id AND t.idx = s.idx WHERE s.object_id = ? AND s.idx = ?`);
+  const insert = db.prepare('INSERT INTO aliases (object_id, idx, alias, sympos, stage, full_alias) VALUES (?, ?, ?, ?, ?, ?)');
+  let count = 0;
+  const shortened: AliasSummary['shortened'] = [];
+  db.transaction(() => {
+    for (const o of objects) {
+      const sympos = symposOf(visible.all(o.id) as Visible[], o.kind);
+      const copies: AliasInput[] = [...sympos].map(([idx, pos]) => {
+        const r = copyRow.get(o.id, idx) as Copy;
+        return { idx, name: r.name, sympos: pos, declFile: r.decl_file, declLine: r.decl_line, unit: r.unit };
+      });
+      const existing = new Set(names.all(o.id) as string[]);
+      for (const a of aliasesForObject(copies, existing, maxLength)) {
+        insert.run(o.id, a.idx, a.alias, sympos.get(a.idx), a.stage, a.fullAlias);
+        if (a.fullAlias) shortened.push({ path: o.path, alias: a });
+        count++;
+      }
+    }
+  })();
+  return { aliases: count, shortened };
+}
+
+/** The kernel release from the modules' vermagic ("6.1.0-50-cloud-amd64 SMP ..."), for KSYM_NAME_LEN. */
+export function kernelRelease(db: Db): string | null {
+  const v = db.prepare('SELECT vermagic FROM objects WHERE vermagic IS NOT NULL ORDER BY id LIMIT 1').pluck().get() as string | undefined;
+  return v ? v.split(' ')[0] : null;
+}

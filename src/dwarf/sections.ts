@@ -1,0 +1,179 @@
+import type { ObjectError } from '../errors.js';
+import { debugSectionName, isCompressedSection, sectionContents } from '../elf/compressed.js';
+import { ET_REL, SHT_NOBITS } from '../elf/constants.js';
+import type { ElfHeader } from '../elf/header.js';
+import { applyRelocations, readRelocations, RelocatedTargets, relocationSectionsFor } from '../elf/relocations.js';
+import type { Section } from '../elf/sections.js';
+import type { SymbolTable } from '../elf/symbols.js';
+import { type ByteSource, BufferSource } from '../io/source.js';
+import { DwarfError, DwarfReader, type SectionContext } from './reader.js';
+
+/**
+ * One DWARF section as the decoder sees it: decompressed, relocated (relocatable objects only), and either
+ * held in memory or read range by range from the file.
+ */
+export interface DwarfSection extends SectionContext {
+  /** ELF section index. */
+  readonly index: number;
+  readonly size: number;
+  readonly little: boolean;
+  /** Bytes [offset, offset+length) of the section. */
+  read(offset: number, length: number, what: string): Buffer;
+  /** The whole section (loaded on first use for ranged sections). */
+  contents(): Buffer;
+  /**
+   * The section an address stored at `offset` belongs to. Relocatable objects: the section of the relocation's
+   * symbol, -1 when nothing was relocated there (an unrelocated address is meaningless in a `.o`/`.ko`).
+   * Linked objects have one address space: always 0.
+   */
+  targetAt(offset: number): number;
+  /** A reader over [offset, offset+length) (the rest of the section by default). */
+  reader(offset: number, length?: number): DwarfReader;
+}
+
+/** Sections that are only ever read unit by unit (length-prefixed), so a huge vmlinux need not load them whole. */
+const RANGED = new Set(['.debug_info', '.debug_line', '.debug_types', '.debug_loclists', '.debug_loc']);
+
+class MemorySection implements DwarfSection {
+  readonly size: number;
+  constructor(
+    readonly file: string,
+    readonly name: string,
+    readonly index: number,
+    readonly fileOffset: number | null,
+    readonly little: boolean,
+    private bytes: Buffer,
+    private targets: RelocatedTargets | null,
+  ) {
+    this.size = bytes.length;
+  }
+  read(offset: number, length: number, what: string): Buffer {
+    if (offset < 0 || length < 0 || offset + length > this.size) {
+      throw new DwarfError(this, offset, `${what}: expected ${length} bytes, the section has ${Math.max(this.size - offset, 0)} left`, 'truncated');
+    }
+    return this.bytes.subarray(offset, offset + length);
+  }
+  contents(): Buffer {
+    return this.bytes;
+  }
+  targetAt(offset: number): number {
+    return this.targets ? this.targets.sectionAt(offset) : 0;
+  }
+  reader(offset: number, length = this.size - offset): DwarfReader {
+    const buf = this.read(offset, length, 'section range');
+    return new DwarfReader(buf, this.little, this, offset);
+  }
+}
+
+/** A plain (uncompressed, never relocated) section of an on-disk object: each read is a pread. */
+class FileRangeSection implements DwarfSection {
+  readonly fileOffset: number;
+  private whole: Buffer | null = null;
+  constructor(
+    readonly file: string,
+    readonly name: string,
+    readonly index: number,
+    readonly little: boolean,
+    private src: ByteSource,
+    private s: Section,
+  ) {
+    this.fileOffset = s.offset;
+  }
+  get size(): number {
+    return this.s.size;
+  }
+  read(offset: number, length: number, what: string): Buffer {
+    if (offset < 0 || length < 0 || offset + length > this.size) {
+      throw new DwarfError(this, offset, `${what}: expected ${length} bytes, the section has ${Math.max(this.size - offset, 0)} left`, 'truncated');
+    }
+    if (this.whole) return this.whole.subarray(offset, offset + length);
+    return this.src.read(this.s.offset + offset, length, `${this.name} ${what}`);
+  }
+  contents(): Buffer {
+    this.whole ??= this.src.read(this.s.offset, this.s.size, `contents of ${this.name}`);
+    return this.whole;
+  }
+  targetAt(): number {
+    return 0;
+  }
+  reader(offset: number, length = this.size - offset): DwarfReader {
+    return new DwarfReader(this.read(offset, length, 'section range'), this.little, this, offset);
+  }
+}
+
+/**
+ * The DWARF sections of one ELF object, opened lazily by name. A problem with one section (bad compression,
+ * an unknown relocation) is reported through `onError` and that section is treated as absent or partially
+ * relocated; the other sections stay usable.
+ */
+export class DwarfFile {
+  readonly relocatable: boolean;
+  private byName = new Map<string, Section>();
+  private cache = new Map<string, DwarfSection | null>();
+
+  constructor(
+    readonly src: ByteSource,
+    readonly h: ElfHeader,
+    readonly sections: readonly Section[],
+    private symtab: SymbolTable | null,
+    private onError: (e: ObjectError) => void,
+  ) {
+    this.relocatable = h.type === ET_REL;
+    for (const s of sections) {
+      if (s.type === SHT_NOBITS || s.size === 0) continue;
+      const name = debugSectionName(s.name);
+      if (!name.startsWith('.debug_')) continue;
+      // If both `.debug_x` and `.zdebug_x` exist (never seen), the first one wins.
+      if (!this.byName.has(name)) this.byName.set(name, s);
+    }
+  }
+
+  get file(): string {
+    return this.src.file;
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  /** The named section (`.debug_info`), or null when the object has none or it could not be opened. */
+  section(name: string): DwarfSection | null {
+    let sec = this.cache.get(name);
+    if (sec !== undefined) return sec;
+    try {
+      sec = this.open(name);
+    } catch (e) {
+      if (!(e instanceof Error) || !('file' in e)) throw e;
+      this.onError(e as ObjectError);
+      sec = null;
+    }
+    this.cache.set(name, sec);
+    return sec;
+  }
+
+  private open(name: string): DwarfSection | null {
+    const s = this.byName.get(name);
+    if (!s) return null;
+    const { src, h } = this;
+    const compressed = isCompressedSection(s);
+    const fileOffset = compressed ? null : s.offset;
+    if (this.relocatable) {
+      const rels = relocationSectionsFor(this.sections, s);
+      let bytes = sectionContents(src, h, s);
+      let targets: RelocatedTargets | null = RelocatedTargets.EMPTY;
+      if (rels.length > 0 && this.symtab) {
+        // Relocation writes must not reach the object's own bytes (a decompressed module is shared).
+        if (!compressed) bytes = Buffer.from(bytes);
+        const tables = rels.map((r) => readRelocations(src, h, r));
+        const applied = applyRelocations(src.file, h, s, bytes, tables, this.symtab);
+        for (const e of applied.errors) this.onError(e);
+        targets = applied.targets;
+      }
+      return new MemorySection(src.file, name, s.index, fileOffset, h.little, bytes, targets);
+    }
+    if (compressed || src instanceof BufferSource || !RANGED.has(name)) {
+      return new MemorySection(src.file, name, s.index, fileOffset, h.little, sectionContents(src, h, s), null);
+    }
+    return new FileRangeSection(src.file, name, s.index, h.little, src, s);
+  }
+}

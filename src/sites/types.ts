@@ -1,0 +1,22 @@
+/** The contract between pass 2's orchestration (main thread) and the DWARF site finder (workers). */
+export interface SiteRequest {
+  /** Index in the object's .symtab of a symbol that needs a site. */
+  readonly symtabIndex: number;
+}
+
+export type SiteSource = 'decl' | 'line-table' | 'unit-only' | 'none';
+
+export interface Site {
+  readonly symtabIndex: number;
+  /** Relative to the kernel source root (build directory, DW_AT_comp_dir and './' stripped). */
+  readonly declFile: string | null;
+  readonly declLine: number | null;
+  /** The compilation unit's DW_AT_name, relative the same way. */
+  readonly unit: string | null;
+  readonly source: SiteSource;
+}
+
+export interface SiteResult {
+  readonly sites: Site[];
+  readonly errors: { offset: number; kind: string; message: string }[];
+}
