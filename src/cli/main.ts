@@ -2,7 +2,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { runIndex } from '../commands/index.js';
 import { runSymbols } from '../commands/symbols.js';
 import { FatalError } from '../errors.js';
-import { openIndexDb } from '../index/db.js';
+import { type AliasFormat, renderAliases } from '../commands/aliases.js';
+import { diff, lookup, stats, where } from '../commands/query.js';
+import { type Db, openIndexDb } from '../index/db.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { Output } from '../io/output.js';
 import { defaultJobs } from '../scan/pool.js';
 import { TOOL_VERSION } from '../version.js';
 
@@ -54,22 +58,84 @@ program.command('symbols')
   .option('--db <file>', DB_HELP, 'ksymtree.db')
   .option('--object <name|path>', 'only this object: module name, "vmlinux" or a path')
   .addOption(new Option('--format <format>', 'output format').choices(['tsv', 'json']).default('tsv'))
-  .action((o: { db: string; object?: string; format: 'tsv' | 'json' }) => {
-    const db = openIndexDb(o.db);
-    runSymbols(db, o);
-    db.close();
+  .action((o: { db: string; object?: string; format: 'tsv' | 'json' }) => withIndex(o.db, (db) => runSymbols(db, o)));
+
+program.command('aliases')
+  .description('aliases of names duplicated inside one object, with livepatch sympos and definition sites')
+  .option('--db <file>', DB_HELP, 'ksymtree.db')
+  .option('--object <name|path>', 'only this object: module name, "vmlinux" or a path')
+  .addOption(new Option('--format <format>', 'json, tsv, nm (nm -n with alias lines, for scripts/kallsyms) or livepatch')
+    .choices(['json', 'tsv', 'nm', 'livepatch']).default('tsv'))
+  .option('-o, --output <file>', 'write to FILE atomically instead of stdout')
+  .action((o: { db: string; object?: string; format: AliasFormat; output?: string }) => {
+    withIndex(o.db, (db) => emit(renderAliases(db, o), o.output));
+  });
+
+program.command('lookup')
+  .description('every definition of NAME across the tree (object, sympos, alias, site), or the one symbol ALIAS names')
+  .argument('<name|alias>')
+  .option('--db <file>', DB_HELP, 'ksymtree.db')
+  .action((key: string, o: { db: string }) => {
+    withIndex(o.db, (db) => {
+      const lines = lookup(db, key);
+      if (!lines.length) throw new FatalError(`${key}: no such symbol or alias in ${o.db}`);
+      emit(`${lines.join('\n')}\n`);
+    });
+  });
+
+program.command('where')
+  .description('definition sites of NAME in every object (all functions and variables with `index --all-sites`)')
+  .argument('<name>')
+  .option('--db <file>', DB_HELP, 'ksymtree.db')
+  .action((name: string, o: { db: string }) => {
+    withIndex(o.db, (db) => {
+      const lines = where(db, name);
+      if (!lines.length) throw new FatalError(`${name}: not defined in any indexed object`);
+      emit(`${lines.join('\n')}\n`);
+    });
+  });
+
+program.command('stats')
+  .description('objects, symbols, duplicate names, aliases, sites by source, errors')
+  .option('--db <file>', DB_HELP, 'ksymtree.db')
+  .action((o: { db: string }) => withIndex(o.db, (db) => emit(`${stats(db).join('\n')}\n`)));
+
+program.command('diff')
+  .description('aliases added (+), removed (-) and sympos changed (~) per object between two kernel builds')
+  .argument('<old-db>')
+  .argument('<new-db>')
+  .action((oldPath: string, newPath: string) => {
+    withIndex(oldPath, (oldDb) => withIndex(newPath, (newDb) => {
+      const lines = diff(oldDb, newDb);
+      if (lines.length) emit(`${lines.join('\n')}\n`);
+    }));
   });
 
 program.command('errors')
   .description('list the objects and paths that could not be (fully) read, with file, offset and what was expected')
   .option('--db <file>', DB_HELP, 'ksymtree.db')
-  .action((o: { db: string }) => {
-    const db = openIndexDb(o.db);
-    for (const r of db.prepare('SELECT message FROM errors ORDER BY path, offset').iterate() as IterableIterator<{ message: string }>) {
-      process.stdout.write(`${r.message}\n`);
-    }
+  .action((o: { db: string }) => withIndex(o.db, (db) => {
+    const messages = db.prepare('SELECT message FROM errors ORDER BY path, offset').pluck().all() as string[];
+    if (messages.length) emit(`${messages.join('\n')}\n`);
+  }));
+
+function withIndex<T>(path: string, use: (db: Db) => T): T {
+  const db = openIndexDb(path);
+  try {
+    return use(db);
+  } finally {
     db.close();
-  });
+  }
+}
+
+function emit(text: string, file?: string): void {
+  if (file) writeFileAtomic(file, text);
+  else {
+    const out = new Output();
+    out.write(text);
+    out.flush();
+  }
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,87 @@
+import { FatalError } from '../errors.js';
+import { type AliasRow, aliasRows, objectName, siteText } from '../index/alias-rows.js';
+import type { Db } from '../index/db.js';
+import { displayAddress, selectObjects } from '../index/queries.js';
+
+export type AliasFormat = 'json' | 'tsv' | 'nm' | 'livepatch';
+
+export interface AliasesOptions {
+  readonly object?: string;
+  readonly format: AliasFormat;
+}
+
+const TSV_COLUMNS = ['object', 'module', 'name', 'alias', 'sympos', 'section', 'value', 'size', 'kallsyms', 'decl_file', 'decl_line', 'unit', 'site_source'];
+
+function record(r: AliasRow) {
+  return {
+    object: r.object, module: r.module, name: r.name, alias: r.alias, sympos: r.sympos, section: r.section,
+    value: displayAddress(r.value, r.elf_class), size: r.size, kallsyms: r.kallsyms, decl_file: r.decl_file,
+    decl_line: r.decl_line, unit: r.unit, site_source: r.site_source,
+  };
+}
+
+function tsv(rows: AliasRow[]): string {
+  const lines = [TSV_COLUMNS.join('\t')];
+  for (const r of rows) lines.push(Object.values(record(r)).map((v) => v ?? '').join('\t'));
+  return `${lines.join('\n')}\n`;
+}
+
+function json(rows: AliasRow[]): string {
+  return `${JSON.stringify(rows.map(record), null, 1)}\n`;
+}
+
+/**
+ * The livepatch view, one block per object, tab-separated:
+ *   # object <klp_object.name>
+ *   NAME <TAB> SYMPOS <TAB> ALIAS <TAB> SITE
+ * SYMPOS is what klp_func.old_sympos (or kpatch's sympos) must say for that copy; SITE is file:line.
+ */
+function livepatch(rows: AliasRow[]): string {
+  const out = ['# ksymtree livepatch positions: NAME\tSYMPOS\tALIAS\tSITE (klp_func.old_sympos = SYMPOS)'];
+  let current = -1;
+  for (const r of [...rows].sort((a, b) => a.object_id - b.object_id || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || a.sympos - b.sympos)) {
+    if (r.object_id !== current) {
+      out.push(`# object ${objectName(r)}\t${r.object}`);
+      current = r.object_id;
+    }
+    out.push([r.name, r.sympos, r.alias, siteText(r)].join('\t'));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+interface NmRow { idx: number; name: string; value: string; nm_letter: string }
+
+/**
+ * `nm -n` of one object with each alias on the line after its symbol (same address and letter): what the
+ * kas_alias patches fed scripts/kallsyms when linking vmlinux.
+ */
+function nm(db: Db, objectId: number, elfClass: number | null, rows: AliasRow[]): string {
+  const aliasOf = new Map(rows.map((r) => [r.idx, r.alias]));
+  const symbols = db.prepare(`SELECT idx, name, value, nm_letter FROM symbols WHERE object_id = ? AND nm_letter IS NOT NULL
+    ORDER BY value, name, idx`).all(objectId) as NmRow[];
+  const width = elfClass === 32 ? 8 : 16;
+  const lines: string[] = [];
+  const undefinedFirst = (s: NmRow) => 'Uwv'.includes(s.nm_letter);
+  for (const s of [...symbols.filter(undefinedFirst), ...symbols.filter((x) => !undefinedFirst(x))]) {
+    const addr = undefinedFirst(s) ? ' '.repeat(width) : displayAddress(s.value, elfClass);
+    lines.push(`${addr} ${s.nm_letter} ${s.name}`);
+    const alias = aliasOf.get(s.idx);
+    if (alias) lines.push(`${addr} ${s.nm_letter} ${alias}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Renders the aliases of the selected objects (all, or one with --object) in one format. */
+export function renderAliases(db: Db, opts: AliasesOptions): string {
+  if (opts.format === 'nm') {
+    const objects = selectObjects(db, opts.object ?? 'vmlinux');
+    if (objects.length !== 1) throw new FatalError(`--format nm prints one object; ${opts.object ?? 'vmlinux'} matches ${objects.length}`);
+    return nm(db, objects[0].id, objects[0].elf_class, aliasRows(db, [objects[0].id]));
+  }
+  const rows = aliasRows(db, selectObjects(db, opts.object).map((o) => o.id));
+  switch (opts.format) {
+    case 'json': return json(rows);
+    case 'tsv': return tsv(rows);
+    case 'livepatch': return livepatch(rows);
+  }
+}

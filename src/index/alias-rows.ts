@@ -1,0 +1,51 @@
+import type { Db } from './db.js';
+
+/** One alias with everything the emitters print about it. */
+export interface AliasRow {
+  object_id: number;
+  object: string;
+  kind: 'vmlinux' | 'module';
+  module: string | null;
+  elf_class: number | null;
+  idx: number;
+  name: string;
+  alias: string;
+  sympos: number;
+  section: string | null;
+  value: string;
+  size: number;
+  kallsyms: string;
+  decl_file: string | null;
+  decl_line: number | null;
+  unit: string | null;
+  site_source: string | null;
+}
+
+const ALIAS_SELECT = `SELECT a.object_id, o.path AS object, o.kind, o.module_name AS module, o.elf_class, a.idx, s.name, a.alias, a.sympos,
+    sec.name AS section, s.value, s.size, s.ks_letter AS kallsyms, t.decl_file, t.decl_line, t.unit, t.source AS site_source
+  FROM aliases a
+  JOIN objects o ON o.id = a.object_id
+  JOIN symbols s ON s.object_id = a.object_id AND s.idx = a.idx
+  LEFT JOIN sections sec ON sec.object_id = a.object_id AND sec.idx = s.shndx
+  LEFT JOIN sites t ON t.object_id = a.object_id AND t.idx = a.idx`;
+
+/** Aliases of the given objects, in object order then symbol-table order. */
+export function aliasRows(db: Db, objectIds: readonly number[]): AliasRow[] {
+  const stmt = db.prepare(`${ALIAS_SELECT} WHERE a.object_id = ? ORDER BY a.idx`);
+  return objectIds.flatMap((id) => stmt.all(id) as AliasRow[]);
+}
+
+export function aliasRowsByAlias(db: Db, alias: string): AliasRow[] {
+  return db.prepare(`${ALIAS_SELECT} WHERE a.alias = ? ORDER BY a.object_id`).all(alias) as AliasRow[];
+}
+
+/** Where a row's symbol was defined, as `file:line`, the unit alone, or '' when nothing is known. */
+export function siteText(r: Pick<AliasRow, 'decl_file' | 'decl_line' | 'unit'>): string {
+  if (r.decl_file) return r.decl_line ? `${r.decl_file}:${r.decl_line}` : r.decl_file;
+  return r.unit ?? '';
+}
+
+/** The object's name as livepatch and /proc/kallsyms use it: the module name, or "vmlinux". */
+export function objectName(r: Pick<AliasRow, 'kind' | 'module'>): string {
+  return r.kind === 'vmlinux' ? 'vmlinux' : r.module ?? '';
+}
