@@ -4,6 +4,7 @@ import { runSymbols } from '../commands/symbols.js';
 import { FatalError } from '../errors.js';
 import { type AliasFormat, renderAliases } from '../commands/aliases.js';
 import { diff, lookup, stats, where } from '../commands/query.js';
+import { resolve } from '../commands/resolve.js';
 import { type Db, openIndexDb } from '../index/db.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Output } from '../io/output.js';
@@ -93,6 +94,16 @@ program.command('where')
       if (!lines.length) throw new FatalError(`${name}: not defined in any indexed object`);
       emit(`${lines.join('\n')}\n`);
     });
+  });
+
+program.command('resolve')
+  .description('where the copy an alias names lives, and kprobe/perf/bpftrace lines that reach exactly it')
+  .argument('<alias>')
+  .option('--db <file>', DB_HELP, 'ksymtree.db')
+  .option('--kallsyms <file>', '/proc/kallsyms of the running kernel (or a copy) for the runtime address')
+  .option('--sys-module <dir>', 'a /sys/module-style directory for module section load addresses', '/sys/module')
+  .action((alias: string, o: { db: string; kallsyms?: string; sysModule: string }) => {
+    withIndex(o.db, (db) => emit(`${resolve(db, alias, { kallsyms: o.kallsyms, sysModule: o.sysModule }).join('\n')}\n`));
   });
 
 program.command('stats')

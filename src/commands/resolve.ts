@@ -1,0 +1,98 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FatalError } from '../errors.js';
+import { type AliasRow, aliasRowsByAlias, objectName, siteText } from '../index/alias-rows.js';
+import type { Db } from '../index/db.js';
+
+export interface ResolveOptions {
+  /** A /proc/kallsyms copy (or the live file) of the running kernel. */
+  readonly kallsyms?: string;
+  /** /sys/module-style directory: <dir>/<module>/sections/<section> holds each section's load address. */
+  readonly sysModule?: string;
+}
+
+interface KallsymsLine { address: bigint; name: string; module: string | null }
+
+function readKallsyms(path: string): KallsymsLine[] {
+  const lines: KallsymsLine[] = [];
+  for (const text of readFileSync(path, 'latin1').split('\n')) {
+    const m = /^([0-9a-fA-F]+) \S (\S+)(?:\t\[(\S+)\])?/.exec(text);
+    if (m) lines.push({ address: BigInt(`0x${m[1]}`), name: m[2], module: m[3] ?? null });
+  }
+  return lines;
+}
+
+/**
+ * The runtime address of the symbol an alias names, found without the kernel knowing the alias: the
+ * SYMPOS-th line of that name in the object's part of /proc/kallsyms (vmlinux lines come in address order
+ * and modules in .symtab order, which are exactly the sympos orders), or section load address + offset.
+ */
+function runtimeAddress(r: AliasRow, opts: ResolveOptions): { address: bigint; how: string } | null {
+  if (opts.kallsyms) {
+    const module = r.kind === 'vmlinux' ? null : r.module;
+    const same = readKallsyms(opts.kallsyms).filter((l) => l.name === r.name && l.module === module);
+    const hit = same[r.sympos - 1];
+    if (hit && hit.address !== 0n) return { address: hit.address, how: `copy ${r.sympos} of ${same.length} named ${r.name} in ${opts.kallsyms}` };
+    if (hit) throw new FatalError(`${opts.kallsyms} shows zero addresses: read it as root (kptr_restrict hides them)`);
+  }
+  if (opts.sysModule && r.kind === 'module' && r.section) {
+    const base = join(opts.sysModule, r.module ?? '', 'sections', r.section);
+    if (existsSync(base)) {
+      const address = BigInt(readFileSync(base, 'latin1').trim()) + BigInt(`0x${r.value}`);
+      return { address, how: `${base} + 0x${BigInt(`0x${r.value}`).toString(16)}` };
+    }
+  }
+  return null;
+}
+
+interface Anchor { name: string; value: string }
+
+/**
+ * A symbol of the same object and section at or below the target whose name is unique in the object, so
+ * that `[MOD:]ANCHOR+OFFSET` names exactly one place on any load of the module. Prefers the nearest.
+ */
+function uniqueAnchor(db: Db, r: AliasRow): Anchor | null {
+  return (db.prepare(`SELECT s.name, s.value FROM symbols s
+      WHERE s.object_id = ? AND s.shndx = (SELECT shndx FROM symbols WHERE object_id = ? AND idx = ?)
+        AND s.ks_letter IS NOT NULL AND s.value <= ? AND s.type = 2
+        AND (SELECT count(*) FROM symbols u WHERE u.name = s.name AND u.ks_letter IS NOT NULL
+             AND (u.object_id = s.object_id OR ? = 'vmlinux')) = 1
+      ORDER BY s.value DESC LIMIT 1`).get(r.object_id, r.object_id, r.idx, r.value, r.kind) as Anchor | undefined) ?? null;
+}
+
+function eventName(r: AliasRow): string {
+  return `${r.name}_${r.sympos}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
+}
+
+/** `ksymtree resolve ALIAS`: where that copy is, and trace lines that reach exactly it on a running kernel. */
+export function resolve(db: Db, alias: string, opts: ResolveOptions): string[] {
+  const rows = aliasRowsByAlias(db, alias);
+  if (!rows.length) throw new FatalError(`${alias}: no such alias in the index (see \`ksymtree lookup NAME\`)`);
+  const out: string[] = [];
+  for (const r of rows) {
+    const obj = objectName(r);
+    const offset = BigInt(`0x${r.value}`);
+    out.push(`${alias}: ${obj} ${r.name} sympos ${r.sympos}, ${r.section}+0x${offset.toString(16)}, size ${r.size}${siteText(r) ? `, defined at ${siteText(r)}` : ''}`);
+    out.push(`  livepatch: .objname = ${r.kind === 'vmlinux' ? 'NULL' : `"${obj}"`}, .old_name = "${r.name}", .old_sympos = ${r.sympos}`);
+    const ev = eventName(r);
+    const anchor = uniqueAnchor(db, r);
+    const prefix = r.kind === 'module' ? `${obj}:` : '';
+    if (anchor) {
+      const delta = offset - BigInt(`0x${anchor.value}`);
+      out.push(`  kprobe_events: p:ksymtree/${ev} ${prefix}${anchor.name}+0x${delta.toString(16)}`);
+      out.push(`    (${anchor.name} is unique in ${r.kind === 'vmlinux' ? 'the whole tree' : obj}, so kernels that refuse non-unique names accept it; stable across module loads and KASLR)`);
+    }
+    const rt = runtimeAddress(r, opts);
+    if (rt) {
+      const addr = `0x${rt.address.toString(16)}`;
+      out.push(`  runtime address: ${addr} (${rt.how})`);
+      out.push(`  kprobe_events: p:ksymtree/${ev} ${addr}`);
+      out.push(`  perf probe: perf probe --add '${addr}'`);
+      out.push(`  bpftrace: bpftrace -e 'kprobe:${addr} { printf("${ev}\\n"); }'`);
+      out.push('    (a raw address names one copy whatever its name; valid for this boot and this module load only)');
+    } else if (!anchor) {
+      out.push('  no unique neighbour in this section: give --kallsyms /proc/kallsyms for a runtime address');
+    }
+  }
+  return out;
+}
