@@ -3,6 +3,7 @@ import { runIndex } from '../commands/index.js';
 import { runSymbols } from '../commands/symbols.js';
 import { FatalError } from '../errors.js';
 import { type AliasFormat, renderAliases } from '../commands/aliases.js';
+import { runKallsyms } from '../commands/kallsyms.js';
 import { diff, lookup, stats, where } from '../commands/query.js';
 import { resolve } from '../commands/resolve.js';
 import { type Db, openIndexDb } from '../index/db.js';
@@ -19,6 +20,14 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+function parseAddress(value: string): bigint {
+  try {
+    return BigInt(value.startsWith('0x') ? value : `0x${value}`);
+  } catch {
+    throw new InvalidArgumentError('expected a hex address');
+  }
 }
 
 const DB_HELP = 'index file (default: ./ksymtree.db)';
@@ -70,6 +79,17 @@ program.command('aliases')
   .option('-o, --output <file>', 'write to FILE atomically instead of stdout')
   .action((o: { db: string; object?: string; format: AliasFormat; output?: string }) => {
     withIndex(o.db, (db) => emit(renderAliases(db, o), o.output));
+  });
+
+program.command('kallsyms')
+  .description('the kallsyms view in /proc/kallsyms format (vmlinux by address, modules in .symtab order)')
+  .option('--db <file>', DB_HELP, 'ksymtree.db')
+  .option('--object <name|path>', 'only this object: module name, "vmlinux" or a path')
+  .option('--sections <dir>', '/sys/module (or one module\'s sections/ directory): print load addresses')
+  .option('--base <addr>', 'added to every address (a KASLR slide, or a base for section-relative addresses)', parseAddress)
+  .option('--aliases', 'print each alias on the line after its symbol, as kas_alias showed them')
+  .action((o: { db: string; object?: string; sections?: string; base?: bigint; aliases?: boolean }) => {
+    withIndex(o.db, (db) => runKallsyms(db, { ...o, aliases: !!o.aliases }));
   });
 
 program.command('lookup')

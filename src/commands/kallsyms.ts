@@ -1,0 +1,66 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Db } from '../index/db.js';
+import { selectObjects } from '../index/queries.js';
+import { Output } from '../io/output.js';
+
+export interface KallsymsOptions {
+  readonly object?: string;
+  /** /sys/module (holding <module>/sections/) or one module's sections directory. */
+  readonly sections?: string;
+  /** Added to every printed address: a KASLR slide, or a base for section-relative module addresses. */
+  readonly base?: bigint;
+  readonly aliases: boolean;
+}
+
+interface Line { idx: number; name: string; value: string; ks_letter: string; section: string | null; alias: string | null }
+
+const MASK64 = (1n << 64n) - 1n;
+
+type SectionBase = (section: string) => bigint | undefined;
+
+/** Section load addresses of one module from a /sys/module-style tree; null when none are given. */
+function sectionBases(dir: string | undefined, module: string, single: boolean): SectionBase | null {
+  if (!dir) return null;
+  const perModule = join(dir, module, 'sections');
+  const where = existsSync(perModule) ? perModule : single ? dir : null;
+  if (!where) return null;
+  const cache = new Map<string, bigint | undefined>();
+  return (section) => {
+    if (!cache.has(section)) {
+      const file = join(where, section);
+      cache.set(section, existsSync(file) ? BigInt(readFileSync(file, 'latin1').trim()) : undefined);
+    }
+    return cache.get(section);
+  };
+}
+
+/**
+ * The kallsyms view in /proc/kallsyms format: vmlinux in address order, each module in .symtab order
+ * (`ADDR TYPE NAME\t[module]`). Module addresses are section-relative unless load addresses are given;
+ * per-cpu symbols stay offsets into the per-cpu area, as the running kernel cannot tell us more.
+ */
+export function runKallsyms(db: Db, opts: KallsymsOptions, out = new Output()): void {
+  const objects = selectObjects(db, opts.object);
+  const query = (order: string) => db.prepare(`SELECT s.idx, s.name, s.value, s.ks_letter, sec.name AS section, a.alias
+    FROM symbols s LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
+    LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
+    WHERE s.object_id = ? AND s.ks_letter IS NOT NULL ORDER BY ${order}`);
+  const byAddress = query('s.value, s.idx');
+  const bySymtab = query('s.idx');
+  const base = opts.base ?? 0n;
+  for (const o of objects) {
+    const isModule = o.kind === 'module';
+    const bases = isModule ? sectionBases(opts.sections, o.module_name ?? '', objects.length === 1) : null;
+    const suffix = isModule ? `\t[${o.module_name}]` : '';
+    for (const l of (isModule ? bySymtab : byAddress).iterate(o.id) as IterableIterator<Line>) {
+      let address = BigInt(`0x${l.value}`) + base;
+      const sectionBase = bases && l.section ? bases(l.section) : undefined;
+      if (sectionBase !== undefined && l.ks_letter.toLowerCase() !== 'a') address += sectionBase;
+      const addr = (address & MASK64).toString(16).padStart(16, '0');
+      out.line(`${addr} ${l.ks_letter} ${l.name}${suffix}`);
+      if (opts.aliases && l.alias) out.line(`${addr} ${l.ks_letter} ${l.alias}${suffix}`);
+    }
+  }
+  out.flush();
+}
