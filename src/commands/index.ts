@@ -1,6 +1,6 @@
-import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { release } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { FatalError } from '../errors.js';
 import { commitTemp, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
@@ -92,6 +92,25 @@ function defaultDbPath(trees: readonly string[]): string {
   return resolve('ksymtree.db');
 }
 
+/** Temporary indexes left by runs that were killed outright (SIGKILL, power loss): their process is gone. */
+function removeStaleTemps(dbPath: string): void {
+  const prefix = `${basename(tempPathFor(dbPath)).replace(/\d+$/, '')}`;
+  for (const name of readdirSync(dirname(dbPath))) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (Number.isInteger(pid) && !processAlive(pid)) rmSync(join(dirname(dbPath), name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function selfLink(o: ScannedObject): DebugLink {
   return o.elf?.hasDwarf ? { path: o.path, pairing: 'self' } : { path: null, pairing: null };
 }
@@ -142,6 +161,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   removeTemp();
+  removeStaleTemps(dbPath);
   const db = createIndexDb(tmp);
   const pool = new WorkerPool(opts.jobs);
   try {
