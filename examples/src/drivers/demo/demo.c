@@ -1,4 +1,4 @@
-#include "../../include/module.h"
+#include <module.h>
 
 /* Also defined once in bridge's units: a clash between objects, which needs no alias. */
 static unsigned int salt __attribute__((used)) = 7;

@@ -1,5 +1,5 @@
-#include "../../include/jhash.h"
-#include "../../include/module.h"
+#include <jhash.h>
+#include <module.h>
 
 static unsigned int salt __attribute__((used));
 
