@@ -1,15 +1,15 @@
-import { type AliasRow, aliasRowsByAlias, objectName, siteText } from '../index/alias-rows.js';
+import { type AliasRow, aliasRowsByAlias, objectName, sectionOffset, siteText } from '../index/alias-rows.js';
 import type { Db } from '../index/db.js';
 import { displayAddress } from '../index/queries.js';
 
 interface Definition {
   object: string; kind: 'vmlinux' | 'module'; module: string | null; elf_class: number | null; idx: number; name: string;
-  value: string; ks_letter: string | null; section: string | null; alias: string | null; sympos: number | null;
+  value: string; ks_letter: string | null; section: string | null; section_addr: string | null; alias: string | null; sympos: number | null;
   decl_file: string | null; decl_line: number | null; unit: string | null;
 }
 
 const DEFINITIONS = `SELECT o.path AS object, o.kind, o.module_name AS module, o.elf_class, s.idx, s.name, s.value, s.ks_letter,
-    sec.name AS section, a.alias, a.sympos, t.decl_file, t.decl_line, t.unit
+    sec.name AS section, sec.addr AS section_addr, a.alias, a.sympos, t.decl_file, t.decl_line, t.unit
   FROM symbols s JOIN objects o ON o.id = s.object_id
   LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
   LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
@@ -19,7 +19,7 @@ const DEFINITIONS = `SELECT o.path AS object, o.kind, o.module_name AS module, o
 function line(d: Definition): string {
   const where = siteText(d);
   return [objectName(d), d.ks_letter ?? '-', `sympos ${d.sympos ?? 0}`, d.alias ?? d.name,
-    `${d.section ?? '?'}+0x${BigInt(`0x${d.value}`).toString(16)}`, where, d.object].join('\t');
+    sectionOffset(d), where, d.object].join('\t');
 }
 
 /**
@@ -34,7 +34,7 @@ export function lookup(db: Db, key: string): string[] {
 
 function asDefinition(r: AliasRow): Definition {
   return { object: r.object, kind: r.kind, module: r.module, elf_class: r.elf_class, idx: r.idx, name: r.name, value: r.value,
-    ks_letter: r.kallsyms, section: r.section, alias: r.alias, sympos: r.sympos, decl_file: r.decl_file, decl_line: r.decl_line, unit: r.unit };
+    ks_letter: r.kallsyms, section: r.section, section_addr: r.section_addr, alias: r.alias, sympos: r.sympos, decl_file: r.decl_file, decl_line: r.decl_line, unit: r.unit };
 }
 
 /** `ksymtree where NAME`: the definition sites of a name (needs sites: `index --all-sites` for unique names). */

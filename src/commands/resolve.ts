@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FatalError } from '../errors.js';
-import { type AliasRow, aliasRowsByAlias, objectName, siteText } from '../index/alias-rows.js';
+import { type AliasRow, aliasRowsByAlias, objectName, sectionOffset, siteText } from '../index/alias-rows.js';
 import type { Db } from '../index/db.js';
 
 export interface ResolveOptions {
@@ -72,7 +72,7 @@ export function resolve(db: Db, alias: string, opts: ResolveOptions): string[] {
   for (const r of rows) {
     const obj = objectName(r);
     const offset = BigInt(`0x${r.value}`);
-    out.push(`${alias}: ${obj} ${r.name} sympos ${r.sympos}, ${r.section}+0x${offset.toString(16)}, size ${r.size}${siteText(r) ? `, defined at ${siteText(r)}` : ''}`);
+    out.push(`${alias}: ${obj} ${r.name} sympos ${r.sympos}, ${sectionOffset(r)}, size ${r.size}${siteText(r) ? `, defined at ${siteText(r)}` : ''}`);
     out.push(`  livepatch: .objname = ${r.kind === 'vmlinux' ? 'NULL' : `"${obj}"`}, .old_name = "${r.name}", .old_sympos = ${r.sympos}`);
     const ev = eventName(r);
     const anchor = uniqueAnchor(db, r);

@@ -12,6 +12,7 @@ export interface AliasRow {
   alias: string;
   sympos: number;
   section: string | null;
+  section_addr: string | null;
   value: string;
   size: number;
   kallsyms: string;
@@ -22,7 +23,7 @@ export interface AliasRow {
 }
 
 const ALIAS_SELECT = `SELECT a.object_id, o.path AS object, o.kind, o.module_name AS module, o.elf_class, a.idx, s.name, a.alias, a.sympos,
-    sec.name AS section, s.value, s.size, s.ks_letter AS kallsyms, t.decl_file, t.decl_line, t.unit, t.source AS site_source
+    sec.name AS section, sec.addr AS section_addr, s.value, s.size, s.ks_letter AS kallsyms, t.decl_file, t.decl_line, t.unit, t.source AS site_source
   FROM aliases a
   JOIN objects o ON o.id = a.object_id
   JOIN symbols s ON s.object_id = a.object_id AND s.idx = a.idx
@@ -43,6 +44,12 @@ export function aliasRowsByAlias(db: Db, alias: string): AliasRow[] {
 export function siteText(r: Pick<AliasRow, 'decl_file' | 'decl_line' | 'unit'>): string {
   if (r.decl_file) return r.decl_line ? `${r.decl_file}:${r.decl_line}` : r.decl_file;
   return r.unit ?? '';
+}
+
+/** `section+0xOFFSET`: the place of a symbol that stays valid after relocation (and across KASLR). */
+export function sectionOffset(r: { section: string | null; section_addr: string | null; value: string }): string {
+  const offset = BigInt(`0x${r.value}`) - BigInt(`0x${r.section_addr ?? '0'}`);
+  return `${r.section ?? '?'}+0x${offset.toString(16)}`;
 }
 
 /** The object's name as livepatch and /proc/kallsyms use it: the module name, or "vmlinux". */
