@@ -1,0 +1,150 @@
+/**
+ * Module kallsyms letters (what /proc/kallsyms shows for a loaded module after init, 6.1 with
+ * CONFIG_KALLSYMS_ALL=y) for every fixture module. The expectation is computed here from `readelf`
+ * output by an independent transcription of kernel/module/kallsyms.c (is_core_symbol, elf_type) and
+ * kernel/kallsyms.c s_show + is_exported, where exports are read the way the kernel reads them: the
+ * `struct kernel_symbol` entries of `__ksymtab` (value and name pointers, through their relocations).
+ */
+import test from 'ava';
+import { scanObject } from '../src/scan/scan-object.js';
+import { archTest } from './helpers/arch-test.js';
+import { type FixtureObject, buildFixtures } from './helpers/build-fixtures.js';
+import {
+  type ReadelfSection, type ReadelfSymbol, memo, ndxNumber, plainElf, readelfHexDump, readelfRelocs,
+  readelfSections, readelfSymbols, removeScratch, symbolNameOffsets,
+} from './helpers/oracle.js';
+import { scanRows } from './helpers/scan-rows.js';
+
+const fx = await buildFixtures();
+test.after.always(removeScratch);
+
+const SHN_LORESERVE = 0xff00;
+const SHN_ABS = 0xfff1;
+
+interface Export {
+  readonly name: string;
+  readonly ndx: number;
+  readonly value: bigint;
+}
+
+/**
+ * The entries of one export table (`__ksymtab` or `__ksymtab_gpl`): struct kernel_symbol
+ * { unsigned long value; const char *name; const char *namespace; } (6.1 without PREL32 relocations).
+ */
+async function exportTable(file: string, table: string, is64: boolean, little: boolean,
+  sections: readonly ReadelfSection[], symbols: readonly ReadelfSymbol[]): Promise<Export[]> {
+  const sec = sections.find((s) => s.name === table);
+  if (!sec) return [];
+  const ptr = is64 ? 8 : 4;
+  const relocs = await readelfRelocs(file, is64);
+  const rel = relocs.get(`.rela${table}`) ?? relocs.get(`.rel${table}`) ?? [];
+  const contents = await readelfHexDump(file, table);
+  const dumps = new Map<string, Buffer>();
+  const bytesOf = async (name: string) => {
+    if (!dumps.has(name)) dumps.set(name, await readelfHexDump(file, name));
+    return dumps.get(name)!;
+  };
+  // Where a pointer field points: symbol + addend (REL keeps the addend in the field itself).
+  const target = (at: number) => {
+    const r = rel.find((x) => x.offset === at);
+    if (!r) throw new Error(`${file}: no relocation for ${table}+0x${at.toString(16)}`);
+    const implicit = ptr === 8 ? (little ? contents.readBigUInt64LE(at) : contents.readBigUInt64BE(at))
+      : BigInt(little ? contents.readUInt32LE(at) : contents.readUInt32BE(at));
+    const sym = symbols[r.symIndex];
+    return { ndx: ndxNumber(sym.ndx), value: sym.value + (r.addend ?? implicit) };
+  };
+  const out: Export[] = [];
+  for (let at = 0; at + 3 * ptr <= sec.size; at += 3 * ptr) {
+    const value = target(at);
+    const name = target(at + ptr);
+    const strings = await bytesOf(sections[name.ndx].name);
+    const start = Number(name.value);
+    out.push({ name: strings.toString('latin1', start, strings.indexOf(0, start)), ndx: value.ndx, value: value.value });
+  }
+  return out;
+}
+
+/** The /proc/kallsyms letter of each .symtab entry, ' ' for entries it does not print. */
+async function expectedLetters(o: FixtureObject): Promise<string[]> {
+  const file = await plainElf(o);
+  const [symbols, sections, stName] = await Promise.all([readelfSymbols(file), readelfSections(file), symbolNameOffsets(file)]);
+  const is64 = o.arch !== 'i386';
+  const little = o.arch !== 's390x';
+  const shnum = sections.length;
+  // The loader clears SHF_ALLOC on .modinfo and __versions before laying the module out.
+  const alloc = sections.map((s) => s.flags.includes('A') && s.name !== '.modinfo' && s.name !== '__versions');
+  const pcpu = Math.max(0, sections.findIndex((s, i) => i > 0 && alloc[i] && s.name === '.data..percpu'));
+  const exported = await exportTable(file, '__ksymtab', is64, little, sections, symbols);
+
+  return symbols.map((sym) => {
+    const ndx = ndxNumber(sym.ndx);
+    // is_core_symbol()
+    if (sym.index === 0 || ndx === 0 || ndx >= shnum || stName[sym.index] === 0) return ' ';
+    if (ndx !== pcpu && (!alloc[ndx] || sections[ndx].name.startsWith('.init'))) return ' ';
+    // elf_type()
+    let letter: string;
+    const sec = sections[ndx];
+    if (sym.bind === 'WEAK') letter = sym.type === 'OBJECT' ? 'v' : 'w';
+    else if (ndx === SHN_ABS || ndx === pcpu) letter = 'a';
+    else if (ndx >= SHN_LORESERVE) letter = '?';
+    else if (sec.flags.includes('X')) letter = 't';
+    else if (alloc[ndx] && sec.type !== 'NOBITS') letter = sec.flags.includes('W') ? 'd' : 'r';
+    else if (sec.type === 'NOBITS') letter = 'b';
+    else if (sec.name.startsWith('.debug')) letter = 'n';
+    else letter = '?';
+    // s_show(): upper case when is_exported() finds the name in the module's __ksymtab at this address.
+    const isExported = exported.some((e) => e.name === sym.name && e.ndx === ndx && e.value === sym.value);
+    return isExported ? letter.toUpperCase() : letter.toLowerCase();
+  });
+}
+
+const expected = memo((path: string) => expectedLetters(fx.objects.find((o) => o.path === path)!));
+
+for (const o of fx.objects.filter((x) => x.kind === 'module')) {
+  archTest(fx, o.arch, `${o.id}: kallsyms letters follow the module loader's rules`, async (t) => {
+    const r = await scanObject(o.path);
+    t.is(r.elf?.kallsymsSource, 'module-loader');
+    const rows = scanRows(r.elf!.symbols);
+    const want = await expected(o.path);
+    t.deepEqual(
+      rows.map((row) => `${row.index} ${row.kallsyms} ${row.name}`),
+      want.map((letter, i) => `${i} ${letter} ${rows[i]?.name ?? '?'}`),
+    );
+  });
+}
+
+// The rules above only prove something if the fixtures exercise each of them. These checks run the
+// same expectation on foo.ko and look at named symbols, so a fixture change cannot make them vacuous.
+for (const o of fx.objects.filter((x) => x.module === 'foo' && x.variant === 'plain' && x.compression === 'none')) {
+  archTest(fx, o.arch, `${o.id}: the fixture exercises every kallsyms rule`, async (t) => {
+    const file = await plainElf(o);
+    const symbols = await readelfSymbols(file);
+    const letters = await expected(o.path);
+    const letterOf = (name: string) => [...new Set(symbols.filter((s) => s.name === name).map((s) => letters[s.index]))].join('');
+    t.is(letters[0], ' ', 'index 0 is never printed');
+    t.is(letterOf('foo_main.c'), ' ', 'STT_FILE (SHN_ABS) is hidden');
+    t.is(letterOf('foo_init'), ' ', '.init.text symbols are gone after init');
+    t.is(letterOf('foo_util_setup'), ' ', 'global .init.text symbols too');
+    t.is(letterOf('foo_boot_arg'), ' ', '.init.data');
+    t.is(letterOf('__UNIQUE_ID_name0'), ' ', '.modinfo loses SHF_ALLOC');
+    t.is(letterOf('____versions'), ' ', '__versions loses SHF_ALLOC');
+    t.is(letterOf('foo_abs_global'), ' ', 'SHN_ABS is not below e_shnum');
+    t.is(letterOf('bar_api'), ' ', 'undefined');
+    t.is(letterOf('foo_optional'), ' ', 'undefined weak');
+    t.is(letterOf('foo_pcpu_hits'), 'a', 'per-cpu');
+    t.is(letterOf('pcpu_scratch'), 'a', 'static per-cpu, both copies');
+    t.is(letterOf('foo_api'), 'T', 'EXPORT_SYMBOL');
+    t.is(letterOf('foo_gpl_api'), 't', 'EXPORT_SYMBOL_GPL stays lower case');
+    t.is(letterOf('foo_util_step'), 't', 'EXPORT_SYMBOL_GPL in the other unit');
+    t.is(letterOf('foo_internal'), 't', 'global but not exported');
+    t.is(letterOf('foo_exit'), 't', '.exit.text stays (module unloading)');
+    t.is(letterOf('foo_weak_hook'), 'w');
+    t.is(letterOf('foo_weak_tunable'), 'v');
+    t.is(letterOf('helper'), 't', 'both static copies');
+    t.is(letterOf('counter'), 'b');
+    t.is(letterOf('limit'), 'd');
+    t.is(letterOf('prefix'), 'r');
+    t.is(letterOf('__ksymtab_foo_api'), 'r');
+    t.is(letterOf('__this_module'), 'd');
+  });
+}
