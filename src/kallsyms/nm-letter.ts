@@ -1,5 +1,5 @@
 import {
-  SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS,
+  EM_AARCH64, EM_ARM, EM_RISCV, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS,
   STB_GLOBAL, STB_GNU_UNIQUE, STB_LOCAL, STB_WEAK, STT_FILE, STT_GNU_IFUNC, STT_OBJECT, STT_SECTION,
 } from '../elf/constants.js';
 import type { Section } from '../elf/sections.js';
@@ -43,9 +43,19 @@ export function sectionLetters(sections: readonly Section[]): string[] {
   return sections.map((s) => letterFromSectionName(s.name) ?? letterFromSectionFlags(s));
 }
 
+/**
+ * bfd's is_target_special_symbol: ARM/AArch64 mapping symbols (`$a`, `$d`, `$t`, `$x`, optionally followed
+ * by `.suffix`) and RISC-V's (`$d`, `$x` with an ISA string), which nm hides unless given --special-syms.
+ */
+export function isTargetSpecialSymbol(machine: number, name: string): boolean {
+  if (machine === EM_ARM || machine === EM_AARCH64) return /^\$[adtx](\.|$)/.test(name);
+  if (machine === EM_RISCV) return /^\$[dx]/.test(name);
+  return false;
+}
+
 /** Whether `nm` (without -a) lists the symbol at all: section and file symbols are debugging symbols to bfd. */
-export function nmLists(index: number, type: number): boolean {
-  return index !== 0 && type !== STT_SECTION && type !== STT_FILE;
+export function nmLists(index: number, type: number, special: boolean): boolean {
+  return index !== 0 && type !== STT_SECTION && type !== STT_FILE && !special;
 }
 
 /**
@@ -53,8 +63,8 @@ export function nmLists(index: number, type: number): boolean {
  * `shndx` is the resolved section index (after SHN_XINDEX).
  */
 export function nmLetter(index: number, type: number, bind: number, shndx: number, rawShndx: number,
-  letters: readonly string[]): string {
-  if (!nmLists(index, type)) return '';
+  letters: readonly string[], special: boolean): string {
+  if (!nmLists(index, type, special)) return '';
   if (rawShndx === SHN_COMMON) return 'C';
   if (rawShndx === SHN_UNDEF) {
     if (bind === STB_WEAK) return type === STT_OBJECT ? 'v' : 'w';

@@ -11,7 +11,7 @@ import { type SymbolTable, readSymbolTable } from '../elf/symbols.js';
 import { type Compression, decompress, detectCompression } from '../io/decompress.js';
 import { type ByteSource, BufferSource, FileSource, PrefixSource } from '../io/source.js';
 import { exportedNames, isCoreSymbol, moduleElfType, moduleKallsymsLetter, moduleLayout } from '../kallsyms/module-view.js';
-import { nmLetter, sectionLetters } from '../kallsyms/nm-letter.js';
+import { isTargetSpecialSymbol, nmLetter, sectionLetters } from '../kallsyms/nm-letter.js';
 import { vmlinuxIgnores } from '../kallsyms/vmlinux-rules.js';
 import type { ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
 
@@ -56,16 +56,21 @@ export async function scanObject(path: string): Promise<ScannedObject> {
 function toScanError(path: string, e: unknown): ScanError {
   if (e instanceof ObjectError) return { offset: e.offset, kind: e.kind, message: e.message };
   const err = e as NodeJS.ErrnoException;
-  if (err && typeof err.code === 'string') return { offset: 0, kind: 'io', message: `${path}: ${err.message}` };
+  if (err && typeof err.code === 'string') {
+    return { offset: 0, kind: 'io', message: `${path}: at offset 0x0: expected a readable regular file (${err.code}: ${err.message})` };
+  }
   // A bug of ours, not a property of the input: keep the stack so it can be reported.
   return { offset: 0, kind: 'internal', message: `${path}: internal error: ${err?.stack ?? String(e)}` };
 }
 
 function signatureOf(src: ByteSource) {
   const tailLength = Math.min(src.size, MODULE_SIG_MARKER.length + 12);
-  const found = findModuleSignature(src.read(src.size - tailLength, tailLength, 'module signature trailer'), src.size);
+  const tail = src.read(src.size - tailLength, tailLength, 'module signature trailer');
+  const found = findModuleSignature(tail, src.size);
   if (found === 'malformed') {
-    throw new ObjectError(src.file, src.size - MODULE_SIG_MARKER.length, 'module signature marker found but its length field does not fit the file');
+    const lengthAt = src.size - MODULE_SIG_MARKER.length - 4;
+    throw new ObjectError(src.file, Math.max(lengthAt, 0),
+      `module signature: expected a signature length (big-endian sig_len) that fits before the ${MODULE_SIG_MARKER.length}-byte marker, found ${lengthAt >= 0 ? src.read(lengthAt, 4, 'sig_len').readUInt32BE(0) : 'none'} (file size ${src.size})`);
   }
   return found;
 }
@@ -139,7 +144,7 @@ function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeade
     }
     const raw = t.rawShndx(i);
     const resolved = t.shndx(i);
-    const nm = nmLetter(i, t.type(i), t.bind(i), resolved, raw, letters);
+    const nm = nmLetter(i, t.type(i), t.bind(i), resolved, raw, letters, isTargetSpecialSymbol(h.machine, name));
     index[rows] = i;
     nameLength += name.length;
     nameEnd[rows] = nameLength;
