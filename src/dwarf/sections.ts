@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { ObjectError } from '../errors.js';
 import { debugSectionName, isCompressedSection, sectionContents } from '../elf/compressed.js';
 import { ET_REL, SHT_NOBITS } from '../elf/constants.js';
@@ -19,6 +20,11 @@ export interface DwarfSection extends SectionContext {
   readonly little: boolean;
   /** Bytes [offset, offset+length) of the section. */
   read(offset: number, length: number, what: string): Buffer;
+  /**
+   * Copies bytes [offset, offset+target.length) into `target` (sections on disk only): lets the caller
+   * recycle unit buffers, since touching fresh memory costs more than the read itself on large objects.
+   */
+  readInto?(offset: number, target: Buffer, what: string): void;
   /** The whole section (loaded on first use for ranged sections). */
   contents(): Buffer;
   /**
@@ -27,6 +33,10 @@ export interface DwarfSection extends SectionContext {
    * Linked objects have one address space: always 0.
    */
   targetAt(offset: number): number;
+  /** True in relocatable objects, where addresses are (section, offset) pairs. */
+  readonly relocatable: boolean;
+  /** True when reads are views of memory (no I/O): whole units are then as cheap as their headers. */
+  readonly inMemory: boolean;
   /** A reader over [offset, offset+length) (the rest of the section by default). */
   reader(offset: number, length?: number): DwarfReader;
 }
@@ -36,6 +46,8 @@ const RANGED = new Set(['.debug_info', '.debug_line', '.debug_types', '.debug_lo
 
 class MemorySection implements DwarfSection {
   readonly size: number;
+  readonly relocatable: boolean;
+  readonly inMemory = true;
   constructor(
     readonly file: string,
     readonly name: string,
@@ -46,6 +58,7 @@ class MemorySection implements DwarfSection {
     private targets: RelocatedTargets | null,
   ) {
     this.size = bytes.length;
+    this.relocatable = targets !== null;
   }
   read(offset: number, length: number, what: string): Buffer {
     if (offset < 0 || length < 0 || offset + length > this.size) {
@@ -68,7 +81,10 @@ class MemorySection implements DwarfSection {
 /** A plain (uncompressed, never relocated) section of an on-disk object: each read is a pread. */
 class FileRangeSection implements DwarfSection {
   readonly fileOffset: number;
+  readonly relocatable = false;
+  readonly inMemory = false;
   private whole: Buffer | null = null;
+  private fd: number | null = null;
   constructor(
     readonly file: string,
     readonly name: string,
@@ -98,6 +114,28 @@ class FileRangeSection implements DwarfSection {
   }
   reader(offset: number, length = this.size - offset): DwarfReader {
     return new DwarfReader(this.read(offset, length, 'section range'), this.little, this, offset);
+  }
+  readInto(offset: number, target: Buffer, what: string): void {
+    const length = target.length;
+    if (offset < 0 || offset + length > this.size) {
+      throw new DwarfError(this, offset, `${what}: expected ${length} bytes, the section has ${Math.max(this.size - offset, 0)} left`, 'truncated');
+    }
+    if (this.whole) {
+      this.whole.copy(target, 0, offset, offset + length);
+      return;
+    }
+    // ByteSource.read always returns a new buffer; pread into the caller's buffer needs our own descriptor.
+    this.fd ??= openSync(this.src.file, 'r');
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, target, done, length - done, this.s.offset + offset + done);
+      if (n === 0) throw new DwarfError(this, offset + done, `${what}: the file ended while reading`, 'io');
+      done += n;
+    }
+  }
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 }
 
@@ -149,6 +187,11 @@ export class DwarfFile {
     }
     this.cache.set(name, sec);
     return sec;
+  }
+
+  /** Releases file descriptors opened for ranged reads. */
+  close(): void {
+    for (const s of this.cache.values()) if (s instanceof FileRangeSection) s.close();
   }
 
   private open(name: string): DwarfSection | null {

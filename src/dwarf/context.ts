@@ -1,0 +1,240 @@
+import { AbbrevCache } from './abbrev.js';
+import * as C from './constants.js';
+import { LineProgram } from './line.js';
+import { DwarfError, DwarfReader, stringAt } from './reader.js';
+import type { DwarfFile, DwarfSection } from './sections.js';
+import { type Address, parseUnitHeader, readUnitLength, Unit } from './unit.js';
+
+/** How many decoded units stay cached for reference chasing; a kernel unit is ~60 KB of DWARF on average. */
+const UNIT_CACHE = 48;
+/** Bytes read to decode a unit DIE alone; gcc's unit DIE (strp producer) is well under 200 bytes. */
+const SUMMARY_BYTES = 2048;
+
+/**
+ * Lazy access to the DWARF of one object: units are located and decoded only when asked for, string and
+ * address tables are opened on first use. Nothing here walks all of `.debug_info` unless a caller asks for
+ * the unit list.
+ */
+export class Dwarf {
+  private abbrevCache: AbbrevCache | null = null;
+  private units = new Map<string, Unit>();
+  private offsets = new Map<DwarfSection, number[]>();
+  private typeUnits: Map<bigint, { section: DwarfSection; offset: number }> | null = null;
+  private lines = new Map<number, LineProgram | null>();
+  private free: Buffer[] = [];
+  private prefixes = new Map<string, Buffer>();
+  private backing = new Map<Unit, Buffer>();
+
+  constructor(readonly file: DwarfFile) {}
+
+  get info(): DwarfSection | null {
+    return this.file.section('.debug_info');
+  }
+
+  private abbrevs(): AbbrevCache {
+    if (!this.abbrevCache) {
+      const s = this.file.section('.debug_abbrev');
+      if (!s) throw new DwarfError({ file: this.file.file, name: '.debug_abbrev', fileOffset: null }, 0, 'the object has .debug_info but no .debug_abbrev');
+      this.abbrevCache = new AbbrevCache(s);
+    }
+    return this.abbrevCache;
+  }
+
+  /** The unit starting at `offset` of `section` (`.debug_info` by default). */
+  unit(offset: number, section: DwarfSection | null = this.info): Unit {
+    if (!section) throw new DwarfError({ file: this.file.file, name: '.debug_info', fileOffset: null }, offset, 'no .debug_info section');
+    const key = `${section.index}:${offset}`;
+    let u = this.units.get(key);
+    if (u) {
+      this.units.delete(key);
+      this.units.set(key, u);
+      return u;
+    }
+    if (offset < 0 || offset >= section.size) throw new DwarfError(section, offset, `unit offset is outside the section (size 0x${section.size.toString(16)})`);
+    const { size } = readUnitLength(section, offset);
+    if (offset + size > section.size) throw new DwarfError(section, offset, `unit of 0x${size.toString(16)} bytes runs past the end of the section`, 'truncated');
+    let bytes: Buffer;
+    let backing: Buffer | null = null;
+    if (section.inMemory || !section.readInto) {
+      bytes = section.read(offset, size, `unit at 0x${offset.toString(16)}`);
+    } else {
+      backing = this.takeBuffer(size);
+      bytes = backing.subarray(0, size);
+      section.readInto(offset, bytes, `unit at 0x${offset.toString(16)}`);
+    }
+    try {
+      const header = parseUnitHeader(new DwarfReader(bytes, section.little, section, offset), section);
+      u = new Unit(this, header, bytes, this.abbrevs().get(header.abbrevOffset));
+    } catch (e) {
+      if (backing) this.free.push(backing);
+      throw e;
+    }
+    if (backing) this.backing.set(u, backing);
+    this.units.set(key, u);
+    if (this.units.size > UNIT_CACHE) {
+      const [oldKey, old] = this.units.entries().next().value!;
+      this.units.delete(oldKey);
+      this.release(old);
+    }
+    return u;
+  }
+
+  /**
+   * Unit buffers of on-disk sections are recycled: first-touching fresh memory costs more than the pread
+   * itself (measured: ~4 ms per MB on a 2-core VM), and a vmlinux lookup may read 100+ MB of units.
+   */
+  private takeBuffer(size: number): Buffer {
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i];
+      if (b.length >= size && (best < 0 || b.length < this.free[best].length)) best = i;
+    }
+    if (best >= 0) return this.free.splice(best, 1)[0];
+    // Round up so that a recycled buffer fits most later units.
+    return Buffer.allocUnsafeSlow(Math.max(size, 1 << 16) + (1 << 14));
+  }
+
+  private release(u: Unit): void {
+    u.released = true;
+    const b = this.backing.get(u);
+    if (!b) return;
+    this.backing.delete(u);
+    if (this.free.length < UNIT_CACHE) this.free.push(b);
+  }
+
+  /**
+   * Start offsets of every unit of `section`, found by hopping over unit_length fields. On disk each hop
+   * reads the unit's first 2 KB and keeps it: a later unitSummary() of that unit then costs no I/O.
+   */
+  unitOffsets(section: DwarfSection | null = this.info): number[] {
+    if (!section) return [];
+    let list = this.offsets.get(section);
+    if (!list) {
+      list = [];
+      let at = 0;
+      while (at + 4 <= section.size) {
+        let size: number;
+        if (section.inMemory) size = readUnitLength(section, at).size;
+        else {
+          const prefix = section.read(at, Math.min(SUMMARY_BYTES, section.size - at), `unit at 0x${at.toString(16)}`);
+          const r = new DwarfReader(prefix, section.little, section, at, 0, prefix.length);
+          const len32 = r.u32('unit_length');
+          size = len32 === 0xffffffff ? 12 + r.u64('unit_length (64-bit DWARF)') : 4 + len32;
+          this.prefixes.set(`${section.index}:${at}`, prefix);
+        }
+        list.push(at);
+        at += size;
+      }
+      this.offsets.set(section, list);
+    }
+    return list;
+  }
+
+  /**
+   * A unit with only its unit DIE guaranteed readable: for naming and ranging units without loading their
+   * DIE trees (one pread of 2 KB in a vmlinux instead of the whole unit). Not cached.
+   */
+  unitSummary(offset: number, section: DwarfSection | null = this.info): Unit {
+    if (!section) throw new DwarfError({ file: this.file.file, name: '.debug_info', fileOffset: null }, offset, 'no .debug_info section');
+    const key = `${section.index}:${offset}`;
+    const cached = this.units.get(key);
+    if (cached || section.inMemory) return cached ?? this.unit(offset, section);
+    const bytes = this.prefixes.get(key) ?? section.read(offset, Math.min(SUMMARY_BYTES, section.size - offset), `unit at 0x${offset.toString(16)}`);
+    const header = parseUnitHeader(new DwarfReader(bytes, section.little, section, offset, 0, bytes.length), section);
+    if (header.end - offset <= bytes.length) return this.unit(offset, section);
+    try {
+      // Clip the unit to the bytes read so that a unit DIE larger than the prefix fails cleanly.
+      return new Unit(this, { ...header, end: offset + bytes.length }, bytes, this.abbrevs().get(header.abbrevOffset));
+    } catch (e) {
+      if (!(e instanceof DwarfError)) throw e;
+      return this.unit(offset, section);
+    }
+  }
+
+  /** The unit holding section offset `offset` (for DW_FORM_ref_addr), or null. */
+  unitContaining(section: DwarfSection, offset: number): Unit | null {
+    const list = this.unitOffsets(section);
+    let lo = 0;
+    let hi = list.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid] <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found < 0) return null;
+    const u = this.unit(list[found], section);
+    return offset < u.end ? u : null;
+  }
+
+  /** The type unit with this signature (DWARF 5 type units in .debug_info, DWARF 4 in .debug_types). */
+  typeUnit(signature: bigint): Unit | null {
+    if (!this.typeUnits) {
+      this.typeUnits = new Map();
+      for (const name of ['.debug_info', '.debug_types']) {
+        const section = this.file.section(name);
+        if (!section) continue;
+        for (const offset of this.unitOffsets(section)) {
+          const head = section.read(offset, Math.min(40, section.size - offset), 'unit header');
+          let h;
+          try {
+            h = parseUnitHeader(new DwarfReader(head, section.little, section, offset, 0, head.length), section);
+          } catch {
+            continue; // only the header prefix was read; a unit too short for a type header is not a type unit
+          }
+          if (h.typeSignature !== null && (h.unitType === C.DW_UT_type || h.unitType === C.DW_UT_split_type)) {
+            this.typeUnits.set(h.typeSignature, { section, offset });
+          }
+        }
+      }
+    }
+    const t = this.typeUnits.get(signature);
+    return t ? this.unit(t.offset, t.section) : null;
+  }
+
+  str(offset: number): string {
+    const s = this.file.section('.debug_str');
+    if (!s) throw new DwarfError({ file: this.file.file, name: '.debug_str', fileOffset: null }, offset, 'DW_FORM_strp used but the object has no .debug_str');
+    return stringAt(s.contents(), offset, s, 'DW_FORM_strp');
+  }
+
+  lineStr(offset: number): string {
+    const s = this.file.section('.debug_line_str');
+    if (!s) throw new DwarfError({ file: this.file.file, name: '.debug_line_str', fileOffset: null }, offset, 'DW_FORM_line_strp used but the object has no .debug_line_str');
+    return stringAt(s.contents(), offset, s, 'DW_FORM_line_strp');
+  }
+
+  /** DW_FORM_strx*: entry `index` of the unit's contribution to .debug_str_offsets. */
+  strx(unit: Unit, index: number): string {
+    const s = this.file.section('.debug_str_offsets');
+    if (!s) throw new DwarfError(unit.section, unit.offset, 'DW_FORM_strx used but the object has no .debug_str_offsets');
+    const size = unit.header.offsetSize;
+    const at = unit.strOffsetsBase + index * size;
+    const r = s.reader(at, size);
+    return this.str(size === 8 ? r.u64('string offset') : r.u32('string offset'));
+  }
+
+  /** DW_FORM_addrx* / DW_OP_addrx: entry `index` of the unit's contribution to .debug_addr. */
+  addrx(unit: Unit, index: number): Address {
+    const s = this.file.section('.debug_addr');
+    if (!s) throw new DwarfError(unit.section, unit.offset, 'DW_FORM_addrx used but the object has no .debug_addr');
+    const size = unit.header.addressSize;
+    const at = unit.addrBase + index * size;
+    return { value: s.reader(at, size).address(size, '.debug_addr entry'), section: s.targetAt(at) };
+  }
+
+  /** The line program of a unit (DW_AT_stmt_list), header parsed; null when the unit has none. */
+  lineProgram(unit: Unit): LineProgram | null {
+    const off = unit.stmtList;
+    if (off === null) return null;
+    let p = this.lines.get(off);
+    if (p === undefined) {
+      const s = this.file.section('.debug_line');
+      p = s ? LineProgram.parse(this, s, off, unit) : null;
+      this.lines.set(off, p);
+    }
+    return p;
+  }
+}

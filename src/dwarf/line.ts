@@ -1,0 +1,280 @@
+import * as C from './constants.js';
+import type { Dwarf } from './context.js';
+import { DwarfReader } from './reader.js';
+import type { DwarfSection } from './sections.js';
+import type { Address, Unit } from './unit.js';
+
+export interface FileEntry {
+  readonly name: string;
+  readonly dir: number;
+}
+
+export interface LineRow {
+  /** File register: an index into the file table with the program's own convention (see filePath). */
+  readonly file: number;
+  readonly line: number;
+}
+
+/** Joins path parts the way llvm's sys::path::append does: empty parts vanish, one '/' between parts. */
+export function joinPath(...parts: string[]): string {
+  let out = '';
+  for (const p of parts) {
+    if (!p) continue;
+    if (!out || p.startsWith('/')) out = p;
+    else out = out.endsWith('/') ? out + p : `${out}/${p}`;
+  }
+  return out;
+}
+
+/**
+ * One line-number program (DWARF 2–5): its header (directory and file tables) is parsed eagerly; the opcode
+ * stream only when rows are asked for.
+ */
+export class LineProgram {
+  private constructor(
+    readonly section: DwarfSection,
+    readonly offset: number,
+    readonly version: number,
+    private readonly programStart: number,
+    private readonly end: number,
+    private readonly addressSize: number,
+    private readonly minInst: number,
+    private readonly maxOps: number,
+    private readonly lineBase: number,
+    private readonly lineRange: number,
+    private readonly opcodeBase: number,
+    private readonly stdLengths: number[],
+    readonly dirs: string[],
+    readonly files: FileEntry[],
+    readonly compDir: string | null,
+  ) {}
+
+  static parse(dwarf: Dwarf, section: DwarfSection, offset: number, unit: Unit): LineProgram {
+    const head = section.reader(offset, Math.min(12, section.size - offset));
+    let length = head.u32('line program unit_length');
+    let is64 = false;
+    if (length === 0xffffffff) {
+      is64 = true;
+      length = head.u64('line program unit_length');
+    }
+    const total = head.pos + length;
+    if (offset + total > section.size) head.fail(`line program of 0x${length.toString(16)} bytes runs past the section`, 0, 'truncated');
+    // Only the header is read now: decl_file lookups need the file table, rarely the opcodes.
+    const fixed = section.read(offset, Math.min(total, head.pos + 4 + (is64 ? 8 : 4)), 'line program header');
+    const hr = new DwarfReader(fixed, section.little, section, offset, head.pos, fixed.length);
+    const v = hr.u16('line program version');
+    if (v >= 5) hr.skip(2, 'address_size, segment_selector_size');
+    const headerLength0 = hr.offsetOf(is64, 'header_length');
+    const headerEnd = Math.min(total, hr.pos + headerLength0);
+    const bytes = section.read(offset, headerEnd, `line program header at 0x${offset.toString(16)}`);
+    const r = new DwarfReader(bytes, section.little, section, offset, head.pos, headerEnd);
+    const version = r.u16('line program version');
+    if (version < 2 || version > 5) r.fail(`line program version: expected 2 to 5, found ${version}`, r.pos - 2, 'unsupported');
+    let addressSize = unit.header.addressSize;
+    if (version >= 5) {
+      addressSize = r.u8('address_size');
+      r.u8('segment_selector_size');
+    }
+    const headerLength = r.offsetOf(is64, 'header_length');
+    const programStart = r.pos + headerLength;
+    if (programStart > total || programStart > headerEnd) r.fail(`header_length 0x${headerLength.toString(16)} runs past the program`, r.pos, 'truncated');
+    const minInst = r.u8('minimum_instruction_length');
+    const maxOps = version >= 4 ? r.u8('maximum_operations_per_instruction') : 1;
+    r.u8('default_is_stmt');
+    const lineBase = r.s8('line_base');
+    const lineRange = r.u8('line_range');
+    const opcodeBase = r.u8('opcode_base');
+    if (lineRange === 0) r.fail('line_range is 0', r.pos - 2);
+    const stdLengths: number[] = [];
+    for (let i = 1; i < opcodeBase; i++) stdLengths.push(r.u8('standard_opcode_lengths'));
+    const dirs: string[] = [];
+    const files: FileEntry[] = [];
+    if (version >= 5) {
+      const dirFormat = readEntryFormat(r);
+      const dirCount = r.uleb('directories_count');
+      for (let i = 0; i < dirCount; i++) dirs.push(readEntry(r, dirFormat, dwarf, unit, is64).name);
+      const fileFormat = readEntryFormat(r);
+      const fileCount = r.uleb('file_names_count');
+      for (let i = 0; i < fileCount; i++) files.push(readEntry(r, fileFormat, dwarf, unit, is64));
+    } else {
+      for (;;) {
+        const d = r.cstring('include_directories entry');
+        if (!d) break;
+        dirs.push(d);
+      }
+      for (;;) {
+        const name = r.cstring('file_names entry');
+        if (!name) break;
+        const dir = r.uleb('directory index');
+        r.skipLeb('modification time');
+        r.skipLeb('file length');
+        files.push({ name, dir });
+      }
+    }
+    return new LineProgram(section, offset, version, programStart, total, addressSize, minInst, Math.max(maxOps, 1),
+      lineBase, lineRange, opcodeBase, stdLengths, dirs, files, unit.compDir);
+  }
+
+  /**
+   * The path of file `index` as llvm-dwarfdump prints it (its "absolute file path" kind): the file name, under
+   * its include directory, under DW_AT_comp_dir when still relative — except DWARF 5 directory 0, which
+   * already is the compilation directory. DWARF 5 indexes files from 0, DWARF 2–4 from 1.
+   */
+  filePath(index: number): string | null {
+    const v5 = this.version >= 5;
+    const entry = v5 ? this.files[index] : index > 0 ? this.files[index - 1] : undefined;
+    if (!entry) return null;
+    if (entry.name.startsWith('/')) return entry.name;
+    const dir = v5 ? this.dirs[entry.dir] ?? '' : entry.dir > 0 ? this.dirs[entry.dir - 1] ?? '' : '';
+    const underCompDir = (!v5 || entry.dir !== 0) && !dir.startsWith('/') && this.compDir;
+    return joinPath(underCompDir ? this.compDir! : '', dir, entry.name);
+  }
+
+  /**
+   * For each target address, the first row of the program (in program order) at exactly that address, or
+   * null. End-of-sequence rows mark the end of a range and never count. In relocatable objects a sequence's
+   * section is that of its DW_LNE_set_address relocation.
+   */
+  firstRows(targets: readonly Address[]): (LineRow | null)[] {
+    const out: (LineRow | null)[] = targets.map(() => null);
+    let pending = targets.length;
+    if (pending === 0) return out;
+    const program = this.section.read(this.offset + this.programStart, this.end - this.programStart, 'line program opcodes');
+    const r = new DwarfReader(program, this.section.little, this.section, this.offset + this.programStart);
+    const relocatable = this.section.relocatable;
+    // Targets as offsets from the current sequence base: row addresses then stay plain numbers.
+    let rel = new Map<number, number[]>();
+    const rebase = (section: number, base: bigint) => {
+      rel = new Map();
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[i];
+        if (out[i] !== null || t.section !== section || t.value < base) continue;
+        const d = t.value - base;
+        if (d > 0xffff_ffffn) continue;
+        const key = Number(d);
+        const list = rel.get(key);
+        if (list) list.push(i);
+        else rel.set(key, [i]);
+      }
+    };
+    let off = 0;
+    let opIndex = 0;
+    let file = 1;
+    let line = 1;
+    const reset = () => {
+      off = 0;
+      opIndex = 0;
+      file = 1;
+      line = 1;
+      rebase(relocatable ? -1 : 0, 0n);
+    };
+    const emit = () => {
+      const hits = rel.get(off);
+      if (!hits) return;
+      for (const i of hits) {
+        if (out[i] === null) {
+          out[i] = { file, line };
+          pending--;
+        }
+      }
+      rel.delete(off);
+    };
+    const advance = (operation: number) => {
+      if (this.maxOps === 1) off += this.minInst * operation;
+      else {
+        off += this.minInst * Math.floor((opIndex + operation) / this.maxOps);
+        opIndex = (opIndex + operation) % this.maxOps;
+      }
+    };
+    reset();
+    const { opcodeBase, lineBase, lineRange } = this;
+    while (r.pos < r.end && pending > 0) {
+      const op = r.u8('line opcode');
+      if (op >= opcodeBase) {
+        const adjusted = op - opcodeBase;
+        advance(Math.floor(adjusted / lineRange));
+        line += lineBase + (adjusted % lineRange);
+        emit();
+        continue;
+      }
+      switch (op) {
+        case 0: {
+          const len = r.uleb('extended opcode length');
+          if (len === 0) break;
+          const next = r.pos + len;
+          if (next > r.end) r.fail(`extended opcode of ${len} bytes runs past the program`, r.pos, 'truncated');
+          const sub = r.u8('extended opcode');
+          if (sub === C.DW_LNE_end_sequence) reset();
+          else if (sub === C.DW_LNE_set_address) {
+            const size = len - 1;
+            const at = r.offset;
+            const value = r.address(size === 8 || size === 4 || size === 2 ? size : this.addressSize, 'DW_LNE_set_address');
+            off = 0;
+            opIndex = 0;
+            rebase(this.section.targetAt(at), value);
+          } else if (sub === C.DW_LNE_define_file) {
+            const name = r.cstring('DW_LNE_define_file name');
+            this.files.push({ name, dir: r.uleb('directory index') });
+          }
+          r.pos = next;
+          break;
+        }
+        case C.DW_LNS_copy: emit(); break;
+        case C.DW_LNS_advance_pc: advance(r.uleb('DW_LNS_advance_pc')); break;
+        case C.DW_LNS_advance_line: line += r.sleb('DW_LNS_advance_line'); break;
+        case C.DW_LNS_set_file: file = r.uleb('DW_LNS_set_file'); break;
+        case C.DW_LNS_const_add_pc: advance(Math.floor((255 - opcodeBase) / lineRange)); break;
+        case C.DW_LNS_fixed_advance_pc:
+          off += r.u16('DW_LNS_fixed_advance_pc');
+          opIndex = 0;
+          break;
+        default:
+          // set_column, negate_stmt, basic_block, prologue/epilogue, isa, and opcodes we do not know:
+          // the header says how many ULEB operands each takes.
+          for (let i = 0; i < (this.stdLengths[op - 1] ?? 0); i++) r.skipLeb('standard opcode operand');
+      }
+    }
+    return out;
+  }
+}
+
+type EntryFormat = [number, number][];
+
+function readEntryFormat(r: DwarfReader): EntryFormat {
+  const n = r.u8('entry_format_count');
+  const out: EntryFormat = [];
+  for (let i = 0; i < n; i++) out.push([r.uleb('content type'), r.uleb('form')]);
+  return out;
+}
+
+function readEntry(r: DwarfReader, format: EntryFormat, dwarf: Dwarf, unit: Unit, is64: boolean): FileEntry {
+  let name = '';
+  let dir = 0;
+  for (const [type, form] of format) {
+    const v = readEntryValue(r, form, dwarf, unit, is64);
+    if (type === C.DW_LNCT_path && typeof v === 'string') name = v;
+    else if (type === C.DW_LNCT_directory_index && typeof v === 'number') dir = v;
+  }
+  return { name, dir };
+}
+
+function readEntryValue(r: DwarfReader, form: number, dwarf: Dwarf, unit: Unit, is64: boolean): string | number | null {
+  switch (form) {
+    case C.DW_FORM_string: return r.cstring('line table path');
+    case C.DW_FORM_line_strp: return dwarf.lineStr(r.offsetOf(is64, 'DW_FORM_line_strp'));
+    case C.DW_FORM_strp: return dwarf.str(r.offsetOf(is64, 'DW_FORM_strp'));
+    case C.DW_FORM_strx: case C.DW_FORM_GNU_str_index: return dwarf.strx(unit, r.uleb('DW_FORM_strx'));
+    case C.DW_FORM_strx1: return dwarf.strx(unit, r.u8());
+    case C.DW_FORM_strx2: return dwarf.strx(unit, r.u16());
+    case C.DW_FORM_strx3: return dwarf.strx(unit, r.u24());
+    case C.DW_FORM_strx4: return dwarf.strx(unit, r.u32());
+    case C.DW_FORM_udata: return r.uleb('line table value');
+    case C.DW_FORM_data1: return r.u8();
+    case C.DW_FORM_data2: return r.u16();
+    case C.DW_FORM_data4: return r.u32();
+    case C.DW_FORM_data8: r.skip(8); return null;
+    case C.DW_FORM_data16: r.skip(16, 'MD5'); return null;
+    case C.DW_FORM_block: r.skip(r.uleb('block length')); return null;
+    default: return r.fail(`line table entry form 0x${form.toString(16)} is not allowed there`, r.pos, 'unsupported');
+  }
+}

@@ -1,0 +1,607 @@
+import { posix } from 'node:path';
+import { ObjectError } from '../errors.js';
+import { ET_REL, SHN_LORESERVE, SHN_UNDEF, STT_COMMON, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT, STT_TLS } from '../elf/constants.js';
+import { ArangeIndex } from '../dwarf/aranges.js';
+import * as C from '../dwarf/constants.js';
+import { Dwarf } from '../dwarf/context.js';
+import type { DieCursor } from '../dwarf/die.js';
+import { rangesAttribute, unitRanges } from '../dwarf/ranges.js';
+import { DwarfFile } from '../dwarf/sections.js';
+import type { Unit } from '../dwarf/unit.js';
+import { type OpenedObject, openObject } from './object.js';
+import { PathMapper } from './paths.js';
+import { FileGroups, sectionNameOf } from './symbols.js';
+import type { Site, SiteRequest, SiteResult } from './types.js';
+
+export type { Site, SiteRequest, SiteResult, SiteSource } from './types.js';
+
+type SiteError = SiteResult['errors'][number];
+type MutableSite = { -readonly [K in keyof Site]: Site[K] };
+
+export interface FindSitesOptions {
+  /** Kernel source root as the DWARF paths spell it (absolute or relative to DW_AT_comp_dir); overrides the learned build directory. */
+  sourceRoot?: string;
+  /** Sites for (nearly) every symbol of the object: decode every unit once instead of locating units per symbol. */
+  all?: boolean;
+}
+
+/**
+ * Definition sites of `requests` (symbols of `objectPath`) from the DWARF of `dwarfPath` (the same file, or
+ * its debug copy). Never throws for bad input: problems become `errors` and the affected sites fall back.
+ */
+export async function findSites(objectPath: string, dwarfPath: string, requests: readonly SiteRequest[], options: FindSitesOptions = {}): Promise<SiteResult> {
+  const errors: SiteError[] = [];
+  const sites: MutableSite[] = requests.map((r) => ({ symtabIndex: r.symtabIndex, declFile: null, declLine: null, unit: null, source: 'none' }));
+  const sink = new ErrorSink(errors);
+  let obj: OpenedObject | null = null;
+  let dbg: OpenedObject | null = null;
+  try {
+    obj = await openObject(objectPath);
+    dbg = dwarfPath === objectPath ? obj : await openObject(dwarfPath);
+    new SiteFinder(obj, dbg, options, sink).run(requests, sites);
+  } catch (e) {
+    sink.add(e, objectPath);
+  } finally {
+    sink.close();
+    for (const o of new Set([obj, dbg])) {
+      try {
+        o?.close();
+      } catch (e) {
+        sink.add(e, o!.path);
+      }
+    }
+  }
+  return { sites, errors };
+}
+
+/** Keeps one object's error list readable: identical failures (one per unit of a broken section) are counted. */
+class ErrorSink {
+  private seen = new Map<string, number>();
+  private static readonly LIMIT = 200;
+  constructor(private errors: SiteError[]) {}
+
+  add(e: unknown, file: string): void {
+    let err: SiteError;
+    if (e instanceof ObjectError) err = { offset: e.offset, kind: e.kind, message: e.message };
+    else if (e && typeof (e as NodeJS.ErrnoException).code === 'string') err = { offset: 0, kind: 'io', message: `${file}: ${(e as Error).message}` };
+    else err = { offset: 0, kind: 'internal', message: `${file}: internal error: ${(e as Error)?.stack ?? String(e)}` };
+    const key = `${err.kind}:${err.message.replace(/0x[0-9a-f]+/g, '#')}`;
+    const n = (this.seen.get(key) ?? 0) + 1;
+    this.seen.set(key, n);
+    if (n === 1 && this.errors.length < ErrorSink.LIMIT) this.errors.push(err);
+  }
+
+  close(): void {
+    let repeats = 0;
+    for (const n of this.seen.values()) repeats += n - 1;
+    if (repeats > 0) this.errors.push({ offset: 0, kind: 'format', message: `${repeats} further errors of the same kinds were not listed` });
+  }
+}
+
+const CODE = 1;
+const DATA = 2;
+
+/** Qualities of a DIE match: a subprogram entry beats a later range start (a `.cold` part). */
+const ENTRY = 2;
+const PART = 1;
+
+interface Target {
+  /** Index into the request list. */
+  readonly req: number;
+  /** Index in the DWARF file's symbol table. */
+  readonly sym: number;
+  readonly section: number;
+  readonly value: bigint;
+  readonly want: number;
+  units: number[];
+  /** True when `units` come from address neighbours only: never reported as the symbol's unit. */
+  guessed: boolean;
+  match: { unit: number; die: number; quality: number } | null;
+  /** The decl of `match`, read while its unit was loaded; paths are made relative at the end. */
+  decl: { match: Target['match']; file: string | null; compDir: string | null; line: number | null } | null;
+}
+
+/** Tags whose subtrees never hold code or data with addresses (C; C++ member functions are out of scope). */
+const TYPE_TAGS = new Set([
+  C.DW_TAG_structure_type, C.DW_TAG_union_type, C.DW_TAG_enumeration_type, C.DW_TAG_class_type,
+  C.DW_TAG_subroutine_type, C.DW_TAG_array_type,
+]);
+
+/** How far from a symbol (in table order) to look for functions that identify its unit. */
+const NEIGHBOUR_PROBES = 24;
+/** Units walked for a global variable located by its address neighbours. */
+const NEAR_UNITS = 4;
+/** Without a unit candidate, a whole-object scan is allowed up to this much .debug_info (modules, not vmlinux). */
+const FULL_SCAN_LIMIT = 64 << 20;
+
+class SiteFinder {
+  private dwarf: Dwarf;
+  private paths: PathMapper;
+  private aranges: ArangeIndex | null = null;
+  private unitRangeIndex: ArangeIndex | null = null;
+  private byAddress = new Map<number, Map<bigint, Target[]>>();
+  private pendingCode = 0;
+  private pendingData = 0;
+  private dataPerUnit = new Map<number, number>();
+  private walked = new Set<number>();
+  private fresh: Target[] = [];
+  private groupUnits = new Map<number, number[]>();
+  private basenames: Map<string, number[]> | null = null;
+  private localsBySection: Map<number, { syms: number[]; values: bigint[] }> | null = null;
+  private unitInfos = new Map<number, { name: string | null; compDir: string | null } | null>();
+  private groups: FileGroups | null;
+  private relocatable: boolean;
+
+  constructor(private obj: OpenedObject, private dbg: OpenedObject, private options: FindSitesOptions, private sink: ErrorSink) {
+    const file = new DwarfFile(dbg.src, dbg.h, dbg.sections, dbg.symtab, (e) => sink.add(e, dbg.path));
+    this.dwarf = new Dwarf(file);
+    this.paths = new PathMapper(options.sourceRoot);
+    this.groups = dbg.symtab ? new FileGroups(dbg.symtab) : null;
+    this.relocatable = dbg.h.type === ET_REL;
+  }
+
+  run(requests: readonly SiteRequest[], sites: MutableSite[]): void {
+    const targets = this.targets(requests);
+    if (targets.length === 0) return;
+    if (!this.dwarf.info) {
+      this.sink.add(new ObjectError(this.dbg.path, 0, `expected DWARF (.debug_info) for ${targets.length} symbol sites, the object has none`, 'format'), this.dbg.path);
+      return;
+    }
+    const arangesSection = this.dwarf.file.section('.debug_aranges');
+    this.aranges = arangesSection ? ArangeIndex.parse(arangesSection, (e) => this.sink.add(e, this.dbg.path)) : null;
+
+    for (const t of targets) this.locate(t);
+    const order = this.options.all ? this.safeUnitOffsets() : [...new Set(targets.flatMap((t) => t.units))].sort((a, b) => a - b);
+    for (const u of order) {
+      if (this.pendingCode === 0 && this.pendingData === 0) break;
+      this.walk(u);
+    }
+    // Targets no unit could be named for: only a whole-object scan can find them, affordable for modules.
+    const unplaced = (t: Target) => t.match === null && (t.units.length === 0 || t.guessed);
+    if (!this.options.all && targets.some(unplaced) && this.dwarf.info.size <= FULL_SCAN_LIMIT) {
+      for (const u of this.safeUnitOffsets()) {
+        if (!targets.some(unplaced)) break;
+        this.walked.delete(u); // walked before without descending into bodies
+        this.walk(u, true);
+      }
+    }
+    this.finish(targets, sites);
+  }
+
+  /** Requests → targets keyed by (section, address) in the DWARF file's address space. */
+  private targets(requests: readonly SiteRequest[]): Target[] {
+    const { obj, dbg } = this;
+    if (!obj.symtab) throw new ObjectError(obj.path, obj.h.shoff, 'expected a SHT_SYMTAB section to index the requests, the object has none');
+    if (!dbg.symtab) throw new ObjectError(dbg.path, dbg.h.shoff, 'expected a SHT_SYMTAB section in the DWARF file, it has none');
+    const map = new SymbolMap(obj, dbg);
+    const out: Target[] = [];
+    requests.forEach((r, req) => {
+      const i = r.symtabIndex;
+      if (!Number.isInteger(i) || i <= 0 || i >= obj.symtab!.count) {
+        this.sink.add(new ObjectError(obj.path, obj.symtab!.section.offset, `request ${req}: symbol index ${i} is not in the ${obj.symtab!.count}-entry symbol table`), obj.path);
+        return;
+      }
+      let sym: number;
+      try {
+        sym = map.toDebug(i);
+      } catch (e) {
+        this.sink.add(e, obj.path);
+        return;
+      }
+      if (sym < 0) {
+        this.sink.add(new ObjectError(dbg.path, dbg.symtab!.section.offset,
+          `symbol ${i} (${obj.symtab!.name(i)}) of ${obj.path} has no counterpart with the same section, value and name in the DWARF file`), dbg.path);
+        return;
+      }
+      const t = dbg.symtab!;
+      const shndx = t.shndx(sym);
+      if (shndx === SHN_UNDEF || (shndx >= SHN_LORESERVE && t.rawShndx(sym) !== 0xffff)) return; // no address to look up
+      const type = t.type(sym);
+      const want = type === STT_FUNC || type === STT_GNU_IFUNC ? CODE
+        : type === STT_OBJECT || type === STT_TLS || type === STT_COMMON ? DATA : CODE | DATA;
+      const target: Target = {
+        req, sym, want, units: [], guessed: false, match: null, decl: null,
+        section: this.relocatable ? shndx : 0,
+        value: BigInt(`0x${t.valueHex(sym)}`),
+      };
+      let bySection = this.byAddress.get(target.section);
+      if (!bySection) this.byAddress.set(target.section, (bySection = new Map()));
+      const list = bySection.get(target.value);
+      if (list) list.push(target);
+      else bySection.set(target.value, [target]);
+      if (want & CODE) this.pendingCode++;
+      if (want & DATA) this.pendingData++;
+      out.push(target);
+    });
+    return out;
+  }
+
+  private safeUnitOffsets(): number[] {
+    try {
+      return this.dwarf.unitOffsets();
+    } catch (e) {
+      this.sink.add(e, this.dbg.path);
+      return [];
+    }
+  }
+
+  /** Candidate units of a target: from its address for code, from its STT_FILE group for data (or as a fallback). */
+  private locate(t: Target): void {
+    if (t.want & CODE) t.units = this.unitsAt(t.section, t.value);
+    if (t.units.length === 0) t.units = this.unitsOfGroup(t.sym);
+    if (t.units.length === 0 && t.want & DATA) {
+      t.units = this.unitsNearAddress(t.sym);
+      t.guessed = t.units.length > 0;
+    }
+    if (t.want & DATA) for (const u of t.units) this.dataPerUnit.set(u, (this.dataPerUnit.get(u) ?? 0) + 1);
+  }
+
+  private unitsAt(section: number, value: bigint): number[] {
+    const found = this.aranges ? this.aranges.lookup(section, value) : [];
+    if (found.length > 0) return found;
+    return this.rangeIndex().lookup(section, value);
+  }
+
+  /** Unit DIE ranges of the units `.debug_aranges` does not describe (all units when it is absent). */
+  private rangeIndex(): ArangeIndex {
+    if (!this.unitRangeIndex) {
+      const entries: { section: number; start: bigint; end: bigint; unit: number }[] = [];
+      for (const off of this.safeUnitOffsets()) {
+        if (this.aranges?.units.has(off)) continue;
+        try {
+          const u = this.dwarf.unitSummary(off);
+          if (!u.hasCode) continue;
+          for (const r of unitRanges(u)) if (r.end > r.start) entries.push({ ...r, unit: off });
+        } catch (e) {
+          this.sink.add(e, this.dbg.path);
+        }
+      }
+      this.unitRangeIndex = ArangeIndex.fromEntries(entries);
+    }
+    return this.unitRangeIndex;
+  }
+
+  /**
+   * The unit of a symbol's STT_FILE group: the unit holding the nearest functions of the group whose
+   * DW_AT_name has the group's basename; else every unit with that basename.
+   */
+  private unitsOfGroup(sym: number): number[] {
+    const groups = this.groups;
+    const t = this.dbg.symtab!;
+    if (!groups) return [];
+    const g = groups.group(sym);
+    const cached = g > 0 ? this.groupUnits.get(g) : undefined;
+    if (cached) return cached;
+    const fileName = groups.fileName(sym);
+    let found: number[] = [];
+    let probes = 0;
+    for (const j of groups.neighbours(sym, NEIGHBOUR_PROBES)) {
+      if (probes >= NEIGHBOUR_PROBES) break;
+      const type = t.type(j);
+      if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
+      const shndx = t.shndx(j);
+      if (shndx === SHN_UNDEF || shndx >= SHN_LORESERVE) continue;
+      probes++;
+      const units = this.unitsAt(this.relocatable ? shndx : 0, BigInt(`0x${t.valueHex(j)}`));
+      const match = units.filter((u) => fileName === null || this.unitBasename(u) === fileName);
+      if (match.length > 0) {
+        found = match.slice(0, 1);
+        break;
+      }
+    }
+    if (found.length === 0 && fileName !== null) found = this.unitsByBasename().get(fileName) ?? [];
+    if (g > 0) this.groupUnits.set(g, found);
+    return found;
+  }
+
+  /**
+   * For data outside any STT_FILE group (a global `event_function` beside a static one): the linker keeps
+   * each input file's part of a section together, so the local symbols next to it by address name its unit.
+   */
+  private unitsNearAddress(sym: number): number[] {
+    const t = this.dbg.symtab!;
+    const groups = this.groups;
+    if (!groups) return [];
+    const shndx = t.shndx(sym);
+    this.localsBySection ??= this.sortLocals();
+    const list = this.localsBySection.get(shndx);
+    if (!list) return [];
+    const value = BigInt(`0x${t.valueHex(sym)}`);
+    let lo = 0;
+    let hi = list.values.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list.values[mid] <= value) lo = mid + 1;
+      else hi = mid;
+    }
+    // A guess, so several units are walked: the nearest below first, then above, alternating.
+    const out: number[] = [];
+    for (let d = 0; d < 4 && out.length < NEAR_UNITS; d++) {
+      for (const j of [lo - 1 - d, lo + d]) {
+        if (j < 0 || j >= list.syms.length) continue;
+        for (const u of this.unitsOfGroup(list.syms[j])) if (!out.includes(u)) out.push(u);
+      }
+    }
+    return out.slice(0, NEAR_UNITS);
+  }
+
+  private sortLocals(): Map<number, { syms: number[]; values: bigint[] }> {
+    const t = this.dbg.symtab!;
+    const groups = this.groups!;
+    const bySection = new Map<number, { sym: number; value: bigint }[]>();
+    for (let i = 1; i < t.count; i++) {
+      if (groups.group(i) <= 0) continue;
+      const type = t.type(i);
+      if (type !== STT_OBJECT && type !== STT_FUNC) continue;
+      const shndx = t.shndx(i);
+      if (shndx === SHN_UNDEF || shndx >= SHN_LORESERVE) continue;
+      let l = bySection.get(shndx);
+      if (!l) bySection.set(shndx, (l = []));
+      l.push({ sym: i, value: BigInt(`0x${t.valueHex(i)}`) });
+    }
+    const out = new Map<number, { syms: number[]; values: bigint[] }>();
+    for (const [k, l] of bySection) {
+      l.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+      out.set(k, { syms: l.map((e) => e.sym), values: l.map((e) => e.value) });
+    }
+    return out;
+  }
+
+  private unitsByBasename(): Map<string, number[]> {
+    if (!this.basenames) {
+      this.basenames = new Map();
+      for (const off of this.safeUnitOffsets()) {
+        const b = this.unitBasename(off);
+        if (b === null) continue;
+        const list = this.basenames.get(b);
+        if (list) list.push(off);
+        else this.basenames.set(b, [off]);
+      }
+    }
+    return this.basenames;
+  }
+
+  private unitBasename(off: number): string | null {
+    const name = this.unitInfo(off)?.name ?? null;
+    return name === null ? null : posix.basename(name);
+  }
+
+  /** DW_AT_name and DW_AT_comp_dir of a unit as written, cached; also teaches the path mapper. */
+  private unitInfo(off: number): { name: string | null; compDir: string | null } | null {
+    let info = this.unitInfos.get(off);
+    if (info === undefined) {
+      info = null;
+      try {
+        const u = this.dwarf.unitSummary(off);
+        info = { name: u.name, compDir: u.compDir };
+        this.paths.learn(u.name, u.compDir);
+      } catch (e) {
+        this.sink.add(e, this.dbg.path);
+      }
+      this.unitInfos.set(off, info);
+    }
+    return info;
+  }
+
+  /** One pass over a unit's DIEs, matching subprogram entries and variable addresses against every target. */
+  private walk(off: number, deep = false): void {
+    if (this.walked.has(off)) return;
+    this.walked.add(off);
+    let u: Unit;
+    try {
+      u = this.dwarf.unit(off);
+    } catch (e) {
+      this.sink.add(e, this.dbg.path);
+      return;
+    }
+    if (!u.hasCode) return;
+    if (!this.unitInfos.has(off)) {
+      this.unitInfos.set(off, { name: u.name, compDir: u.compDir });
+      this.paths.learn(u.name, u.compDir);
+    }
+    // Static locals (`__key.N`, `counter.0`) live inside subprogram bodies: descend only where data is sought.
+    const intoBodies = deep || this.options.all || (this.dataPerUnit.get(off) ?? 0) > 0;
+    const c = u.cursor();
+    try {
+      c.next(); // the unit DIE
+      while (c.next()) {
+        const tag = c.tag;
+        if (tag === C.DW_TAG_subprogram) {
+          if (this.pendingCode > 0) this.subprogram(c);
+          if (!(intoBodies && this.pendingData > 0)) c.skipChildren();
+        } else if (tag === C.DW_TAG_variable) {
+          if (this.pendingData > 0) this.variable(c);
+        } else if (TYPE_TAGS.has(tag)) {
+          c.skipChildren();
+        }
+      }
+    } catch (e) {
+      this.sink.add(e, this.dbg.path);
+    }
+    // Read decls now, while this unit is in the cache (a vmlinux walk would otherwise read it twice).
+    for (const t of this.fresh) this.readDecl(t);
+    this.fresh.length = 0;
+  }
+
+  private readDecl(t: Target): void {
+    if (!t.match || t.decl?.match === t.match) return;
+    try {
+      t.decl = { match: t.match, ...this.decl(t.match.unit, t.match.die) };
+    } catch (e) {
+      this.sink.add(e, this.dbg.path);
+      t.decl = { match: t.match, file: null, compDir: null, line: null };
+    }
+  }
+
+  private subprogram(c: DieCursor): void {
+    const rk = c.find(C.DW_AT_ranges);
+    if (rk >= 0) {
+      let ranges;
+      try {
+        ranges = rangesAttribute(c, rk);
+      } catch (e) {
+        this.sink.add(e, this.dbg.path);
+        return;
+      }
+      ranges.forEach((r, i) => this.hit(r.section, r.start, i === 0 ? ENTRY : PART, CODE, c));
+      return;
+    }
+    const lk = c.find(C.DW_AT_low_pc);
+    if (lk < 0) return;
+    const low = c.address(lk);
+    if (low) this.hit(low.section, low.value, ENTRY, CODE, c);
+  }
+
+  private variable(c: DieCursor): void {
+    const k = c.find(C.DW_AT_location);
+    if (k < 0) return;
+    const a = c.locationAddress(k);
+    if (a) this.hit(a.section, a.value, ENTRY, DATA, c);
+  }
+
+  private hit(section: number, value: bigint, quality: number, kind: number, c: DieCursor): void {
+    const list = this.byAddress.get(section)?.get(value);
+    if (!list) return;
+    for (const t of list) {
+      if (!(t.want & kind) || (t.match && t.match.quality >= quality)) continue;
+      if (!t.match) {
+        if (t.want & CODE) this.pendingCode--;
+        if (t.want & DATA) this.pendingData--;
+      }
+      t.match = { unit: c.unit.offset, die: c.offset, quality };
+      this.fresh.push(t);
+    }
+  }
+
+  /** Turns matches and fallbacks into sites. */
+  private finish(targets: Target[], sites: MutableSite[]): void {
+    const lineTargets = new Map<number, Target[]>();
+    for (const t of targets) {
+      const site = sites[t.req];
+      if (t.match) {
+        this.readDecl(t);
+        site.unit = this.relativeUnit(t.match.unit);
+        const d = t.decl!;
+        if (d.file !== null || d.line !== null) {
+          site.declFile = d.file === null ? null : this.paths.relative(d.file, d.compDir);
+          site.declLine = d.line;
+          site.source = 'decl';
+          continue;
+        }
+      }
+      const unit = t.match?.unit ?? (t.guessed ? undefined : t.units[0]);
+      if (unit === undefined) continue;
+      site.unit = this.relativeUnit(unit);
+      site.source = 'unit-only';
+      if (t.want & CODE) {
+        const list = lineTargets.get(unit);
+        if (list) list.push(t);
+        else lineTargets.set(unit, [t]);
+      }
+    }
+    for (const [off, list] of lineTargets) {
+      try {
+        const u = this.dwarf.unit(off);
+        const lp = this.dwarf.lineProgram(u);
+        if (!lp) continue;
+        const rows = lp.firstRows(list.map((t) => ({ section: t.section, value: t.value })));
+        rows.forEach((row, i) => {
+          if (!row) return;
+          const site = sites[list[i].req];
+          const raw = lp.filePath(row.file);
+          site.declFile = raw === null ? null : this.paths.relative(raw, u.compDir);
+          site.declLine = row.line;
+          site.source = 'line-table';
+        });
+      } catch (e) {
+        this.sink.add(e, this.dbg.path);
+      }
+    }
+  }
+
+  private relativeUnit(off: number): string | null {
+    const info = this.unitInfo(off);
+    return info ? this.paths.unitName(info.name, info.compDir) : null;
+  }
+
+  /**
+   * DW_AT_decl_file / DW_AT_decl_line of a DIE, each taken from the first DIE that has it along
+   * DW_AT_abstract_origin and DW_AT_specification (as llvm's findRecursively does). The file index is
+   * looked up in the line table of the unit holding the DIE that carried it.
+   */
+  private decl(unitOff: number, dieOff: number): { file: string | null; compDir: string | null; line: number | null } {
+    let u = this.dwarf.unit(unitOff);
+    let off = dieOff;
+    let fileIndex: number | null = null;
+    let fileUnit: Unit | null = null;
+    let line: number | null = null;
+    const seen = new Set<string>();
+    for (let hop = 0; hop < 16; hop++) {
+      const key = `${u.section.index}:${off}`;
+      if (seen.has(key)) break;
+      seen.add(key);
+      const c = u.cursor(off);
+      c.seek(off);
+      if (fileIndex === null) {
+        const k = c.find(C.DW_AT_decl_file);
+        if (k >= 0) {
+          fileIndex = c.constant(k);
+          fileUnit = u;
+        }
+      }
+      if (line === null) {
+        const k = c.find(C.DW_AT_decl_line);
+        if (k >= 0) line = c.constant(k);
+      }
+      if (fileIndex !== null && line !== null) break;
+      let k = c.find(C.DW_AT_abstract_origin);
+      if (k < 0) k = c.find(C.DW_AT_specification);
+      if (k < 0) break;
+      const ref = c.reference(k);
+      if (!ref || ref.kind === 'supplementary') break;
+      if (ref.kind === 'signature') {
+        const tu = this.dwarf.typeUnit(ref.signature);
+        if (!tu || tu.header.typeOffset === null) break;
+        u = tu;
+        off = tu.offset + tu.header.typeOffset;
+        continue;
+      }
+      if (ref.section !== u.section || ref.offset < u.offset || ref.offset >= u.end) {
+        const other = this.dwarf.unitContaining(ref.section, ref.offset);
+        if (!other) break;
+        u = other;
+      }
+      off = ref.offset;
+    }
+    let file: string | null = null;
+    if (fileIndex !== null && fileUnit) file = this.dwarf.lineProgram(fileUnit)?.filePath(fileIndex) ?? null;
+    return { file, compDir: fileUnit?.compDir ?? null, line };
+  }
+}
+
+/**
+ * Maps symbol indices of a stripped object to its debug copy. Debian's pairs share one symbol table layout,
+ * so the same index is tried first and accepted when section name, value and name agree; otherwise the
+ * symbol is found by that triple.
+ */
+class SymbolMap {
+  private byKey: Map<string, number> | null = null;
+  constructor(private obj: OpenedObject, private dbg: OpenedObject) {}
+
+  toDebug(i: number): number {
+    if (this.obj === this.dbg) return i;
+    const a = this.obj.symtab!;
+    const b = this.dbg.symtab!;
+    const key = this.key(a, this.obj, i);
+    if (i < b.count && this.key(b, this.dbg, i) === key) return i;
+    if (!this.byKey) {
+      this.byKey = new Map();
+      for (let j = b.count - 1; j > 0; j--) this.byKey.set(this.key(b, this.dbg, j), j); // first index wins
+    }
+    return this.byKey.get(key) ?? -1;
+  }
+
+  private key(t: NonNullable<OpenedObject['symtab']>, o: OpenedObject, i: number): string {
+    return `${sectionNameOf(t, o.sections, i)}\0${t.valueHex(i)}\0${t.name(i)}`;
+  }
+}
