@@ -1,8 +1,7 @@
 import { type Alias, type AliasInput, aliasesForObject } from '../alias/naming.js';
-import { symposOf } from '../alias/sympos.js';
+import { duplicateSympos, objectsWithDuplicates } from './duplicates.js';
 import type { Db } from '../index/db.js';
 
-interface Visible { idx: number; name: string; value: string }
 interface Copy { idx: number; name: string; decl_file: string | null; decl_line: number | null; unit: string | null }
 
 export interface AliasSummary {
@@ -17,10 +16,7 @@ export interface AliasSummary {
  * does not depend on how many workers produced them.
  */
 export function writeAliases(db: Db, maxLength: number): AliasSummary {
-  const objects = db.prepare(`SELECT DISTINCT o.id, o.kind, o.path FROM objects o
-    JOIN (SELECT object_id FROM symbols WHERE ks_letter IS NOT NULL GROUP BY object_id, name HAVING count(*) > 1) d ON d.object_id = o.id
-    ORDER BY o.id`).all() as { id: number; kind: 'vmlinux' | 'module'; path: string }[];
-  const visible = db.prepare('SELECT idx, name, value FROM symbols WHERE object_id = ? AND ks_letter IS NOT NULL ORDER BY idx');
+  const objects = objectsWithDuplicates(db);
   const names = db.prepare('SELECT name FROM symbols WHERE object_id = ?').pluck();
   const copyRow = db.prepare(`SELECT s.idx, s.name, t.decl_file, t.decl_line, t.unit FROM symbols s
     LEFT JOIN sites t ON t.object_id = s.object_id AND t.idx = s.idx WHERE s.object_id = ? AND s.idx = ?`);
@@ -29,8 +25,8 @@ export function writeAliases(db: Db, maxLength: number): AliasSummary {
   const shortened: AliasSummary['shortened'] = [];
   db.transaction(() => {
     for (const o of objects) {
-      const sympos = symposOf(visible.all(o.id) as Visible[], o.kind);
-      const copies: AliasInput[] = [...sympos].map(([idx, pos]) => {
+      const sympos = duplicateSympos(db, o);
+      const copies: AliasInput[] = [...sympos].sort((a, b) => a[0] - b[0]).map(([idx, pos]) => {
         const r = copyRow.get(o.id, idx) as Copy;
         return { idx, name: r.name, sympos: pos, declFile: r.decl_file, declLine: r.decl_line, unit: r.unit };
       });

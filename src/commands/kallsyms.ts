@@ -48,12 +48,18 @@ export function runKallsyms(db: Db, opts: KallsymsOptions, out = new Output()): 
     WHERE s.object_id = ? AND s.ks_letter IS NOT NULL ORDER BY ${order}`);
   const byAddress = query('s.value, s.idx');
   const bySymtab = query('s.idx');
+  // A vmlinux whose own table was decoded prints exactly that table, entries without a .symtab twin included.
+  const decoded = db.prepare(`SELECT e.pos AS idx, e.name, e.address AS value, e.letter AS ks_letter, NULL AS section, a.alias
+    FROM kallsyms_entries e LEFT JOIN aliases a ON a.object_id = e.object_id AND a.idx = e.symbol_idx
+    WHERE e.object_id = ? ORDER BY e.pos`);
+  const hasTable = db.prepare('SELECT 1 FROM kallsyms_entries WHERE object_id = ? LIMIT 1').pluck();
   const base = opts.base ?? 0n;
   for (const o of objects) {
     const isModule = o.kind === 'module';
     const bases = isModule ? sectionBases(opts.sections, o.module_name ?? '', objects.length === 1) : null;
     const suffix = isModule ? `\t[${o.module_name}]` : '';
-    for (const l of (isModule ? bySymtab : byAddress).iterate(o.id) as IterableIterator<Line>) {
+    const lines = isModule ? bySymtab : hasTable.get(o.id) ? decoded : byAddress;
+    for (const l of lines.iterate(o.id) as IterableIterator<Line>) {
       let address = BigInt(`0x${l.value}`) + base;
       const sectionBase = bases && l.section ? bases(l.section) : undefined;
       if (sectionBase !== undefined && l.ks_letter.toLowerCase() !== 'a') address += sectionBase;

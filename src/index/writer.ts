@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { ScanError, ScannedObject } from '../scan/result.js';
+import type { KallsymsColumns, ScanError, ScannedObject } from '../scan/result.js';
 import type { Site } from '../sites/types.js';
 import { type Db, schemaPart } from './db.js';
 
@@ -20,6 +20,7 @@ export class IndexWriter {
   private insertError: Statement;
   private setDebug: Statement;
   private insertSite: Statement;
+  private insertEntry: Statement;
   private rowsInTransaction = 0;
   errorCount = 0;
   symbolCount = 0;
@@ -32,6 +33,7 @@ export class IndexWriter {
     this.insertSymbol = db.prepare('INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.insertError = db.prepare('INSERT INTO errors (object_id, path, offset, kind, message) VALUES (?, ?, ?, ?, ?)');
     this.setDebug = db.prepare('UPDATE objects SET debug_path = ?, debug_pairing = ? WHERE id = ?');
+    this.insertEntry = db.prepare('INSERT INTO kallsyms_entries VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insertSite = db.prepare('INSERT INTO sites (object_id, idx, decl_file, decl_line, unit, source) VALUES (?, ?, ?, ?, ?, ?)');
     db.exec('BEGIN');
   }
@@ -60,11 +62,22 @@ export class IndexWriter {
       start = end;
     }
     this.symbolCount += s.count;
+    if (e.kallsyms) this.addKallsymsEntries(id, e.kallsyms);
     this.rowsInTransaction += s.count + sec.names.length + 1;
     if (this.rowsInTransaction >= IndexWriter.ROWS_PER_TRANSACTION) {
       this.db.exec('COMMIT; BEGIN');
       this.rowsInTransaction = 0;
     }
+  }
+
+  private addKallsymsEntries(id: number, k: KallsymsColumns): void {
+    let start = 0;
+    for (let i = 0; i < k.count; i++) {
+      const idx = k.symbolIndex[i];
+      this.insertEntry.run(id, i, k.names.slice(start, k.nameEnd[i]), k.letters[i], k.addresses.substr(i * 16, 16), idx >= 0 ? idx : null, k.sympos[i]);
+      start = k.nameEnd[i];
+    }
+    this.rowsInTransaction += k.count;
   }
 
   addError(objectId: number | null, path: string, err: ScanError): void {

@@ -35,10 +35,30 @@ export interface ScannedElf {
   readonly signed: boolean;
   /** The object carries DWARF of its own (`.debug_info` or `.zdebug_info`). */
   readonly hasDwarf: boolean;
-  /** How kallsyms letters were derived: the module loader's rules, or nm + scripts/kallsyms drop rules. */
-  readonly kallsymsSource: 'module-loader' | 'nm-rules';
+  /**
+   * How kallsyms letters were derived: the module loader's rules, vmlinux's own decoded tables, or (a
+   * vmlinux without tables) nm + scripts/kallsyms drop rules.
+   */
+  readonly kallsymsSource: KallsymsSource;
   readonly sections: SectionColumns;
   readonly symbols: SymbolColumns;
+  /** vmlinux only: its decoded kallsyms table, in /proc/kallsyms order. */
+  readonly kallsyms: KallsymsColumns | null;
+}
+
+export type KallsymsSource = 'module-loader' | 'vmlinux-table' | 'nm-rules';
+
+export interface KallsymsColumns {
+  readonly count: number;
+  readonly names: string;
+  readonly nameEnd: Uint32Array;
+  /** One character per entry. */
+  readonly letters: string;
+  /** 16 hex digits per entry, concatenated. */
+  readonly addresses: string;
+  /** The matching .symtab index, or -1. */
+  readonly symbolIndex: Int32Array;
+  readonly sympos: Uint32Array;
 }
 
 export interface SectionColumns {

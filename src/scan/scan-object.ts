@@ -13,7 +13,8 @@ import { type ByteSource, BufferSource, FileSource, PrefixSource } from '../io/s
 import { exportedNames, isCoreSymbol, moduleElfType, moduleKallsymsLetter, moduleLayout } from '../kallsyms/module-view.js';
 import { isTargetSpecialSymbol, nmLetter, sectionLetters } from '../kallsyms/nm-letter.js';
 import { vmlinuxIgnores } from '../kallsyms/vmlinux-rules.js';
-import type { ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
+import { type VmlinuxKallsyms, decodeVmlinuxKallsyms, matchSymtab } from '../kallsyms/vmlinux-table.js';
+import type { KallsymsColumns, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
 
 export const MODULE_FILE = /\.ko(\.gz|\.xz|\.zst)?$/;
 
@@ -84,6 +85,7 @@ function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, 
   if (!symtab) {
     errors.push({ offset: h.shoff, kind: 'format', message: `${path}: at offset 0x${h.shoff.toString(16)}: expected a SHT_SYMTAB section, the object has none (fully stripped)` });
   }
+  const table = kind === 'vmlinux' ? decodeTable(src, h, sections, symtab, errors) : null;
   return {
     elfClass: h.is64 ? 64 : 32,
     endian: h.little ? 'little' : 'big',
@@ -95,9 +97,46 @@ function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, 
     depends: modinfo.get('depends')?.[0] ?? null,
     signed,
     hasDwarf: sections.some((s) => s.name === '.debug_info' || s.name === '.zdebug_info'),
-    kallsymsSource: kind === 'module' ? 'module-loader' : 'nm-rules',
+    kallsymsSource: kind === 'module' ? 'module-loader' : table ? 'vmlinux-table' : 'nm-rules',
     sections: sectionColumns(sections),
-    symbols: symtab ? symbolColumns(symtab, sections, h, kind, errors) : emptySymbols(),
+    symbols: symtab ? symbolColumns(symtab, sections, h, kind, table, errors) : emptySymbols(),
+    kallsyms: table ? kallsymsColumns(table) : null,
+  };
+}
+
+interface DecodedTable {
+  readonly decoded: VmlinuxKallsyms;
+  /** For each entry, its .symtab index or -1. */
+  readonly symbolIndex: Int32Array;
+}
+
+/** vmlinux's own kallsyms tables; null (and the nm-based emulation) when absent or unreadable. */
+function decodeTable(src: ByteSource, h: ElfHeader, sections: readonly Section[], symtab: SymbolTable | null, errors: ScanError[]): DecodedTable | null {
+  let decoded: VmlinuxKallsyms | null;
+  try {
+    decoded = decodeVmlinuxKallsyms(src, h, sections, symtab);
+  } catch (e) {
+    if (!(e instanceof ObjectError)) throw e;
+    errors.push({ offset: e.offset, kind: e.kind, message: `${e.message} (kallsyms tables; falling back to the nm-based view)` });
+    return null;
+  }
+  if (!decoded) return null;
+  const symbolIndex = symtab ? matchSymtab(decoded.entries, symtab).symbolIndex : new Int32Array(decoded.entries.length).fill(-1);
+  return { decoded, symbolIndex };
+}
+
+function kallsymsColumns({ decoded, symbolIndex }: DecodedTable): KallsymsColumns {
+  const entries = decoded.entries;
+  const nameEnd = new Uint32Array(entries.length);
+  let end = 0;
+  entries.forEach((e, i) => {
+    end += e.name.length;
+    nameEnd[i] = end;
+  });
+  return {
+    count: entries.length, names: entries.map((e) => e.name).join(''), nameEnd,
+    letters: entries.map((e) => e.letter).join(''), addresses: entries.map((e) => e.address).join(''),
+    symbolIndex, sympos: decoded.sympos,
   };
 }
 
@@ -116,7 +155,8 @@ function emptySymbols(): SymbolColumns {
     info: new Uint8Array(0), other: new Uint8Array(0), shndx: new Uint32Array(0), nmLetters: '', kallsymsLetters: '' };
 }
 
-function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeader, kind: ObjectKind, errors: ScanError[]): SymbolColumns {
+function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeader, kind: ObjectKind, table: DecodedTable | null,
+  errors: ScanError[]): SymbolColumns {
   const n = t.count;
   const index = new Uint32Array(n);
   const nameEnd = new Uint32Array(n);
@@ -129,7 +169,7 @@ function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeade
   const nmLetters: string[] = [];
   const ksLetters: string[] = [];
   const letters = sectionLetters(sections);
-  const kallsyms = kind === 'module' ? moduleKallsyms(t, sections) : vmlinuxKallsyms(t, h);
+  const kallsyms = kind === 'module' ? moduleKallsyms(t, sections) : table ? tableKallsyms(table) : vmlinuxKallsyms(t, h);
   let badNames = 0;
   let rows = 0;
   let nameLength = 0;
@@ -178,6 +218,15 @@ function moduleKallsyms(t: SymbolTable, sections: readonly Section[]): KallsymsL
     if (!isCoreSymbol(raw, t.nameOffset(i), layout)) return '';
     return moduleKallsymsLetter(moduleElfType(t.type(i), t.bind(i), raw, sections, layout), t.bind(i), name, exported);
   };
+}
+
+/** The letter of the decoded entry matched to each .symtab symbol: the kernel's own view. */
+function tableKallsyms({ decoded, symbolIndex }: DecodedTable): KallsymsLetter {
+  const letterOf = new Map<number, string>();
+  symbolIndex.forEach((idx, k) => {
+    if (idx >= 0) letterOf.set(idx, decoded.entries[k].letter);
+  });
+  return (i) => letterOf.get(i) ?? '';
 }
 
 /**
