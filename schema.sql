@@ -2,7 +2,7 @@
 -- file that is renamed over the old one, so readers never see a half-written index.
 -- Addresses are TEXT of 16 lower-case hex digits: 64-bit kernel addresses do not fit SQLite's signed
 -- INTEGER unchanged, and fixed-width hex sorts in address order.
-PRAGMA user_version = 2;
+PRAGMA user_version = 4;
 
 -- Run parameters: schema, tool version, inputs, when it was built.
 CREATE TABLE meta (
@@ -30,7 +30,7 @@ CREATE TABLE objects (
   debug_pairing   TEXT,                      -- 'self', 'build-id', 'path' or NULL (no DWARF found)
   size            INTEGER NOT NULL,
   mtime_ms        INTEGER NOT NULL,
-  kallsyms_source TEXT,                      -- 'module-loader' rules, or 'nm-rules' (vmlinux emulation)
+  kallsyms_source TEXT,                      -- 'module-loader' rules, 'vmlinux-table' (decoded), or 'nm-rules' (emulation)
   symbol_count    INTEGER NOT NULL DEFAULT 0
 );
 
@@ -61,6 +61,19 @@ CREATE TABLE symbols (
   PRIMARY KEY (object_id, idx)
 ) WITHOUT ROWID;
 
+-- vmlinux's kallsyms as the kernel itself stores it (decoded from kallsyms_names & co.): the exact list,
+-- letters and order /proc/kallsyms shows, each entry matched to its .symtab symbol by name and address.
+CREATE TABLE kallsyms_entries (
+  object_id  INTEGER NOT NULL REFERENCES objects(id),
+  pos        INTEGER NOT NULL,               -- position in the table = /proc/kallsyms order
+  name       TEXT NOT NULL,
+  letter     TEXT NOT NULL,
+  address    TEXT NOT NULL,                  -- link-time address, 16 hex digits
+  symbol_idx INTEGER,                        -- the matching symbols.idx; NULL when .symtab has no twin
+  sympos     INTEGER NOT NULL,               -- klp_find_object_symbol's position (0: unique name)
+  PRIMARY KEY (object_id, pos)
+) WITHOUT ROWID;
+
 -- Definition sites from DWARF (pass 2): every symbol of a name duplicated inside its object, or with
 -- --all-sites every function and variable. Paths are relative to the kernel source root.
 CREATE TABLE sites (
@@ -83,6 +96,20 @@ CREATE TABLE aliases (
   stage      TEXT NOT NULL CHECK (stage IN ('site', 'unit', 'sympos')),
   full_alias TEXT,                           -- before shortening to KSYM_NAME_LEN, when it was too long
   PRIMARY KEY (object_id, idx)
+) WITHOUT ROWID;
+
+-- Modules that `ksymtree apply` rewrote with their aliases (one row per file written; `apply --revert`
+-- removes it). `ksymtree verify` checks that each file still hashes to new_sha256. The original bytes are
+-- restored from the module itself (its `.ksymtree.apply` section), not from here.
+CREATE TABLE applied (
+  path            TEXT PRIMARY KEY,          -- the real path of the file apply wrote (symlinks resolved)
+  object_id       INTEGER NOT NULL REFERENCES objects(id),
+  alias_count     INTEGER NOT NULL,
+  compression     TEXT NOT NULL,             -- none, gzip, xz, zstd (the file's format, kept by apply)
+  signature       TEXT NOT NULL CHECK (signature IN ('none', 'stripped', 'resigned')),
+  original_sha256 TEXT NOT NULL,             -- of the file before apply, as it was on disk
+  new_sha256      TEXT NOT NULL,             -- of the file apply left
+  recorded_at     TEXT NOT NULL              -- when the index recorded it, ISO 8601 UTC
 ) WITHOUT ROWID;
 
 -- Objects that could not be (fully) read: the message names the file, the offset and what was expected.
