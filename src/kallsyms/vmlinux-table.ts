@@ -438,7 +438,9 @@ function namesBefore(r: Region, g: MarkersGuess): { numSyms: number; numSymsAt: 
         for (const uleb of [true, false]) {
           const w = walkNames(r, namesAt, n, g.at, uleb);
           if (!isWalk(w) || g.at - w.end >= 8 || !markersAgree(r, g.at, g.width, w)) continue;
-          return { numSyms: n, numSymsAt: p, walk: w };
+          // A pointer-sized count on a big-endian 64-bit kernel: the u32 that matched is its second half.
+          const wideBigEndian = width === 4 && r.ctx.h.is64 && !r.ctx.h.little && p >= 4 && !r.aligned(p, 8) && r.u32(p - 4) === 0;
+          return { numSyms: n, numSymsAt: wideBigEndian ? p - 4 : p, walk: w };
         }
       }
     }

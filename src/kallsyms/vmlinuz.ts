@@ -108,23 +108,29 @@ export async function decompressKernel(file: string, kind: KernelCompression, pa
   let out: Buffer;
   try {
     switch (kind) {
+      case 'xz': {
+        // The kernel's xz_wrap.sh adds a branch filter (--x86, --arm64, ...) that xz-decompress does not
+        // implement; @napi-rs/lzma does. Without that package, plain LZMA2 streams still decode.
+        const napi = await optional<LzmaNapi>('@napi-rs/lzma/xz', '@napi-rs/lzma', kind, file, at).catch(() => null);
+        out = napi ? Buffer.from(napi.decompressSync(body)) : await rebased(at, () => decompress(file, kind, body, cap));
+        break;
+      }
       case 'gzip':
-      case 'xz':
       case 'zstd':
-        out = await decompress(file, kind, body, cap);
+        out = await rebased(at, () => decompress(file, kind, body, cap));
         break;
       case 'lz4':
         out = await lz4Legacy(file, body, size, at, cap);
         break;
       case 'lzma':
-        out = Buffer.from((await optional<{ decompressSync(b: Uint8Array): Uint8Array }>('@napi-rs/lzma/lzma', kind, file, at)).decompressSync(body));
+        out = Buffer.from((await optional<LzmaNapi>('@napi-rs/lzma/lzma', '@napi-rs/lzma', kind, file, at)).decompressSync(body));
         break;
       case 'bzip2':
-        out = Buffer.from((await optional<{ default: { decode(b: Buffer): Uint8Array } }>('seek-bzip', kind, file, at)).default.decode(body));
+        out = Buffer.from((await optional<{ default: { decode(b: Buffer): Uint8Array } }>('seek-bzip', 'seek-bzip', kind, file, at)).default.decode(body));
         break;
     }
   } catch (e) {
-    if (e instanceof ObjectError) throw new ObjectError(file, at + e.offset, e.expected, e.kind);
+    if (e instanceof ObjectError) throw e;
     throw new ObjectError(file, at, `${kind} stream: expected valid compressed data (${e instanceof Error ? e.message : String(e)})`, 'compression');
   }
   if (out.length > cap) throw new ObjectError(file, at, `decompressed size: expected at most ${cap} bytes, the stream produces more`, 'compression');
@@ -134,12 +140,26 @@ export async function decompressKernel(file: string, kind: KernelCompression, pa
   return out;
 }
 
-/** A decompressor that comes from an npm package this project does not need for modules. */
-async function optional<T>(specifier: string, kind: KernelCompression, file: string, at: number): Promise<T> {
+interface LzmaNapi {
+  decompressSync(b: Uint8Array): Uint8Array;
+}
+
+/** src/io/decompress.ts reports offsets in the stream it was given; the payload starts at `at` in the file. */
+async function rebased(at: number, run: () => Promise<Buffer>): Promise<Buffer> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof ObjectError) throw new ObjectError(e.file, at + e.offset, e.expected, e.kind);
+    throw e;
+  }
+}
+
+/** A decompressor from an npm package that only compressed kernels need (loaded when one is met). */
+async function optional<T>(specifier: string, pkg: string, kind: KernelCompression, file: string, at: number): Promise<T> {
   try {
     return (await import(specifier)) as T;
-  } catch {
-    throw new ObjectError(file, at, `${kind} stream: decoding it needs the npm package ${specifier.split('/').slice(0, 2).join('/').replace(/\/lzma$/, '')}, which is not installed`, 'unsupported');
+  } catch (e) {
+    throw new ObjectError(file, at, `${kind} stream: decoding it needs the npm package ${pkg}, which could not be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`, 'unsupported');
   }
 }
 
@@ -157,7 +177,7 @@ interface Lz4Napi {
  * block when told its decompressed size first, which is 8 MiB for every block but the last.
  */
 async function lz4Legacy(file: string, body: Buffer, total: number | null, at: number, cap: number): Promise<Buffer> {
-  const lz4 = await optional<Lz4Napi>('lz4-napi', 'lz4', file, at);
+  const lz4 = await optional<Lz4Napi>('lz4-napi', 'lz4-napi', 'lz4', file, at);
   if (total === null || total > cap) {
     throw new ObjectError(file, at, `lz4 payload: expected an appended uncompressed size of at most ${cap} bytes`, 'compression');
   }
