@@ -1,0 +1,286 @@
+/**
+ * `ksymtree apply` and `ksymtree verify` over an index and a tree: which files to change, running them a
+ * few at a time, reporting, and recording the result in the index's `applied` table.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
+import Database from 'better-sqlite3';
+import { FatalError } from '../errors.js';
+import { type Db, openIndexDb, schemaVersion } from '../index/db.js';
+import { Progress } from '../io/progress.js';
+import { walkTree } from '../tree/walk.js';
+import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, revertModule } from './module-file.js';
+import type { AliasRequest } from './rewrite.js';
+import { Signer, findSignFile } from './signing.js';
+
+export interface ApplyRunOptions {
+  readonly tree?: string;
+  readonly db?: string;
+  readonly dryRun: boolean;
+  readonly revert: boolean;
+  readonly jobs: number;
+  readonly quiet: boolean;
+  readonly resign?: readonly [string, string];
+  readonly signFile?: string;
+  readonly signHash?: string;
+  readonly stripSignature: boolean;
+}
+
+export interface RunReport {
+  /** One TSV line per module: action, alias count, path, reason. */
+  readonly lines: string[];
+  /** Summary and notes for stderr. */
+  readonly notes: string[];
+  /** True when some module was refused or failed. */
+  readonly incomplete: boolean;
+  readonly outcomes: Outcome[];
+}
+
+interface IndexedObject {
+  id: number;
+  path: string;
+  kind: 'vmlinux' | 'module';
+  build_id: string | null;
+}
+
+/** `--db`, else `<TREE>/ksymtree.db` when it exists (where `index` puts it), else `./ksymtree.db`. */
+export function resolveDbPath(tree: string | undefined, db: string | undefined): string {
+  if (db) return resolve(db);
+  if (tree) {
+    const beside = resolve(tree, 'ksymtree.db');
+    if (existsSync(beside)) return beside;
+  }
+  return resolve('ksymtree.db');
+}
+
+function openForWriting(path: string): Db {
+  openIndexDb(path).close(); // existence and schema version, with the usual messages
+  const db = new Database(path, { fileMustExist: true });
+  if (db.pragma('user_version', { simple: true }) !== schemaVersion()) throw new FatalError(`index ${path} changed schema while opening it`);
+  db.pragma('busy_timeout = 10000');
+  return db;
+}
+
+/**
+ * Where each indexed object is now. Without TREE, the path the index recorded. With TREE (for example a
+ * copy of the indexed tree), the file of TREE whose path relative to TREE is the longest tail of the
+ * indexed path; objects with none are not under TREE.
+ */
+function locate(objects: readonly IndexedObject[], tree: string | undefined): Map<number, string> {
+  const found = new Map<number, string>();
+  if (!tree) {
+    for (const o of objects) found.set(o.id, o.path);
+    return found;
+  }
+  if (!existsSync(tree) || !statSync(tree).isDirectory()) throw new FatalError(`${tree}: not a directory`);
+  const files = new Map<string, string>();
+  for (const f of walkTree(tree).objects) files.set(f.relPath.split(sep).join('/'), f.path);
+  for (const o of objects) {
+    const parts = o.path.split(/[\\/]+/).filter((p) => p && p !== '.');
+    for (let k = 0; k < parts.length; k++) {
+      const hit = files.get(parts.slice(k).join('/'));
+      if (hit) {
+        found.set(o.id, hit);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+function loadAliases(db: Db): Map<number, AliasRequest[]> {
+  const rows = db.prepare(`SELECT a.object_id AS id, a.idx AS idx, a.alias AS alias, s.name AS name
+    FROM aliases a JOIN symbols s ON s.object_id = a.object_id AND s.idx = a.idx ORDER BY a.object_id, a.idx`).all() as
+    { id: number; idx: number; alias: string; name: string }[];
+  const byObject = new Map<number, AliasRequest[]>();
+  for (const r of rows) {
+    let list = byObject.get(r.id);
+    if (!list) byObject.set(r.id, (list = []));
+    list.push({ idx: r.idx, alias: r.alias, name: r.name });
+  }
+  return byObject;
+}
+
+/** Runs `work` over `items` with at most `jobs` in flight; results in item order. */
+async function pool<T, R>(items: readonly T[], jobs: number, work: (item: T) => Promise<R>, done: (item: T) => void): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]);
+      done(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  return results;
+}
+
+function line(o: Outcome): string {
+  return [o.action, String(o.aliases), o.path, ...(o.reason ? [o.reason] : [])].join('\t');
+}
+
+const VMLINUX_NOTE = 'vmlinux cannot be changed after linking: its artefact is `ksymtree aliases --object vmlinux --format nm`, the input for scripts/kallsyms at link time';
+
+export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
+  if (opts.resign && opts.stripSignature) throw new FatalError('--resign and --strip-signature exclude each other');
+  if (opts.revert && (opts.resign || opts.stripSignature)) {
+    throw new FatalError('--revert restores the original file, signature included: it takes neither --resign nor --strip-signature');
+  }
+  if (opts.revert) return runRevert(opts);
+  const dbPath = resolveDbPath(opts.tree, opts.db);
+  const db = opts.dryRun ? openIndexDb(dbPath) : openForWriting(dbPath);
+  let signer: Signer | null = null;
+  try {
+    const objects = db.prepare("SELECT id, path, kind, build_id FROM objects WHERE status != 'failed' ORDER BY id").all() as IndexedObject[];
+    const aliases = loadAliases(db);
+    const where = locate(objects, opts.tree);
+    const lines: string[] = [];
+    const notes: string[] = [];
+    const tasks: (ModuleTask & { id: number })[] = [];
+    let elsewhere = 0;
+    for (const o of objects) {
+      const list = aliases.get(o.id) ?? [];
+      if (o.kind === 'vmlinux') {
+        if (list.length) lines.push(['skipped', String(list.length), o.path, VMLINUX_NOTE].join('\t'));
+        continue;
+      }
+      const path = where.get(o.id);
+      if (!path) {
+        if (list.length) elsewhere++;
+        continue;
+      }
+      tasks.push({ id: o.id, path, aliases: list, buildId: o.build_id });
+    }
+    const policy: SignaturePolicy = opts.resign ? 'resign' : opts.stripSignature ? 'strip' : 'refuse';
+    if (opts.resign && !opts.dryRun) {
+      signer = new Signer({ signFile: findSignFile(opts.signFile), key: opts.resign[0], cert: opts.resign[1], hash: opts.signHash ?? null });
+    }
+    const applyOpts: ApplyOptions = { dryRun: opts.dryRun, policy, signer };
+    const progress = new Progress(tasks.length, opts.dryRun ? 'apply --dry-run' : 'apply', opts.quiet);
+    const outcomes = await pool(tasks, opts.jobs, (t) => applyModule(t, applyOpts), (t) => progress.tick(t.path));
+    progress.clear();
+    const shown = outcomes.filter((o) => o.aliases > 0 || o.action !== 'unchanged');
+    for (const o of shown) lines.push(line(o));
+    if (!opts.dryRun) record(db, tasks, outcomes);
+    const count = (a: string) => shown.filter((o) => o.action === a).length;
+    const totalAliases = shown.filter((o) => o.action === 'applied' || o.action === 'would-apply' || o.action === 'unchanged')
+      .reduce((n, o) => n + o.aliases, 0);
+    const parts = opts.dryRun
+      ? [`${count('would-apply')} would be rewritten`, `${count('unchanged')} already applied`, `${count('would-revert')} would be reverted (no aliases left in the index)`]
+      : [`${count('applied')} rewritten`, `${count('unchanged')} already applied`, `${count('reverted')} reverted (no aliases left in the index)`];
+    notes.push(`ksymtree: ${shown.length} modules with aliases or applied: ${parts.join(', ')}, ${count('refused')} refused, ${count('failed')} failed; `
+      + `${totalAliases} aliases${opts.dryRun ? ' (dry run: nothing written)' : ''} -> index ${dbPath}`);
+    if (elsewhere) notes.push(`ksymtree: ${elsewhere} indexed modules with aliases are not under ${opts.tree}; left out`);
+    const refusedSigned = outcomes.filter((o) => o.action === 'refused' && o.reason?.startsWith('signed module')).length;
+    if (refusedSigned) notes.push(`ksymtree: ${refusedSigned} signed modules refused: give --resign KEY CERT or --strip-signature`);
+    return { lines, notes, outcomes, incomplete: outcomes.some((o) => o.action === 'refused' || o.action === 'failed') };
+  } finally {
+    signer?.close();
+    db.close();
+  }
+}
+
+function record(db: Db, tasks: readonly (ModuleTask & { id: number })[], outcomes: readonly Outcome[]): void {
+  const now = new Date().toISOString();
+  const upsert = db.prepare(`INSERT OR REPLACE INTO applied (path, object_id, alias_count, compression, signature, original_sha256, new_sha256, recorded_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+  const remove = db.prepare('DELETE FROM applied WHERE path = ?');
+  db.transaction(() => {
+    outcomes.forEach((o, i) => {
+      if ((o.action === 'applied' || o.action === 'unchanged') && o.aliases > 0 && o.newSha256 && o.originalSha256) {
+        const signature = o.signature === 'kept' ? 'none' : o.signature ?? 'none';
+        upsert.run(o.realPath, tasks[i].id, o.aliases, o.compression ?? 'none', signature, o.originalSha256, o.newSha256, now);
+      } else if (o.action === 'reverted' || (o.action === 'unchanged' && o.aliases === 0)) {
+        remove.run(o.realPath);
+      }
+    });
+  })();
+}
+
+/** `apply --revert`: every module of TREE (or of the index) that carries aliases gets its original bytes back. */
+async function runRevert(opts: ApplyRunOptions): Promise<RunReport> {
+  const dbPath = resolveDbPath(opts.tree, opts.db);
+  const haveDb = existsSync(dbPath);
+  if (!opts.tree && !haveDb) throw new FatalError(`--revert needs a TREE or an index: ${dbPath} does not exist`);
+  let paths: string[];
+  if (opts.tree) {
+    if (!existsSync(opts.tree) || !statSync(opts.tree).isDirectory()) throw new FatalError(`${opts.tree}: not a directory`);
+    paths = walkTree(opts.tree).objects.map((o) => o.path).filter((p) => !p.endsWith('/vmlinux') && p !== 'vmlinux');
+  } else {
+    const db = openIndexDb(dbPath);
+    try {
+      paths = db.prepare("SELECT path FROM objects WHERE kind = 'module' ORDER BY id").pluck().all() as string[];
+    } finally {
+      db.close();
+    }
+  }
+  const progress = new Progress(paths.length, opts.dryRun ? 'revert --dry-run' : 'revert', opts.quiet);
+  const outcomes = await pool(paths, opts.jobs, (p) => revertModule(p, opts.dryRun), (p) => progress.tick(p));
+  progress.clear();
+  const shown = outcomes.filter((o) => o.action !== 'not-applied');
+  const count = (a: string) => shown.filter((o) => o.action === a).length;
+  if (!opts.dryRun && haveDb) {
+    const db = openForWriting(dbPath);
+    try {
+      const remove = db.prepare('DELETE FROM applied WHERE path = ?');
+      db.transaction(() => {
+        for (const o of outcomes) if (o.action === 'reverted' || o.action === 'not-applied') remove.run(o.realPath);
+      })();
+    } finally {
+      db.close();
+    }
+  }
+  const notes = [`ksymtree: ${paths.length} modules looked at: ${opts.dryRun ? `${count('would-revert')} would be reverted` : `${count('reverted')} reverted`}, `
+    + `${count('refused')} refused, ${count('failed')} failed${opts.dryRun ? ' (dry run: nothing written)' : ''}${haveDb && !opts.dryRun ? ` -> index ${dbPath}` : ''}`];
+  return { lines: shown.map(line), notes, outcomes, incomplete: shown.some((o) => o.action === 'refused' || o.action === 'failed') };
+}
+
+export interface VerifyOptions {
+  readonly tree?: string;
+  readonly db?: string;
+}
+
+/**
+ * `ksymtree verify`: every module the index gives aliases (under TREE when given) must have been applied
+ * and still hash to what apply wrote. Lines: `changed`, `missing`, `not-applied`.
+ */
+export function runVerify(opts: VerifyOptions): RunReport {
+  const dbPath = resolveDbPath(opts.tree, opts.db);
+  const db = openIndexDb(dbPath);
+  try {
+    const objects = db.prepare(`SELECT id, path, kind, build_id FROM objects WHERE kind = 'module' AND status != 'failed'
+      AND id IN (SELECT object_id FROM aliases) ORDER BY id`).all() as IndexedObject[];
+    const applied = new Map((db.prepare('SELECT path, new_sha256, alias_count FROM applied').all() as
+      { path: string; new_sha256: string; alias_count: number }[]).map((r) => [r.path, r]));
+    const where = locate(objects, opts.tree);
+    const lines: string[] = [];
+    let ok = 0;
+    for (const o of objects) {
+      const path = where.get(o.id);
+      if (!path) continue;
+      let real: string;
+      try {
+        real = realpathSync(path);
+      } catch {
+        lines.push(`missing\t${path}`);
+        continue;
+      }
+      const row = applied.get(real);
+      if (!row) {
+        lines.push(`not-applied\t${path}`);
+        continue;
+      }
+      const sha = createHash('sha256').update(readFileSync(real)).digest('hex');
+      if (sha !== row.new_sha256) lines.push(`changed\t${path}\tsha256 ${sha}, apply wrote ${row.new_sha256}`);
+      else ok++;
+    }
+    const count = (s: string) => lines.filter((l) => l.startsWith(`${s}\t`)).length;
+    const notes = [`ksymtree: ${ok + lines.length} modules with aliases: ${ok} match the index, ${count('changed')} changed since apply, `
+      + `${count('missing')} missing, ${count('not-applied')} not applied (index ${dbPath})`];
+    return { lines, notes, outcomes: [], incomplete: lines.length > 0 };
+  } finally {
+    db.close();
+  }
+}
