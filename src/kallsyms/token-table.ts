@@ -20,12 +20,13 @@ export interface TokenTable {
 }
 
 /**
- * Reads the token table whose index is at `indexAt` and whose strings start at `tableAt` in `image`.
- * Throws ObjectError naming the first index entry that points outside the table or at an unterminated string.
+ * Reads the token table whose index is at `indexAt` and whose strings start at `tableAt` in `image`, which
+ * starts at `fileOffset` in the file. Throws ObjectError naming the first index entry that points outside
+ * the table or at an unterminated string.
  */
-export function readTokenTable(file: string, image: Buffer, tableAt: number, indexAt: number, little: boolean): TokenTable {
+export function readTokenTable(file: string, image: Buffer, tableAt: number, indexAt: number, little: boolean, fileOffset = 0): TokenTable {
   if (indexAt < 0 || indexAt + TOKEN_INDEX_SIZE > image.length) {
-    throw new ObjectError(file, indexAt, `kallsyms_token_index: expected ${TOKEN_INDEX_SIZE} bytes, the image ends at 0x${image.length.toString(16)}`, 'truncated');
+    throw new ObjectError(file, fileOffset + indexAt, `kallsyms_token_index: expected ${TOKEN_INDEX_SIZE} bytes, the image ends at 0x${image.length.toString(16)}`, 'truncated');
   }
   const tokens: string[] = [];
   let end = tableAt;
@@ -35,7 +36,7 @@ export function readTokenTable(file: string, image: Buffer, tableAt: number, ind
     // The table precedes its index in every kernel layout; a start at or past the index is corrupt.
     const nul = start < indexAt ? image.indexOf(0, start) : -1;
     if (nul < 0 || nul >= indexAt) {
-      throw new ObjectError(file, indexAt + 2 * i,
+      throw new ObjectError(file, fileOffset + indexAt + 2 * i,
         `kallsyms_token_index[${i}]: expected the offset of a NUL-terminated token inside kallsyms_token_table (0x${tableAt.toString(16)}..0x${indexAt.toString(16)}), found 0x${rel.toString(16)}`);
     }
     tokens.push(image.toString('latin1', start, nul));
@@ -92,6 +93,7 @@ function tryTokenTable(file: string, image: Buffer, tableAt: number, indexAt: nu
   if (gap < 0 || gap >= maxGap) return null;
   return readTokenTable(file, image, tableAt, indexAt, little);
 }
+
 
 /** Expands `len` compressed bytes at `at`: the concatenation of their tokens (type letter first). */
 export function expandName(names: Buffer, at: number, len: number, tokens: readonly string[]): string {

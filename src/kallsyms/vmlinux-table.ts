@@ -308,7 +308,7 @@ function locateBySymtab(ctx: Context, t: SymbolTable): Found | null {
     throw new ObjectError(ctx.file, r.off(markersAt),
       `kallsyms_markers: expected the kallsyms_names offset of every 256th entry (0, 0x${(names.starts[Math.min(256, numSyms - 1)] - namesAt).toString(16)}, …)`);
   }
-  const token = readTokenTable(ctx.file, r.bytes, tableAt, indexAt, ctx.h.little);
+  const token = readTokenTable(ctx.file, r.bytes, tableAt, indexAt, ctx.h.little, r.fileOffset);
   const offsetsAt = syms.has('kallsyms_offsets') ? pos('kallsyms_offsets') : null;
   const addressesAt = offsetsAt === null && syms.has('kallsyms_addresses') ? pos('kallsyms_addresses') : null;
   if (offsetsAt === null && addressesAt === null) need('kallsyms_offsets');
@@ -321,18 +321,21 @@ function locateBySymtab(ctx: Context, t: SymbolTable): Found | null {
   return { region: r, located: 'symtab', numSyms, numSymsAt, names, markersAt, markerWidth, token, addresses, seqs };
 }
 
-/** Names with the two-byte length form, or with one-byte lengths when only that agrees with the markers (before 6.1). */
+/**
+ * Names with the two-byte length form (6.1+), or with one-byte lengths when only that reading agrees with
+ * the markers (older kernels with a name byte ≥ 0x80). When neither agrees the walk that fits is returned and
+ * the caller reports the markers.
+ */
 function walkSymtabNames(r: Region, at: number, n: number, limit: number, markersAt: number): NameWalk {
-  let firstFailure: { failed: number; index: number } | null = null;
-  for (const uleb of [true, false]) {
-    const w = walkNames(r, at, n, limit, uleb);
-    if (isWalk(w)) {
-      if (markersAgree(r, markersAt, 4, w) || (r.ctx.h.is64 && markersAgree(r, markersAt, 8, w)) || !uleb) return w;
-    } else firstFailure ??= w;
-  }
-  const f = firstFailure!;
-  throw new ObjectError(r.ctx.file, r.off(f.failed),
-    `kallsyms_names entry ${f.index} of ${n}: expected a non-zero length whose bytes end before 0x${r.off(limit).toString(16)}`);
+  const agree = (w: NameWalk) => markersAgree(r, markersAt, 4, w) || (r.ctx.h.is64 && markersAgree(r, markersAt, 8, w));
+  const uleb = walkNames(r, at, n, limit, true);
+  if (isWalk(uleb) && agree(uleb)) return uleb;
+  const byte = walkNames(r, at, n, limit, false);
+  if (isWalk(byte) && agree(byte)) return byte;
+  if (isWalk(uleb)) return uleb;
+  if (isWalk(byte)) return byte;
+  throw new ObjectError(r.ctx.file, r.off(uleb.failed),
+    `kallsyms_names entry ${uleb.index} of ${n}: expected a non-zero length whose bytes end before 0x${r.off(limit).toString(16)}`);
 }
 
 /* ---------------------------------------- locating by shape ---------------------------------------- */

@@ -16,10 +16,14 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type ElfHeader, readElfHeader } from '../../src/elf/header.js';
+import { type Section, readSections } from '../../src/elf/sections.js';
+import { type SymbolTable, readSymbolTable } from '../../src/elf/symbols.js';
+import { type ByteSource, BufferSource, FileSource } from '../../src/io/source.js';
 
 export type KArch = 'x86_64' | 'i386' | 's390x' | 'aarch64';
 export type VmlinuzCompression = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'lzma' | 'bzip2';
@@ -498,4 +502,70 @@ export function buildKallsymsFixtures(): Promise<KallsymsFixtures> {
     }
   })();
   return pending;
+}
+
+/* ------------------------------------------ the tests' oracle ------------------------------------------ */
+// What the kallsyms tests compare the decoder with, obtained without it: `nm -n` for names, letters and
+// addresses, `readelf -S` for where a symbol's bytes are in the file. Shared by the fixture and real tiers.
+
+export interface Opened {
+  readonly src: ByteSource;
+  readonly h: ElfHeader;
+  readonly sections: Section[];
+  readonly symtab: SymbolTable | null;
+}
+
+export function openElf(path: string, bytes?: Buffer): Opened {
+  const src = bytes ? new BufferSource(path, bytes) : FileSource.open(path);
+  const h = readElfHeader(src);
+  const sections = readSections(src, h);
+  return { src, h, sections, symtab: readSymbolTable(src, h, sections) };
+}
+
+export async function nmSymbols(nm: string, file: string): Promise<NmSymbol[]> {
+  return parseNm((await run(nm, ['-n', file])).stdout);
+}
+
+interface ReadelfSection {
+  readonly name: string;
+  readonly addr: bigint;
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** `readelf -S -W`, parsed: host readelf reads every architecture. */
+export async function readelfSections(file: string): Promise<ReadelfSection[]> {
+  const out: ReadelfSection[] = [];
+  for (const line of (await run('readelf', ['-S', '-W', file])).stdout.split('\n')) {
+    const m = /^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)/.exec(line);
+    if (m) out.push({ name: m[1], addr: BigInt(`0x${m[2]}`), offset: parseInt(m[3], 16), size: parseInt(m[4], 16) });
+  }
+  return out;
+}
+
+/** The `length` bytes at link address `address`, found through readelf's section table. */
+export async function bytesAtAddress(file: string, address: bigint, length: number): Promise<Buffer> {
+  const s = (await readelfSections(file)).find((x) => x.size > 0 && x.addr <= address && address < x.addr + BigInt(x.size) && x.name !== 'NULL');
+  if (!s) throw new Error(`${file}: no section holds 0x${address.toString(16)}`);
+  const out = Buffer.alloc(length);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, out, 0, length, s.offset + Number(address - s.addr));
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+/** kallsyms_num_syms as the image stores it: a 4-byte count, or a pointer-sized one (older kernels, wide). */
+export async function storedSymbolCount(file: string, nm: readonly NmSymbol[], little: boolean, wide8: boolean): Promise<number> {
+  const sym = nm.find((s) => s.name === 'kallsyms_num_syms');
+  if (!sym) throw new Error(`${file}: nm lists no kallsyms_num_syms`);
+  const b = await bytesAtAddress(file, sym.address, wide8 ? 8 : 4);
+  if (wide8) return Number(little ? b.readBigUInt64LE(0) : b.readBigUInt64BE(0));
+  return little ? b.readUInt32LE(0) : b.readUInt32BE(0);
+}
+
+export function hex16(a: bigint): string {
+  return a.toString(16).padStart(16, '0');
 }
