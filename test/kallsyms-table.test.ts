@@ -1,6 +1,7 @@
 /**
  * The vmlinux kallsyms decoder on small images linked at test time (test/helpers/build-kallsyms-fixtures.ts)
- * in the table layouts of several kernel versions, on x86_64, i386, s390x (big-endian) and aarch64 (PIE).
+ * in the table layouts of several kernel versions, on x86_64, i386, s390x and 31-bit s390 (big-endian), and
+ * aarch64 (PIE).
  * The oracle is `nm -n` of the same link and `readelf -S`, never the generator's own lists.
  */
 import test from 'ava';
@@ -13,7 +14,7 @@ import {
 } from './helpers/build-kallsyms-fixtures.js';
 
 const fx = await buildKallsymsFixtures();
-const NM: Record<string, string> = { x86_64: 'nm', i386: 'nm', s390x: 's390x-linux-gnu-nm', aarch64: 'aarch64-linux-gnu-nm' };
+const NM: Record<string, string> = { x86_64: 'nm', i386: 'nm', s390x: 's390x-linux-gnu-nm', s390: 's390x-linux-gnu-nm', aarch64: 'aarch64-linux-gnu-nm' };
 
 for (const [arch, reason] of Object.entries(fx.missing)) {
   if (reason) test(`kallsyms fixtures for ${arch} are built`, (t) => t.fail(reason));

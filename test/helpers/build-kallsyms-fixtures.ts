@@ -25,7 +25,7 @@ import { type Section, readSections } from '../../src/elf/sections.js';
 import { type SymbolTable, readSymbolTable } from '../../src/elf/symbols.js';
 import { type ByteSource, BufferSource, FileSource } from '../../src/io/source.js';
 
-export type KArch = 'x86_64' | 'i386' | 's390x' | 'aarch64';
+export type KArch = 'x86_64' | 'i386' | 's390x' | 's390' | 'aarch64';
 export type VmlinuzCompression = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'lzma' | 'bzip2';
 
 /** One kernel version's way of writing the tables. */
@@ -57,6 +57,7 @@ export const VARIANTS: ReadonlyArray<readonly [KArch, string]> = [
   ['x86_64', 'v6.1'], ['x86_64', 'v6.12'], ['x86_64', 'v6.16-pcrel'], ['x86_64', 'v4.19'],
   ['i386', 'v6.12-rel'], ['i386', 'v6.16-u32'],
   ['s390x', 'v6.12-rel'], ['s390x', 'v4.19'],
+  ['s390', 'v6.12-rel'], ['s390', 'v4.19'],
   ['aarch64', 'v6.12-rel'], ['aarch64', 'v6.1-rel'],
 ];
 
@@ -77,6 +78,9 @@ const TOOLCHAINS: Readonly<Record<KArch, KToolchain>> = {
   i386: { cc: 'gcc', prefix: '', cflags: ['-m32', '-fno-pic'], ldflags: ['-m32', '-no-pie', '-Wl,-Ttext-segment=0xc1000000'], is64: false,
     install: 'apt-get install gcc-multilib' },
   s390x: { cc: 's390x-linux-gnu-gcc', prefix: 's390x-linux-gnu-', cflags: ['-fno-pic'], ldflags: ['-no-pie'], is64: true,
+    install: 'apt-get install gcc-s390x-linux-gnu binutils-s390x-linux-gnu' },
+  // 31-bit s390: the 32-bit big-endian case.
+  s390: { cc: 's390x-linux-gnu-gcc', prefix: 's390x-linux-gnu-', cflags: ['-m31', '-fno-pic'], ldflags: ['-m31', '-no-pie'], is64: false,
     install: 'apt-get install gcc-s390x-linux-gnu binutils-s390x-linux-gnu' },
   // arm64 kernels are position independent and, like arch/arm64/Makefile, leave relocated words 0 in the
   // file: kallsyms_relative_base's value is only in its RELATIVE relocation.
@@ -378,7 +382,7 @@ class Build {
     }
     const stripped = path.join(dir, 'vmlinux.stripped');
     await run(`${tc.prefix}strip`, ['--strip-all', '-o', stripped, vmlinux]);
-    const little = arch !== 's390x';
+    const little = !arch.startsWith('s390');
     return { id: `${arch}/${profile.id}`, arch, profile, vmlinux, stripped, nm: path.join(dir, 'vmlinux.nm'), is64: tc.is64, little };
   }
 
@@ -446,7 +450,7 @@ function cacheKey(): string {
 
 async function buildAll(out: string): Promise<KallsymsFixtures> {
   const b = new Build(out);
-  const missing: Record<KArch, string | null> = { x86_64: null, i386: null, s390x: null, aarch64: null };
+  const missing: Record<KArch, string | null> = { x86_64: null, i386: null, s390x: null, s390: null, aarch64: null };
   const variants: KallsymsFixture[] = [];
   const plain: Partial<Record<KArch, string>> = {};
   let vmlinuz: KallsymsFixtures['vmlinuz'] = {};
