@@ -1,7 +1,7 @@
 /**
- * Real-kernel tier of the vmlinux kallsyms decoder: Debian's 6.1 and 6.12 cloud-amd64 vmlinux (debug
- * packages) and their vmlinuz. Oracle: GNU nm and readelf over the same files. Each kernel's tests are
- * skipped, by name, when its corpus is absent (../shared/corpus/fetch-debian-kernel cloud-amd64 SERIES).
+ * Real-kernel tier of the vmlinux kallsyms decoder: Debian's 6.1 and 6.12 cloud-amd64 and 6.1 amd64 vmlinux
+ * (debug packages) and their vmlinuz. Oracle: GNU nm and readelf over the same files. Each kernel's tests are
+ * skipped, by name, when its corpus is absent (../shared/corpus/fetch-debian-kernel FLAVOUR SERIES).
  *
  * The last test of each kernel logs how the decoded view differs from the nm-based emulation that
  * src/scan/scan-object.ts falls back to without tables (src/kallsyms/vmlinux-rules.ts over nm's letters,
@@ -24,9 +24,9 @@ interface Kernel {
   readonly vmlinuz: string | null;
 }
 
-function corpus(series: string): Kernel | null {
-  const env = process.env[`KSYMTREE_CORPUS_${series.replace('.', '')}`];
-  const base = env ?? join(process.env.KSYMTREE_CORPUS ?? join(homedir(), '.cache/ksymtree-corpus'), `${series}-cloud-amd64`);
+function corpus(series: string, flavour: string): Kernel | null {
+  const env = flavour === 'cloud-amd64' ? process.env[`KSYMTREE_CORPUS_${series.replace('.', '')}`] : undefined;
+  const base = env ?? join(process.env.KSYMTREE_CORPUS ?? join(homedir(), '.cache/ksymtree-corpus'), `${series}-${flavour}`);
   const vmlinux = join(base, 'debug', 'vmlinux');
   if (!existsSync(vmlinux)) return null;
   const boot = join(base, 'boot');
@@ -45,10 +45,11 @@ function decoded(k: Kernel): VmlinuxKallsyms {
   return r;
 }
 
-for (const series of ['6.1', '6.12']) {
-  const k = corpus(series);
+// Debian 6.1 cloud (lz4 vmlinuz), 6.12 cloud (zstd), 6.1 generic amd64 (xz with the x86 branch filter).
+for (const [series, flavour] of [['6.1', 'cloud-amd64'], ['6.12', 'cloud-amd64'], ['6.1', 'amd64']]) {
+  const k = corpus(series, flavour);
   const real = k ? test.serial : test.skip;
-  const title = (s: string) => `real ${series} cloud-amd64: ${s}${k ? '' : ` [skipped: no corpus; run ../shared/corpus/fetch-debian-kernel cloud-amd64 ${series}]`}`;
+  const title = (s: string) => `real ${series} ${flavour}: ${s}${k ? '' : ` [skipped: no corpus; run ../shared/corpus/fetch-debian-kernel ${flavour} ${series}]`}`;
 
   real(title('decoded count equals kallsyms_num_syms; names, letters and addresses agree with nm'), async (t) => {
     const nm = await nmSymbols('nm', k!.vmlinux);
