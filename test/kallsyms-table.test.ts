@@ -40,7 +40,7 @@ function expectedFromNm(nm: readonly NmSymbol[], v: KallsymsFixture): Array<{ na
 
 const ENCODING: Record<string, AddressEncoding> = {
   'v6.1': 'absolute-percpu', 'v6.12': 'absolute-percpu', 'v6.12-rel': 'base-relative', 'v6.1-rel': 'base-relative',
-  'v6.16-pcrel': 'place-relative', 'v6.16-u32': 'u32', 'v4.19': 'absolute',
+  'v6.16-pcrel': 'place-relative', 'v6.16-u32': 'u32', 'v5.10': 'absolute-percpu', 'v5.10-rel': 'base-relative', 'v4.19': 'absolute',
 };
 
 for (const v of fx.variants) {

@@ -50,15 +50,17 @@ export const PROFILES: Readonly<Record<string, KallsymsProfile>> = {
   'v6.1-rel': { id: 'v6.1-rel', order: 'old', addressing: 'base-relative', wideWords: false, seqs: true, uleb: true, align: 'ptr' },
   'v6.16-pcrel': { id: 'v6.16-pcrel', order: 'new', addressing: 'place-relative', wideWords: false, seqs: true, uleb: true, align: 4 },
   'v6.16-u32': { id: 'v6.16-u32', order: 'new', addressing: 'u32', wideWords: false, seqs: true, uleb: true, align: 4 },
+  'v5.10': { id: 'v5.10', order: 'old', addressing: 'absolute-percpu', wideWords: false, seqs: false, uleb: false, align: 'ptr' },
+  'v5.10-rel': { id: 'v5.10-rel', order: 'old', addressing: 'base-relative', wideWords: false, seqs: false, uleb: false, align: 'ptr' },
   'v4.19': { id: 'v4.19', order: 'old', addressing: 'addresses', wideWords: true, seqs: false, uleb: false, align: 'ptr' },
 };
 
 export const VARIANTS: ReadonlyArray<readonly [KArch, string]> = [
-  ['x86_64', 'v6.1'], ['x86_64', 'v6.12'], ['x86_64', 'v6.16-pcrel'], ['x86_64', 'v4.19'],
+  ['x86_64', 'v6.1'], ['x86_64', 'v6.12'], ['x86_64', 'v6.16-pcrel'], ['x86_64', 'v5.10'], ['x86_64', 'v4.19'],
   ['i386', 'v6.12-rel'], ['i386', 'v6.16-u32'],
   ['s390x', 'v6.12-rel'], ['s390x', 'v4.19'],
   ['s390', 'v6.12-rel'], ['s390', 'v4.19'],
-  ['aarch64', 'v6.12-rel'], ['aarch64', 'v6.1-rel'],
+  ['aarch64', 'v6.12-rel'], ['aarch64', 'v6.1-rel'], ['aarch64', 'v5.10-rel'],
 ];
 
 export const VMLINUZ_COMPRESSIONS: readonly VmlinuzCompression[] = ['gzip', 'xz', 'zstd', 'lz4', 'lzma', 'bzip2'];
