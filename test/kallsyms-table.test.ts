@@ -14,7 +14,7 @@ import {
 } from './helpers/build-kallsyms-fixtures.js';
 
 const fx = await buildKallsymsFixtures();
-const NM: Record<string, string> = { x86_64: 'nm', i386: 'nm', s390x: 's390x-linux-gnu-nm', s390: 's390x-linux-gnu-nm', aarch64: 'aarch64-linux-gnu-nm' };
+const NM: Record<string, string> = { x86_64: 'nm', i386: 'nm', s390x: 's390x-linux-gnu-nm', s390: 's390x-linux-gnu-nm', 's390x-dso': 's390x-linux-gnu-nm', aarch64: 'aarch64-linux-gnu-nm' };
 
 for (const [arch, reason] of Object.entries(fx.missing)) {
   if (reason) test(`kallsyms fixtures for ${arch} are built`, (t) => t.fail(reason));
@@ -125,6 +125,15 @@ test('aarch64 (PIE): kallsyms_relative_base is 0 in the file and comes from its 
   const stored = readFileSync(v.vmlinux).readBigUInt64LE(r.tables.relativeBase!.offset);
   t.is(stored, 0n);
   t.is(r.tables.relativeBase!.value, r.entries[0].address);
+});
+
+test('s390x linked -shared: kallsyms_relative_base comes from a symbol relocation (_text + addend)', async (t) => {
+  const v = fx.variants.find((x) => x.id === 's390x-dso/v6.12-rel');
+  if (!v) return t.pass('s390x fixtures missing (reported by their own test)');
+  const r = decode(v.vmlinux, true)!;
+  t.true(r.tables.relativeBase!.fromRelocation);
+  const text = (await nmSymbols(NM.s390x, v.vmlinux)).find((s) => s.name === '_text')!;
+  t.is(r.tables.relativeBase!.value, hex16(text.address));
 });
 
 test('a vmlinux without kallsyms tables decodes to null, with and without .symtab', (t) => {

@@ -25,7 +25,7 @@ import { type Section, readSections } from '../../src/elf/sections.js';
 import { type SymbolTable, readSymbolTable } from '../../src/elf/symbols.js';
 import { type ByteSource, BufferSource, FileSource } from '../../src/io/source.js';
 
-export type KArch = 'x86_64' | 'i386' | 's390x' | 's390' | 'aarch64';
+export type KArch = 'x86_64' | 'i386' | 's390x' | 's390' | 's390x-dso' | 'aarch64';
 export type VmlinuzCompression = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'lzma' | 'bzip2';
 
 /** One kernel version's way of writing the tables. */
@@ -60,6 +60,7 @@ export const VARIANTS: ReadonlyArray<readonly [KArch, string]> = [
   ['i386', 'v6.12-rel'], ['i386', 'v6.16-u32'],
   ['s390x', 'v6.12-rel'], ['s390x', 'v4.19'],
   ['s390', 'v6.12-rel'], ['s390', 'v4.19'],
+  ['s390x-dso', 'v6.12-rel'],
   ['aarch64', 'v6.12-rel'], ['aarch64', 'v6.1-rel'], ['aarch64', 'v5.10-rel'],
 ];
 
@@ -84,6 +85,10 @@ const TOOLCHAINS: Readonly<Record<KArch, KToolchain>> = {
   // 31-bit s390: the 32-bit big-endian case.
   s390: { cc: 's390x-linux-gnu-gcc', prefix: 's390x-linux-gnu-', cflags: ['-m31', '-fno-pic'], ldflags: ['-m31', '-no-pie'], is64: false,
     install: 'apt-get install gcc-s390x-linux-gnu binutils-s390x-linux-gnu' },
+  // Linked -shared, so that `PTR _text + x` is a symbol relocation (R_390_64 _text + addend) in .rela.dyn
+  // rather than a RELATIVE one: the other form position-independent kernels use.
+  's390x-dso': { cc: 's390x-linux-gnu-gcc', prefix: 's390x-linux-gnu-', cflags: ['-fPIE'], ldflags: ['-shared'],
+    is64: true, install: 'apt-get install gcc-s390x-linux-gnu binutils-s390x-linux-gnu' },
   // arm64 kernels are position independent and, like arch/arm64/Makefile, leave relocated words 0 in the
   // file: kallsyms_relative_base's value is only in its RELATIVE relocation.
   aarch64: { cc: 'aarch64-linux-gnu-gcc', prefix: 'aarch64-linux-gnu-', cflags: ['-fPIE'], ldflags: ['-Wl,-pie', '-Wl,--no-dynamic-linker', '-Wl,--no-apply-dynamic-relocs'],
@@ -350,7 +355,8 @@ class Build {
 
   async link(arch: KArch, objs: string[], extra: string[], out: string): Promise<void> {
     const tc = TOOLCHAINS[arch];
-    await run(tc.cc, ['-nostdlib', '-static', ...tc.ldflags, ...extra, '-Wl,-e,start', '-o', out, ...objs]);
+    const kind = tc.ldflags.includes('-shared') ? [] : ['-static'];
+    await run(tc.cc, ['-nostdlib', ...kind, ...tc.ldflags, ...extra, '-Wl,-e,start', '-o', out, ...objs]);
   }
 
   async nm(arch: KArch, file: string): Promise<string> {
@@ -452,7 +458,7 @@ function cacheKey(): string {
 
 async function buildAll(out: string): Promise<KallsymsFixtures> {
   const b = new Build(out);
-  const missing: Record<KArch, string | null> = { x86_64: null, i386: null, s390x: null, s390: null, aarch64: null };
+  const missing: Record<KArch, string | null> = { x86_64: null, i386: null, s390x: null, s390: null, 's390x-dso': null, aarch64: null };
   const variants: KallsymsFixture[] = [];
   const plain: Partial<Record<KArch, string>> = {};
   let vmlinuz: KallsymsFixtures['vmlinuz'] = {};
