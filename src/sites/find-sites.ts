@@ -373,7 +373,7 @@ class SiteFinder {
       info = null;
       try {
         const u = this.dwarf.unitSummary(off);
-        info = { name: u.name, compDir: u.compDir };
+        info = { name: u.name ?? this.primaryFile(u), compDir: u.compDir };
         this.paths.learn(u.name, u.compDir);
       } catch (e) {
         this.sink.add(e, this.dbg.path);
@@ -381,6 +381,20 @@ class SiteFinder {
       this.unitInfos.set(off, info);
     }
     return info;
+  }
+
+  /**
+   * A unit without DW_AT_name (a split-DWARF skeleton): DWARF 5 line tables name the primary source file
+   * as file 0, which is what DW_AT_name would have said.
+   */
+  private primaryFile(u: Unit): string | null {
+    try {
+      const lp = this.dwarf.lineProgram(u);
+      return lp && lp.version >= 5 ? lp.filePath(0) : null;
+    } catch (e) {
+      this.sink.add(e, this.dbg.path);
+      return null;
+    }
   }
 
   /** One pass over a unit's DIEs, matching subprogram entries and variable addresses against every target. */
@@ -396,7 +410,7 @@ class SiteFinder {
     }
     if (!u.hasCode) return;
     if (!this.unitInfos.has(off)) {
-      this.unitInfos.set(off, { name: u.name, compDir: u.compDir });
+      this.unitInfos.set(off, { name: u.name ?? this.primaryFile(u), compDir: u.compDir });
       this.paths.learn(u.name, u.compDir);
     }
     // Static locals (`__key.N`, `counter.0`) live inside subprogram bodies: descend only where data is sought.
