@@ -94,7 +94,6 @@ function tryTokenTable(file: string, image: Buffer, tableAt: number, indexAt: nu
   return readTokenTable(file, image, tableAt, indexAt, little);
 }
 
-
 /** Expands `len` compressed bytes at `at`: the concatenation of their tokens (type letter first). */
 export function expandName(names: Buffer, at: number, len: number, tokens: readonly string[]): string {
   if (len === 1) return tokens[names[at]];

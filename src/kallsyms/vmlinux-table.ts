@@ -205,7 +205,10 @@ interface NameWalk {
   readonly uleb: boolean;
 }
 
-/** Entry lengths from `at`: the walk get_symbol_offset() makes. Null when an entry is empty or passes `limit`. */
+/**
+ * Entry lengths from `at`: the walk get_symbol_offset() makes. When an entry is empty or passes `limit`, says
+ * which entry and where instead.
+ */
 function walkNames(r: Region, at: number, n: number, limit: number, uleb: boolean): NameWalk | { failed: number; index: number } {
   const starts = new Uint32Array(n);
   const b = r.bytes;
