@@ -83,13 +83,14 @@ const MAX_SYMS = 1 << 24;
 
 /**
  * Decodes the kallsyms tables of a vmlinux. `symtab` locates them by name; without it (a vmlinux extracted
- * from a vmlinuz) they are found by shape. Null when the image has no tables (no CONFIG_KALLSYMS);
+ * from a vmlinuz), or when it names none of them, they are found by shape. Null when the image has no tables (no CONFIG_KALLSYMS);
  * throws ObjectError, with the file offset of the offending table entry, when they are corrupt.
  */
 export function decodeVmlinuxKallsyms(src: ByteSource, h: ElfHeader, sections: readonly Section[],
   symtab: SymbolTable | null): VmlinuxKallsyms | null {
   const ctx = new Context(src, h, sections);
-  const found = symtab ? locateBySymtab(ctx, symtab) : locateByShape(ctx);
+  // A .symtab that does not name the tables (a partial or rewritten one) still gets the shape search.
+  const found = (symtab ? locateBySymtab(ctx, symtab) : null) ?? locateByShape(ctx);
   return found ? decode(ctx, found) : null;
 }
 
