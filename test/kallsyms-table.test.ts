@@ -16,8 +16,11 @@ import {
 const fx = await buildKallsymsFixtures();
 const NM: Record<string, string> = { x86_64: 'nm', i386: 'nm', s390x: 's390x-linux-gnu-nm', s390: 's390x-linux-gnu-nm', 's390x-dso': 's390x-linux-gnu-nm', aarch64: 'aarch64-linux-gnu-nm' };
 
+// A missing cross compiler fails (CI installs them all), unless KSYMTREE_ALLOW_MISSING_CROSS=1 as elsewhere.
 for (const [arch, reason] of Object.entries(fx.missing)) {
-  if (reason) test(`kallsyms fixtures for ${arch} are built`, (t) => t.fail(reason));
+  if (!reason) continue;
+  if (process.env.KSYMTREE_ALLOW_MISSING_CROSS === '1') test.skip(`kallsyms fixtures for ${arch} [skipped: ${reason}]`, () => {});
+  else test(`kallsyms fixtures for ${arch} are built`, (t) => t.fail(reason));
 }
 
 function decode(path: string, withSymtab: boolean, bytes?: Buffer): VmlinuxKallsyms | null {
