@@ -2,7 +2,7 @@ import { AbbrevCache } from './abbrev.js';
 import * as C from './constants.js';
 import { LineProgram } from './line.js';
 import { DwarfError, DwarfReader, stringAt } from './reader.js';
-import type { DwarfFile, DwarfSection } from './sections.js';
+import type { DwarfSection, DwarfSections } from './sections.js';
 import { type Address, parseUnitHeader, readUnitLength, Unit } from './unit.js';
 
 /** How many decoded units stay cached for reference chasing; a kernel unit is ~60 KB of DWARF on average. */
@@ -25,7 +25,7 @@ export class Dwarf {
   private prefixes = new Map<string, Buffer>();
   private backing = new Map<Unit, Buffer>();
 
-  constructor(readonly file: DwarfFile) {}
+  constructor(readonly file: DwarfSections) {}
 
   get info(): DwarfSection | null {
     return this.file.section('.debug_info');

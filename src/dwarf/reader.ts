@@ -11,12 +11,12 @@ export interface SectionContext {
 
 /**
  * A DWARF decoding failure. `offset` is the file offset when the section is stored plainly; for a compressed
- * section it is the offset inside the decompressed section, and the message says so.
+ * (or otherwise in-memory) section it is the offset inside the uncompressed section, and the message says so.
  */
 export class DwarfError extends ObjectError {
   constructor(readonly section: SectionContext, readonly sectionOffset: number, message: string, kind: ObjectErrorKind = 'format') {
     super(section.file, section.fileOffset === null ? sectionOffset : section.fileOffset + sectionOffset,
-      `${section.name}+0x${sectionOffset.toString(16)}${section.fileOffset === null ? ' (decompressed)' : ''}: ${message}`, kind);
+      `${section.name}+0x${sectionOffset.toString(16)}${section.fileOffset === null ? ' (uncompressed section offset)' : ''}: ${message}`, kind);
     this.name = 'DwarfError';
   }
 }

@@ -41,6 +41,12 @@ export interface DwarfSection extends SectionContext {
   reader(offset: number, length?: number): DwarfReader;
 }
 
+/** What the decoder needs from an object: its DWARF sections by (canonical) name. */
+export interface DwarfSections {
+  readonly file: string;
+  section(name: string): DwarfSection | null;
+}
+
 /** Sections that are only ever read unit by unit (length-prefixed), so a huge vmlinux need not load them whole. */
 const RANGED = new Set(['.debug_info', '.debug_line', '.debug_types', '.debug_loclists', '.debug_loc']);
 
@@ -144,7 +150,7 @@ class FileRangeSection implements DwarfSection {
  * an unknown relocation) is reported through `onError` and that section is treated as absent or partially
  * relocated; the other sections stay usable.
  */
-export class DwarfFile {
+export class DwarfFile implements DwarfSections {
   readonly relocatable: boolean;
   private byName = new Map<string, Section>();
   private cache = new Map<string, DwarfSection | null>();
@@ -219,4 +225,12 @@ export class DwarfFile {
     }
     return new FileRangeSection(src.file, name, s.index, h.little, src, s);
   }
+}
+
+/**
+ * A section held in memory, for callers that already have the bytes (tests, other containers).
+ * `targets` marks it as belonging to a relocatable object (see DwarfSection.targetAt).
+ */
+export function memorySection(file: string, name: string, bytes: Buffer, options: { index?: number; little?: boolean; targets?: RelocatedTargets | null } = {}): DwarfSection {
+  return new MemorySection(file, name, options.index ?? 0, null, options.little ?? true, bytes, options.targets ?? null);
 }
