@@ -6,6 +6,8 @@
  * module's code, data, exports nor dependencies, so `depmod -A`, make and package tools have nothing to
  * redo, and the timestamps a reproducible package build clamped (SOURCE_DATE_EPOCH) stay as they were. The
  * change is still visible: size and content differ, and the index records the new sha256 (`ksymtree verify`).
+ * Times are kept to the precision utimes takes (package files carry whole seconds). Extended attributes
+ * (IMA/EVM hashes, SELinux labels) are not copied: a tree that carries them needs them set again.
  */
 import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { commitTemp, tempPathFor } from '../io/atomic.js';
@@ -270,7 +272,12 @@ export function writePreserving(path: string, data: Buffer, st: Stats): void {
     try {
       let done = 0;
       while (done < data.length) done += writeSync(fd, data, done);
-      if (process.getuid?.() === 0 || (st.uid === process.getuid?.() && st.gid === process.getgid?.())) fchownSync(fd, st.uid, st.gid);
+      try {
+        fchownSync(fd, st.uid, st.gid);
+      } catch (e) {
+        throw new Error(`cannot give the new file the owner ${st.uid}:${st.gid} of the old one (${(e as NodeJS.ErrnoException).code}); `
+          + 'run as root or as the owner; the module is left as it is');
+      }
       fchmodSync(fd, st.mode & 0o7777);
       futimesSync(fd, st.atime, st.mtime);
     } finally {

@@ -89,6 +89,14 @@ function locate(objects: readonly IndexedObject[], tree: string | undefined): Ma
   return found;
 }
 
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
 function loadAliases(db: Db): Map<number, AliasRequest[]> {
   const rows = db.prepare(`SELECT a.object_id AS id, a.idx AS idx, a.alias AS alias, s.name AS name
     FROM aliases a JOIN symbols s ON s.object_id = a.object_id AND s.idx = a.idx ORDER BY a.object_id, a.idx`).all() as
@@ -140,6 +148,7 @@ export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
     const notes: string[] = [];
     const tasks: (ModuleTask & { id: number })[] = [];
     let elsewhere = 0;
+    const seenFiles = new Set<string>();
     for (const o of objects) {
       const list = aliases.get(o.id) ?? [];
       if (o.kind === 'vmlinux') {
@@ -151,6 +160,10 @@ export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
         if (list.length) elsewhere++;
         continue;
       }
+      // Two paths to one file (a symlink beside its target) must not be rewritten twice at once.
+      const real = realOrSelf(path);
+      if (seenFiles.has(real)) continue;
+      seenFiles.add(real);
       tasks.push({ id: o.id, path, aliases: list, buildId: o.build_id });
     }
     const policy: SignaturePolicy = opts.resign ? 'resign' : opts.stripSignature ? 'strip' : 'refuse';
@@ -216,6 +229,13 @@ async function runRevert(opts: ApplyRunOptions): Promise<RunReport> {
       db.close();
     }
   }
+  const unique = new Set<string>();
+  paths = paths.filter((p) => {
+    const real = realOrSelf(p);
+    if (unique.has(real)) return false;
+    unique.add(real);
+    return true;
+  });
   const progress = new Progress(paths.length, opts.dryRun ? 'revert --dry-run' : 'revert', opts.quiet);
   const outcomes = await pool(paths, opts.jobs, (p) => revertModule(p, opts.dryRun), (p) => progress.tick(p));
   progress.clear();
