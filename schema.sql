@@ -24,7 +24,7 @@ CREATE TABLE objects (
   endian          TEXT,                      -- 'little' or 'big'
   machine         INTEGER,                   -- e_machine
   elf_type        INTEGER,                   -- e_type (1 REL, 2 EXEC, 3 DYN)
-  compression     TEXT NOT NULL,             -- none, gzip, xz, zstd
+  compression     TEXT NOT NULL,             -- none, gzip, xz, zstd; vmlinuz-<gzip|xz|zstd|lz4|lzma|bzip2> for a boot image
   signed          INTEGER NOT NULL DEFAULT 0,-- a module signature is appended
   debug_path      TEXT,                      -- where DWARF is read: the object itself or its paired debug copy
   debug_pairing   TEXT,                      -- 'self', 'build-id', 'path' or NULL (no DWARF found)

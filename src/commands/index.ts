@@ -51,7 +51,10 @@ function defaultInputs(): Inputs {
   const ver = release();
   const installed = `/lib/modules/${ver}`;
   const debug = `/usr/lib/debug/lib/modules/${ver}`;
-  if (existsSync(installed)) return { trees: [installed], debugDir: existsSync(debug) ? debug : null };
+  // Without a debug tree the boot image still carries vmlinux's kallsyms tables.
+  const vmlinuz = `/boot/vmlinuz-${ver}`;
+  if (existsSync(installed) && existsSync(debug)) return { trees: [installed], debugDir: debug };
+  if (existsSync(installed)) return { trees: existsSync(vmlinuz) ? [installed, vmlinuz] : [installed], debugDir: null };
   if (existsSync(debug)) return { trees: [debug], debugDir: null };
   throw new FatalError(`no kernel tree for the running kernel (${installed} and ${debug} do not exist); `
     + 'give a TREE, or try the example tree: `npm start` builds examples/build and indexes it');

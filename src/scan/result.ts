@@ -1,4 +1,5 @@
 import type { Compression } from '../io/decompress.js';
+import type { KernelCompression } from '../kallsyms/vmlinuz.js';
 
 /**
  * What a worker sends back for one object: a few scalars, and the symbol table as columns
@@ -9,13 +10,16 @@ export interface ScannedObject {
   readonly kind: ObjectKind;
   readonly size: number;
   readonly mtimeMs: number;
-  readonly compression: Compression;
+  readonly compression: ObjectCompression;
   /** Null when the object could not be read at all (see errors). */
   readonly elf: ScannedElf | null;
   readonly errors: readonly ScanError[];
 }
 
 export type ObjectKind = 'vmlinux' | 'module';
+
+/** How the object is stored: a module's compression, or `vmlinuz-<payload compression>` for a boot image. */
+export type ObjectCompression = Compression | `vmlinuz-${KernelCompression}`;
 
 export interface ScanError {
   readonly offset: number;

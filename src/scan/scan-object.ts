@@ -8,13 +8,14 @@ import { findBuildId } from '../elf/notes.js';
 import { type Section, readSections, sectionBytes } from '../elf/sections.js';
 import { findModuleSignature, MODULE_SIG_MARKER } from '../elf/signature.js';
 import { type SymbolTable, readSymbolTable } from '../elf/symbols.js';
-import { type Compression, decompress, detectCompression } from '../io/decompress.js';
+import { decompress, detectCompression } from '../io/decompress.js';
+import { extractVmlinuz, isBzImage } from '../kallsyms/vmlinuz.js';
 import { type ByteSource, BufferSource, FileSource, PrefixSource } from '../io/source.js';
 import { exportedNames, isCoreSymbol, moduleElfType, moduleKallsymsLetter, moduleLayout } from '../kallsyms/module-view.js';
 import { isTargetSpecialSymbol, nmLetter, sectionLetters } from '../kallsyms/nm-letter.js';
 import { vmlinuxIgnores } from '../kallsyms/vmlinux-rules.js';
 import { type VmlinuxKallsyms, decodeVmlinuxKallsyms, matchSymtab } from '../kallsyms/vmlinux-table.js';
-import type { KallsymsColumns, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
+import type { KallsymsColumns, ObjectCompression, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
 
 export const MODULE_FILE = /\.ko(\.gz|\.xz|\.zst)?$/;
 
@@ -28,7 +29,7 @@ export async function scanObject(path: string): Promise<ScannedObject> {
   let kind: ObjectKind = MODULE_FILE.test(path) ? 'module' : 'vmlinux';
   let size = 0;
   let mtimeMs = 0;
-  let compression: Compression = 'none';
+  let compression: ObjectCompression = 'none';
   let elf: ScannedElf | null = null;
   let file: FileSource | null = null;
   try {
@@ -37,15 +38,23 @@ export async function scanObject(path: string): Promise<ScannedObject> {
     mtimeMs = Math.trunc(st.mtimeMs);
     if (size === 0) throw new ObjectError(path, 0, 'expected an ELF object or a compressed module, the file is empty', 'truncated');
     file = FileSource.open(path);
-    compression = detectCompression(file.read(0, Math.min(6, size), 'file magic'));
-    const source: ByteSource = compression === 'none'
-      ? file
-      : new BufferSource(path, await decompress(path, compression, readFileSync(path)));
+    const head = file.read(0, Math.min(0x250, size), 'file magic');
+    compression = detectCompression(head);
+    let source: ByteSource = file;
+    if (compression !== 'none') {
+      source = new BufferSource(path, await decompress(path, compression, readFileSync(path)));
+    } else if (isBzImage(head)) {
+      // A vmlinuz: its payload is vmlinux without .symtab, whose kallsyms tables are still decoded (by shape).
+      const kernel = await extractVmlinuz(path, readFileSync(path));
+      compression = `vmlinuz-${kernel.compression}`;
+      kind = 'vmlinux';
+      source = new BufferSource(path, kernel.image);
+    }
     const signature = signatureOf(source);
     const image = signature ? new PrefixSource(source, signature.elfSize) : source;
     const h = readElfHeader(image);
     if (h.type === ET_REL) kind = 'module';
-    elf = scanElf(image, h, kind, path, errors, signature !== null);
+    elf = scanElf(image, h, kind, path, errors, signature !== null, compression.startsWith('vmlinuz-'));
   } catch (e) {
     errors.push(toScanError(path, e));
   } finally {
@@ -76,13 +85,14 @@ function signatureOf(src: ByteSource) {
   return found;
 }
 
-function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, errors: ScanError[], signed: boolean): ScannedElf {
+function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, errors: ScanError[], signed: boolean, bootImage: boolean): ScannedElf {
   const sections = readSections(src, h);
   const read = (s: Section) => sectionBytes(src, s);
   const modinfoSection = findSection(sections, '.modinfo');
   const modinfo = modinfoSection ? parseModinfo(read(modinfoSection)) : new Map<string, string[]>();
   const symtab = readSymbolTable(src, h, sections);
-  if (!symtab) {
+  // A boot image's vmlinux is built without .symtab (objcopy -S): its kallsyms tables are what it offers.
+  if (!symtab && !bootImage) {
     errors.push({ offset: h.shoff, kind: 'format', message: `${path}: at offset 0x${h.shoff.toString(16)}: expected a SHT_SYMTAB section, the object has none (fully stripped)` });
   }
   const table = kind === 'vmlinux' ? decodeTable(src, h, sections, symtab, errors) : null;

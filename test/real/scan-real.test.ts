@@ -83,3 +83,16 @@ real('installed tree with --debug-dir: every module pairs with its debug copy by
   t.deepEqual(surplus(nm, ours).slice(0, 10), []);
   t.deepEqual(surplus(ours, nm).slice(0, 10), []);
 });
+
+real("a vmlinuz alone yields the same kallsyms view as the debug vmlinux (its tables found by shape)", async (t) => {
+  const vmlinuz = execFileSync('bash', ['-c', 'ls "$1"/vmlinuz-*', 'ls', corpus!.boot], { encoding: 'utf8' }).trim();
+  const fromImage = join(work, 'vmlinuz.db');
+  const fromDebug = join(work, 'vmlinux.db');
+  t.is((await ksymtree(['index', vmlinuz, '--db', fromImage, '--quiet'])).status, 0);
+  t.is((await ksymtree(['index', join(corpus!.debug, 'vmlinux'), '--db', fromDebug, '--quiet', '--no-aliases'])).status, 0);
+  const a = await ksymtree(['kallsyms', '--db', fromImage]);
+  const b = await ksymtree(['kallsyms', '--db', fromDebug]);
+  t.true(a.stdout.split('\n').length > 80_000);
+  t.is(a.stdout, b.stdout);
+  t.regex((await ksymtree(['stats', '--db', fromImage])).stdout, /duplicate names\t[1-9]/);
+});
