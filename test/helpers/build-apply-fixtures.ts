@@ -150,6 +150,10 @@ async function build(): Promise<ApplyFixtures> {
     } catch {
       if (!existsSync(manifest)) throw new Error(`build-apply-fixtures: cannot move ${tmp} to ${dir}`);
     }
+    // Builds for older sources or tools are of no further use.
+    for (const name of readdirSync(path.dirname(dir))) {
+      if (/^apply-[0-9a-f]{16}$/.test(name) && name !== path.basename(dir)) await fs.rm(path.join(path.dirname(dir), name), { recursive: true, force: true });
+    }
     return JSON.parse(readFileSync(manifest, 'utf8')) as ApplyFixtures;
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
