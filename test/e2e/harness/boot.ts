@@ -1,0 +1,283 @@
+// Boot a real kernel under qemu with a tiny initramfs (busybox + the modules to insmod) and capture what the
+// running kernel shows: /proc/kallsyms, /proc/modules, /sys/module/*/sections/*, insmod results, dmesg.
+// The capture is cached, keyed by the kernel's and the modules' bytes and the init script.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, join } from 'node:path';
+import { cpioNewc, type CpioEntry } from './cpio.js';
+import { type ModuleSet, type ModuleToLoad, readModuleElf, resolveModuleSet } from './modules.js';
+import { bzImageRelease, ensureTools, qemuArgv, runQemu, withBootLock } from './qemu.js';
+
+/** Bump when the init script, the capture format or the qemu command line change meaning. */
+const HARNESS_VERSION = 'ksymtree-e2e-1';
+
+export const CACHE_DIR = process.env.KSYMTREE_E2E_CACHE ?? join(homedir(), '.cache/ksymtree-e2e');
+
+export function bootTimeoutMs(): number {
+  const s = Number(process.env.KSYMTREE_E2E_BOOT_TIMEOUT ?? 900);
+  return (Number.isFinite(s) && s > 0 ? s : 900) * 1000;
+}
+
+export interface BootOptions {
+  /** bzImage (vmlinuz). */
+  readonly kernel: string;
+  /** Any module directory (/lib/modules/<ver>, a copy rewritten by `ksymtree apply`, ...). */
+  readonly modulesDir: string;
+  /** Module names to insmod; their `depends` (and `softdep pre:`) are loaded first. */
+  readonly modules: readonly string[];
+  /** Decompress .ko.xz/.gz/.zst on the host instead of handing them to insmod as they are. */
+  readonly decompressOnHost?: boolean;
+  readonly memoryMb?: number;
+  readonly timeoutMs?: number;
+  /** Ignore (and replace) a cached capture. */
+  readonly fresh?: boolean;
+  /** Progress lines (boot started, cache hit, ...). */
+  readonly log?: (line: string) => void;
+}
+
+export interface InsmodResult {
+  readonly name: string;
+  readonly status: number;
+  readonly message: string;
+  readonly reason: ModuleToLoad['reason'];
+}
+
+export interface Capture {
+  /** The cache entry: kallsyms, modules, dmesg, console.log, sys/module/<mod>/sections/<sec>, meta.json. */
+  readonly dir: string;
+  /** The /sys/module copy: pass to `ksymtree kallsyms --sections`. */
+  readonly sysModule: string;
+  readonly kallsyms: string;
+  readonly procModules: string;
+  readonly insmod: readonly InsmodResult[];
+  readonly release: string;
+  readonly moduleSet: ModuleSet;
+  /** Seconds of the qemu run that produced the capture (from its cache entry when cached). */
+  readonly bootSeconds: number;
+  readonly cached: boolean;
+}
+
+const initScript = `#!/bin/busybox sh
+# ksymtree e2e: load the modules, then send what the kernel shows over the second serial port, power off.
+B=/bin/busybox
+$B mount -t proc proc /proc
+$B mount -t sysfs sysfs /sys
+$B mount -t devtmpfs devtmpfs /dev
+echo 0 > /proc/sys/kernel/kptr_restrict
+C=/tmp/capture
+: > $C
+t() { set -- "$1" $($B cat /proc/uptime); echo "@@@TIME $1 $2" >> $C; }
+t init
+while read name file; do
+  [ -n "$name" ] || continue
+  echo "ksymtree-e2e: insmod $file"
+  $B insmod "/$file" 2> /tmp/insmod.err
+  rc=$?
+  echo "@@@INSMOD $name $rc $($B head -c 400 /tmp/insmod.err | $B tr '\\n\\t' '  ')" >> $C
+done < /modules.list
+t insmod-done
+echo "@@@FILE kallsyms" >> $C; $B cat /proc/kallsyms >> $C
+echo "@@@FILE modules" >> $C; $B cat /proc/modules >> $C
+echo "@@@FILE sections" >> $C
+for d in /sys/module/*/sections; do
+  m=\${d#/sys/module/}; m=\${m%/sections}
+  for f in "$d"/.* "$d"/*; do
+    [ -f "$f" ] && echo "$m \${f##*/} $($B cat "$f")"
+  done
+done >> $C
+echo "@@@FILE uname" >> $C; $B uname -r >> $C
+echo "@@@FILE dmesg" >> $C; $B dmesg >> $C
+echo "@@@FILE end" >> $C
+t captured
+$B stty -F /dev/ttyS1 raw -echo 2> /dev/null
+set -- $($B sha256sum $C)
+size=$($B wc -c < $C)
+echo "ksymtree-e2e: sending $size bytes"
+{ echo "@@@KSYMTREE-E2E-CAPTURE $1 $size"; $B cat $C; echo "@@@KSYMTREE-E2E-DONE"; } > /dev/ttyS1
+$B sync
+echo "ksymtree-e2e: sent at $($B cut -d' ' -f1 /proc/uptime) s, powering off"
+$B poweroff -f
+$B reboot -f
+`;
+
+function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function fileName(m: ModuleToLoad, onHost: boolean): string {
+  const b = basename(m.file);
+  return onHost ? b.replace(/\.ko\.(xz|gz|zst)$/, '.ko') : b;
+}
+
+/** The initramfs: busybox, /init, /modules.list ("name m/file" in load order), the module files under /m. */
+export function buildInitramfs(busybox: string, set: ModuleSet, moduleBytes: Map<string, Buffer>, onHost: boolean): Buffer {
+  const entries: CpioEntry[] = [
+    { kind: 'dir', path: 'bin' }, { kind: 'dir', path: 'dev' }, { kind: 'dir', path: 'proc' }, { kind: 'dir', path: 'sys' },
+    { kind: 'dir', path: 'tmp', mode: 0o1777 }, { kind: 'dir', path: 'm' },
+    { kind: 'chardev', path: 'dev/console', major: 5, minor: 1 },
+    { kind: 'file', path: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
+    { kind: 'symlink', path: 'bin/sh', target: 'busybox' },
+    { kind: 'file', path: 'init', data: initScript, mode: 0o755 },
+    { kind: 'file', path: 'modules.list', data: set.modules.map((m) => `${m.name} m/${fileName(m, onHost)}\n`).join('') },
+  ];
+  for (const m of set.modules) entries.push({ kind: 'file', path: `m/${fileName(m, onHost)}`, data: moduleBytes.get(m.name)! });
+  return cpioNewc(entries);
+}
+
+/** The capture block sent on the data port, checked against the guest's sha256 (CRs removed if a tty added them). */
+export function extractCapture(data: Buffer): Buffer {
+  const marker = Buffer.from('@@@KSYMTREE-E2E-CAPTURE ');
+  const at = data.indexOf(marker);
+  if (at < 0) throw new Error('no capture on the data port (the guest did not get to send it: see console.log)');
+  const eol = data.indexOf(0x0a, at);
+  const [sum, sizeText] = data.toString('latin1', at + marker.length, eol).trim().split(' ');
+  const size = Number(sizeText);
+  const body = data.subarray(eol + 1, eol + 1 + size);
+  if (body.length === size && sha256(body) === sum) return body;
+  const unCr = Buffer.from(data.subarray(eol + 1).toString('latin1').replace(/\r\n/g, '\n'), 'latin1').subarray(0, size);
+  if (unCr.length === size && sha256(unCr) === sum) return unCr;
+  throw new Error(`capture damaged: expected ${size} bytes with sha256 ${sum}, got ${body.length} bytes`);
+}
+
+interface Parsed {
+  files: Map<string, string>;
+  insmod: { name: string; status: number; message: string }[];
+  sections: [string, string, string][];
+  /** Guest uptime (s) at: init, insmod-done, captured. */
+  times: Record<string, number>;
+}
+
+function parseCapture(text: string): Parsed {
+  const files = new Map<string, string>();
+  const insmod: Parsed['insmod'] = [];
+  const times: Record<string, number> = {};
+  let current: string | null = null;
+  let buf: string[] = [];
+  for (const line of text.split('\n')) {
+    const ins = /^@@@INSMOD (\S+) (\d+) ?(.*)$/.exec(line);
+    const file = /^@@@FILE (\S+)$/.exec(line);
+    const time = /^@@@TIME (\S+) ([\d.]+)$/.exec(line);
+    if (ins && current === null) insmod.push({ name: ins[1], status: Number(ins[2]), message: ins[3].trim() });
+    else if (time) times[time[1]] = Number(time[2]);
+    else if (file) {
+      if (current !== null) files.set(current, buf.length ? `${buf.join('\n')}\n` : '');
+      current = file[1];
+      buf = [];
+    } else if (current !== null) buf.push(line);
+  }
+  const sections = (files.get('sections') ?? '').split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string, string]);
+  return { files, insmod, sections, times };
+}
+
+function loadCapture(dir: string, set: ModuleSet, cached: boolean): Capture {
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { release: string; bootSeconds: number; insmod: InsmodResult[] };
+  return {
+    dir,
+    sysModule: join(dir, 'sys/module'),
+    kallsyms: readFileSync(join(dir, 'kallsyms'), 'latin1'),
+    procModules: readFileSync(join(dir, 'modules'), 'latin1'),
+    insmod: meta.insmod,
+    release: meta.release,
+    moduleSet: set,
+    bootSeconds: meta.bootSeconds,
+    cached,
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Drop cache entries not used for KSYMTREE_E2E_CACHE_DAYS days (default 30: every use touches its entry) and
+ * half-written entries of runs that died.
+ */
+export function pruneCache(dir = CACHE_DIR): void {
+  const days = Number(process.env.KSYMTREE_E2E_CACHE_DAYS ?? 30);
+  const cutoff = Date.now() - (Number.isFinite(days) ? days : 30) * 86_400_000;
+  for (const e of existsSync(dir) ? readdirSync(dir) : []) {
+    const p = join(dir, e);
+    const tmp = /\.tmp-(\d+)$/.exec(e);
+    if (tmp ? !alive(Number(tmp[1])) : existsSync(join(p, 'meta.json')) && statSync(p).mtimeMs < cutoff) rmSync(p, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Boot `kernel` with `modules` (and their dependencies) from `modulesDir` and capture what it shows; cached
+ * under CACHE_DIR by kernel + module bytes + init script. Throws with the console's tail when the boot fails.
+ */
+export async function bootCapture(o: BootOptions): Promise<Capture> {
+  const log = o.log ?? (() => {});
+  const tools = ensureTools();
+  if (typeof tools === 'string') throw new Error(tools);
+  const release = bzImageRelease(o.kernel) ?? basename(o.kernel).replace(/^vmlinuz-/, '');
+  const set = resolveModuleSet(o.modulesDir, o.modules, { release });
+  const onHost = o.decompressOnHost ?? false;
+  const bytes = new Map<string, Buffer>();
+  for (const m of set.modules) bytes.set(m.name, onHost ? readModuleElf(m.file) : readFileSync(m.file));
+  const memoryMb = o.memoryMb ?? 1024;
+  const append = 'console=ttyS0 nokaslr panic=-1 quiet rdinit=/init';
+  const key = sha256(JSON.stringify({
+    v: HARNESS_VERSION, kernel: sha256(readFileSync(o.kernel)), init: initScript, append, memoryMb,
+    argv: qemuArgv('qemu', { kernel: 'K', initrd: 'I', append, consoleFile: 'C', dataFile: 'D', memoryMb, timeoutMs: 0 }),
+    modules: set.modules.map((m) => [m.name, fileName(m, onHost), sha256(bytes.get(m.name)!)]),
+  })).slice(0, 24);
+  const dir = join(CACHE_DIR, `${release}-${key}`);
+  if (!o.fresh && existsSync(join(dir, 'meta.json'))) {
+    log(`e2e: cached capture ${dir}`);
+    const now = new Date();
+    utimesSync(dir, now, now);
+    return loadCapture(dir, set, true);
+  }
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const work = `${dir}.tmp-${process.pid}`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const initrd = join(work, 'initramfs.cpio');
+  writeFileSync(initrd, buildInitramfs(tools.busybox, set, bytes, onHost));
+  const timeoutMs = o.timeoutMs ?? bootTimeoutMs();
+  const result = await withBootLock(CACHE_DIR, async () => {
+    log(`e2e: booting ${release} with ${set.modules.length} modules (timeout ${timeoutMs / 1000} s)`);
+    return runQemu(tools.qemu, { kernel: o.kernel, initrd, append, consoleFile: join(work, 'console.log'), dataFile: join(work, 'data.out'), memoryMb, timeoutMs });
+  });
+  log(`e2e: qemu ran ${result.seconds.toFixed(1)} s${result.timedOut ? ' (timed out, killed)' : ''}`);
+  const consoleTail = () => readFileSync(join(work, 'console.log'), 'latin1').split('\n').slice(-40).join('\n');
+  let body: Buffer;
+  try {
+    body = extractCapture(readFileSync(join(work, 'data.out')));
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; qemu ${result.timedOut ? `timed out after ${timeoutMs / 1000} s` : `exited ${result.exitCode ?? result.signal}`}` +
+      ` ${result.stderr.trim()}\n--- console.log (${work}) ---\n${consoleTail()}`);
+  }
+  const parsed = parseCapture(body.toString('latin1'));
+  for (const name of ['kallsyms', 'modules', 'uname', 'dmesg', 'sections']) {
+    if (!parsed.files.has(name)) throw new Error(`capture lacks ${name} (${work})`);
+  }
+  writeFileSync(join(work, 'kallsyms'), parsed.files.get('kallsyms')!, 'latin1');
+  writeFileSync(join(work, 'modules'), parsed.files.get('modules')!, 'latin1');
+  writeFileSync(join(work, 'dmesg'), parsed.files.get('dmesg')!, 'latin1');
+  for (const [mod, sec, value] of parsed.sections) {
+    mkdirSync(join(work, 'sys/module', mod, 'sections'), { recursive: true });
+    writeFileSync(join(work, 'sys/module', mod, 'sections', sec), `${value}\n`);
+  }
+  const reasons = new Map(set.modules.map((m) => [m.name, m.reason]));
+  const insmod = parsed.insmod.map((i) => ({ ...i, reason: reasons.get(i.name) ?? 'requested' }));
+  rmSync(initrd);
+  rmSync(join(work, 'data.out'));
+  writeFileSync(join(work, 'meta.json'), `${JSON.stringify({
+    harness: HARNESS_VERSION, kernel: o.kernel, release: parsed.files.get('uname')!.trim(), modulesDir: o.modulesDir,
+    modules: set.modules.map((m) => ({ name: m.name, file: m.file, reason: m.reason, sha256: sha256(bytes.get(m.name)!) })),
+    unresolvedSoftdeps: set.unresolvedSoftdeps, insmod, bootSeconds: Number(result.seconds.toFixed(2)), guestUptime: parsed.times, timedOut: result.timedOut,
+    qemu: result.argv, capturedAt: new Date().toISOString(),
+  }, null, 2)}\n`);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(work, dir);
+  pruneCache();
+  return loadCapture(dir, set, false);
+}
