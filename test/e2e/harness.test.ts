@@ -1,0 +1,128 @@
+// The e2e harness's own parts, without qemu: initramfs archive, capture transfer, comparison, timeout, lock.
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { extractCapture } from './harness/boot.js';
+import { cpioNewc } from './harness/cpio.js';
+import { checkSympos, compareObject, differenceCount, type KsymLine, parseKallsyms } from './harness/compare.js';
+import { kernelCorpus, KERNELS } from './harness/kernels.js';
+import { modinfo, readModuleElf, resolveModuleSet } from './harness/modules.js';
+import { runQemu, withBootLock } from './harness/qemu.js';
+import { createHash } from 'node:crypto';
+
+/** Entries of a newc archive, read back field by field. */
+function readNewc(b: Buffer): { name: string; mode: number; data: Buffer; rdev: [number, number] }[] {
+  const out = [];
+  let off = 0;
+  for (;;) {
+    if (b.toString('latin1', off, off + 6) !== '070701') throw new Error(`bad magic at ${off}`);
+    const f = (i: number) => parseInt(b.toString('latin1', off + 6 + i * 8, off + 14 + i * 8), 16);
+    const [mode, size, rmaj, rmin, namesize] = [f(1), f(6), f(9), f(10), f(11)];
+    const name = b.toString('latin1', off + 110, off + 110 + namesize - 1);
+    off = (off + 110 + namesize + 3) & ~3;
+    const data = b.subarray(off, off + size);
+    off = (off + size + 3) & ~3;
+    if (name === 'TRAILER!!!') return out;
+    out.push({ name, mode, data, rdev: [rmaj, rmin] as [number, number] });
+  }
+}
+
+test('cpio newc: directories, files, symlinks and /dev/console read back with modes, sizes and padding', (t) => {
+  const archive = cpioNewc([
+    { kind: 'dir', path: 'bin' },
+    { kind: 'file', path: '/init', data: '#!/bin/sh\n', mode: 0o755 },
+    { kind: 'file', path: 'bin/x', data: Buffer.from([1, 2, 3]) },
+    { kind: 'symlink', path: 'bin/sh', target: 'busybox' },
+    { kind: 'chardev', path: 'dev/console', major: 5, minor: 1 },
+  ]);
+  t.is(archive.length % 4, 0);
+  const e = readNewc(archive);
+  t.deepEqual(e.map((x) => x.name), ['bin', 'init', 'bin/x', 'bin/sh', 'dev/console']);
+  t.is(e[0].mode, 0o040755);
+  t.is(e[1].mode, 0o100755);
+  t.is(e[1].data.toString(), '#!/bin/sh\n');
+  t.deepEqual([...e[2].data], [1, 2, 3]);
+  t.is(e[3].mode, 0o120777);
+  t.is(e[3].data.toString(), 'busybox');
+  t.is(e[4].mode, 0o020600);
+  t.deepEqual(e[4].rdev, [5, 1]);
+});
+
+test('capture transfer: checked by size and sha256, CRs added by a tty removed, damage reported', (t) => {
+  const body = Buffer.from('@@@FILE kallsyms\nffffffff81000000 T _text\n');
+  const sum = createHash('sha256').update(body).digest('hex');
+  const head = `noise\n@@@KSYMTREE-E2E-CAPTURE ${sum} ${body.length}\n`;
+  t.deepEqual(extractCapture(Buffer.from(`${head}${body}@@@KSYMTREE-E2E-DONE\n`)), body);
+  t.deepEqual(extractCapture(Buffer.from(`${head}${body.toString().replace(/\n/g, '\r\n')}`)), body);
+  t.throws(() => extractCapture(Buffer.from(`${head}${body.subarray(0, 10)}`)), { message: /damaged/ });
+  t.throws(() => extractCapture(Buffer.from('boot log only\n')), { message: /no capture/ });
+});
+
+const L = (address: number, letter: string, name: string): KsymLine => ({ address: BigInt(address), letter, name, object: 'm' });
+
+test('compareObject: identical lists have no difference; missing, extra, letter, address and order are counted', (t) => {
+  const kernel = [L(0x10, 't', 'a'), L(0x20, 't', 'b'), L(0x30, 'd', 'c'), L(0x40, 't', 'a')];
+  t.is(differenceCount(compareObject(kernel, kernel)), 0);
+  const ours = [L(0x20, 't', 'b'), L(0x10, 't', 'a'), L(0x30, 'r', 'c'), L(0x44, 't', 'a'), L(0x50, 't', 'z')];
+  const c = compareObject(kernel, ours);
+  t.deepEqual(c.byReason, { letter: 1, address: 1, extra: 1, order: 1 });
+  t.deepEqual(compareObject(kernel, kernel.filter((l) => l.name !== 'b')).byReason, { missing: 1 });
+});
+
+test('compareObject: per-cpu symbols are compared up to one per-module base; unlisted sections skip the address', (t) => {
+  const kernel = [L(0x34000, 'a', 'p1'), L(0x34010, 'a', 'p2'), L(0x99, 'b', '__key.1')];
+  const ours = [L(0x0, 'a', 'p1'), L(0x10, 'a', 'p2'), L(0x0, 'b', '__key.1')];
+  const c = compareObject(kernel, ours, new Set([0, 1]), new Set([2]));
+  t.is(differenceCount(c), 0);
+  t.is(c.percpuBase, 0x34000n);
+  t.is(c.unlistedCount, 1);
+  t.deepEqual(compareObject(kernel, [L(0x0, 'a', 'p1'), L(0x18, 'a', 'p2'), L(0x0, 'b', '__key.1')], new Set([0, 1]), new Set([2])).byReason, { 'percpu-base': 1 });
+});
+
+test("checkSympos: the kernel's n-th same-named line must be sympos n at the same address", (t) => {
+  const kernel = [L(0x10, 't', 'f'), L(0x30, 't', 'g'), L(0x20, 't', 'f')];
+  const good = [{ name: 'f', sympos: 1, address: 0x10n, alias: 'f@a' }, { name: 'f', sympos: 2, address: 0x20n, alias: 'f@b' }];
+  t.deepEqual(checkSympos(kernel, good).problems, []);
+  const swapped = [{ ...good[0], sympos: 2 }, { ...good[1], sympos: 1 }];
+  t.is(checkSympos(kernel, swapped).problems.length, 2);
+  t.is(checkSympos(kernel, good.slice(0, 1)).problems.length, 1);
+  t.is(checkSympos(kernel, [...good, { name: 'g', sympos: 1, address: 0x30n, alias: 'g@x' }]).problems.length, 1);
+  t.deepEqual(parseKallsyms('ffffffffc0000000 t jhash\t[bridge]\nffffffff81000000 T _text\n').map((l) => l.object), ['bridge', '']);
+});
+
+test('runQemu: a guest that never powers off is killed at the timeout', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ksymtree-e2e-timeout-'));
+  const fake = join(dir, 'fake-qemu');
+  writeFileSync(fake, '#!/bin/sh\nexec sleep 120\n');
+  chmodSync(fake, 0o755);
+  const r = await runQemu(fake, { kernel: 'k', initrd: 'i', append: '', consoleFile: join(dir, 'c'), dataFile: join(dir, 'd'), memoryMb: 64, timeoutMs: 1000 });
+  t.true(r.timedOut);
+  t.true(r.seconds < 10, `${r.seconds} s`);
+});
+
+test('withBootLock: one holder at a time; a lock left by a dead process is taken over', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ksymtree-e2e-lock-'));
+  const events: string[] = [];
+  const hold = (id: string) => withBootLock(dir, async () => {
+    events.push(`+${id}`);
+    await new Promise((r) => setTimeout(r, 300));
+    events.push(`-${id}`);
+  });
+  await Promise.all([hold('a'), hold('b')]);
+  t.deepEqual(events.map((e) => e[0]), ['+', '-', '+', '-']);
+  mkdirSync(join(dir, 'boot.lock'));
+  writeFileSync(join(dir, 'boot.lock/pid'), '999999999');
+  t.is(await withBootLock(dir, async () => 'taken', 5000), 'taken');
+});
+
+const corpus61 = kernelCorpus(KERNELS[0]);
+(typeof corpus61 === 'string' ? test.skip : test)(`module set: bridge resolves to llc, stp, bridge from .modinfo depends${typeof corpus61 === 'string' ? ` — SKIPPED (${corpus61})` : ''}`, (t) => {
+  const c = corpus61 as Exclude<typeof corpus61, string>;
+  const set = resolveModuleSet(c.installed, ['bridge'], { softdeps: false });
+  t.deepEqual(set.modules.map((m) => m.name), ['llc', 'stp', 'bridge']);
+  t.deepEqual(set.modules.map((m) => m.reason), ['depends', 'depends', 'requested']);
+  t.regex(set.vermagic, /^6\.1\.0-\d+-cloud-amd64 SMP/);
+  t.deepEqual(modinfo(readModuleElf(set.modules[2].file)).filter(([k]) => k === 'depends'), [['depends', 'llc,stp']]);
+  t.throws(() => resolveModuleSet(c.installed, ['no_such_module']), { message: /not found/ });
+});

@@ -1,0 +1,58 @@
+// The kernels the e2e tier boots: Debian corpora fetched by ../shared/corpus/fetch-debian-kernel.
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface KernelSpec {
+  /** `<series>-<flavour>`, as the corpus directory is named. */
+  readonly id: string;
+  readonly series: string;
+  readonly flavour: string;
+  /** Modules with in-object duplicate names to insmod (their dependencies are added). */
+  readonly modules: readonly string[];
+  /** Why this module set (the issue's set is bridge, nfc_digital, libceph, mac80211). */
+  readonly note: string;
+}
+
+export interface KernelCorpus {
+  readonly base: string;
+  /** bzImage. */
+  readonly kernel: string;
+  readonly config: string;
+  /** /lib/modules/<ver>: the files that are loaded and indexed. */
+  readonly installed: string;
+  /** /usr/lib/debug/lib/modules/<ver>: vmlinux and DWARF. */
+  readonly debug: string;
+}
+
+/** The issue's module set; the generic amd64 flavour builds all four. */
+export const ISSUE_MODULES = ['bridge', 'nfc_digital', 'libceph', 'mac80211'] as const;
+
+/**
+ * cloud-amd64 has no NFC and no wireless (CONFIG_NFC, CONFIG_CFG80211 unset): bridge and libceph from the issue's
+ * set, plus cloud modules with many in-object duplicates that load without hardware (cifs: ~550 duplicated
+ * names, btrfs, ceph, overlay, wireguard, sctp), and br_netfilter and sctp for their per-cpu variables.
+ */
+export const CLOUD_MODULES = ['bridge', 'br_netfilter', 'libceph', 'ceph', 'cifs', 'btrfs', 'overlay', 'wireguard', 'sctp'] as const;
+
+export const KERNELS: readonly KernelSpec[] = [
+  { id: '6.1-cloud-amd64', series: '6.1', flavour: 'cloud-amd64', modules: CLOUD_MODULES, note: 'cloud flavour: no nfc_digital/mac80211, see CLOUD_MODULES' },
+  { id: '6.1-amd64', series: '6.1', flavour: 'amd64', modules: ISSUE_MODULES, note: "the issue's module set" },
+  { id: '6.12-cloud-amd64', series: '6.12', flavour: 'cloud-amd64', modules: CLOUD_MODULES, note: '.ko.xz modules, loaded as they are' },
+];
+
+/** The corpus of one kernel, or a reason why it is not there. KSYMTREE_CORPUS_61 (scripts/test.sh) names 6.1 cloud's. */
+export function kernelCorpus(spec: KernelSpec): KernelCorpus | string {
+  const root = process.env.KSYMTREE_CORPUS ?? join(homedir(), '.cache/ksymtree-corpus');
+  const base = spec.id === '6.1-cloud-amd64' && process.env.KSYMTREE_CORPUS_61 ? process.env.KSYMTREE_CORPUS_61 : join(root, spec.id);
+  const boot = join(base, 'boot');
+  const installed = join(base, 'installed');
+  const debug = join(base, 'debug');
+  const find = (prefix: string) => (existsSync(boot) ? readdirSync(boot).find((f) => f.startsWith(prefix)) : undefined);
+  const kernel = find('vmlinuz-');
+  const config = find('config-');
+  if (!kernel || !config || !existsSync(join(debug, 'vmlinux')) || !existsSync(join(installed, 'kernel'))) {
+    return `no ${spec.id} corpus at ${base} (run ../shared/corpus/fetch-debian-kernel ${spec.flavour} ${spec.series})`;
+  }
+  return { base, kernel: join(boot, kernel), config: join(boot, config), installed, debug };
+}
