@@ -4,6 +4,7 @@ import { runSymbols } from '../commands/symbols.js';
 import { FatalError } from '../errors.js';
 import { type AliasFormat, renderAliases } from '../commands/aliases.js';
 import { runKallsyms } from '../commands/kallsyms.js';
+import { registerApplyCommands } from './apply-commands.js';
 import { diff, lookup, stats, where } from '../commands/query.js';
 import { resolve } from '../commands/resolve.js';
 import { type Db, openIndexDb } from '../index/db.js';
@@ -141,6 +142,8 @@ program.command('diff')
       if (lines.length) emit(`${lines.join('\n')}\n`);
     }));
   });
+
+registerApplyCommands(program);
 
 program.command('errors')
   .description('list the objects and paths that could not be (fully) read, with file, offset and what was expected')
