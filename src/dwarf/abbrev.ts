@@ -18,21 +18,21 @@ const DECL = 5;
  */
 export class AbbrevTable {
   /** Declaration fields, DECL numbers per declaration. */
-  private decls: Int32Array<ArrayBuffer> = new Int32Array(DECL * 32);
+  private decls: Int32Array<ArrayBuffer> = new Int32Array(DECL * 16);
   /** Attribute names and forms of all declarations, indexed through FIRST/COUNT. */
-  names: Uint16Array<ArrayBuffer> = new Uint16Array(128);
-  forms: Uint16Array<ArrayBuffer> = new Uint16Array(128);
+  names: Uint16Array<ArrayBuffer> = new Uint16Array(64);
+  forms: Uint16Array<ArrayBuffer> = new Uint16Array(64);
   private implicitValues: Map<number, number> | null = null;
   /** code → declaration index + 1 (0: not seen) for codes below 2^16. */
-  private denseCodes: Int32Array<ArrayBuffer> = new Int32Array(64);
+  private denseCodes: Int32Array<ArrayBuffer> = new Int32Array(16);
   private sparseCodes: Map<number, number> | null = null;
   private nd = 0;
   private na = 0;
   /** Where parsing continues in .debug_abbrev, -1 once the terminating 0 code was read. */
   private pos: number;
   /** Per declaration: start of its attribute offsets in layoutPool, -1 not computed, -2 variable-size. */
-  private layoutStart: Int32Array<ArrayBuffer> = new Int32Array(32).fill(-1);
-  private layoutPool: Int32Array<ArrayBuffer> = new Int32Array(256);
+  private layoutStart: Int32Array<ArrayBuffer> = new Int32Array(16).fill(-1);
+  private layoutPool: Int32Array<ArrayBuffer> = new Int32Array(64);
   private layoutUsed = 0;
   private layoutKey = -1;
 
@@ -160,7 +160,7 @@ export class AbbrevTable {
     const d = this.nd;
     if ((d + 1) * DECL > this.decls.length) this.decls = grow32(this.decls, (d + 1) * DECL);
     if (d >= this.layoutStart.length) {
-      const g = new Int32Array(this.layoutStart.length * 2).fill(-1);
+      const g = new Int32Array(this.layoutStart.length * 4).fill(-1);
       g.set(this.layoutStart);
       this.layoutStart = g;
     }
@@ -223,14 +223,15 @@ export class AbbrevCache {
   }
 }
 
+// Tables grow by 4: most are either tiny (only the unit DIE's declaration parsed) or a few hundred entries.
 function grow16(a: Uint16Array<ArrayBuffer>): Uint16Array<ArrayBuffer> {
-  const out = new Uint16Array(a.length * 2);
+  const out = new Uint16Array(a.length * 4);
   out.set(a);
   return out;
 }
 
 function grow32(a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
-  const out = new Int32Array(Math.max(a.length * 2, need));
+  const out = new Int32Array(Math.max(a.length * 4, need));
   out.set(a);
   return out;
 }

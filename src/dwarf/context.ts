@@ -23,6 +23,8 @@ export class Dwarf {
   private lines = new Map<number, LineProgram | null>();
   private free: Buffer[] = [];
   private prefixes = new Map<string, Buffer>();
+  /** Unit sizes learned while hopping over unit_length fields: a later unit() needs no length read. */
+  private sizes = new Map<string, number>();
   private backing = new Map<Unit, Buffer>();
 
   constructor(readonly file: DwarfSections) {}
@@ -51,7 +53,7 @@ export class Dwarf {
       return u;
     }
     if (offset < 0 || offset >= section.size) throw new DwarfError(section, offset, `unit offset is outside the section (size 0x${section.size.toString(16)})`);
-    const { size } = readUnitLength(section, offset);
+    const size = this.sizes.get(key) ?? readUnitLength(section, offset).size;
     if (offset + size > section.size) throw new DwarfError(section, offset, `unit of 0x${size.toString(16)} bytes runs past the end of the section`, 'truncated');
     let bytes: Buffer;
     let backing: Buffer | null = null;
@@ -121,6 +123,7 @@ export class Dwarf {
           const len32 = r.u32('unit_length');
           size = len32 === 0xffffffff ? 12 + r.u64('unit_length (64-bit DWARF)') : 4 + len32;
           this.prefixes.set(`${section.index}:${at}`, prefix);
+          this.sizes.set(`${section.index}:${at}`, size);
         }
         list.push(at);
         at += size;

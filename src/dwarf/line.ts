@@ -4,6 +4,8 @@ import { DwarfReader } from './reader.js';
 import type { DwarfSection } from './sections.js';
 import type { Address, Unit } from './unit.js';
 
+const HEADER_GUESS = 16384;
+
 export interface FileEntry {
   readonly name: string;
   readonly dir: number;
@@ -50,7 +52,9 @@ export class LineProgram {
   ) {}
 
   static parse(dwarf: Dwarf, section: DwarfSection, offset: number, unit: Unit): LineProgram {
-    const head = section.reader(offset, Math.min(12, section.size - offset));
+    // One read covers the header of nearly every program (kernel headers are a few KB); larger ones read again.
+    const first = section.read(offset, Math.min(HEADER_GUESS, section.size - offset), 'line program header');
+    const head = new DwarfReader(first, section.little, section, offset, 0, Math.min(12, first.length));
     let length = head.u32('line program unit_length');
     let is64 = false;
     if (length === 0xffffffff) {
@@ -60,13 +64,12 @@ export class LineProgram {
     const total = head.pos + length;
     if (offset + total > section.size) head.fail(`line program of 0x${length.toString(16)} bytes runs past the section`, 0, 'truncated');
     // Only the header is read now: decl_file lookups need the file table, rarely the opcodes.
-    const fixed = section.read(offset, Math.min(total, head.pos + 4 + (is64 ? 8 : 4)), 'line program header');
-    const hr = new DwarfReader(fixed, section.little, section, offset, head.pos, fixed.length);
+    const hr = new DwarfReader(first, section.little, section, offset, head.pos, Math.min(first.length, total));
     const v = hr.u16('line program version');
     if (v >= 5) hr.skip(2, 'address_size, segment_selector_size');
     const headerLength0 = hr.offsetOf(is64, 'header_length');
     const headerEnd = Math.min(total, hr.pos + headerLength0);
-    const bytes = section.read(offset, headerEnd, `line program header at 0x${offset.toString(16)}`);
+    const bytes = headerEnd <= first.length ? first : section.read(offset, headerEnd, `line program header at 0x${offset.toString(16)}`);
     const r = new DwarfReader(bytes, section.little, section, offset, head.pos, headerEnd);
     const version = r.u16('line program version');
     if (version < 2 || version > 5) r.fail(`line program version: expected 2 to 5, found ${version}`, r.pos - 2, 'unsupported');

@@ -1,12 +1,13 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import type { ObjectError } from '../errors.js';
 import { debugSectionName, isCompressedSection, sectionContents } from '../elf/compressed.js';
-import { ET_REL, SHT_NOBITS } from '../elf/constants.js';
+import { ET_REL, SHT_NOBITS, SHT_RELA } from '../elf/constants.js';
+import { ObjectError } from '../errors.js';
 import type { ElfHeader } from '../elf/header.js';
-import { applyRelocations, readRelocations, RelocatedTargets, relocationSectionsFor } from '../elf/relocations.js';
+import { type AddressTargets, LazyRelocator, RelocatedTargets, RelocationTable, relocationSectionsFor } from '../elf/relocations.js';
 import type { Section } from '../elf/sections.js';
 import type { SymbolTable } from '../elf/symbols.js';
 import { type ByteSource, BufferSource } from '../io/source.js';
+import { releaseBuffer, takeBuffer } from './buffers.js';
 import { DwarfError, DwarfReader, type SectionContext } from './reader.js';
 
 /**
@@ -61,18 +62,28 @@ class MemorySection implements DwarfSection {
     readonly fileOffset: number | null,
     readonly little: boolean,
     private bytes: Buffer,
-    private targets: RelocatedTargets | null,
+    private targets: AddressTargets | null,
+    /** Relocations applied as ranges are read (relocatable objects), with a sink for their problems. */
+    private relocator: { r: LazyRelocator; onError: (e: ObjectError) => void } | null = null,
   ) {
     this.size = bytes.length;
     this.relocatable = targets !== null;
+  }
+  private relocate(start: number, end: number): void {
+    const rl = this.relocator;
+    if (!rl) return;
+    rl.r.apply(start, end);
+    if (rl.r.errors.length) for (const e of rl.r.errors.splice(0)) rl.onError(e);
   }
   read(offset: number, length: number, what: string): Buffer {
     if (offset < 0 || length < 0 || offset + length > this.size) {
       throw new DwarfError(this, offset, `${what}: expected ${length} bytes, the section has ${Math.max(this.size - offset, 0)} left`, 'truncated');
     }
+    this.relocate(offset, offset + length);
     return this.bytes.subarray(offset, offset + length);
   }
   contents(): Buffer {
+    this.relocate(0, this.size);
     return this.bytes;
   }
   targetAt(offset: number): number {
@@ -154,6 +165,8 @@ export class DwarfFile implements DwarfSections {
   readonly relocatable: boolean;
   private byName = new Map<string, Section>();
   private cache = new Map<string, DwarfSection | null>();
+  private taken: Buffer[] = [];
+  private fd: number | null = null;
 
   constructor(
     readonly src: ByteSource,
@@ -195,9 +208,38 @@ export class DwarfFile implements DwarfSections {
     return sec;
   }
 
-  /** Releases file descriptors opened for ranged reads. */
+  /** Releases file descriptors and hands the section buffers back for the next object. */
   close(): void {
     for (const s of this.cache.values()) if (s instanceof FileRangeSection) s.close();
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    for (const b of this.taken.splice(0)) releaseBuffer(b);
+    this.cache.clear();
+  }
+
+  /**
+   * A section's stored bytes in a recycled buffer: a private copy (relocations may write to it) that costs
+   * no fresh memory once the worker has seen an object of this size.
+   */
+  private readPooled(s: Section): Buffer {
+    const b = takeBuffer(s.size);
+    this.taken.push(b);
+    const out = b.subarray(0, s.size);
+    const { src } = this;
+    if (s.offset + s.size > src.size) {
+      throw new ObjectError(src.file, s.headerOffset, `section ${s.index} (${s.name}): expected ${s.size} bytes at 0x${s.offset.toString(16)}, the object ends at 0x${src.size.toString(16)}`, 'truncated');
+    }
+    if (src instanceof BufferSource) {
+      src.bytes.copy(out, 0, s.offset, s.offset + s.size);
+      return out;
+    }
+    this.fd ??= openSync(src.file, 'r');
+    for (let done = 0; done < s.size;) {
+      const n = readSync(this.fd, out, done, s.size - done, s.offset + done);
+      if (n === 0) throw new ObjectError(src.file, s.offset + done, `section ${s.index} (${s.name}): the file ended while reading`, 'io');
+      done += n;
+    }
+    return out;
   }
 
   private open(name: string): DwarfSection | null {
@@ -206,24 +248,29 @@ export class DwarfFile implements DwarfSections {
     const { src, h } = this;
     const compressed = isCompressedSection(s);
     const fileOffset = compressed ? null : s.offset;
-    if (this.relocatable) {
-      const rels = relocationSectionsFor(this.sections, s);
-      let bytes = sectionContents(src, h, s);
-      let targets: RelocatedTargets | null = RelocatedTargets.EMPTY;
-      if (rels.length > 0 && this.symtab) {
-        // Relocation writes must not reach the object's own bytes (a decompressed module is shared).
-        if (!compressed) bytes = Buffer.from(bytes);
-        const tables = rels.map((r) => readRelocations(src, h, r));
-        const applied = applyRelocations(src.file, h, s, bytes, tables, this.symtab);
-        for (const e of applied.errors) this.onError(e);
-        targets = applied.targets;
+    if (!this.relocatable && !compressed && !(src instanceof BufferSource) && RANGED.has(name)) {
+      return new FileRangeSection(src.file, name, s.index, h.little, src, s);
+    }
+    const bytes = compressed ? sectionContents(src, h, s) : this.readPooled(s);
+    if (!this.relocatable) return new MemorySection(src.file, name, s.index, fileOffset, h.little, bytes, null);
+    const rels = relocationSectionsFor(this.sections, s);
+    if (rels.length === 0 || !this.symtab) return new MemorySection(src.file, name, s.index, fileOffset, h.little, bytes, RelocatedTargets.EMPTY);
+    const tables = rels.map((r) => {
+      const want = (h.is64 ? 8 : 4) * (r.type === SHT_RELA ? 3 : 2);
+      if (r.entsize !== 0 && r.entsize !== want) {
+        throw new ObjectError(src.file, r.headerOffset, `section ${r.index} (${r.name}): expected sh_entsize ${want}, found ${r.entsize}`);
       }
-      return new MemorySection(src.file, name, s.index, fileOffset, h.little, bytes, targets);
+      return new RelocationTable(src.file, r, this.readPooled(r), h);
+    });
+    const relocator = new LazyRelocator(src.file, h, s, bytes, tables, this.symtab);
+    if (!RANGED.has(name)) {
+      // Read at arbitrary offsets with open-ended readers (range lists, address tables): relocate them whole.
+      relocator.apply(0, bytes.length);
+      for (const e of relocator.errors.splice(0)) this.onError(e);
+      return new MemorySection(src.file, name, s.index, fileOffset, h.little, bytes, relocator);
     }
-    if (compressed || src instanceof BufferSource || !RANGED.has(name)) {
-      return new MemorySection(src.file, name, s.index, fileOffset, h.little, sectionContents(src, h, s), null);
-    }
-    return new FileRangeSection(src.file, name, s.index, h.little, src, s);
+    // Units and line programs are read by exact ranges: relocate only the ones decoded.
+    return new MemorySection(src.file, name, s.index, fileOffset, h.little, bytes, relocator, { r: relocator, onError: this.onError });
   }
 }
 
@@ -231,6 +278,6 @@ export class DwarfFile implements DwarfSections {
  * A section held in memory, for callers that already have the bytes (tests, other containers).
  * `targets` marks it as belonging to a relocatable object (see DwarfSection.targetAt).
  */
-export function memorySection(file: string, name: string, bytes: Buffer, options: { index?: number; little?: boolean; targets?: RelocatedTargets | null } = {}): DwarfSection {
+export function memorySection(file: string, name: string, bytes: Buffer, options: { index?: number; little?: boolean; targets?: AddressTargets | null } = {}): DwarfSection {
   return new MemorySection(file, name, options.index ?? 0, null, options.little ?? true, bytes, options.targets ?? null);
 }

@@ -48,6 +48,21 @@ export class RelocationTable {
     const lo = this.view.getUint32(o + 16 + (little ? 0 : 4), little);
     return hi * 0x1_0000_0000 + lo;
   }
+  /** True when r_offset never decreases (what ld -r writes): entries can then be binary-searched in place. */
+  isSorted(): boolean {
+    const { view, entsize } = this;
+    const { little, is64 } = this.h;
+    let prev = -1;
+    for (let o = 0, i = 0; i < this.count; i++, o += entsize) {
+      const v = is64
+        ? view.getUint32(o + (little ? 0 : 4), little) + view.getUint32(o + (little ? 4 : 0), little) * 0x1_0000_0000
+        : view.getUint32(o, little);
+      if (v < prev) return false;
+      prev = v;
+    }
+    return true;
+  }
+
   /** File offset of entry i, for error messages. */
   entryOffset(i: number): number {
     return this.section.offset + i * this.entsize;
@@ -106,12 +121,18 @@ export function absoluteRelocation(machine: number, type: number): AbsoluteReloc
   }
 }
 
+/** Where addresses stored in a section point: the section of the relocation at a place. */
+export interface AddressTargets {
+  /** Section index of the symbol relocated at exactly `offset`, or -1 when nothing was relocated there. */
+  sectionAt(offset: number): number;
+}
+
 /**
  * For each relocated place of one section, the section of the symbol its relocation named. In a relocatable
  * object every section starts at 0 (`.text` and `.text.unlikely` alike), so an address read from DWARF is
  * only meaningful together with this section index.
  */
-export class RelocatedTargets {
+export class RelocatedTargets implements AddressTargets {
   constructor(private offsets: Float64Array, private sections: Int32Array) {}
 
   static readonly EMPTY = new RelocatedTargets(new Float64Array(0), new Int32Array(0));
@@ -120,7 +141,6 @@ export class RelocatedTargets {
     return this.offsets.length;
   }
 
-  /** Section index of the symbol relocated at exactly `offset`, or -1 when nothing was relocated there. */
   sectionAt(offset: number): number {
     const o = this.offsets;
     let lo = 0;
@@ -136,20 +156,167 @@ export class RelocatedTargets {
   }
 }
 
+/**
+ * Applies the absolute data relocations of one section on demand, range by range. A module's
+ * `.rela.debug_info` is larger than the DWARF it relocates (bridge.ko: 218,000 entries), and a site lookup
+ * decodes only the units holding requested symbols: relocating only those ranges is most of the saving.
+ *
+ * Entries are located by binary search on r_offset (ld -r keeps them sorted; otherwise they are sorted once
+ * here). Each entry is applied at most once, whatever ranges overlap. Relocatable objects only: a linked
+ * vmlinux may carry `.rela.debug_*` (--emit-relocs) but its DWARF already holds final addresses.
+ */
+export class LazyRelocator implements AddressTargets {
+  /** Newly found problems; the owner drains this after each apply(). */
+  readonly errors: ObjectError[] = [];
+  /** The usual case, one table sorted by r_offset: entry k is that table's entry k. */
+  private single: RelocationTable | null = null;
+  /** Otherwise entries sorted here: their places and (table, index). */
+  private offsets: Float64Array | null = null;
+  private tableOf: Uint8Array | null = null;
+  private indexOf: Uint32Array | null = null;
+  private readonly n: number;
+  private done: Uint8Array;
+  private view: DataView;
+  private symValues: SymbolValues;
+  private reported = new Set<string>();
+  private applied = 0;
+
+  constructor(
+    private file: string,
+    private h: ElfHeader,
+    private target: Section,
+    private bytes: Buffer,
+    private tables: readonly RelocationTable[],
+    private symtab: SymbolTable,
+  ) {
+    if (tables.length > 255) throw new ObjectError(file, target.headerOffset, `${tables.length} relocation sections for one section`);
+    let n = 0;
+    for (const t of tables) n += t.count;
+    this.n = n;
+    if (tables.length === 1 && tables[0].isSorted()) this.single = tables[0];
+    else {
+      const offsets = new Float64Array(n);
+      const tableOf = new Uint8Array(n);
+      const indexOf = new Uint32Array(n);
+      let k = 0;
+      tables.forEach((t, ti) => {
+        for (let i = 0; i < t.count; i++, k++) {
+          offsets[k] = t.offset(i);
+          tableOf[k] = ti;
+          indexOf[k] = i;
+        }
+      });
+      // Stable: relocations at one place stay in file order, so the last one still wins.
+      const order = Array.from(offsets.keys()).sort((a, b) => offsets[a] - offsets[b] || a - b);
+      this.offsets = Float64Array.from(order, (o) => offsets[o]);
+      this.tableOf = Uint8Array.from(order, (o) => tableOf[o]);
+      this.indexOf = Uint32Array.from(order, (o) => indexOf[o]);
+    }
+    this.done = new Uint8Array(n);
+    this.view = viewOf(bytes);
+    this.symValues = new SymbolValues(symtab);
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  private offsetAt(k: number): number {
+    return this.single ? this.single.offset(k) : this.offsets![k];
+  }
+  private tableAt(k: number): RelocationTable {
+    return this.single ?? this.tables[this.tableOf![k]];
+  }
+  private indexAt(k: number): number {
+    return this.single ? k : this.indexOf![k];
+  }
+
+  /** First entry whose place is at or after `offset`. */
+  private lowerBound(offset: number): number {
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.offsetAt(mid) < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Applies every not yet applied relocation whose place starts in [start, end). */
+  apply(start: number, end: number): void {
+    if (this.h.type !== ET_REL || this.applied === this.n) return;
+    // A place starting up to 7 bytes before `start` still writes into the range.
+    for (let k = this.lowerBound(Math.max(0, start - 7)); k < this.n; k++) {
+      const at = this.offsetAt(k);
+      if (at >= end) break;
+      if (this.done[k]) continue;
+      this.done[k] = 1;
+      this.applied++;
+      this.applyEntry(this.tableAt(k), this.indexAt(k), at);
+    }
+  }
+
+  sectionAt(offset: number): number {
+    let k = this.lowerBound(offset);
+    if (k >= this.n || this.offsetAt(k) !== offset) return -1;
+    // Several relocations at one place (never from gcc): the last one is the one in effect.
+    while (k + 1 < this.n && this.offsetAt(k + 1) === offset) k++;
+    const t = this.tableAt(k);
+    const i = this.indexAt(k);
+    const kind = absoluteRelocation(this.h.machine, t.type(i));
+    if (!kind) return -1;
+    const sym = t.symbol(i);
+    if (sym >= this.symtab.count) return -1;
+    return sym === 0 ? 0 : this.symValues.section(sym);
+  }
+
+  private report(t: RelocationTable, i: number, key: string, message: string): void {
+    const id = `${t.section.index}:${key}`;
+    if (this.reported.has(id)) return;
+    this.reported.add(id);
+    this.errors.push(new ObjectError(this.file, t.entryOffset(i),
+      `section ${t.section.index} (${t.section.name}) relocating ${this.target.name}: entry ${i}: ${message}`, key === 'type' ? 'unsupported' : 'format'));
+  }
+
+  private applyEntry(t: RelocationTable, i: number, at: number): void {
+    const { h, view } = this;
+    const type = t.type(i);
+    const kind = absoluteRelocation(h.machine, type);
+    if (kind === null) return;
+    if (kind === undefined) {
+      this.report(t, i, 'type', `relocation type ${type} is not an absolute data relocation of machine ${h.machine}; left unapplied`);
+      return;
+    }
+    if (at + kind.size > this.bytes.length) {
+      this.report(t, i, 'offset', `r_offset 0x${at.toString(16)} + ${kind.size} is outside the ${this.bytes.length}-byte section`);
+      return;
+    }
+    const sym = t.symbol(i);
+    if (sym >= this.symtab.count) {
+      this.report(t, i, 'symbol', `symbol index ${sym} is beyond the ${this.symtab.count}-entry symbol table`);
+      return;
+    }
+    let addend = t.addend(i);
+    if (!t.explicit) addend = kind.size === 8 ? readU64(view, at, h.little) : view.getUint32(at, h.little);
+    const value = this.symValues.value(sym) + addend;
+    if (!Number.isSafeInteger(value)) {
+      this.report(t, i, 'range', 'S + A does not fit in 53 bits; left unapplied');
+      return;
+    }
+    if (kind.size === 8) writeU64(view, at, value, h.little);
+    else view.setUint32(at, value >>> 0, h.little); // truncation is what the linker would warn about; DWARF offsets fit
+  }
+}
+
 export interface AppliedRelocations {
-  readonly targets: RelocatedTargets;
+  readonly targets: AddressTargets & { readonly size: number };
   readonly errors: ObjectError[];
 }
 
 /**
- * Applies the absolute data relocations of `tables` to `bytes` (which must be the caller's private copy of
- * `target`'s contents) and records which section each relocated place points into.
- *
- * Only relocatable objects are relocated: a linked vmlinux may carry `.rela.debug_*` (--emit-relocs), but its
- * DWARF already holds final addresses and applying them again would double every value.
- *
- * Problems (unknown type, place outside the section, bad symbol) are collected, one error per kind and
- * table, and the remaining relocations are still applied.
+ * Applies all absolute data relocations of `tables` to `bytes` (the caller's private copy of `target`'s
+ * contents) at once; see LazyRelocator. Linked objects are left untouched.
  */
 export function applyRelocations(
   file: string,
@@ -159,76 +326,10 @@ export function applyRelocations(
   tables: readonly RelocationTable[],
   symtab: SymbolTable,
 ): AppliedRelocations {
-  const errors: ObjectError[] = [];
-  if (h.type !== ET_REL) return { targets: RelocatedTargets.EMPTY, errors };
-  const view = viewOf(bytes);
-  const little = h.little;
-  const symValues = new SymbolValues(symtab);
-  let total = 0;
-  for (const t of tables) total += t.count;
-  const offsets = new Float64Array(total);
-  const sections = new Int32Array(total);
-  let n = 0;
-  let sorted = true;
-  for (const t of tables) {
-    const reported = new Set<string>();
-    const report = (i: number, key: string, message: string) => {
-      if (reported.has(key)) return;
-      reported.add(key);
-      errors.push(new ObjectError(file, t.entryOffset(i),
-        `section ${t.section.index} (${t.section.name}) relocating ${target.name}: entry ${i}: ${message}`, key === 'type' ? 'unsupported' : 'format'));
-    };
-    for (let i = 0; i < t.count; i++) {
-      const type = t.type(i);
-      const kind = absoluteRelocation(h.machine, type);
-      if (kind === null) continue;
-      if (kind === undefined) {
-        report(i, 'type', `relocation type ${type} is not an absolute data relocation of machine ${h.machine}; left unapplied`);
-        continue;
-      }
-      const at = t.offset(i);
-      if (at + kind.size > bytes.length) {
-        report(i, 'offset', `r_offset 0x${at.toString(16)} + ${kind.size} is outside the ${bytes.length}-byte section`);
-        continue;
-      }
-      const sym = t.symbol(i);
-      if (sym >= symtab.count) {
-        report(i, 'symbol', `symbol index ${sym} is beyond the ${symtab.count}-entry symbol table`);
-        continue;
-      }
-      let addend = t.addend(i);
-      if (!t.explicit) addend = kind.size === 8 ? readU64(view, at, little) : view.getUint32(at, little);
-      const value = symValues.value(sym) + addend;
-      if (!Number.isSafeInteger(value)) {
-        report(i, 'range', `S + A does not fit in 53 bits; left unapplied`);
-        continue;
-      }
-      if (kind.size === 8) writeU64(view, at, value, little);
-      else view.setUint32(at, value >>> 0, little); // truncation is what the linker would warn about; DWARF offsets fit
-      const shndx = sym === 0 ? 0 : symValues.section(sym);
-      offsets[n] = at;
-      sections[n] = shndx;
-      if (n > 0 && offsets[n - 1] >= at) sorted = false;
-      n++;
-    }
-  }
-  return { targets: makeTargets(offsets.subarray(0, n), sections.subarray(0, n), sorted), errors };
-}
-
-function makeTargets(offsets: Float64Array, sections: Int32Array, sorted: boolean): RelocatedTargets {
-  if (sorted) return new RelocatedTargets(offsets.slice(), sections.slice());
-  // ld -r keeps each input's relocations in order, so this is rare; stable order keeps the last writer last.
-  const order = Array.from(offsets.keys()).sort((a, b) => offsets[a] - offsets[b] || a - b);
-  const o = new Float64Array(order.length);
-  const s = new Int32Array(order.length);
-  let m = 0;
-  for (const k of order) {
-    if (m > 0 && o[m - 1] === offsets[k]) m--; // two relocations at one place: the later one wins, as applied
-    o[m] = offsets[k];
-    s[m] = sections[k];
-    m++;
-  }
-  return new RelocatedTargets(o.slice(0, m), s.slice(0, m));
+  if (h.type !== ET_REL) return { targets: RelocatedTargets.EMPTY, errors: [] };
+  const r = new LazyRelocator(file, h, target, bytes, tables, symtab);
+  r.apply(0, bytes.length);
+  return { targets: r, errors: r.errors };
 }
 
 /** st_value and section of each symbol, decoded once: a module's debug sections carry ~10^5 relocations. */
@@ -266,6 +367,12 @@ function readU64(view: DataView, at: number, little: boolean): number {
 
 /** Writes a safe integer as a 64-bit two's-complement value (negative addends do occur). */
 function writeU64(view: DataView, at: number, value: number, little: boolean): void {
+  if (value >= 0 && value < 0x1_0000_0000) {
+    // The common case in DWARF: a section offset.
+    view.setUint32(at + (little ? 0 : 4), value, little);
+    view.setUint32(at + (little ? 4 : 0), 0, little);
+    return;
+  }
   const lo = ((value % 0x1_0000_0000) + 0x1_0000_0000) % 0x1_0000_0000;
   const hi = Math.floor(value / 0x1_0000_0000) >>> 0;
   view.setUint32(at + (little ? 0 : 4), lo, little);

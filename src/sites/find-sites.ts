@@ -38,7 +38,12 @@ export async function findSites(objectPath: string, dwarfPath: string, requests:
   try {
     obj = await openObject(objectPath);
     dbg = dwarfPath === objectPath ? obj : await openObject(dwarfPath);
-    new SiteFinder(obj, dbg, options, sink).run(requests, sites);
+    const finder = new SiteFinder(obj, dbg, options, sink);
+    try {
+      finder.run(requests, sites);
+    } finally {
+      finder.close();
+    }
   } catch (e) {
     sink.add(e, objectPath);
   } finally {
@@ -84,12 +89,16 @@ const DATA = 2;
 /** Qualities of a DIE match: a subprogram entry beats a later range start (a `.cold` part). */
 const ENTRY = 2;
 const PART = 1;
+/** Added when the DIE's name is the symbol's source name. */
+const NAMED = 4;
 
 interface Target {
   /** Index into the request list. */
   readonly req: number;
   /** Index in the DWARF file's symbol table. */
   readonly sym: number;
+  /** The source-level name: the symbol name up to its first '.' (`scale.constprop.0` → `scale`). */
+  readonly base: string;
   readonly section: number;
   readonly value: bigint;
   readonly want: number;
@@ -109,6 +118,8 @@ const TYPE_TAGS = new Set([
 
 /** How far from a symbol (in table order) to look for functions that identify its unit. */
 const NEIGHBOUR_PROBES = 24;
+/** Units read to learn the build directory when the requests' own units did not teach it. */
+const LEARN_UNITS = 16;
 /** Units walked for a global variable located by its address neighbours. */
 const NEAR_UNITS = 4;
 /** Without a unit candidate, a whole-object scan is allowed up to this much .debug_info (modules, not vmlinux). */
@@ -127,17 +138,24 @@ class SiteFinder {
   private fresh: Target[] = [];
   private groupUnits = new Map<number, number[]>();
   private basenames: Map<string, number[]> | null = null;
-  private localsBySection: Map<number, { syms: number[]; values: bigint[] }> | null = null;
+  private localsBySection = new Map<number, { syms: number[]; values: bigint[] } | null>();
   private unitInfos = new Map<number, { name: string | null; compDir: string | null } | null>();
   private groups: FileGroups | null;
   private relocatable: boolean;
 
+  private file: DwarfFile;
+
   constructor(private obj: OpenedObject, private dbg: OpenedObject, private options: FindSitesOptions, private sink: ErrorSink) {
-    const file = new DwarfFile(dbg.src, dbg.h, dbg.sections, dbg.symtab, (e) => sink.add(e, dbg.path));
-    this.dwarf = new Dwarf(file);
+    this.file = new DwarfFile(dbg.src, dbg.h, dbg.sections, dbg.symtab, (e) => sink.add(e, dbg.path));
+    this.dwarf = new Dwarf(this.file);
     this.paths = new PathMapper(options.sourceRoot);
     this.groups = dbg.symtab ? new FileGroups(dbg.symtab) : null;
     this.relocatable = dbg.h.type === ET_REL;
+  }
+
+  /** Gives the section buffers back for the next object and closes descriptors. */
+  close(): void {
+    this.file.close();
   }
 
   run(requests: readonly SiteRequest[], sites: MutableSite[]): void {
@@ -200,7 +218,7 @@ class SiteFinder {
       const want = type === STT_FUNC || type === STT_GNU_IFUNC ? CODE
         : type === STT_OBJECT || type === STT_TLS || type === STT_COMMON ? DATA : CODE | DATA;
       const target: Target = {
-        req, sym, want, units: [], guessed: false, match: null, decl: null,
+        req, sym, want, units: [], guessed: false, match: null, decl: null, base: baseName(t.name(sym)),
         section: this.relocatable ? shndx : 0,
         value: BigInt(`0x${t.valueHex(sym)}`),
       };
@@ -303,8 +321,7 @@ class SiteFinder {
     const groups = this.groups;
     if (!groups) return [];
     const shndx = t.shndx(sym);
-    this.localsBySection ??= this.sortLocals();
-    const list = this.localsBySection.get(shndx);
+    const list = this.localsOf(shndx);
     if (!list) return [];
     const value = BigInt(`0x${t.valueHex(sym)}`);
     let lo = 0;
@@ -325,25 +342,24 @@ class SiteFinder {
     return out.slice(0, NEAR_UNITS);
   }
 
-  private sortLocals(): Map<number, { syms: number[]; values: bigint[] }> {
+  /** Grouped local FUNC/OBJECT symbols of one section sorted by address (built per section on demand). */
+  private localsOf(shndx: number): { syms: number[]; values: bigint[] } | null {
+    const cached = this.localsBySection.get(shndx);
+    if (cached !== undefined) return cached;
     const t = this.dbg.symtab!;
     const groups = this.groups!;
-    const bySection = new Map<number, { sym: number; value: bigint }[]>();
+    const l: { sym: number; value: bigint }[] = [];
     for (let i = 1; i < t.count; i++) {
       if (groups.group(i) <= 0) continue;
+      const raw = t.rawShndx(i);
+      if ((raw === 0xffff ? t.shndx(i) : raw) !== shndx) continue;
       const type = t.type(i);
       if (type !== STT_OBJECT && type !== STT_FUNC) continue;
-      const shndx = t.shndx(i);
-      if (shndx === SHN_UNDEF || shndx >= SHN_LORESERVE) continue;
-      let l = bySection.get(shndx);
-      if (!l) bySection.set(shndx, (l = []));
       l.push({ sym: i, value: BigInt(`0x${t.valueHex(i)}`) });
     }
-    const out = new Map<number, { syms: number[]; values: bigint[] }>();
-    for (const [k, l] of bySection) {
-      l.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-      out.set(k, { syms: l.map((e) => e.sym), values: l.map((e) => e.value) });
-    }
+    l.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    const out = l.length ? { syms: l.map((e) => e.sym), values: l.map((e) => e.value) } : null;
+    this.localsBySection.set(shndx, out);
     return out;
   }
 
@@ -473,22 +489,47 @@ class SiteFinder {
     if (a) this.hit(a.section, a.value, ENTRY, DATA, c);
   }
 
+  /**
+   * A DIE at a requested address. Several DIEs can share an address: a zero-size `__key.N` (lockdep keys
+   * without CONFIG_LOCKDEP) sits at the address of the next variable, so a DIE whose name is the symbol's
+   * source name (`__key` for `__key.3`) beats one that only has the address.
+   */
   private hit(section: number, value: bigint, quality: number, kind: number, c: DieCursor): void {
     const list = this.byAddress.get(section)?.get(value);
     if (!list) return;
+    let name: string | null | undefined;
     for (const t of list) {
-      if (!(t.want & kind) || (t.match && t.match.quality >= quality)) continue;
+      if (!(t.want & kind) || (t.match && t.match.quality >= quality + NAMED)) continue;
+      if (name === undefined) {
+        try {
+          name = this.dieName(c.unit.offset, c.offset);
+        } catch (e) {
+          this.sink.add(e, this.dbg.path);
+          name = null;
+        }
+      }
+      const q = quality + (name !== null && name === t.base ? NAMED : 0);
+      if (t.match && t.match.quality >= q) continue;
       if (!t.match) {
         if (t.want & CODE) this.pendingCode--;
         if (t.want & DATA) this.pendingData--;
       }
-      t.match = { unit: c.unit.offset, die: c.offset, quality };
+      t.match = { unit: c.unit.offset, die: c.offset, quality: q };
       this.fresh.push(t);
     }
   }
 
   /** Turns matches and fallbacks into sites. */
   private finish(targets: Target[], sites: MutableSite[]): void {
+    // Paths must not depend on which units the requests happened to touch (only assembler units, say):
+    // learn the build directory from the first units of the object when nothing taught it yet.
+    if (!this.paths.learned) {
+      const first = this.safeUnitOffsets().slice(0, LEARN_UNITS);
+      for (const off of first) {
+        this.unitInfo(off);
+        if (this.paths.learned) break;
+      }
+    }
     const lineTargets = new Map<number, Target[]>();
     for (const t of targets) {
       const site = sites[t.req];
@@ -539,23 +580,51 @@ class SiteFinder {
   }
 
   /**
-   * DW_AT_decl_file / DW_AT_decl_line of a DIE, each taken from the first DIE that has it along
-   * DW_AT_abstract_origin and DW_AT_specification (as llvm's findRecursively does). The file index is
-   * looked up in the line table of the unit holding the DIE that carried it.
+   * Visits a DIE and then the DIEs it refers to through DW_AT_abstract_origin or DW_AT_specification, in
+   * that order (as llvm's findRecursively does), until `visit` returns true. Crosses units when the
+   * reference does (DW_FORM_ref_addr, type signatures).
    */
-  private decl(unitOff: number, dieOff: number): { file: string | null; compDir: string | null; line: number | null } {
+  private chain(unitOff: number, dieOff: number, visit: (c: DieCursor, u: Unit) => boolean): void {
     let u = this.dwarf.unit(unitOff);
     let off = dieOff;
-    let fileIndex: number | null = null;
-    let fileUnit: Unit | null = null;
-    let line: number | null = null;
     const seen = new Set<string>();
     for (let hop = 0; hop < 16; hop++) {
       const key = `${u.section.index}:${off}`;
-      if (seen.has(key)) break;
+      if (seen.has(key)) return;
       seen.add(key);
       const c = u.cursor(off);
       c.seek(off);
+      if (visit(c, u)) return;
+      let k = c.find(C.DW_AT_abstract_origin);
+      if (k < 0) k = c.find(C.DW_AT_specification);
+      if (k < 0) return;
+      const ref = c.reference(k);
+      if (!ref || ref.kind === 'supplementary') return;
+      if (ref.kind === 'signature') {
+        const tu = this.dwarf.typeUnit(ref.signature);
+        if (!tu || tu.header.typeOffset === null) return;
+        u = tu;
+        off = tu.offset + tu.header.typeOffset;
+        continue;
+      }
+      if (ref.section !== u.section || ref.offset < u.offset || ref.offset >= u.end) {
+        const other = this.dwarf.unitContaining(ref.section, ref.offset);
+        if (!other) return;
+        u = other;
+      }
+      off = ref.offset;
+    }
+  }
+
+  /**
+   * DW_AT_decl_file / DW_AT_decl_line of a DIE, each taken from the first DIE of its chain that has it.
+   * The file index is looked up in the line table of the unit holding the DIE that carried it.
+   */
+  private decl(unitOff: number, dieOff: number): { file: string | null; compDir: string | null; line: number | null } {
+    let fileIndex: number | null = null;
+    let fileUnit: Unit | null = null;
+    let line: number | null = null;
+    this.chain(unitOff, dieOff, (c, u) => {
       if (fileIndex === null) {
         const k = c.find(C.DW_AT_decl_file);
         if (k >= 0) {
@@ -567,30 +636,30 @@ class SiteFinder {
         const k = c.find(C.DW_AT_decl_line);
         if (k >= 0) line = c.constant(k);
       }
-      if (fileIndex !== null && line !== null) break;
-      let k = c.find(C.DW_AT_abstract_origin);
-      if (k < 0) k = c.find(C.DW_AT_specification);
-      if (k < 0) break;
-      const ref = c.reference(k);
-      if (!ref || ref.kind === 'supplementary') break;
-      if (ref.kind === 'signature') {
-        const tu = this.dwarf.typeUnit(ref.signature);
-        if (!tu || tu.header.typeOffset === null) break;
-        u = tu;
-        off = tu.offset + tu.header.typeOffset;
-        continue;
-      }
-      if (ref.section !== u.section || ref.offset < u.offset || ref.offset >= u.end) {
-        const other = this.dwarf.unitContaining(ref.section, ref.offset);
-        if (!other) break;
-        u = other;
-      }
-      off = ref.offset;
-    }
+      return fileIndex !== null && line !== null;
+    });
     let file: string | null = null;
-    if (fileIndex !== null && fileUnit) file = this.dwarf.lineProgram(fileUnit)?.filePath(fileIndex) ?? null;
-    return { file, compDir: fileUnit?.compDir ?? null, line };
+    const fu = fileUnit as Unit | null;
+    if (fileIndex !== null && fu) file = this.dwarf.lineProgram(fu)?.filePath(fileIndex) ?? null;
+    return { file, compDir: fu?.compDir ?? null, line };
   }
+
+  /** DW_AT_name of a DIE or of its abstract origin / specification (clones and definitions have none). */
+  private dieName(unitOff: number, dieOff: number): string | null {
+    let name: string | null = null;
+    this.chain(unitOff, dieOff, (c) => {
+      const k = c.find(C.DW_AT_name);
+      if (k >= 0) name = c.string(k);
+      return name !== null;
+    });
+    return name;
+  }
+}
+
+/** The source-level name of a symbol: compiler suffixes (`.constprop.0`, `.isra.0`, `.cold`, `.12`) cut off. */
+export function baseName(name: string): string {
+  const dot = name.indexOf('.', 1);
+  return dot < 0 ? name : name.slice(0, dot);
 }
 
 /**

@@ -23,8 +23,10 @@ function withSlash(dir: string): string {
  */
 export class PathMapper {
   private votes = new Map<string, number>();
-  private prefixes: string[] = [];
+  private compDirs = new Set<string>();
+  private prefixes: string[] | null = null;
   private root: string | null;
+  private cache = new Map<string, string>();
 
   constructor(sourceRoot?: string) {
     this.root = sourceRoot ? withSlash(normalizePath(sourceRoot)) : null;
@@ -32,29 +34,77 @@ export class PathMapper {
 
   /** Learns from one unit: DW_AT_name relative to DW_AT_comp_dir. */
   learn(name: string | null, compDir: string | null): void {
-    if (!name || !compDir) return;
+    if (!compDir) return;
+    const dir = normalizePath(compDir);
+    if (dir && !this.compDirs.has(dir)) {
+      this.compDirs.add(dir);
+      this.prefixes = null;
+      this.cache.clear();
+    }
+    if (!name) return;
     const rel = normalizePath(name);
     if (rel.startsWith('/') || rel.startsWith('../') || rel === '..' || rel === '') return;
     const full = normalizePath(joinPath(compDir, name));
     if (!full.endsWith(rel) || (full.length > rel.length && full[full.length - rel.length - 1] !== '/')) return;
     const prefix = full.slice(0, full.length - rel.length);
-    const n = (this.votes.get(prefix) ?? 0) + 1;
-    this.votes.set(prefix, n);
-    if (n === 1 || this.prefixes[0] !== prefix) {
-      this.prefixes = [...this.votes.entries()].sort((a, b) => b[1] - a[1]).map(([p]) => p).filter((p) => p !== '');
+    if (prefix === '') return;
+    if (!this.votes.has(prefix)) {
+      this.prefixes = null;
+      this.cache.clear();
     }
+    this.votes.set(prefix, (this.votes.get(prefix) ?? 0) + 1);
+  }
+
+  /**
+   * Every known build-directory prefix, longest first: the learned ones, each unit's comp_dir, and source
+   * roots derived from them. Assembler units (GNU as) record absolute paths even where gcc's were mapped
+   * to a relative build directory: Debian's `head_64.S` has comp_dir
+   * `/build/reproducible-path/linux-6.1.176/debian/build/build_amd64_none_cloud-amd64`, which ends with the
+   * learned `debian/build/build_amd64_none_cloud-amd64/`; what precedes it is the source root.
+   */
+  private known(): string[] {
+    if (!this.prefixes) {
+      const set = new Set<string>();
+      const learned = [...this.votes.keys()];
+      for (const p of learned) set.add(p);
+      for (const dir of this.compDirs) {
+        const d = withSlash(dir);
+        set.add(d);
+        if (!d.startsWith('/')) continue;
+        for (const p of learned) if (!p.startsWith('/') && d.endsWith(`/${p}`)) set.add(d.slice(0, d.length - p.length));
+      }
+      this.prefixes = [...set].filter((p) => p !== '' && p !== '/').sort((a, b) => b.length - a.length);
+    }
+    return this.prefixes;
+  }
+
+  /** True once some unit taught a build-directory prefix. */
+  get learned(): boolean {
+    return this.votes.size > 0;
   }
 
   /** A path relative to the source root when it lies inside it, otherwise the normalized path. */
   relative(raw: string, compDir: string | null): string {
+    // Thousands of sites share a few hundred paths; normalization is the costly part.
+    const key = `${compDir ?? ''}\0${raw}`;
+    let out = this.cache.get(key);
+    if (out === undefined) {
+      out = this.relativeUncached(raw, compDir);
+      this.cache.set(key, out);
+    }
+    return out;
+  }
+
+  private relativeUncached(raw: string, compDir: string | null): string {
     const p = normalizePath(raw);
     if (this.root !== null && this.root !== '' && p.startsWith(this.root)) return p.slice(this.root.length);
-    for (const prefix of this.prefixes) if (p.startsWith(prefix)) return p.slice(prefix.length);
-    if (compDir) {
-      const dir = withSlash(normalizePath(compDir));
-      if (dir !== '' && p.startsWith(dir)) return p.slice(dir.length);
+    const dir = compDir ? withSlash(normalizePath(compDir)) : '';
+    let best = dir !== '' && p.startsWith(dir) ? dir : '';
+    for (const prefix of this.known()) {
+      if (prefix.length <= best.length) break;
+      if (p.startsWith(prefix)) best = prefix;
     }
-    return p;
+    return best ? p.slice(best.length) : p;
   }
 
   /** A unit's DW_AT_name relative to the source root (names are relative to DW_AT_comp_dir). */

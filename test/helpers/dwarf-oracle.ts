@@ -115,13 +115,45 @@ async function dwarfdump(args: string[]): Promise<string> {
   return stdout;
 }
 
-/** All DIEs named any of `names`, with their units (-p), in batches that keep argv short. */
+const unitLists = new Map<string, Promise<{ offsets: number[]; cus: OracleCu[] }>>();
+
+/** Every unit DIE of `file` (`--debug-info --recurse-depth=0`): to tell which unit a DIE offset is in. */
+function unitList(file: string) {
+  let p = unitLists.get(file);
+  if (!p) {
+    p = dwarfdump(['--debug-info', '--recurse-depth=0', file]).then((text) => {
+      const units = parseDies(text).filter((d) => d.cu && d.tag !== 'NULL').sort((a, b) => a.offset - b.offset);
+      return { offsets: units.map((u) => u.offset), cus: units.map((u) => u.cu!) };
+    });
+    unitLists.set(file, p);
+  }
+  return p;
+}
+
+/**
+ * All DIEs named any of `names`, each with its unit, in batches that keep argv short. Units come from the
+ * unit list, not from `-p` (whose parent chains repeat the whole unit DIE per match: 400 MB for a vmlinux).
+ */
 export async function diesByName(file: string, names: readonly string[]): Promise<OracleDie[]> {
   const out: OracleDie[] = [];
   const unique = [...new Set(names)];
+  if (unique.length === 0) return out;
+  const units = await unitList(file);
   for (let i = 0; i < unique.length; i += 2000) {
     const batch = unique.slice(i, i + 2000);
-    out.push(...parseDies(await dwarfdump([...batch.map((n) => `--name=${n}`), '-p', file])).filter((d) => d.tag !== 'DW_TAG_compile_unit'));
+    for (const d of parseDies(await dwarfdump([...batch.map((n) => `--name=${n}`), file]))) {
+      let lo = 0;
+      let hi = units.offsets.length - 1;
+      let k = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        if (units.offsets[mid] <= d.offset) {
+          k = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      out.push({ ...d, cu: k >= 0 ? units.cus[k] : null });
+    }
   }
   return out;
 }
@@ -138,7 +170,14 @@ export async function lookup(file: string, address: bigint): Promise<Lookup> {
   const text = await dwarfdump([`--lookup=0x${address.toString(16)}`, file]);
   const dies = parseDies(text);
   const cuDie = dies.find((d) => d.tag === 'DW_TAG_compile_unit' || d.tag === 'DW_TAG_skeleton_unit');
-  const subprogram = [...dies].reverse().find((d) => d.tag === 'DW_TAG_subprogram') ?? null;
+  let subprogram = [...dies].reverse().find((d) => d.tag === 'DW_TAG_subprogram') ?? null;
+  // llvm prints the innermost subroutine as the "function": code inlined at a clone's first instruction
+  // shows a DW_TAG_inlined_subroutine instead. Its parent chain (-p) holds the enclosing subprogram.
+  const inner = dies.find((d) => d.tag === 'DW_TAG_inlined_subroutine');
+  if (!subprogram && inner) {
+    const chain = parseDies(await dwarfdump([`--debug-info=0x${inner.offset.toString(16)}`, '-p', file]));
+    subprogram = [...chain].reverse().find((d) => d.tag === 'DW_TAG_subprogram') ?? null;
+  }
   const m = /^Line info: (?:file '([^']*)', )?line (\d+)/m.exec(text);
   return { cu: cuDie?.cu ?? null, subprogram, line: m ? { file: m[1] ?? null, line: Number(m[2]) } : null };
 }
@@ -320,7 +359,7 @@ export async function firstRowAt(file: string, address: bigint): Promise<{ file:
   return line === undefined ? null : { file: null, line };
 }
 
-const FULL_DUMP_LIMIT = 16 << 20;
+const FULL_DUMP_LIMIT = 2 << 20;
 const fullDumps = new Map<string, Promise<{ byAddress: Map<bigint, OracleDie[]>; byOffset: Map<number, OracleDie> }>>();
 
 function fullDump(file: string) {
@@ -354,23 +393,32 @@ async function fromCandidates(file: string, hits: OracleDie[], known: ReadonlyMa
   return { kind: 'ambiguous', options: [...distinct.values()] };
 }
 
+/**
+ * Paths agree when equal, or when the oracle's is absolute and ends with ours: relativeTo() strips only
+ * comp_dir, while ksymtree also strips a source root it learned (assembler units record absolute paths).
+ */
+export function samePath(ours: string | null, oracle: string | null): boolean {
+  if (ours === oracle) return true;
+  return ours !== null && oracle !== null && oracle.startsWith('/') && oracle.endsWith(`/${ours}`);
+}
+
 /** A disagreement between a site and the oracle, or null when they agree. */
 export function disagreement(site: { declFile: string | null; declLine: number | null; unit: string | null; source: string }, e: Expected): string | null {
   switch (e.kind) {
     case 'decl':
       if (site.source !== 'decl') return `oracle has a DIE (${e.file}:${e.line}), we answered ${site.source}`;
-      if (site.declFile !== e.file || site.declLine !== e.line) return `decl ${site.declFile}:${site.declLine}, oracle ${e.file}:${e.line}`;
-      if (site.unit !== e.unit) return `unit ${site.unit}, oracle ${e.unit}`;
+      if (!samePath(site.declFile, e.file) || site.declLine !== e.line) return `decl ${site.declFile}:${site.declLine}, oracle ${e.file}:${e.line}`;
+      if (!samePath(site.unit, e.unit)) return `unit ${site.unit}, oracle ${e.unit}`;
       return null;
     case 'ambiguous':
-      if (site.source === 'decl' && !e.options.some((o) => o.file === site.declFile && o.line === site.declLine)) {
+      if (site.source === 'decl' && !e.options.some((o) => samePath(site.declFile, o.file) && o.line === site.declLine)) {
         return `decl ${site.declFile}:${site.declLine} is none of the oracle's ${e.options.map((o) => `${o.file}:${o.line}`).join(', ')}`;
       }
       return null;
     case 'no-die':
       if (site.source === 'decl') return `decl ${site.declFile}:${site.declLine}, but the oracle has no DIE at the address`;
       if (site.source === 'line-table' && e.line && site.declLine !== e.line.line) return `line-table line ${site.declLine}, oracle line ${e.line.line}`;
-      if (site.unit !== null && e.unit !== null && site.unit !== e.unit) return `unit ${site.unit}, oracle ${e.unit}`;
+      if (site.unit !== null && e.unit !== null && !samePath(site.unit, e.unit)) return `unit ${site.unit}, oracle ${e.unit}`;
       return null;
   }
 }
