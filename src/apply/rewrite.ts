@@ -19,7 +19,7 @@
  */
 import { ObjectError } from '../errors.js';
 import {
-  ET_REL, SHF_ALLOC, SHF_COMPRESSED, SHN_LORESERVE, SHN_UNDEF, SHT_REL, SHT_RELA, SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL,
+  ET_REL, SHF_ALLOC, SHF_COMPRESSED, SHN_LORESERVE, SHN_UNDEF, SHT_GROUP, SHT_REL, SHT_RELA, SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL,
 } from '../elf/constants.js';
 import { type ElfHeader, readElfHeader } from '../elf/header.js';
 import { type Section, readSections, sectionBytes } from '../elf/sections.js';
@@ -29,7 +29,6 @@ import { FieldWriter, alignUp, ehdrLayout, shdrLayout, symLayout } from './elf-f
 import { MARKER_SECTION, type Marker, type OriginalFile, decodeMarker, encodeMarker, sha256 } from './marker.js';
 
 const EM_MIPS = 8;
-const SHT_GROUP = 17;
 const SHT_LLVM_ADDRSIG = 0x6fff4c03;
 
 /** A module that apply or revert will not change, and why. */

@@ -31,6 +31,7 @@ export const SHT_NOTE = 7;
 export const SHT_NOBITS = 8;
 export const SHT_REL = 9;
 export const SHT_DYNSYM = 11;
+export const SHT_GROUP = 17;
 export const SHT_SYMTAB_SHNDX = 18;
 
 export const SHF_WRITE = 0x1;

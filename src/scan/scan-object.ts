@@ -9,6 +9,7 @@ import { type Section, readSections, sectionBytes } from '../elf/sections.js';
 import { findModuleSignature, MODULE_SIG_MARKER } from '../elf/signature.js';
 import { type SymbolTable, readSymbolTable } from '../elf/symbols.js';
 import { decompress, detectCompression } from '../io/decompress.js';
+import { appliedOriginal } from '../apply/original-source.js';
 import { extractVmlinuz, isBzImage } from '../kallsyms/vmlinuz.js';
 import { type ByteSource, BufferSource, FileSource, PrefixSource } from '../io/source.js';
 import { exportedNames, isCoreSymbol, moduleElfType, moduleKallsymsLetter, moduleLayout } from '../kallsyms/module-view.js';
@@ -51,7 +52,9 @@ export async function scanObject(path: string): Promise<ScannedObject> {
       source = new BufferSource(path, kernel.image);
     }
     const signature = signatureOf(source);
-    const image = signature ? new PrefixSource(source, signature.elfSize) : source;
+    const signed = signature ? new PrefixSource(source, signature.elfSize) : source;
+    // A module `ksymtree apply` rewrote is indexed as its original: its alias symbols are not symbols of the build.
+    const image = appliedOriginal(signed) ?? signed;
     const h = readElfHeader(image);
     if (h.type === ET_REL) kind = 'module';
     elf = scanElf(image, h, kind, path, errors, signature !== null, compression.startsWith('vmlinuz-'));
