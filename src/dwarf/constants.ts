@@ -20,6 +20,8 @@ export const DW_TAG_subprogram = 0x2e;
 export const DW_TAG_variable = 0x34;
 export const DW_TAG_type_unit = 0x41;
 export const DW_TAG_partial_unit = 0x3c;
+export const DW_TAG_call_site = 0x48;
+export const DW_TAG_GNU_call_site = 0x4109;
 export const DW_TAG_skeleton_unit = 0x4a;
 
 export const DW_AT_sibling = 0x01;

@@ -301,7 +301,10 @@ class SiteFinder {
       if (shndx === SHN_UNDEF || shndx >= SHN_LORESERVE) continue;
       probes++;
       const units = this.unitsAt(this.relocatable ? shndx : 0, BigInt(`0x${t.valueHex(j)}`));
-      const match = units.filter((u) => fileName === null || this.unitBasename(u) === fileName);
+      // A function of the same STT_FILE group is code of the same object file, hence of the same unit: its
+      // unit need not be read to check the name (that would read ~1,000 unit headers in a vmlinux).
+      // Only overlapping ranges (several units) are told apart by the unit's basename.
+      const match = units.length === 1 ? units : units.filter((u) => fileName === null || this.unitBasename(u) === fileName);
       if (match.length > 0) {
         found = match.slice(0, 1);
         break;
@@ -441,7 +444,9 @@ class SiteFinder {
           if (!(intoBodies && this.pendingData > 0)) c.skipChildren();
         } else if (tag === C.DW_TAG_variable) {
           if (this.pendingData > 0) this.variable(c);
-        } else if (TYPE_TAGS.has(tag)) {
+        } else if (TYPE_TAGS.has(tag) || tag === C.DW_TAG_inlined_subroutine || tag === C.DW_TAG_call_site || tag === C.DW_TAG_GNU_call_site) {
+          // Inlined copies refer to their abstract instance, where gcc puts static locals' locations;
+          // call sites hold only parameters. Neither has an addressed DIE of its own.
           c.skipChildren();
         }
       }
