@@ -3,13 +3,12 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { extractCapture } from './harness/boot.js';
+import { encodeCapture, extractCapture } from './harness/boot.js';
 import { cpioNewc } from './harness/cpio.js';
 import { checkSympos, compareObject, differenceCount, type KsymLine, parseKallsyms } from './harness/compare.js';
 import { kernelCorpus, KERNELS } from './harness/kernels.js';
 import { modinfo, readModuleElf, resolveModuleSet } from './harness/modules.js';
 import { runQemu, withBootLock } from './harness/qemu.js';
-import { createHash } from 'node:crypto';
 
 /** Entries of a newc archive, read back field by field. */
 function readNewc(b: Buffer): { name: string; mode: number; data: Buffer; rdev: [number, number] }[] {
@@ -49,13 +48,15 @@ test('cpio newc: directories, files, symlinks and /dev/console read back with mo
   t.deepEqual(e[4].rdev, [5, 1]);
 });
 
-test('capture transfer: checked by size and sha256, CRs added by a tty removed, damage reported', (t) => {
-  const body = Buffer.from('@@@FILE kallsyms\nffffffff81000000 T _text\n');
-  const sum = createHash('sha256').update(body).digest('hex');
-  const head = `noise\n@@@KSYMTREE-E2E-CAPTURE ${sum} ${body.length}\n`;
-  t.deepEqual(extractCapture(Buffer.from(`${head}${body}@@@KSYMTREE-E2E-DONE\n`)), body);
-  t.deepEqual(extractCapture(Buffer.from(`${head}${body.toString().replace(/\n/g, '\r\n')}`)), body);
-  t.throws(() => extractCapture(Buffer.from(`${head}${body.subarray(0, 10)}`)), { message: /damaged/ });
+test('capture transfer: gzip + base64 checked by size and sha256, CRs added by a tty ignored, damage reported', (t) => {
+  const body = Buffer.from(`@@@FILE kallsyms\n${'ffffffff81000000 T _text\n'.repeat(1000)}`);
+  const sent = encodeCapture(body);
+  t.deepEqual(extractCapture(Buffer.concat([Buffer.from('boot noise\n'), sent])), body);
+  t.deepEqual(extractCapture(Buffer.from(sent.toString('latin1').replace(/\n/g, '\r\n'), 'latin1')), body);
+  t.throws(() => extractCapture(sent.subarray(0, sent.length - 40)), { message: /truncated/ });
+  const damaged = Buffer.from(sent);
+  damaged[120] = damaged[120] === 0x41 ? 0x42 : 0x41;
+  t.throws(() => extractCapture(damaged), { message: /damaged/ });
   t.throws(() => extractCapture(Buffer.from('boot log only\n')), { message: /no capture/ });
 });
 

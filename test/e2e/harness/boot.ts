@@ -1,16 +1,18 @@
 // Boot a real kernel under qemu with a tiny initramfs (busybox + the modules to insmod) and capture what the
 // running kernel shows: /proc/kallsyms, /proc/modules, /sys/module/*/sections/*, insmod results, dmesg.
 // The capture is cached, keyed by the kernel's and the modules' bytes and the init script.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { basename, dirname, join } from 'node:path';
 import { cpioNewc, type CpioEntry } from './cpio.js';
 import { type ModuleSet, type ModuleToLoad, readModuleElf, resolveModuleSet } from './modules.js';
 import { bzImageRelease, ensureTools, qemuArgv, runQemu, withBootLock } from './qemu.js';
 
 /** Bump when the init script, the capture format or the qemu command line change meaning. */
-const HARNESS_VERSION = 'ksymtree-e2e-1';
+const HARNESS_VERSION = 'ksymtree-e2e-3';
 
 export const CACHE_DIR = process.env.KSYMTREE_E2E_CACHE ?? join(homedir(), '.cache/ksymtree-e2e');
 
@@ -26,8 +28,14 @@ export interface BootOptions {
   readonly modulesDir: string;
   /** Module names to insmod; their `depends` (and `softdep pre:`) are loaded first. */
   readonly modules: readonly string[];
-  /** Decompress .ko.xz/.gz/.zst on the host instead of handing them to insmod as they are. */
-  readonly decompressOnHost?: boolean;
+  /**
+   * How compressed modules (.ko.xz/.gz/.zst) are loaded: `kernel` hands the file to finit_module() with
+   * MODULE_INIT_COMPRESSED_FILE, so the kernel's own decompressor reads it (CONFIG_MODULE_DECOMPRESS; a tiny
+   * static helper built with gcc); `busybox` lets busybox insmod decompress it; `host` decompresses on the host.
+   * Default: `kernel` when the kernel's config-<release> beside it has CONFIG_MODULE_DECOMPRESS=y and gcc can
+   * build the helper, else `busybox`. Uncompressed modules always go through busybox insmod.
+   */
+  readonly compressed?: 'kernel' | 'busybox' | 'host';
   readonly memoryMb?: number;
   readonly timeoutMs?: number;
   /** Ignore (and replace) a cached capture. */
@@ -38,6 +46,8 @@ export interface BootOptions {
 
 export interface InsmodResult {
   readonly name: string;
+  /** `insmod` (busybox) or `finit` (finit_module with MODULE_INIT_COMPRESSED_FILE: the kernel decompresses). */
+  readonly loader: string;
   readonly status: number;
   readonly message: string;
   readonly reason: ModuleToLoad['reason'];
@@ -69,12 +79,12 @@ C=/tmp/capture
 : > $C
 t() { set -- "$1" $($B cat /proc/uptime); echo "@@@TIME $1 $2" >> $C; }
 t init
-while read name file; do
+while read name file how; do
   [ -n "$name" ] || continue
-  echo "ksymtree-e2e: insmod $file"
-  $B insmod "/$file" 2> /tmp/insmod.err
+  echo "ksymtree-e2e: $how $file"
+  if [ "$how" = finit ]; then /bin/finit-module "/$file" 4 2> /tmp/insmod.err; else $B insmod "/$file" 2> /tmp/insmod.err; fi
   rc=$?
-  echo "@@@INSMOD $name $rc $($B head -c 400 /tmp/insmod.err | $B tr '\\n\\t' '  ')" >> $C
+  echo "@@@INSMOD $name $rc $how $($B head -c 400 /tmp/insmod.err | $B tr '\\n\\t' '  ')" >> $C
 done < /modules.list
 t insmod-done
 echo "@@@FILE kallsyms" >> $C; $B cat /proc/kallsyms >> $C
@@ -83,7 +93,7 @@ echo "@@@FILE sections" >> $C
 for d in /sys/module/*/sections; do
   m=\${d#/sys/module/}; m=\${m%/sections}
   for f in "$d"/.* "$d"/*; do
-    [ -f "$f" ] && echo "$m \${f##*/} $($B cat "$f")"
+    [ -f "$f" ] && read v < "$f" && echo "$m \${f##*/} $v"
   done
 done >> $C
 echo "@@@FILE uname" >> $C; $B uname -r >> $C
@@ -93,8 +103,8 @@ t captured
 $B stty -F /dev/ttyS1 raw -echo 2> /dev/null
 set -- $($B sha256sum $C)
 size=$($B wc -c < $C)
-echo "ksymtree-e2e: sending $size bytes"
-{ echo "@@@KSYMTREE-E2E-CAPTURE $1 $size"; $B cat $C; echo "@@@KSYMTREE-E2E-DONE"; } > /dev/ttyS1
+echo "ksymtree-e2e: sending $size bytes (gzip, base64)"
+{ echo "@@@KSYMTREE-E2E-CAPTURE $1 $size"; $B gzip -c $C | $B base64; echo "@@@KSYMTREE-E2E-DONE"; } > /dev/ttyS1
 $B sync
 echo "ksymtree-e2e: sent at $($B cut -d' ' -f1 /proc/uptime) s, powering off"
 $B poweroff -f
@@ -105,13 +115,64 @@ function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-function fileName(m: ModuleToLoad, onHost: boolean): string {
+type Compressed = NonNullable<BootOptions['compressed']>;
+
+const isCompressed = (m: ModuleToLoad) => /\.ko\.(xz|gz|zst)$/.test(m.file);
+
+function fileName(m: ModuleToLoad, how: Compressed): string {
   const b = basename(m.file);
-  return onHost ? b.replace(/\.ko\.(xz|gz|zst)$/, '.ko') : b;
+  return how === 'host' ? b.replace(/\.ko\.(xz|gz|zst)$/, '.ko') : b;
 }
 
-/** The initramfs: busybox, /init, /modules.list ("name m/file" in load order), the module files under /m. */
-export function buildInitramfs(busybox: string, set: ModuleSet, moduleBytes: Map<string, Buffer>, onHost: boolean): Buffer {
+function loaderOf(m: ModuleToLoad, how: Compressed): 'finit' | 'insmod' {
+  return how === 'kernel' && isCompressed(m) ? 'finit' : 'insmod';
+}
+
+/** finit_module(fd, "", FLAGS): loads a module file as the kernel reads it (flag 4 = MODULE_INIT_COMPRESSED_FILE). */
+const FINIT_SOURCE = `#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  if (argc < 2) return 2;
+  int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+  if (fd < 0) { fprintf(stderr, "%s: %s\\n", argv[1], strerror(errno)); return 1; }
+  if (syscall(SYS_finit_module, fd, "", argc > 2 ? atoi(argv[2]) : 0) != 0) {
+    fprintf(stderr, "finit_module %s: %s\\n", argv[1], strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+`;
+
+/** The static finit_module helper, built once into the cache; null when gcc -static cannot build it. */
+function finitHelper(): string | null {
+  const out = join(CACHE_DIR, `finit-module-${sha256(FINIT_SOURCE).slice(0, 12)}`);
+  if (existsSync(out)) return out;
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const src = `${out}.${process.pid}.c`;
+  writeFileSync(src, FINIT_SOURCE);
+  const r = spawnSync('gcc', ['-static', '-Os', '-s', '-o', `${out}.${process.pid}`, src], { stdio: 'ignore' });
+  rmSync(src, { force: true });
+  if (r.status !== 0) return null;
+  renameSync(`${out}.${process.pid}`, out);
+  return out;
+}
+
+/** CONFIG_MODULE_DECOMPRESS=y in the config-<release> beside the kernel image. */
+function kernelDecompresses(kernel: string, release: string): boolean {
+  const config = join(dirname(kernel), `config-${release}`);
+  return existsSync(config) && /^CONFIG_MODULE_DECOMPRESS=y$/m.test(readFileSync(config, 'latin1'));
+}
+
+/**
+ * The initramfs: busybox, /init, /modules.list ("name m/file loader" in load order), the module files under /m,
+ * and /bin/finit-module when a module is loaded with `finit`.
+ */
+export function buildInitramfs(busybox: string, set: ModuleSet, moduleBytes: Map<string, Buffer>, how: Compressed, finit: string | null = null): Buffer {
   const entries: CpioEntry[] = [
     { kind: 'dir', path: 'bin' }, { kind: 'dir', path: 'dev' }, { kind: 'dir', path: 'proc' }, { kind: 'dir', path: 'sys' },
     { kind: 'dir', path: 'tmp', mode: 0o1777 }, { kind: 'dir', path: 'm' },
@@ -119,13 +180,18 @@ export function buildInitramfs(busybox: string, set: ModuleSet, moduleBytes: Map
     { kind: 'file', path: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
     { kind: 'symlink', path: 'bin/sh', target: 'busybox' },
     { kind: 'file', path: 'init', data: initScript, mode: 0o755 },
-    { kind: 'file', path: 'modules.list', data: set.modules.map((m) => `${m.name} m/${fileName(m, onHost)}\n`).join('') },
+    { kind: 'file', path: 'modules.list', data: set.modules.map((m) => `${m.name} m/${fileName(m, how)} ${loaderOf(m, how)}\n`).join('') },
   ];
-  for (const m of set.modules) entries.push({ kind: 'file', path: `m/${fileName(m, onHost)}`, data: moduleBytes.get(m.name)! });
+  if (finit) entries.push({ kind: 'file', path: 'bin/finit-module', data: readFileSync(finit), mode: 0o755 });
+  for (const m of set.modules) entries.push({ kind: 'file', path: `m/${fileName(m, how)}`, data: moduleBytes.get(m.name)! });
   return cpioNewc(entries);
 }
 
-/** The capture block sent on the data port, checked against the guest's sha256 (CRs removed if a tty added them). */
+/**
+ * The capture sent on the data port: a header with the sha256 and size of the capture file, then the file
+ * gzipped and base64-encoded (text, so a tty adding CRs cannot damage it; gzip makes the ~150 KB/s of the
+ * emulated UART fast enough), then an end marker. Checked against the guest's sha256.
+ */
 export function extractCapture(data: Buffer): Buffer {
   const marker = Buffer.from('@@@KSYMTREE-E2E-CAPTURE ');
   const at = data.indexOf(marker);
@@ -133,16 +199,27 @@ export function extractCapture(data: Buffer): Buffer {
   const eol = data.indexOf(0x0a, at);
   const [sum, sizeText] = data.toString('latin1', at + marker.length, eol).trim().split(' ');
   const size = Number(sizeText);
-  const body = data.subarray(eol + 1, eol + 1 + size);
-  if (body.length === size && sha256(body) === sum) return body;
-  const unCr = Buffer.from(data.subarray(eol + 1).toString('latin1').replace(/\r\n/g, '\n'), 'latin1').subarray(0, size);
-  if (unCr.length === size && sha256(unCr) === sum) return unCr;
-  throw new Error(`capture damaged: expected ${size} bytes with sha256 ${sum}, got ${body.length} bytes`);
+  const end = data.indexOf('@@@KSYMTREE-E2E-DONE', eol);
+  if (end < 0) throw new Error(`capture truncated: no end marker after ${data.length - eol - 1} bytes of ${size}`);
+  let body: Buffer;
+  try {
+    body = gunzipSync(Buffer.from(data.toString('latin1', eol + 1, end).replace(/[\r\n]/g, ''), 'base64'));
+  } catch (e) {
+    throw new Error(`capture damaged: ${(e as Error).message}`);
+  }
+  if (body.length !== size || sha256(body) !== sum) throw new Error(`capture damaged: expected ${size} bytes with sha256 ${sum}, got ${body.length} bytes`);
+  return body;
+}
+
+/** What the guest's /init sends for `body` (base64 lines of 76 characters, as busybox base64 writes them). */
+export function encodeCapture(body: Buffer): Buffer {
+  const b64 = gzipSync(body).toString('base64').replace(/(.{76})/g, '$1\n');
+  return Buffer.from(`@@@KSYMTREE-E2E-CAPTURE ${sha256(body)} ${body.length}\n${b64}\n@@@KSYMTREE-E2E-DONE\n`, 'latin1');
 }
 
 interface Parsed {
   files: Map<string, string>;
-  insmod: { name: string; status: number; message: string }[];
+  insmod: { name: string; status: number; loader: string; message: string }[];
   sections: [string, string, string][];
   /** Guest uptime (s) at: init, insmod-done, captured. */
   times: Record<string, number>;
@@ -155,10 +232,10 @@ function parseCapture(text: string): Parsed {
   let current: string | null = null;
   let buf: string[] = [];
   for (const line of text.split('\n')) {
-    const ins = /^@@@INSMOD (\S+) (\d+) ?(.*)$/.exec(line);
+    const ins = /^@@@INSMOD (\S+) (\d+) (\S+) ?(.*)$/.exec(line);
     const file = /^@@@FILE (\S+)$/.exec(line);
     const time = /^@@@TIME (\S+) ([\d.]+)$/.exec(line);
-    if (ins && current === null) insmod.push({ name: ins[1], status: Number(ins[2]), message: ins[3].trim() });
+    if (ins && current === null) insmod.push({ name: ins[1], status: Number(ins[2]), loader: ins[3], message: ins[4].trim() });
     else if (time) times[time[1]] = Number(time[2]);
     else if (file) {
       if (current !== null) files.set(current, buf.length ? `${buf.join('\n')}\n` : '');
@@ -218,15 +295,20 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   if (typeof tools === 'string') throw new Error(tools);
   const release = bzImageRelease(o.kernel) ?? basename(o.kernel).replace(/^vmlinuz-/, '');
   const set = resolveModuleSet(o.modulesDir, o.modules, { release });
-  const onHost = o.decompressOnHost ?? false;
+  let how: Compressed = o.compressed ?? (kernelDecompresses(o.kernel, release) ? 'kernel' : 'busybox');
+  const finit = how === 'kernel' && set.modules.some(isCompressed) ? finitHelper() : null;
+  if (how === 'kernel' && !finit && set.modules.some(isCompressed)) {
+    log('e2e: gcc -static cannot build the finit_module helper: busybox insmod decompresses the modules');
+    how = 'busybox';
+  }
   const bytes = new Map<string, Buffer>();
-  for (const m of set.modules) bytes.set(m.name, onHost ? readModuleElf(m.file) : readFileSync(m.file));
+  for (const m of set.modules) bytes.set(m.name, how === 'host' ? readModuleElf(m.file) : readFileSync(m.file));
   const memoryMb = o.memoryMb ?? 1024;
   const append = 'console=ttyS0 nokaslr panic=-1 quiet rdinit=/init';
   const key = sha256(JSON.stringify({
     v: HARNESS_VERSION, kernel: sha256(readFileSync(o.kernel)), init: initScript, append, memoryMb,
     argv: qemuArgv('qemu', { kernel: 'K', initrd: 'I', append, consoleFile: 'C', dataFile: 'D', memoryMb, timeoutMs: 0 }),
-    modules: set.modules.map((m) => [m.name, fileName(m, onHost), sha256(bytes.get(m.name)!)]),
+    modules: set.modules.map((m) => [m.name, fileName(m, how), loaderOf(m, how), sha256(bytes.get(m.name)!)]),
   })).slice(0, 24);
   const dir = join(CACHE_DIR, `${release}-${key}`);
   if (!o.fresh && existsSync(join(dir, 'meta.json'))) {
@@ -240,7 +322,7 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const initrd = join(work, 'initramfs.cpio');
-  writeFileSync(initrd, buildInitramfs(tools.busybox, set, bytes, onHost));
+  writeFileSync(initrd, buildInitramfs(tools.busybox, set, bytes, how, finit));
   const timeoutMs = o.timeoutMs ?? bootTimeoutMs();
   const result = await withBootLock(CACHE_DIR, async () => {
     log(`e2e: booting ${release} with ${set.modules.length} modules (timeout ${timeoutMs / 1000} s)`);
