@@ -1,15 +1,16 @@
-// Manual use: node dist/test/e2e/harness/cli.js KERNEL MODULES_DIR MODULE... [--fresh] [--host-decompress]
+// Manual use: node dist/test/e2e/harness/cli.js KERNEL MODULES_DIR MODULE... [--fresh] [--compressed=kernel|busybox|host]
 // boots, prints the capture directory (kallsyms, modules, sys/module, console.log, meta.json) and the insmod results.
 import { bootCapture } from './boot.js';
 
 const args = process.argv.slice(2);
 const flags = new Set(args.filter((a) => a.startsWith('--')));
+const compressed = args.find((a) => a.startsWith('--compressed='))?.slice('--compressed='.length) as 'kernel' | 'busybox' | 'host' | undefined;
 const [kernel, modulesDir, ...modules] = args.filter((a) => !a.startsWith('--'));
 if (!kernel || !modulesDir || !modules.length) {
-  console.error('usage: cli.js KERNEL MODULES_DIR MODULE... [--fresh] [--host-decompress]');
+  console.error('usage: cli.js KERNEL MODULES_DIR MODULE... [--fresh] [--compressed=kernel|busybox|host]');
   process.exit(2);
 }
-const c = await bootCapture({ kernel, modulesDir, modules, fresh: flags.has('--fresh'), decompressOnHost: flags.has('--host-decompress'), log: (l) => console.error(l) });
-for (const i of c.insmod) console.log(`insmod ${i.name} (${i.reason}): ${i.status}${i.message ? ` ${i.message}` : ''}`);
+const c = await bootCapture({ kernel, modulesDir, modules, fresh: flags.has('--fresh'), compressed, log: (l) => console.error(l) });
+for (const i of c.insmod) console.log(`${i.loader} ${i.name} (${i.reason}): ${i.status}${i.message ? ` ${i.message}` : ''}`);
 console.log(`release ${c.release}, boot ${c.bootSeconds} s${c.cached ? ' (cached)' : ''}`);
 console.log(c.dir);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { ksymtree, parseTsv } from '../../helpers/cli.js';
-import { bootCapture, bootTimeoutMs, type Capture } from './boot.js';
+import { bootCapture, type BootOptions, bootTimeoutMs, type Capture } from './boot.js';
 import { byObject, checkSympos, compareObject, type Comparison, differenceCount, type DuplicateCopy, type KsymLine, parseKallsyms, summarize } from './compare.js';
 import { type KernelCorpus, kernelCorpus, type KernelSpec } from './kernels.js';
 import { ensureTools } from './qemu.js';
@@ -48,11 +48,11 @@ function sectionAddress(capture: Capture, module: string, section: string): bigi
 }
 
 /** Boot (or take the cached capture), index the loaded files, run ksymtree kallsyms/symbols/aliases and compare. */
-export async function runE2e(spec: KernelSpec, log: (l: string) => void, opts: { decompressOnHost?: boolean; modulesDir?: string } = {}): Promise<E2eRun> {
+export async function runE2e(spec: KernelSpec, log: (l: string) => void, opts: { compressed?: BootOptions['compressed']; modulesDir?: string } = {}): Promise<E2eRun> {
   const t0 = Date.now();
   const corpus = kernelCorpus(spec);
   if (typeof corpus === 'string') throw new Error(corpus);
-  const capture = await bootCapture({ kernel: corpus.kernel, modulesDir: opts.modulesDir ?? corpus.installed, modules: spec.modules, decompressOnHost: opts.decompressOnHost, log });
+  const capture = await bootCapture({ kernel: corpus.kernel, modulesDir: opts.modulesDir ?? corpus.installed, modules: spec.modules, compressed: opts.compressed, log });
   const t1 = Date.now();
   const loaded = capture.moduleSet.modules.filter((m) => capture.insmod.find((i) => i.name === m.name)?.status === 0);
   const db = join(mkdtempSync(join(tmpdir(), `ksymtree-e2e-${spec.id}-`)), 'index.db');
@@ -121,7 +121,7 @@ export interface SuiteOptions {
    */
   readonly vmlinuxExact: boolean;
   readonly vmlinuxSymposExact: boolean;
-  readonly decompressOnHost?: boolean;
+  readonly compressed?: BootOptions['compressed'];
 }
 
 /** Register the e2e tests of one kernel (test.skip with the reason in the title when it cannot run). */
@@ -135,7 +135,7 @@ export function kallsymsSuite(spec: KernelSpec, opts: SuiteOptions): void {
   let run: Promise<E2eRun> | undefined;
   const get = (t: ExecutionContext) => {
     t.timeout(4 * bootTimeoutMs() + 15 * 60_000, 'waiting for the boot lock, boot, index');
-    run ??= runE2e(spec, (l) => console.error(`[${spec.id}] ${l}`), { decompressOnHost: opts.decompressOnHost });
+    run ??= runE2e(spec, (l) => console.error(`[${spec.id}] ${l}`), { compressed: opts.compressed });
     return run;
   };
 
@@ -143,6 +143,9 @@ export function kallsymsSuite(spec: KernelSpec, opts: SuiteOptions): void {
     const r = await get(t);
     t.log(`capture ${r.capture.dir}${r.capture.cached ? ' (cached)' : ''}; qemu boot ${r.capture.bootSeconds} s; index ${r.seconds.index.toFixed(1)} s; total ${r.seconds.total.toFixed(1)} s`);
     t.is(r.capture.release, r.capture.moduleSet.vermagic.split(' ')[0]);
+    const loaders = new Map<string, number>();
+    for (const i of r.capture.insmod) loaders.set(i.loader, (loaders.get(i.loader) ?? 0) + 1);
+    t.log(`loaded with: ${[...loaders].map(([l, n]) => `${l === 'finit' ? 'finit_module(MODULE_INIT_COMPRESSED_FILE), the kernel decompressing' : 'busybox insmod'} ${n}`).join(', ')}`);
     const live = new Map(r.capture.procModules.split('\n').filter(Boolean).map((l) => l.split(' ')).map((f) => [f[0], f[4]]));
     for (const m of r.capture.moduleSet.modules) {
       const ins = r.capture.insmod.find((i) => i.name === m.name);
