@@ -1,7 +1,7 @@
 import { AbbrevCache } from './abbrev.js';
 import * as C from './constants.js';
 import { LineProgram } from './line.js';
-import { DwarfError, DwarfReader, stringAt } from './reader.js';
+import { DwarfError, DwarfReader } from './reader.js';
 import type { DwarfSection, DwarfSections } from './sections.js';
 import { type Address, parseUnitHeader, readUnitLength, Unit } from './unit.js';
 
@@ -200,13 +200,13 @@ export class Dwarf {
   str(offset: number): string {
     const s = this.file.section('.debug_str');
     if (!s) throw new DwarfError({ file: this.file.file, name: '.debug_str', fileOffset: null }, offset, 'DW_FORM_strp used but the object has no .debug_str');
-    return stringAt(s.contents(), offset, s, 'DW_FORM_strp');
+    return s.cstring(offset, 'DW_FORM_strp');
   }
 
   lineStr(offset: number): string {
     const s = this.file.section('.debug_line_str');
     if (!s) throw new DwarfError({ file: this.file.file, name: '.debug_line_str', fileOffset: null }, offset, 'DW_FORM_line_strp used but the object has no .debug_line_str');
-    return stringAt(s.contents(), offset, s, 'DW_FORM_line_strp');
+    return s.cstring(offset, 'DW_FORM_line_strp');
   }
 
   /** DW_FORM_strx*: entry `index` of the unit's contribution to .debug_str_offsets. */

@@ -3,12 +3,12 @@ import { debugSectionName, isCompressedSection, sectionContents } from '../elf/c
 import { ET_REL, SHT_NOBITS, SHT_RELA } from '../elf/constants.js';
 import { ObjectError } from '../errors.js';
 import type { ElfHeader } from '../elf/header.js';
-import { type AddressTargets, LazyRelocator, RelocatedTargets, RelocationTable, relocationSectionsFor } from '../elf/relocations.js';
+import { type AddressTargets, LazyRelocator, RelocatedTargets, RelocationTable, relocationSectionsFor, SymbolValues } from '../elf/relocations.js';
 import type { Section } from '../elf/sections.js';
 import type { SymbolTable } from '../elf/symbols.js';
 import { type ByteSource, BufferSource } from '../io/source.js';
 import { releaseBuffer, takeBuffer } from './buffers.js';
-import { DwarfError, DwarfReader, type SectionContext } from './reader.js';
+import { DwarfError, DwarfReader, type SectionContext, stringAt } from './reader.js';
 
 /**
  * One DWARF section as the decoder sees it: decompressed, relocated (relocatable objects only), and either
@@ -28,6 +28,8 @@ export interface DwarfSection extends SectionContext {
   readInto?(offset: number, target: Buffer, what: string): void;
   /** The whole section (loaded on first use for ranged sections). */
   contents(): Buffer;
+  /** The NUL-terminated string at `offset` (string sections: .debug_str, .debug_line_str). */
+  cstring(offset: number, what: string): string;
   /**
    * The section an address stored at `offset` belongs to. Relocatable objects: the section of the relocation's
    * symbol, -1 when nothing was relocated there (an unrelocated address is meaningless in a `.o`/`.ko`).
@@ -86,6 +88,9 @@ class MemorySection implements DwarfSection {
     this.relocate(0, this.size);
     return this.bytes;
   }
+  cstring(offset: number, what: string): string {
+    return stringAt(this.bytes, offset, this, what);
+  }
   targetAt(offset: number): number {
     return this.targets ? this.targets.sectionAt(offset) : 0;
   }
@@ -98,7 +103,6 @@ class MemorySection implements DwarfSection {
 /** A plain (uncompressed, never relocated) section of an on-disk object: each read is a pread. */
 class FileRangeSection implements DwarfSection {
   readonly fileOffset: number;
-  readonly relocatable = false;
   readonly inMemory = false;
   private whole: Buffer | null = null;
   private fd: number | null = null;
@@ -109,6 +113,8 @@ class FileRangeSection implements DwarfSection {
     readonly little: boolean,
     private src: ByteSource,
     private s: Section,
+    /** A section of a relocatable object that has no relocations (its strings, say). */
+    readonly relocatable = false,
   ) {
     this.fileOffset = s.offset;
   }
@@ -126,8 +132,14 @@ class FileRangeSection implements DwarfSection {
     this.whole ??= this.src.read(this.s.offset, this.s.size, `contents of ${this.name}`);
     return this.whole;
   }
+  cstring(offset: number, what: string): string {
+    if (this.whole) return stringAt(this.whole, offset, this, what);
+    this.pages ??= new StringPages(this, (at, len) => this.read(at, len, what));
+    return this.pages.get(offset, what);
+  }
+  private pages: StringPages | null = null;
   targetAt(): number {
-    return 0;
+    return this.relocatable ? -1 : 0;
   }
   reader(offset: number, length = this.size - offset): DwarfReader {
     return new DwarfReader(this.read(offset, length, 'section range'), this.little, this, offset);
@@ -153,6 +165,218 @@ class FileRangeSection implements DwarfSection {
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+}
+
+/**
+ * Strings of a large string section read page by page (amdgpu.ko's .debug_str is 72 MB; a lookup needs a
+ * few thousand names from it). Pages are cached, the most recently used kept.
+ */
+class StringPages {
+  private pages = new Map<number, Buffer>();
+  constructor(private section: DwarfSection, private read: (offset: number, length: number) => Buffer) {}
+
+  get(offset: number, what: string): string {
+    const size = this.section.size;
+    if (offset < 0 || offset >= size) throw new DwarfError(this.section, offset, `${what}: expected an offset below 0x${size.toString(16)}`);
+    let start = offset;
+    const parts: Buffer[] = [];
+    for (;;) {
+      const page = Math.floor(start / PAGE);
+      const b = this.page(page);
+      const from = start - page * PAGE;
+      const z = b.indexOf(0, from);
+      if (z >= 0) {
+        parts.push(b.subarray(from, z));
+        break;
+      }
+      parts.push(b.subarray(from));
+      start = (page + 1) * PAGE;
+      if (start >= size) throw new DwarfError(this.section, offset, `${what}: expected a NUL-terminated string`, 'truncated');
+    }
+    return (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('latin1');
+  }
+
+  private page(n: number): Buffer {
+    let b = this.pages.get(n);
+    if (b) {
+      this.pages.delete(n);
+      this.pages.set(n, b);
+      return b;
+    }
+    b = this.read(n * PAGE, Math.min(PAGE, this.section.size - n * PAGE));
+    this.pages.set(n, b);
+    if (this.pages.size > PAGES) this.pages.delete(this.pages.keys().next().value!);
+    return b;
+  }
+}
+
+const PAGE = 4096;
+const PAGES = 512;
+/**
+ * Sections of on-disk objects at least `diskMin` bytes are read by ranges, never whole. Exported so that
+ * tests can drive small fixtures through the large-object paths.
+ */
+export const tuning = { diskMin: 16 << 20 };
+
+/**
+ * A large section of a relocatable object on disk (amdgpu.ko: 90 MB of .debug_info and 137 MB of
+ * relocations for it): ranges are read with pread and relocated with just the relocation entries that
+ * fall in them, found by binary search in the on-disk table (sorted by r_offset, as ld -r writes it;
+ * checked on a sample, otherwise the caller loads the section whole).
+ */
+class DiskRelocatedSection implements DwarfSection {
+  readonly relocatable = true;
+  readonly inMemory = false;
+  readonly fileOffset: number;
+  private readonly entsize: number;
+  private readonly count: number;
+  private readonly symValues: SymbolValues;
+  /** Relocators of recently read ranges, for targetAt(): their entries say which section a place points into. */
+  private recent = new Map<number, LazyRelocator>();
+  private probes = new Map<number, number>();
+  private whole: Buffer | null = null;
+  private pages: StringPages | null = null;
+
+  constructor(
+    readonly file: string,
+    readonly name: string,
+    readonly index: number,
+    readonly little: boolean,
+    private fd: () => number,
+    private s: Section,
+    private rela: Section,
+    private h: ElfHeader,
+    private symtab: SymbolTable,
+    private onError: (e: ObjectError) => void,
+  ) {
+    this.fileOffset = s.offset;
+    this.entsize = (h.is64 ? 8 : 4) * (rela.type === SHT_RELA ? 3 : 2);
+    this.count = Math.floor(rela.size / this.entsize);
+    this.symValues = new SymbolValues(symtab);
+  }
+
+  get size(): number {
+    return this.s.size;
+  }
+
+  private pread(target: Buffer, fileOffset: number, what: string): void {
+    const fd = this.fd();
+    for (let done = 0; done < target.length;) {
+      const n = readSync(fd, target, done, target.length - done, fileOffset + done);
+      if (n === 0) throw new ObjectError(this.file, fileOffset + done, `${what}: the file ended while reading`, 'io');
+      done += n;
+    }
+  }
+
+  /** r_offset of relocation entry k, read from the file (cached: searches revisit the same probes). */
+  private placeOf(k: number): number {
+    let v = this.probes.get(k);
+    if (v === undefined) {
+      const b = Buffer.allocUnsafe(this.h.is64 ? 8 : 4);
+      this.pread(b, this.rela.offset + k * this.entsize, `relocation entry ${k} of ${this.rela.name}`);
+      v = this.h.is64
+        ? (this.little ? b.readUInt32LE(0) + b.readUInt32LE(4) * 0x1_0000_0000 : b.readUInt32BE(4) + b.readUInt32BE(0) * 0x1_0000_0000)
+        : (this.little ? b.readUInt32LE(0) : b.readUInt32BE(0));
+      if (this.probes.size > 65536) this.probes.clear();
+      this.probes.set(k, v);
+    }
+    return v;
+  }
+
+  /** True when a sample of the table is in r_offset order (the whole table is never read). */
+  sortedSample(): boolean {
+    let prev = -1;
+    for (let i = 0; i <= 64; i++) {
+      const v = this.placeOf(Math.floor(((this.count - 1) * i) / 64));
+      if (v < prev) return false;
+      prev = v;
+    }
+    return true;
+  }
+
+  private lowerBound(offset: number): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.placeOf(mid) < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Relocates `target`, which holds section bytes [offset, offset + target.length). */
+  private relocate(offset: number, target: Buffer): void {
+    const end = offset + target.length;
+    const lo = this.lowerBound(Math.max(0, offset - 7));
+    const hi = this.lowerBound(end);
+    if (hi <= lo) return;
+    const entries = Buffer.allocUnsafe((hi - lo) * this.entsize);
+    this.pread(entries, this.rela.offset + lo * this.entsize, `relocations ${lo}..${hi} of ${this.rela.name}`);
+    const slice: Section = { ...this.rela, offset: this.rela.offset + lo * this.entsize, size: entries.length };
+    const table = new RelocationTable(this.file, slice, entries, this.h);
+    const r = new LazyRelocator(this.file, this.h, this.s, target, [table], this.symtab, offset, this.symValues, true);
+    r.apply(offset, end);
+    for (const e of r.errors.splice(0)) this.onError(e);
+    this.recent.delete(offset);
+    this.recent.set(offset, r);
+    if (this.recent.size > 64) this.recent.delete(this.recent.keys().next().value!);
+  }
+
+  read(offset: number, length: number, what: string): Buffer {
+    if (offset < 0 || length < 0 || offset + length > this.size) {
+      throw new DwarfError(this, offset, `${what}: expected ${length} bytes, the section has ${Math.max(this.size - offset, 0)} left`, 'truncated');
+    }
+    if (this.whole) return this.whole.subarray(offset, offset + length);
+    const b = Buffer.allocUnsafe(length);
+    this.readInto(offset, b, what);
+    return b;
+  }
+
+  readInto(offset: number, target: Buffer, what: string): void {
+    if (offset < 0 || offset + target.length > this.size) {
+      throw new DwarfError(this, offset, `${what}: expected ${target.length} bytes, the section has ${Math.max(this.size - offset, 0)} left`, 'truncated');
+    }
+    if (this.whole) {
+      this.whole.copy(target, 0, offset, offset + target.length);
+      return;
+    }
+    this.pread(target, this.s.offset + offset, `${this.name} ${what}`);
+    this.relocate(offset, target);
+  }
+
+  contents(): Buffer {
+    if (!this.whole) {
+      const b = Buffer.allocUnsafe(this.size);
+      this.readInto(0, b, `contents of ${this.name}`);
+      this.whole = b;
+    }
+    return this.whole;
+  }
+
+  cstring(offset: number, what: string): string {
+    this.pages ??= new StringPages(this, (at, len) => this.read(at, len, what));
+    return this.pages.get(offset, what);
+  }
+
+  targetAt(offset: number): number {
+    for (const r of this.recent.values()) {
+      const [first, last] = r.span;
+      if (offset >= first && offset <= last) return r.sectionAt(offset);
+    }
+    // A place no recent read covered (never for unit-local addresses): relocate just that spot.
+    const probe = Buffer.alloc(8);
+    const end = Math.min(this.size, offset + 8);
+    if (offset >= end) return -1;
+    this.pread(probe.subarray(0, end - offset), this.s.offset + offset, `${this.name} place`);
+    this.relocate(offset, probe.subarray(0, end - offset));
+    const r = this.recent.get(offset);
+    return r ? r.sectionAt(offset) : -1;
+  }
+
+  reader(offset: number, length = this.size - offset): DwarfReader {
+    return new DwarfReader(this.read(offset, length, 'section range'), this.little, this, offset);
   }
 }
 
@@ -248,8 +472,18 @@ export class DwarfFile implements DwarfSections {
     const { src, h } = this;
     const compressed = isCompressedSection(s);
     const fileOffset = compressed ? null : s.offset;
-    if (!this.relocatable && !compressed && !(src instanceof BufferSource) && RANGED.has(name)) {
+    const onDisk = !compressed && !(src instanceof BufferSource);
+    if (!this.relocatable && onDisk && (RANGED.has(name) || s.size >= tuning.diskMin)) {
+      // Unit by unit for .debug_info/.debug_line; page by page for a huge string section.
       return new FileRangeSection(src.file, name, s.index, h.little, src, s);
+    }
+    if (this.relocatable && onDisk && s.size >= tuning.diskMin) {
+      const rels = relocationSectionsFor(this.sections, s);
+      if (rels.length === 0) return new FileRangeSection(src.file, name, s.index, h.little, src, s, true);
+      if (rels.length === 1 && this.symtab && RANGED.has(name)) {
+        const disk = new DiskRelocatedSection(src.file, name, s.index, h.little, () => (this.fd ??= openSync(src.file, 'r')), s, rels[0], h, this.symtab, this.onError);
+        if (disk.sortedSample()) return disk;
+      }
     }
     const bytes = compressed ? sectionContents(src, h, s) : this.readPooled(s);
     if (!this.relocatable) return new MemorySection(src.file, name, s.index, fileOffset, h.little, bytes, null);

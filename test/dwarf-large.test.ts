@@ -1,0 +1,25 @@
+// The large-object paths (sections read by ranges, relocations found in the on-disk table, strings read by
+// pages) must give exactly the sites of the in-memory paths. Fixtures are small, so the threshold is lowered.
+import test from 'ava';
+import { tuning } from '../src/dwarf/sections.js';
+import { findSites } from '../src/sites/find-sites.js';
+import { buildDwarfFixtures } from './helpers/build-dwarf-fixtures.js';
+import { haveDwarfdump } from './helpers/dwarf-oracle.js';
+import { siteSymbols } from './helpers/dwarf-symbols.js';
+
+const fixtures = haveDwarfdump() ? buildDwarfFixtures() : null;
+
+for (const f of fixtures?.fixtures ?? []) {
+  for (const path of [f.relocatable, ...(f.linked ? [f.linked] : [])]) {
+    test(`${f.name} ${path.endsWith('rel.o') ? 'relocatable' : 'linked'}: ranged reads give the in-memory sites`, async (t) => {
+      const requests = (await siteSymbols(path)).map((s) => ({ symtabIndex: s.index }));
+      tuning.diskMin = Infinity;
+      const memory = await findSites(path, path, requests, { all: true });
+      tuning.diskMin = 0;
+      const disk = await findSites(path, path, requests, { all: true });
+      tuning.diskMin = 16 << 20;
+      t.deepEqual(disk, memory);
+      t.true(memory.sites.some((s) => s.source === 'decl'));
+    });
+  }
+}
