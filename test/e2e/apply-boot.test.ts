@@ -7,7 +7,7 @@
 // unset), so --strip-signature gives modules that load unverified (taint E); a rewritten module that kept its
 // signature would be rejected (EKEYREJECTED), which is why apply never leaves one.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test from 'ava';
@@ -39,54 +39,58 @@ function applyBootTest(spec: KernelSpec): void {
     // a copy of the module set (dependencies included) at the same relative paths: the corpus is never written
     const set = resolveModuleSet(corpus.installed, spec.modules, { release });
     const work = mkdtempSync(join(tmpdir(), 'ksymtree-e2e-apply-'));
-    const tree = join(work, 'lib/modules', release);
-    for (const m of set.modules) {
-      mkdirSync(dirname(join(tree, m.relPath)), { recursive: true });
-      copyFileSync(m.file, join(tree, m.relPath));
-    }
-    const db = join(work, 'index.db');
-    const idx = await ksymtree(['index', tree, '--debug-dir', corpus.debug, '--db', db, '--quiet', '--jobs', '2']);
-    t.is(idx.status, 0, idx.stderr);
-    const apply = await ksymtree(['apply', tree, '--db', db, '--quiet', '--strip-signature']);
-    t.is(apply.status, 0, apply.stderr);
-    const again = await ksymtree(['apply', tree, '--db', db, '--quiet', '--strip-signature']);
-    t.is(again.status, 0, again.stderr);
-    t.false(/^applied/m.test(again.stdout), 'a second apply changes nothing');
-    t.log(apply.stdout.trim().split('\n').filter((l) => l.startsWith('applied')).length, 'modules rewritten');
-    const verify = await ksymtree(['verify', tree, '--db', db]);
-    t.is(verify.status, 0, `${verify.stdout}${verify.stderr}`);
-
-    const aliases = parseTsv((await ksymtree(['aliases', '--db', db, '--format', 'tsv'])).stdout).filter((r) => r.module);
-    t.true(aliases.length > 1000, `${aliases.length} module aliases`);
-
-    const capture = await bootCapture({ kernel: corpus.kernel, modulesDir: tree, modules: spec.modules, log: (l) => console.error(`[apply ${spec.id}] ${l}`) });
-    t.log(`capture ${capture.dir}${capture.cached ? ' (cached)' : ''}, qemu boot ${capture.bootSeconds} s; loaders: ${[...new Set(capture.insmod.map((i) => i.loader))].join(', ')}`);
-    const live = new Map(capture.procModules.split('\n').filter(Boolean).map((l) => l.split(' ')).map((f) => [f[0], f[4]]));
-    for (const m of set.modules) {
-      if (m.reason === 'softdep') continue; // best effort, as modprobe (e.g. crc32c_intel needs SSE4.2)
-      const ins = capture.insmod.find((i) => i.name === m.name);
-      t.is(ins?.status, 0, `insmod ${m.name}: ${ins?.message}`);
-      t.is(live.get(m.name), 'Live', `${m.name}: init ran`);
-    }
-
-    const kernel = byObject(parseKallsyms(capture.kallsyms));
-    const loaded = new Set(capture.insmod.filter((i) => i.status === 0).map((i) => i.name));
-    const problems: string[] = [];
-    let checked = 0;
-    for (const a of aliases.filter((r) => loaded.has(r.module))) {
-      const lines = kernel.get(a.module) ?? [];
-      const aliasLines = lines.filter((l) => l.name === a.alias);
-      const original = lines.filter((l) => l.name === a.name)[Number(a.sympos) - 1];
-      checked++;
-      if (aliasLines.length !== 1) problems.push(`${a.module}: ${a.alias} listed ${aliasLines.length} times`);
-      else if (!original) problems.push(`${a.module}: no copy ${a.sympos} of ${a.name}`);
-      else if (aliasLines[0].address !== original.address || aliasLines[0].letter !== original.letter) {
-        problems.push(`${a.module}: ${a.alias} at ${aliasLines[0].address.toString(16)} ${aliasLines[0].letter}, copy ${a.sympos} of ${a.name} at ${original.address.toString(16)} ${original.letter}`);
+    try {
+      const tree = join(work, 'lib/modules', release);
+      for (const m of set.modules) {
+        mkdirSync(dirname(join(tree, m.relPath)), { recursive: true });
+        copyFileSync(m.file, join(tree, m.relPath));
       }
+      const db = join(work, 'index.db');
+      const idx = await ksymtree(['index', tree, '--debug-dir', corpus.debug, '--db', db, '--quiet', '--jobs', '2']);
+      t.is(idx.status, 0, idx.stderr);
+      const apply = await ksymtree(['apply', tree, '--db', db, '--quiet', '--strip-signature']);
+      t.is(apply.status, 0, apply.stderr);
+      const again = await ksymtree(['apply', tree, '--db', db, '--quiet', '--strip-signature']);
+      t.is(again.status, 0, again.stderr);
+      t.false(/^applied/m.test(again.stdout), 'a second apply changes nothing');
+      t.log(apply.stdout.trim().split('\n').filter((l) => l.startsWith('applied')).length, 'modules rewritten');
+      const verify = await ksymtree(['verify', tree, '--db', db]);
+      t.is(verify.status, 0, `${verify.stdout}${verify.stderr}`);
+
+      const aliases = parseTsv((await ksymtree(['aliases', '--db', db, '--format', 'tsv'])).stdout).filter((r) => r.module);
+      t.true(aliases.length > 1000, `${aliases.length} module aliases`);
+
+      const capture = await bootCapture({ kernel: corpus.kernel, modulesDir: tree, modules: spec.modules, log: (l) => console.error(`[apply ${spec.id}] ${l}`) });
+      t.log(`capture ${capture.dir}${capture.cached ? ' (cached)' : ''}, qemu boot ${capture.bootSeconds} s; loaders: ${[...new Set(capture.insmod.map((i) => i.loader))].join(', ')}`);
+      const live = new Map(capture.procModules.split('\n').filter(Boolean).map((l) => l.split(' ')).map((f) => [f[0], f[4]]));
+      for (const m of set.modules) {
+        if (m.reason === 'softdep') continue; // best effort, as modprobe (e.g. crc32c_intel needs SSE4.2)
+        const ins = capture.insmod.find((i) => i.name === m.name);
+        t.is(ins?.status, 0, `insmod ${m.name}: ${ins?.message}`);
+        t.is(live.get(m.name), 'Live', `${m.name}: init ran`);
+      }
+
+      const kernel = byObject(parseKallsyms(capture.kallsyms));
+      const loaded = new Set(capture.insmod.filter((i) => i.status === 0).map((i) => i.name));
+      const problems: string[] = [];
+      let checked = 0;
+      for (const a of aliases.filter((r) => loaded.has(r.module))) {
+        const lines = kernel.get(a.module) ?? [];
+        const aliasLines = lines.filter((l) => l.name === a.alias);
+        const original = lines.filter((l) => l.name === a.name)[Number(a.sympos) - 1];
+        checked++;
+        if (aliasLines.length !== 1) problems.push(`${a.module}: ${a.alias} listed ${aliasLines.length} times`);
+        else if (!original) problems.push(`${a.module}: no copy ${a.sympos} of ${a.name}`);
+        else if (aliasLines[0].address !== original.address || aliasLines[0].letter !== original.letter) {
+          problems.push(`${a.module}: ${a.alias} at ${aliasLines[0].address.toString(16)} ${aliasLines[0].letter}, copy ${a.sympos} of ${a.name} at ${original.address.toString(16)} ${original.letter}`);
+        }
+      }
+      t.log(`${checked} aliases checked in ${new Set(aliases.filter((r) => loaded.has(r.module)).map((a) => a.module)).size} loaded modules, ${problems.length} problems`);
+      for (const p of problems.slice(0, 20)) t.log(p);
+      t.is(problems.length, 0);
+    } finally {
+      if (process.env.KSYMTREE_E2E_KEEP !== '1') rmSync(work, { recursive: true, force: true });
     }
-    t.log(`${checked} aliases checked in ${new Set(aliases.filter((r) => loaded.has(r.module)).map((a) => a.module)).size} loaded modules, ${problems.length} problems`);
-    for (const p of problems.slice(0, 20)) t.log(p);
-    t.is(problems.length, 0);
   });
 }
 

@@ -1,5 +1,5 @@
 // The e2e harness's own parts, without qemu: initramfs archive, capture transfer, comparison, timeout, lock.
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -98,6 +98,7 @@ test('runQemu: a guest that never powers off is killed at the timeout', async (t
   writeFileSync(fake, '#!/bin/sh\nexec sleep 120\n');
   chmodSync(fake, 0o755);
   const r = await runQemu(fake, { kernel: 'k', initrd: 'i', append: '', consoleFile: join(dir, 'c'), dataFile: join(dir, 'd'), memoryMb: 64, timeoutMs: 1000 });
+  rmSync(dir, { recursive: true, force: true });
   t.true(r.timedOut);
   t.true(r.seconds < 10, `${r.seconds} s`);
 });
@@ -115,6 +116,7 @@ test('withBootLock: one holder at a time; a lock left by a dead process is taken
   mkdirSync(join(dir, 'boot.lock'));
   writeFileSync(join(dir, 'boot.lock/pid'), '999999999');
   t.is(await withBootLock(dir, async () => 'taken', 5000), 'taken');
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const corpus61 = kernelCorpus(KERNELS[0]);

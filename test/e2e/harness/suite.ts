@@ -1,9 +1,9 @@
 // The e2e checks of one booted kernel, shared by the per-kernel test files:
 //  (a) `ksymtree kallsyms --sections <captured /sys/module>` equals the kernel's /proc/kallsyms, per object;
 //  (b) for every name duplicated inside an object, the kernel's n-th line of that name is ksymtree's sympos n.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { ksymtree, parseTsv } from '../../helpers/cli.js';
 import { bootCapture, type BootOptions, bootTimeoutMs, type Capture } from './boot.js';
@@ -138,6 +138,11 @@ export function kallsymsSuite(spec: KernelSpec, opts: SuiteOptions): void {
     run ??= runE2e(spec, (l) => console.error(`[${spec.id}] ${l}`), { compressed: opts.compressed });
     return run;
   };
+  // the index (~20 MB) is scratch; the boot capture stays in the cache
+  test.after.always(async () => {
+    const db = await run?.then((r) => r.db, () => undefined);
+    if (db && process.env.KSYMTREE_E2E_KEEP !== '1') rmSync(dirname(db), { recursive: true, force: true });
+  });
 
   test.serial(title(`boots, loads ${spec.modules.join(', ')} with their dependencies; every module is Live`), async (t) => {
     const r = await get(t);
