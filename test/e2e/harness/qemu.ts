@@ -55,8 +55,10 @@ export function ensureTools(): Tools | string {
       spawnSync(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), ...args], {
         stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600_000,
       }).status === 0;
-    const install = ['install', '-y', '--no-install-recommends', ...missing];
-    if (!apt(install) && !(apt(['update']) && apt(install))) return (cached = `could not apt-get install ${missing.join(' ')}`);
+    // several ava workers may get here at once: apt-get waits for the others' dpkg lock instead of failing
+    const wait = ['-o', 'DPkg::Lock::Timeout=600'];
+    const install = [...wait, 'install', '-y', '--no-install-recommends', ...missing];
+    if (!apt(install) && !(apt([...wait, 'update']) && apt(install))) return (cached = `could not apt-get install ${missing.join(' ')}`);
     installed.push(...missing);
     t = have();
   }
