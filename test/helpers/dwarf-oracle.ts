@@ -295,6 +295,15 @@ export async function expectedSites(file: string, symbols: readonly OracleSymbol
         hits = all.byAddress.get(s.address) ?? [];
         for (const [k, v] of all.byOffset) if (!known.has(k)) known.set(k, v);
       }
+      // In a large object, search the units holding a declaration of that name instead.
+      if (hits.length === 0) {
+        const decls = byName.filter((d) => d.tag === 'DW_TAG_variable' && str(d.attrs.get('DW_AT_name')) === base && d.attrs.has('DW_AT_declaration'));
+        for (const d of decls) {
+          const unit = await unitDump(file, d.offset);
+          for (const [k, v] of unit.byOffset) if (!known.has(k)) known.set(k, v);
+          hits.push(...(unit.byAddress.get(s.address) ?? []));
+        }
+      }
       out[i] = await fromCandidates(file, hits, known) ?? { kind: 'no-die', unit: null, line: null };
       continue;
     }
@@ -376,6 +385,31 @@ function fullDump(file: string) {
       return { byAddress, byOffset };
     });
     fullDumps.set(file, p);
+  }
+  return p;
+}
+
+const unitDumps = new Map<string, Promise<{ byAddress: Map<bigint, OracleDie[]>; byOffset: Map<number, OracleDie> }>>();
+
+/** The whole unit holding DIE `offset` (`--debug-info=UNIT -c`), indexed like fullDump. */
+async function unitDump(file: string, offset: number) {
+  const units = await unitList(file);
+  let k = 0;
+  while (k + 1 < units.offsets.length && units.offsets[k + 1] <= offset) k++;
+  const key = `${file}@${units.offsets[k]}`;
+  let p = unitDumps.get(key);
+  if (!p) {
+    p = dwarfdump([`--debug-info=0x${units.offsets[k].toString(16)}`, '-c', file]).then((text) => {
+      const byAddress = new Map<bigint, OracleDie[]>();
+      const byOffset = new Map<number, OracleDie>();
+      for (const d of parseDies(text)) {
+        byOffset.set(d.offset, d);
+        const a = d.tag === 'DW_TAG_variable' ? locationAddr(d.attrs.get('DW_AT_location')) : null;
+        if (a !== null) byAddress.set(a, [...(byAddress.get(a) ?? []), d]);
+      }
+      return { byAddress, byOffset };
+    });
+    unitDumps.set(key, p);
   }
   return p;
 }
