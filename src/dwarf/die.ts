@@ -345,12 +345,18 @@ export class DieCursor {
   sectionOffset(k: number): number | null {
     const form = this.form(k);
     const p = this.at(k);
+    const fix = (raw: number) => this.unit.header.section.fix(this.base + p, raw);
     switch (form) {
-      case F.DW_FORM_sec_offset: return this.uint(p, this.unit.header.offsetSize);
-      case F.DW_FORM_data4: return this.uint(p, 4);
-      case F.DW_FORM_data8: return this.uint(p, 8);
+      case F.DW_FORM_sec_offset: return fix(this.uint(p, this.unit.header.offsetSize));
+      case F.DW_FORM_data4: return fix(this.uint(p, 4));
+      case F.DW_FORM_data8: return fix(this.uint(p, 8));
       default: return null;
     }
+  }
+
+  /** An offset-sized field at unit index p, relocated. */
+  private offsetField(p: number): number {
+    return this.unit.header.section.fix(this.base + p, this.uint(p, this.unit.header.offsetSize));
   }
 
   /** An index form value (strx*, addrx*, rnglistx, loclistx, GNU indices). */
@@ -383,8 +389,8 @@ export class DieCursor {
     const d = this.unit.dwarf;
     switch (form) {
       case F.DW_FORM_string: return this.buf.toString('latin1', p, this.buf.indexOf(0, p));
-      case F.DW_FORM_strp: return d.str(this.uint(p, this.unit.header.offsetSize));
-      case F.DW_FORM_line_strp: return d.lineStr(this.uint(p, this.unit.header.offsetSize));
+      case F.DW_FORM_strp: return d.str(this.offsetField(p));
+      case F.DW_FORM_line_strp: return d.lineStr(this.offsetField(p));
       case F.DW_FORM_strx: case F.DW_FORM_strx1: case F.DW_FORM_strx2: case F.DW_FORM_strx3: case F.DW_FORM_strx4:
       case F.DW_FORM_GNU_str_index:
         return d.strx(this.unit, this.index(k)!);
@@ -397,7 +403,8 @@ export class DieCursor {
     const form = this.form(k);
     const p = this.at(k);
     if (form === F.DW_FORM_addr) {
-      return { value: this.readAddress(p), section: this.unit.header.section.targetAt(this.base + p) };
+      const section = this.unit.header.section;
+      return { value: section.fixAddress(this.base + p, this.readAddress(p)), section: section.targetAt(this.base + p) };
     }
     const idx = this.index(k);
     if (idx === null || form === F.DW_FORM_rnglistx || form === F.DW_FORM_loclistx || form === F.DW_FORM_strx
@@ -437,7 +444,7 @@ export class DieCursor {
       case F.DW_FORM_ref_addr: {
         const info = this.unit.dwarf.info;
         if (!info) return null;
-        return { kind: 'offset', section: info, offset: this.uint(p, h.version <= 2 ? h.addressSize : h.offsetSize) };
+        return { kind: 'offset', section: info, offset: h.section.fix(this.base + p, this.uint(p, h.version <= 2 ? h.addressSize : h.offsetSize)) };
       }
       case F.DW_FORM_ref_sig8:
         return { kind: 'signature', signature: this.little ? this.buf.readBigUInt64LE(p) : this.buf.readBigUInt64BE(p) };
@@ -478,7 +485,8 @@ export class DieCursor {
     if (op === F.DW_OP_addr) {
       if (blk.end - blk.start !== 1 + size) return null;
       const p = blk.start + 1;
-      return { value: this.readAddress(p), section: this.unit.header.section.targetAt(this.base + p) };
+      const section = this.unit.header.section;
+      return { value: section.fixAddress(this.base + p, this.readAddress(p)), section: section.targetAt(this.base + p) };
     }
     if (op === F.DW_OP_addrx || op === F.DW_OP_GNU_addr_index) {
       const idx = uleb(b, blk.start + 1, blk.end);

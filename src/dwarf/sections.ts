@@ -38,6 +38,12 @@ export interface DwarfSection extends SectionContext {
   targetAt(offset: number): number;
   /** True in relocatable objects, where addresses are (section, offset) pairs. */
   readonly relocatable: boolean;
+  /**
+   * The relocated value of the field at `offset` whose stored bytes hold `raw`. Sections relocated as they
+   * are read return `raw`; `.debug_info` of a relocatable object is relocated field by field through this.
+   */
+  fix(offset: number, raw: number): number;
+  fixAddress(offset: number, raw: bigint): bigint;
   /** True when reads are views of memory (no I/O): whole units are then as cheap as their headers. */
   readonly inMemory: boolean;
   /** A reader over [offset, offset+length) (the rest of the section by default). */
@@ -49,6 +55,9 @@ export interface DwarfSections {
   readonly file: string;
   section(name: string): DwarfSection | null;
 }
+
+/** Sections whose relocatable fields are all decoded through DieCursor / parseUnitHeader, which call fix(). */
+const BY_FIELD = new Set(['.debug_info', '.debug_types']);
 
 /** Sections that are only ever read unit by unit (length-prefixed), so a huge vmlinux need not load them whole. */
 const RANGED = new Set(['.debug_info', '.debug_line', '.debug_types', '.debug_loclists', '.debug_loc']);
@@ -67,9 +76,18 @@ class MemorySection implements DwarfSection {
     private targets: AddressTargets | null,
     /** Relocations applied as ranges are read (relocatable objects), with a sink for their problems. */
     private relocator: { r: LazyRelocator; onError: (e: ObjectError) => void } | null = null,
+    /** Relocations applied field by field as values are decoded (see DwarfSection.fix). */
+    private fields: LazyRelocator | null = null,
   ) {
     this.size = bytes.length;
     this.relocatable = targets !== null;
+  }
+  fix(offset: number, raw: number): number {
+    return this.fields ? this.fields.valueAt(offset, raw) : raw;
+  }
+  fixAddress(offset: number, raw: bigint): bigint {
+    if (!this.fields || raw > 0xffff_ffffn) return raw;
+    return BigInt(this.fields.valueAt(offset, Number(raw)));
   }
   private relocate(start: number, end: number): void {
     const rl = this.relocator;
@@ -140,6 +158,12 @@ class FileRangeSection implements DwarfSection {
   private pages: StringPages | null = null;
   targetAt(): number {
     return this.relocatable ? -1 : 0;
+  }
+  fix(_offset: number, raw: number): number {
+    return raw;
+  }
+  fixAddress(_offset: number, raw: bigint): bigint {
+    return raw;
   }
   reader(offset: number, length = this.size - offset): DwarfReader {
     return new DwarfReader(this.read(offset, length, 'section range'), this.little, this, offset);
@@ -212,6 +236,8 @@ class StringPages {
 }
 
 const PAGE = 4096;
+/** Relocation slices kept per large section: a unit's addresses are looked up while it is decoded. */
+const RECENT = 64;
 const PAGES = 512;
 /**
  * Sections of on-disk objects at least `diskMin` bytes are read by ranges, never whole. Exported so that
@@ -232,8 +258,11 @@ class DiskRelocatedSection implements DwarfSection {
   private readonly entsize: number;
   private readonly count: number;
   private readonly symValues: SymbolValues;
-  /** Relocators of recently read ranges, for targetAt(): their entries say which section a place points into. */
-  private recent = new Map<number, LazyRelocator>();
+  /**
+   * Relocators of recently read ranges, newest last, for targetAt(): their entries say which section a place
+   * points into. Each holds its slice of the relocation table in a recycled buffer until it is dropped.
+   */
+  private recent: { first: number; last: number; r: LazyRelocator; entries: Buffer }[] = [];
   private probes = new Map<number, number>();
   private whole: Buffer | null = null;
   private pages: StringPages | null = null;
@@ -249,6 +278,8 @@ class DiskRelocatedSection implements DwarfSection {
     private h: ElfHeader,
     private symtab: SymbolTable,
     private onError: (e: ObjectError) => void,
+    /** Relocate field by field (fix()) instead of applying every relocation of each range read. */
+    private byField: boolean,
   ) {
     this.fileOffset = s.offset;
     this.entsize = (h.is64 ? 8 : 4) * (rela.type === SHT_RELA ? 3 : 2);
@@ -307,21 +338,30 @@ class DiskRelocatedSection implements DwarfSection {
   }
 
   /** Relocates `target`, which holds section bytes [offset, offset + target.length). */
-  private relocate(offset: number, target: Buffer): void {
+  private relocate(offset: number, target: Buffer): LazyRelocator | null {
     const end = offset + target.length;
     const lo = this.lowerBound(Math.max(0, offset - 7));
     const hi = this.lowerBound(end);
-    if (hi <= lo) return;
-    const entries = Buffer.allocUnsafe((hi - lo) * this.entsize);
+    if (hi <= lo) return null;
+    const size = (hi - lo) * this.entsize;
+    const backing = takeBuffer(size);
+    const entries = backing.subarray(0, size);
     this.pread(entries, this.rela.offset + lo * this.entsize, `relocations ${lo}..${hi} of ${this.rela.name}`);
-    const slice: Section = { ...this.rela, offset: this.rela.offset + lo * this.entsize, size: entries.length };
+    const slice: Section = { ...this.rela, offset: this.rela.offset + lo * this.entsize, size };
     const table = new RelocationTable(this.file, slice, entries, this.h);
     const r = new LazyRelocator(this.file, this.h, this.s, target, [table], this.symtab, offset, this.symValues, true);
-    r.apply(offset, end);
-    for (const e of r.errors.splice(0)) this.onError(e);
-    this.recent.delete(offset);
-    this.recent.set(offset, r);
-    if (this.recent.size > 64) this.recent.delete(this.recent.keys().next().value!);
+    if (!this.byField) {
+      r.apply(offset, end);
+      for (const e of r.errors.splice(0)) this.onError(e);
+    }
+    this.recent.push({ first: r.first, last: r.last, r, entries: backing });
+    if (this.recent.length > RECENT) releaseBuffer(this.recent.shift()!.entries);
+    return r;
+  }
+
+  /** Hands the relocation slices back (the object is done). */
+  close(): void {
+    for (const x of this.recent.splice(0)) releaseBuffer(x.entries);
   }
 
   read(offset: number, length: number, what: string): Buffer {
@@ -360,19 +400,33 @@ class DiskRelocatedSection implements DwarfSection {
     return this.pages.get(offset, what);
   }
 
-  targetAt(offset: number): number {
-    for (const r of this.recent.values()) {
-      const [first, last] = r.span;
-      if (offset >= first && offset <= last) return r.sectionAt(offset);
+  /** The relocator whose entries cover `offset`: one of a recent read, else one made for that spot. */
+  private covering(offset: number): LazyRelocator | null {
+    for (let i = this.recent.length - 1; i >= 0; i--) {
+      const x = this.recent[i];
+      if (offset >= x.first && offset <= x.last) return x.r;
     }
-    // A place no recent read covered (never for unit-local addresses): relocate just that spot.
-    const probe = Buffer.alloc(8);
+    // A place no recent read covered (never for unit-local fields): look up just that spot.
     const end = Math.min(this.size, offset + 8);
-    if (offset >= end) return -1;
-    this.pread(probe.subarray(0, end - offset), this.s.offset + offset, `${this.name} place`);
-    this.relocate(offset, probe.subarray(0, end - offset));
-    const r = this.recent.get(offset);
-    return r ? r.sectionAt(offset) : -1;
+    if (offset >= end) return null;
+    const probe = Buffer.alloc(end - offset);
+    this.pread(probe, this.s.offset + offset, `${this.name} place`);
+    return this.relocate(offset, probe);
+  }
+
+  targetAt(offset: number): number {
+    return this.covering(offset)?.sectionAt(offset) ?? -1;
+  }
+
+  fix(offset: number, raw: number): number {
+    if (!this.byField) return raw;
+    return this.covering(offset)?.valueAt(offset, raw) ?? raw;
+  }
+
+  fixAddress(offset: number, raw: bigint): bigint {
+    if (!this.byField || raw > 0xffff_ffffn) return raw;
+    const r = this.covering(offset);
+    return r ? BigInt(r.valueAt(offset, Number(raw))) : raw;
   }
 
   reader(offset: number, length = this.size - offset): DwarfReader {
@@ -434,7 +488,7 @@ export class DwarfFile implements DwarfSections {
 
   /** Releases file descriptors and hands the section buffers back for the next object. */
   close(): void {
-    for (const s of this.cache.values()) if (s instanceof FileRangeSection) s.close();
+    for (const s of this.cache.values()) if (s instanceof FileRangeSection || s instanceof DiskRelocatedSection) s.close();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
     for (const b of this.taken.splice(0)) releaseBuffer(b);
@@ -481,7 +535,7 @@ export class DwarfFile implements DwarfSections {
       const rels = relocationSectionsFor(this.sections, s);
       if (rels.length === 0) return new FileRangeSection(src.file, name, s.index, h.little, src, s, true);
       if (rels.length === 1 && this.symtab && RANGED.has(name)) {
-        const disk = new DiskRelocatedSection(src.file, name, s.index, h.little, () => (this.fd ??= openSync(src.file, 'r')), s, rels[0], h, this.symtab, this.onError);
+        const disk = new DiskRelocatedSection(src.file, name, s.index, h.little, () => (this.fd ??= openSync(src.file, 'r')), s, rels[0], h, this.symtab, this.onError, BY_FIELD.has(name));
         if (disk.sortedSample()) return disk;
       }
     }
@@ -497,6 +551,10 @@ export class DwarfFile implements DwarfSections {
       return new RelocationTable(src.file, r, this.readPooled(r), h);
     });
     const relocator = new LazyRelocator(src.file, h, s, bytes, tables, this.symtab);
+    if (BY_FIELD.has(name)) {
+      // DIE attributes: relocated one field at a time as the cursor decodes them.
+      return new MemorySection(src.file, name, s.index, fileOffset, h.little, bytes, relocator, null, relocator);
+    }
     if (!RANGED.has(name)) {
       // Read at arbitrary offsets with open-ended readers (range lists, address tables): relocate them whole.
       relocator.apply(0, bytes.length);

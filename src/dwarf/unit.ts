@@ -55,10 +55,12 @@ export function parseUnitHeader(r: DwarfReader, section: DwarfSection): UnitHead
   let typeSignature: bigint | null = null;
   let typeOffset: number | null = null;
   let dwoId: bigint | null = null;
+  // debug_abbrev_offset is relocated in a relocatable object's .debug_info (sections are fixed by field).
+  const abbrev = () => section.fix(r.offset, r.offsetOf(is64, 'debug_abbrev_offset'));
   if (version >= 5) {
     unitType = r.u8('unit_type');
     addressSize = r.u8('address_size');
-    abbrevOffset = r.offsetOf(is64, 'debug_abbrev_offset');
+    abbrevOffset = abbrev();
     switch (unitType) {
       case C.DW_UT_compile: case C.DW_UT_partial:
         break;
@@ -73,7 +75,7 @@ export function parseUnitHeader(r: DwarfReader, section: DwarfSection): UnitHead
         r.fail(`unit_type: expected DW_UT_compile..DW_UT_split_type, found 0x${unitType.toString(16)}`, r.pos - 2 - (is64 ? 8 : 4) - 1, 'unsupported');
     }
   } else {
-    abbrevOffset = r.offsetOf(is64, 'debug_abbrev_offset');
+    abbrevOffset = abbrev();
     addressSize = r.u8('address_size');
     if (unitType === C.DW_UT_type) {
       typeSignature = r.u64big('type_signature');

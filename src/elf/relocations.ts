@@ -238,9 +238,12 @@ export class LazyRelocator implements AddressTargets {
     return this.n;
   }
 
-  /** Section offsets covered by the entries: [first place, last place]. */
-  get span(): [number, number] {
-    return this.n === 0 ? [0, -1] : [this.offsetAt(0), this.offsetAt(this.n - 1)];
+  /** First and last place of the entries (first > last when there are none). */
+  get first(): number {
+    return this.n === 0 ? 0 : this.offsetAt(0);
+  }
+  get last(): number {
+    return this.n === 0 ? -1 : this.offsetAt(this.n - 1);
   }
 
   private offsetAt(k: number): number {
@@ -277,6 +280,26 @@ export class LazyRelocator implements AddressTargets {
       this.applied++;
       this.applyEntry(this.tableAt(k), this.indexAt(k), at);
     }
+  }
+
+  /**
+   * The value a field of the section holds once relocated, computed for that one field: `raw` is what the
+   * unrelocated bytes hold (the addend of a REL entry). Decoding a unit reads a few percent of its fields,
+   * so relocating on read is far cheaper than applying every relocation of the unit.
+   */
+  valueAt(offset: number, raw: number): number {
+    let k = this.lowerBound(offset);
+    if (k >= this.n || this.offsetAt(k) !== offset) return raw;
+    while (k + 1 < this.n && this.offsetAt(k + 1) === offset) k++;
+    const t = this.tableAt(k);
+    const i = this.indexAt(k);
+    const kind = absoluteRelocation(this.h.machine, t.type(i));
+    if (!kind) return raw;
+    const sym = t.symbol(i);
+    if (sym >= this.symtab.count) return raw;
+    const value = this.symValues.value(sym) + (t.explicit ? t.addend(i) : raw);
+    if (!Number.isSafeInteger(value)) return raw;
+    return kind.size === 4 ? value >>> 0 : value;
   }
 
   sectionAt(offset: number): number {
