@@ -7,7 +7,7 @@ import { encodeCapture, extractCapture } from './harness/boot.js';
 import { cpioNewc } from './harness/cpio.js';
 import { checkSympos, compareObject, differenceCount, type KsymLine, parseKallsyms } from './harness/compare.js';
 import { kernelCorpus, KERNELS } from './harness/kernels.js';
-import { modinfo, readModuleElf, resolveModuleSet } from './harness/modules.js';
+import { emptyAllocSections, modinfo, readModuleElf, resolveModuleSet } from './harness/modules.js';
 import { runQemu, withBootLock } from './harness/qemu.js';
 
 /** Entries of a newc archive, read back field by field. */
@@ -128,4 +128,7 @@ const corpus61 = kernelCorpus(KERNELS[0]);
   t.regex(set.vermagic, /^6\.1\.0-\d+-cloud-amd64 SMP/);
   t.deepEqual(modinfo(readModuleElf(set.modules[2].file)).filter(([k]) => k === 'depends'), [['depends', 'llc,stp']]);
   t.throws(() => resolveModuleSet(c.installed, ['no_such_module']), { message: /not found/ });
+  const empty = emptyAllocSections(readModuleElf(set.modules[2].file));
+  t.false(empty.has('.text'));
+  t.false(empty.has('.modinfo'));
 });

@@ -12,7 +12,7 @@ import { type ModuleSet, type ModuleToLoad, readModuleElf, resolveModuleSet } fr
 import { bzImageRelease, ensureTools, qemuArgv, runQemu, withBootLock } from './qemu.js';
 
 /** Bump when the init script, the capture format or the qemu command line change meaning. */
-const HARNESS_VERSION = 'ksymtree-e2e-3';
+const HARNESS_VERSION = 'ksymtree-e2e-4';
 
 export const CACHE_DIR = process.env.KSYMTREE_E2E_CACHE ?? join(homedir(), '.cache/ksymtree-e2e');
 
@@ -89,13 +89,10 @@ done < /modules.list
 t insmod-done
 echo "@@@FILE kallsyms" >> $C; $B cat /proc/kallsyms >> $C
 echo "@@@FILE modules" >> $C; $B cat /proc/modules >> $C
+# one grep for every section file ("PATH:VALUE"); these are binary sysfs attributes that answer only a read at
+# offset 0, so the shell's byte-by-byte read builtin cannot read them
 echo "@@@FILE sections" >> $C
-for d in /sys/module/*/sections; do
-  m=\${d#/sys/module/}; m=\${m%/sections}
-  for f in "$d"/.* "$d"/*; do
-    [ -f "$f" ] && read v < "$f" && echo "$m \${f##*/} $v"
-  done
-done >> $C
+$B grep -H '' /sys/module/*/sections/.* /sys/module/*/sections/* 2> /dev/null >> $C
 echo "@@@FILE uname" >> $C; $B uname -r >> $C
 echo "@@@FILE dmesg" >> $C; $B dmesg >> $C
 echo "@@@FILE end" >> $C
@@ -243,7 +240,11 @@ function parseCapture(text: string): Parsed {
       buf = [];
     } else if (current !== null) buf.push(line);
   }
-  const sections = (files.get('sections') ?? '').split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string, string]);
+  const sections: [string, string, string][] = [];
+  for (const l of (files.get('sections') ?? '').split('\n')) {
+    const m = /^\/sys\/module\/([^/]+)\/sections\/([^/]+):(0x[0-9a-f]+)$/.exec(l);
+    if (m) sections.push([m[1], m[2], m[3]]);
+  }
   return { files, insmod, sections, times };
 }
 
@@ -347,6 +348,12 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   for (const [mod, sec, value] of parsed.sections) {
     mkdirSync(join(work, 'sys/module', mod, 'sections'), { recursive: true });
     writeFileSync(join(work, 'sys/module', mod, 'sections', sec), `${value}\n`);
+  }
+  // every module that loaded must have its sections: without them no module address can be checked
+  for (const i of parsed.insmod.filter((x) => x.status === 0)) {
+    if (!parsed.sections.some(([mod, sec]) => mod === i.name && sec === '.gnu.linkonce.this_module')) {
+      throw new Error(`capture lacks /sys/module/${i.name}/sections (${work})`);
+    }
   }
   const reasons = new Map(set.modules.map((m) => [m.name, m.reason]));
   const insmod = parsed.insmod.map((i) => ({ ...i, reason: reasons.get(i.name) ?? 'requested' }));

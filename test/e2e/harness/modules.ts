@@ -23,29 +23,45 @@ export function readModuleElf(file: string): Buffer {
   return tool ? execFileSync(tool, ['-dc', file], { maxBuffer: 1 << 30 }) : raw;
 }
 
-/** key=value pairs of the `.modinfo` section of a 64-bit little-endian ELF module (keys may repeat). */
-export function modinfo(elf: Buffer): [string, string][] {
+interface SectionHeader {
+  readonly name: string;
+  readonly flags: bigint;
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** Section headers of a 64-bit little-endian ELF file (x86_64 modules), with their names. */
+export function sectionHeaders(elf: Buffer): SectionHeader[] {
   if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) throw new Error('not an ELF64 LE file');
   const shoff = Number(elf.readBigUInt64LE(0x28));
   const shentsize = elf.readUInt16LE(0x3a);
   const shnum = elf.readUInt16LE(0x3c);
   const shstrndx = elf.readUInt16LE(0x3e);
-  const sh = (i: number) => {
+  const raw = Array.from({ length: shnum }, (_, i) => {
     const o = shoff + i * shentsize;
-    return { name: elf.readUInt32LE(o), offset: Number(elf.readBigUInt64LE(o + 0x18)), size: Number(elf.readBigUInt64LE(o + 0x20)) };
-  };
-  const strtab = sh(shstrndx);
-  for (let i = 0; i < shnum; i++) {
-    const s = sh(i);
-    const end = elf.indexOf(0, strtab.offset + s.name);
-    if (elf.toString('latin1', strtab.offset + s.name, end) !== '.modinfo') continue;
-    return elf
-      .toString('latin1', s.offset, s.offset + s.size)
-      .split('\0')
-      .filter((kv) => kv.includes('='))
-      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]);
-  }
-  return [];
+    return { name: elf.readUInt32LE(o), flags: elf.readBigUInt64LE(o + 8), offset: Number(elf.readBigUInt64LE(o + 0x18)), size: Number(elf.readBigUInt64LE(o + 0x20)) };
+  });
+  const strtab = raw[shstrndx].offset;
+  return raw.map((h) => ({ ...h, name: elf.toString('latin1', strtab + h.name, elf.indexOf(0, strtab + h.name)) }));
+}
+
+/** key=value pairs of the `.modinfo` section of a module (keys may repeat). */
+export function modinfo(elf: Buffer): [string, string][] {
+  const s = sectionHeaders(elf).find((h) => h.name === '.modinfo');
+  if (!s) return [];
+  return elf
+    .toString('latin1', s.offset, s.offset + s.size)
+    .split('\0')
+    .filter((kv) => kv.includes('='))
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]);
+}
+
+/**
+ * Names of a module's allocated sections of size 0: the loader places them but /sys/module/<mod>/sections
+ * does not list them (sect_empty()), so the load address of their symbols is known to no one but the kernel.
+ */
+export function emptyAllocSections(elf: Buffer): Set<string> {
+  return new Set(sectionHeaders(elf).filter((h) => (h.flags & 2n) !== 0n && h.size === 0).map((h) => h.name));
 }
 
 /** Every module file under `dir`, by module name (symlinks followed; the first path found wins). */
