@@ -4,7 +4,7 @@ import { DwarfReader } from './reader.js';
 import type { DwarfSection } from './sections.js';
 import type { Address, Unit } from './unit.js';
 
-const HEADER_GUESS = 16384;
+const HEADER_GUESS = 4096;
 
 export interface FileEntry {
   readonly name: string;
@@ -52,7 +52,7 @@ export class LineProgram {
   ) {}
 
   static parse(dwarf: Dwarf, section: DwarfSection, offset: number, unit: Unit): LineProgram {
-    // One read covers the header of nearly every program (kernel headers are a few KB); larger ones read again.
+    // One read covers the header of most programs (a kernel unit's is 2–4 KB); larger ones are read again.
     const first = section.read(offset, Math.min(HEADER_GUESS, section.size - offset), 'line program header');
     const head = new DwarfReader(first, section.little, section, offset, 0, Math.min(12, first.length));
     let length = head.u32('line program unit_length');

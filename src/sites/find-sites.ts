@@ -7,7 +7,7 @@ import { Dwarf } from '../dwarf/context.js';
 import type { DieCursor } from '../dwarf/die.js';
 import { rangesAttribute, unitRanges } from '../dwarf/ranges.js';
 import { DwarfFile } from '../dwarf/sections.js';
-import type { Unit } from '../dwarf/unit.js';
+import { readUnitLength, type Unit } from '../dwarf/unit.js';
 import { type OpenedObject, openObject } from './object.js';
 import { PathMapper } from './paths.js';
 import { FileGroups, sectionNameOf } from './symbols.js';
@@ -118,6 +118,8 @@ const TYPE_TAGS = new Set([
 
 /** How far from a symbol (in table order) to look for functions that identify its unit. */
 const NEIGHBOUR_PROBES = 24;
+/** Units examined between two anchor groups' units (a data-only file sits right next to its neighbours). */
+const BETWEEN_HOPS = 16;
 /** Units read to learn the build directory when the requests' own units did not teach it. */
 const LEARN_UNITS = 16;
 /** Units walked for a global variable located by its address neighbours. */
@@ -161,8 +163,13 @@ class SiteFinder {
   run(requests: readonly SiteRequest[], sites: MutableSite[]): void {
     const targets = this.targets(requests);
     if (targets.length === 0) return;
+    // A stripped object without a debug copy is a normal input, not an error: its sites fall back to the
+    // source file its STT_FILE symbols give (a basename; the index records debug_path NULL for it).
     if (!this.dwarf.info) {
-      this.sink.add(new ObjectError(this.dbg.path, 0, `expected DWARF (.debug_info) for ${targets.length} symbol sites, the object has none`, 'format'), this.dbg.path);
+      for (const t of targets) {
+        const file = this.groups?.fileName(t.sym) ?? null;
+        if (file) Object.assign(sites[t.req], { unit: file, source: 'unit-only' });
+      }
       return;
     }
     const arangesSection = this.dwarf.file.section('.debug_aranges');
@@ -285,12 +292,56 @@ class SiteFinder {
    */
   private unitsOfGroup(sym: number): number[] {
     const groups = this.groups;
-    const t = this.dbg.symtab!;
     if (!groups) return [];
     const g = groups.group(sym);
     const cached = g > 0 ? this.groupUnits.get(g) : undefined;
     if (cached) return cached;
     const fileName = groups.fileName(sym);
+    let found = this.unitsByFunctions(sym, fileName);
+    if (found.length === 0 && fileName !== null && g > 0) found = this.unitsBetweenGroups(g, fileName);
+    if (found.length === 0 && fileName !== null) found = this.unitsByBasename().get(fileName) ?? [];
+    if (g > 0) this.groupUnits.set(g, found);
+    return found;
+  }
+
+  /**
+   * A group without local functions (all its functions are global, or it only has data): the linker lays
+   * out both the symbol table's file groups and .debug_info's units in input order, so its unit lies
+   * between the units of the nearest groups that have local functions. Only those few units are named;
+   * the whole-object name index is the fallback.
+   */
+  private unitsBetweenGroups(g: number, fileName: string): number[] {
+    const groups = this.groups!;
+    const anchor = (start: number, step: (x: number) => number): number | null => {
+      for (let h = step(start), n = 0; h > 0 && n < 8; h = step(h), n++) {
+        const u = this.groupUnits.get(h) ?? this.unitsByFunctions(h, groups.fileName(h));
+        if (u.length === 1) return u[0];
+      }
+      return null;
+    };
+    const low = anchor(g, (x) => groups.previousGroup(x));
+    if (low === null) return [];
+    const high = anchor(g, (x) => groups.nextGroup(x));
+    const info = this.dwarf.info!;
+    const out: number[] = [];
+    try {
+      let off = low;
+      for (let hops = 0; hops < BETWEEN_HOPS; hops++) {
+        off += readUnitLength(info, off).size;
+        if (off + 4 > info.size || (high !== null && off >= high)) break;
+        if (this.unitBasename(off) === fileName) out.push(off);
+      }
+    } catch (e) {
+      this.sink.add(e, this.dbg.path);
+      return [];
+    }
+    return out.length === 1 ? out : [];
+  }
+
+  /** The unit of the nearest local functions of a symbol's group (or of its table neighbours without one). */
+  private unitsByFunctions(sym: number, fileName: string | null): number[] {
+    const groups = this.groups!;
+    const t = this.dbg.symtab!;
     let found: number[] = [];
     let probes = 0;
     for (const j of groups.neighbours(sym, NEIGHBOUR_PROBES)) {
@@ -310,8 +361,6 @@ class SiteFinder {
         break;
       }
     }
-    if (found.length === 0 && fileName !== null) found = this.unitsByBasename().get(fileName) ?? [];
-    if (g > 0) this.groupUnits.set(g, found);
     return found;
   }
 
@@ -549,7 +598,8 @@ class SiteFinder {
           continue;
         }
       }
-      const unit = t.match?.unit ?? (t.guessed ? undefined : t.units[0]);
+      // A unit is named only when it is certain: several same-named candidates (two `reboot.c`) say nothing.
+      const unit = t.match?.unit ?? (t.guessed || t.units.length !== 1 ? undefined : t.units[0]);
       if (unit === undefined) continue;
       site.unit = this.relativeUnit(unit);
       site.source = 'unit-only';

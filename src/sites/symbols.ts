@@ -38,6 +38,18 @@ export class FileGroups {
     return this.fileOf[i] ?? -1;
   }
 
+  /** The STT_FILE index of the group before group `g` (its opening STT_FILE symbol), -1 when none. */
+  previousGroup(g: number): number {
+    return g > 1 ? this.fileOf[g - 1] : -1;
+  }
+
+  /** The STT_FILE index of the group after group `g`, -1 when none. */
+  nextGroup(g: number): number {
+    let j = g + 1;
+    while (j < this.firstGlobal && this.fileOf[j] === g) j++;
+    return j < this.firstGlobal && this.fileOf[j] === j ? j : -1;
+  }
+
   /**
    * Symbols of i's group ordered by distance in the table, nearest first: in a linked object those are the
    * nearest definitions of the same source file. Without a group, the locals at most `reach` entries away.
