@@ -8,15 +8,20 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(binutils gcc llvm-19 gcc-s390x-linux-gnu gcc-aarch64-linux-gnu xz-utils zstd gzip make kmod elfutils openssl linux-kbuild-6.1 time)
+packages=(binutils gcc llvm-19 gcc-s390x-linux-gnu gcc-aarch64-linux-gnu xz-utils zstd gzip make kmod elfutils openssl linux-kbuild-6.1 time qemu-system-x86 busybox-static)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then
   sudo=; [[ $(id -u) == 0 ]] || sudo=sudo
   echo "test: installing Debian packages: ${missing[*]}"
-  { $sudo apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
-    || { $sudo apt-get update >/dev/null 2>&1 && $sudo apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1; }; } \
-    || echo "test: could not install ${missing[*]}; the tests that need them will fail and say why"
+  install() { $sudo apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1; }
+  if ! install "${missing[@]}"; then
+    $sudo apt-get update >/dev/null 2>&1
+    # One at a time, so that a package this mirror lacks does not keep the others out.
+    install "${missing[@]}" || for p in "${missing[@]}"; do
+      install "$p" || echo "test: could not install $p; the tests that need it will fail or skip and say why"
+    done
+  fi
 fi
 
 fetch=${KSYMTREE_FETCH:-../shared/corpus/fetch-debian-kernel}
@@ -24,11 +29,20 @@ if [[ -z ${KSYMTREE_CORPUS_61:-} && -x $fetch ]]; then
   if paths=$("$fetch" cloud-amd64 6.1 2>/tmp/ksymtree-fetch.log); then
     export KSYMTREE_CORPUS_61=$(dirname "$(head -n 1 <<<"$paths")")
     echo "test: real-kernel tier uses $KSYMTREE_CORPUS_61"
+    # 6.12 (.ko.xz modules) for the tests that cover it; the generic 6.1 amd64 kernel (NFC, wireless) on request.
+    "$fetch" cloud-amd64 6.12 >/dev/null 2>>/tmp/ksymtree-fetch.log || echo "test: 6.12 corpus SKIPPED: $(tail -n 1 /tmp/ksymtree-fetch.log)"
+    [[ ${KSYMTREE_E2E_GENERIC:-0} == 1 ]] && { "$fetch" amd64 6.1 >/dev/null 2>>/tmp/ksymtree-fetch.log || echo "test: 6.1 amd64 corpus SKIPPED"; }
   else
     echo "test: real-kernel tier SKIPPED: $fetch failed ($(tail -n 1 /tmp/ksymtree-fetch.log))"
   fi
 elif [[ -z ${KSYMTREE_CORPUS_61:-} ]]; then
   echo "test: real-kernel tier SKIPPED: no corpus fetch script at $fetch (set KSYMTREE_FETCH or KSYMTREE_CORPUS_61)"
+fi
+
+if command -v qemu-system-x86_64 >/dev/null; then
+  echo "test: e2e tier (qemu) runs; boot captures cached in ${KSYMTREE_E2E_CACHE:-$HOME/.cache/ksymtree-e2e}"
+else
+  echo "test: e2e tier SKIPPED: qemu-system-x86 could not be installed"
 fi
 
 tap=$(mktemp)
