@@ -54,6 +54,7 @@ export function runKallsyms(db: Db, opts: KallsymsOptions, out = new Output()): 
     WHERE e.object_id = ? ORDER BY e.pos`);
   const hasTable = db.prepare('SELECT 1 FROM kallsyms_entries WHERE object_id = ? LIMIT 1').pluck();
   const base = opts.base ?? 0n;
+  const unplaced = new Set<string>();
   for (const o of objects) {
     const isModule = o.kind === 'module';
     const bases = isModule ? sectionBases(opts.sections, o.module_name ?? '', objects.length === 1) : null;
@@ -63,10 +64,13 @@ export function runKallsyms(db: Db, opts: KallsymsOptions, out = new Output()): 
       let address = BigInt(`0x${l.value}`) + base;
       const sectionBase = bases && l.section ? bases(l.section) : undefined;
       if (sectionBase !== undefined && l.ks_letter.toLowerCase() !== 'a') address += sectionBase;
+      else if (bases && l.section && l.ks_letter.toLowerCase() !== 'a') unplaced.add(`${o.module_name}: ${l.section}`);
       const addr = (address & MASK64).toString(16).padStart(16, '0');
       out.line(`${addr} ${l.ks_letter} ${l.name}${suffix}`);
       if (opts.aliases && l.alias) out.line(`${addr} ${l.ks_letter} ${l.alias}${suffix}`);
     }
   }
   out.flush();
+  // sysfs lists only sections with bytes: symbols of empty ones keep their section-relative address.
+  for (const u of unplaced) process.stderr.write(`ksymtree: no load address for section ${u}; its symbols are printed section-relative\n`);
 }
