@@ -4,6 +4,8 @@
 import test from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { findSites } from '../src/sites/find-sites.js';
+import { inObjectDuplicates } from './helpers/dwarf-duplicates.js';
 import { checkObject, summarize } from './helpers/dwarf-kernel-check.js';
 import { haveDwarfdump } from './helpers/dwarf-oracle.js';
 
@@ -35,4 +37,22 @@ for (const m of MODULES) {
   t.deepEqual(c.disagreements.map((d) => `${d.name} ${d.where}: ${d.problem}`), []);
   t.is(c.unrelative, 0);
   t.is(c.errors, 0);
+});
+
+const INSTALLED = process.env.KSYMTREE_CORPUS_INSTALLED ?? join(TREE, '../installed');
+
+(available && existsSync(join(INSTALLED, MODULES[0])) ? test : test.skip)('installed (stripped) module + debug copy: same sites as the debug copy alone', async (t) => {
+  // Debian's stripped modules have no STT_FILE symbols, so their symbol indices differ from the debug
+  // copy's: requests are matched by (section, value, name).
+  const installed = join(INSTALLED, MODULES[0]);
+  const debug = join(TREE, MODULES[0]);
+  const a = await inObjectDuplicates(installed);
+  const b = await inObjectDuplicates(debug);
+  t.notDeepEqual(a.map((d) => d.index), b.map((d) => d.index));
+  const viaPair = await findSites(installed, debug, a.map((d) => ({ symtabIndex: d.index })));
+  const direct = await findSites(debug, debug, b.map((d) => ({ symtabIndex: d.index })));
+  t.deepEqual(viaPair.errors, []);
+  const key = (d: { section: string; value: string; name: string }) => `${d.section}:${d.value}:${d.name}`;
+  const want = new Map(b.map((d, i) => [key(d), direct.sites[i]]));
+  a.forEach((d, i) => t.deepEqual({ ...viaPair.sites[i], symtabIndex: 0 }, { ...want.get(key(d))!, symtabIndex: 0 }, d.name));
 });
