@@ -91,6 +91,8 @@ const ENTRY = 2;
 const PART = 1;
 /** Added when the DIE's name is the symbol's source name. */
 const NAMED = 4;
+/** A match nothing can improve on: a DIE with the symbol's name whose entry is the symbol's address. */
+const BEST = ENTRY + NAMED;
 
 interface Target {
   /** Index into the request list. */
@@ -105,6 +107,8 @@ interface Target {
   units: number[];
   /** True when `units` come from address neighbours only: never reported as the symbol's unit. */
   guessed: boolean;
+  /** True when `units` come from the symbol's STT_FILE group (not from its own address). */
+  viaGroup: boolean;
   match: { unit: number; die: number; quality: number } | null;
   /** The decl of `match`, read while its unit was loaded; paths are made relative at the end. */
   decl: { match: Target['match']; file: string | null; compDir: string | null; line: number | null } | null;
@@ -138,6 +142,10 @@ class SiteFinder {
   private dataPerUnit = new Map<number, number>();
   private walked = new Set<number>();
   private fresh: Target[] = [];
+  /** Groups whose unit came from a function without a name check (see recheckGroups). */
+  private unverified = new Set<number>();
+  /** Whether the last unitsByFunctions() answer skipped the name check. */
+  private unnamed = false;
   private groupUnits = new Map<number, number[]>();
   private basenames: Map<string, number[]> | null = null;
   private localsBySection = new Map<number, { syms: number[]; values: bigint[] } | null>();
@@ -181,6 +189,7 @@ class SiteFinder {
       if (this.pendingCode === 0 && this.pendingData === 0) break;
       this.walk(u);
     }
+    this.recheckGroups(targets);
     // Targets no unit could be named for: only a whole-object scan can find them, affordable for modules.
     const unplaced = (t: Target) => t.match === null && (t.units.length === 0 || t.guessed);
     if (!this.options.all && targets.some(unplaced) && this.dwarf.info.size <= FULL_SCAN_LIMIT) {
@@ -225,7 +234,7 @@ class SiteFinder {
       const want = type === STT_FUNC || type === STT_GNU_IFUNC ? CODE
         : type === STT_OBJECT || type === STT_TLS || type === STT_COMMON ? DATA : CODE | DATA;
       const target: Target = {
-        req, sym, want, units: [], guessed: false, match: null, decl: null, base: baseName(t.name(sym)),
+        req, sym, want, units: [], guessed: false, viaGroup: false, match: null, decl: null, base: baseName(t.name(sym)),
         section: this.relocatable ? shndx : 0,
         value: BigInt(`0x${t.valueHex(sym)}`),
       };
@@ -253,7 +262,10 @@ class SiteFinder {
   /** Candidate units of a target: from its address for code, from its STT_FILE group for data (or as a fallback). */
   private locate(t: Target): void {
     if (t.want & CODE) t.units = this.unitsAt(t.section, t.value);
-    if (t.units.length === 0) t.units = this.unitsOfGroup(t.sym);
+    if (t.units.length === 0) {
+      t.units = this.unitsOfGroup(t.sym);
+      t.viaGroup = t.units.length > 0;
+    }
     if (t.units.length === 0 && t.want & DATA) {
       t.units = this.unitsNearAddress(t.sym);
       t.guessed = t.units.length > 0;
@@ -298,10 +310,49 @@ class SiteFinder {
     if (cached) return cached;
     const fileName = groups.fileName(sym);
     let found = this.unitsByFunctions(sym, fileName);
+    if (found.length === 1 && g > 0 && this.unnamed) this.unverified.add(g);
     if (found.length === 0 && fileName !== null && g > 0) found = this.unitsBetweenGroups(g, fileName);
     if (found.length === 0 && fileName !== null) found = this.unitsByBasename().get(fileName) ?? [];
     if (g > 0) this.groupUnits.set(g, found);
     return found;
+  }
+
+  /**
+   * A group's unit taken from its functions without reading the unit's name is checked now, for the groups
+   * whose symbols went unmatched: the name of a walked unit is known by then. The check matters where the
+   * symbol table is not grouped cleanly: objtool appends `__pfx_*` symbols of every file after the last
+   * STT_FILE group of a 6.12 module (bridge.ko: after br_mst.c's), which would make br_mst.c's data look
+   * like br.c's.
+   */
+  private recheckGroups(targets: Target[]): void {
+    const groups = this.groups;
+    if (!groups || this.unverified.size === 0) return;
+    const retry = new Map<number, Target[]>();
+    for (const t of targets) {
+      if (t.match || !t.viaGroup) continue;
+      const g = groups.group(t.sym);
+      if (!this.unverified.has(g)) continue;
+      const list = retry.get(g);
+      if (list) list.push(t);
+      else retry.set(g, [t]);
+    }
+    for (const [g, list] of retry) {
+      this.unverified.delete(g);
+      const fileName = groups.fileName(g);
+      const units = this.groupUnits.get(g) ?? [];
+      if (fileName === null || units.length !== 1 || this.unitBasename(units[0]) === fileName) continue;
+      let found = this.unitsBetweenGroups(g, fileName);
+      if (found.length === 0) found = this.unitsByBasename().get(fileName) ?? [];
+      this.groupUnits.set(g, found);
+      for (const t of list) {
+        t.units = found;
+        if (t.want & DATA) for (const u of found) this.dataPerUnit.set(u, (this.dataPerUnit.get(u) ?? 0) + 1);
+      }
+      for (const u of found) {
+        this.walked.delete(u);
+        this.walk(u, true);
+      }
+    }
   }
 
   /**
@@ -358,6 +409,7 @@ class SiteFinder {
       const match = units.length === 1 ? units : units.filter((u) => fileName === null || this.unitBasename(u) === fileName);
       if (match.length > 0) {
         found = match.slice(0, 1);
+        this.unnamed = units.length === 1;
         break;
       }
     }
@@ -564,7 +616,9 @@ class SiteFinder {
       }
       const q = quality + (name !== null && name === t.base ? NAMED : 0);
       if (t.match && t.match.quality >= q) continue;
-      if (!t.match) {
+      // A target stays pending until a DIE with its own name at its entry is found: the first DIE at an
+      // address may be a neighbour sharing it (nfsd.ko: `nfsd_devid_lock` before the zero-size `__key.3`).
+      if (q >= BEST && !(t.match && t.match.quality >= BEST)) {
         if (t.want & CODE) this.pendingCode--;
         if (t.want & DATA) this.pendingData--;
       }
