@@ -312,7 +312,7 @@ class SiteFinder {
     let found = this.unitsByFunctions(sym, fileName);
     if (found.length === 1 && g > 0 && this.unnamed) this.unverified.add(g);
     if (found.length === 0 && fileName !== null && g > 0) found = this.unitsBetweenGroups(g, fileName);
-    if (found.length === 0 && fileName !== null) found = this.unitsByBasename().get(fileName) ?? [];
+    if (found.length === 0 && fileName !== null) found = this.unitsNamed(fileName);
     if (g > 0) this.groupUnits.set(g, found);
     return found;
   }
@@ -340,9 +340,9 @@ class SiteFinder {
       this.unverified.delete(g);
       const fileName = groups.fileName(g);
       const units = this.groupUnits.get(g) ?? [];
-      if (fileName === null || units.length !== 1 || this.unitBasename(units[0]) === fileName) continue;
+      if (fileName === null || units.length !== 1 || sameSource(this.unitBasename(units[0]), fileName)) continue;
       let found = this.unitsBetweenGroups(g, fileName);
-      if (found.length === 0) found = this.unitsByBasename().get(fileName) ?? [];
+      if (found.length === 0) found = this.unitsNamed(fileName);
       this.groupUnits.set(g, found);
       for (const t of list) {
         t.units = found;
@@ -380,7 +380,7 @@ class SiteFinder {
       for (let hops = 0; hops < BETWEEN_HOPS; hops++) {
         off += readUnitLength(info, off).size;
         if (off + 4 > info.size || (high !== null && off >= high)) break;
-        if (this.unitBasename(off) === fileName) out.push(off);
+        if (sameSource(this.unitBasename(off), fileName)) out.push(off);
       }
     } catch (e) {
       this.sink.add(e, this.dbg.path);
@@ -406,7 +406,7 @@ class SiteFinder {
       // A function of the same STT_FILE group is code of the same object file, hence of the same unit: its
       // unit need not be read to check the name (that would read ~1,000 unit headers in a vmlinux).
       // Only overlapping ranges (several units) are told apart by the unit's basename.
-      const match = units.length === 1 ? units : units.filter((u) => fileName === null || this.unitBasename(u) === fileName);
+      const match = units.length === 1 ? units : units.filter((u) => fileName === null || sameSource(this.unitBasename(u), fileName));
       if (match.length > 0) {
         found = match.slice(0, 1);
         this.unnamed = units.length === 1;
@@ -467,11 +467,17 @@ class SiteFinder {
     return out;
   }
 
+  /** Every unit whose DW_AT_name is the source `fileName` names (the whole-object index). */
+  private unitsNamed(fileName: string): number[] {
+    return (this.unitsByBasename().get(stem(fileName)!) ?? []).filter((u) => sameSource(this.unitBasename(u), fileName));
+  }
+
+  /** Units by the stem of their basename (read once per object, on demand). */
   private unitsByBasename(): Map<string, number[]> {
     if (!this.basenames) {
       this.basenames = new Map();
       for (const off of this.safeUnitOffsets()) {
-        const b = this.unitBasename(off);
+        const b = stem(this.unitBasename(off));
         if (b === null) continue;
         const list = this.basenames.get(b);
         if (list) list.push(off);
@@ -763,6 +769,22 @@ class SiteFinder {
     });
     return name;
   }
+}
+
+/** A file name without its last extension: `aesni-intel_asm.S` and `aesni-intel_asm.o` are one source. */
+function stem(name: string | null): string | null {
+  if (name === null) return null;
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(0, dot) : name;
+}
+
+/**
+ * Whether a unit's basename is the source an STT_FILE symbol names. gcc writes the source's basename;
+ * gas, without a `.file` directive, the object's (`aesni-intel_asm.o` for `aesni-intel_asm.S`).
+ */
+function sameSource(unitBase: string | null, fileName: string): boolean {
+  if (unitBase === null) return false;
+  return unitBase === fileName || (fileName.endsWith('.o') && stem(unitBase) === stem(fileName));
 }
 
 /** The source-level name of a symbol: compiler suffixes (`.constprop.0`, `.isra.0`, `.cold`, `.12`) cut off. */
