@@ -10,8 +10,8 @@ import { type AliasSummary, kernelRelease, writeAliases } from '../analyse/alias
 import { siteWork } from '../analyse/duplicates.js';
 import { maxSymbolLength } from '../alias/naming.js';
 import type { Db } from '../index/db.js';
-import type { SiteResult } from '../sites/types.js';
-import { type SitesTask, WorkerPool } from '../scan/pool.js';
+import type { SiteResult, SitesTask } from '../sites/types.js';
+import { WorkerPool } from '../scan/pool.js';
 import type { ScannedObject } from '../scan/result.js';
 import { debugTreeObjects, pairDebugCopies } from '../tree/debug-pairing.js';
 import { type FoundObject, type WalkProblem, singleFile, walkTree } from '../tree/walk.js';

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { SiteRequest } from '../sites/types.js';
+import type { SitesTask } from '../sites/types.js';
 import type { ScannedObject } from './result.js';
 
 const SCAN_WORKER = new URL('../../workers/scan.js', import.meta.url).href;
@@ -10,13 +10,6 @@ export function defaultJobs(): number {
   return availableParallelism();
 }
 
-export interface SitesTask {
-  readonly objectPath: string;
-  readonly dwarfPath: string;
-  readonly requests: SiteRequest[];
-  readonly sourceRoot?: string;
-  readonly all?: boolean;
-}
 
 /** The worker threads that read objects; the caller's thread stays the only SQLite writer. */
 export class WorkerPool {

@@ -20,3 +20,12 @@ export interface SiteResult {
   readonly sites: Site[];
   readonly errors: { offset: number; kind: string; message: string }[];
 }
+
+/** One pass-2 task for a worker: the symbols of one object that need sites, and where its DWARF is. */
+export interface SitesTask {
+  readonly objectPath: string;
+  readonly dwarfPath: string;
+  readonly requests: SiteRequest[];
+  readonly sourceRoot?: string;
+  readonly all?: boolean;
+}
