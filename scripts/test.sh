@@ -36,7 +36,12 @@ if [[ -z ${KSYMTREE_CORPUS_61:-} && -x $fetch ]]; then
     echo "test: real-kernel tier SKIPPED: $fetch failed ($(tail -n 1 /tmp/ksymtree-fetch.log))"
   fi
 elif [[ -z ${KSYMTREE_CORPUS_61:-} ]]; then
-  echo "test: real-kernel tier SKIPPED: no corpus fetch script at $fetch (set KSYMTREE_FETCH or KSYMTREE_CORPUS_61)"
+  cached=${KSYMTREE_CORPUS:-$HOME/.cache/ksymtree-corpus}/6.1-cloud-amd64
+  if [[ -e $cached/debug/vmlinux ]]; then
+    echo "test: real-kernel tier uses the cached corpus $cached (no fetch script at $fetch)"
+  else
+    echo "test: real-kernel tier SKIPPED: no corpus fetch script at $fetch (set KSYMTREE_FETCH or KSYMTREE_CORPUS_61)"
+  fi
 fi
 
 if command -v qemu-system-x86_64 >/dev/null; then
