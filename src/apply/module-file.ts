@@ -9,8 +9,8 @@
  * Times are kept to the precision utimes takes (package files carry whole seconds). Extended attributes
  * (IMA/EVM hashes, SELinux labels) are not copied: a tree that carries them needs them set again.
  */
-import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
-import { commitTemp, tempPathFor } from '../io/atomic.js';
+import { fchmodSync, fchownSync, futimesSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 import { type CompressKind, compress, defaultRecipe, findReproducingRecipe, recipeByName, recipeName } from '../io/compress.js';
 import { type Compression, decompress, detectCompression } from '../io/decompress.js';
 import { findBuildId } from '../elf/notes.js';
@@ -266,26 +266,14 @@ function problem(base: Omit<Outcome, 'action'>, e: unknown): Outcome {
  * one, never a mix. Mode, owner, atime and mtime are the old file's.
  */
 export function writePreserving(path: string, data: Buffer, st: Stats): void {
-  const tmp = tempPathFor(path);
-  try {
-    const fd = openSync(tmp, 'wx', 0o600);
+  writeFileAtomic(path, data, (fd) => {
     try {
-      let done = 0;
-      while (done < data.length) done += writeSync(fd, data, done);
-      try {
-        fchownSync(fd, st.uid, st.gid);
-      } catch (e) {
-        throw new Error(`cannot give the new file the owner ${st.uid}:${st.gid} of the old one (${(e as NodeJS.ErrnoException).code}); `
-          + 'run as root or as the owner; the module is left as it is');
-      }
-      fchmodSync(fd, st.mode & 0o7777);
-      futimesSync(fd, st.atime, st.mtime);
-    } finally {
-      closeSync(fd);
+      fchownSync(fd, st.uid, st.gid);
+    } catch (e) {
+      throw new Error(`cannot give the new file the owner ${st.uid}:${st.gid} of the old one (${(e as NodeJS.ErrnoException).code}); `
+        + 'run as root or as the owner; the module is left as it is');
     }
-    commitTemp(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+    fchmodSync(fd, st.mode & 0o7777);
+    futimesSync(fd, st.atime, st.mtime);
+  });
 }

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 /** A temporary name beside `path`, so that the final rename stays on one file system. */
@@ -26,15 +26,20 @@ export function commitTemp(tmp: string, path: string): void {
   }
 }
 
-/** Writes `data` to `path` so that readers see either the old file or the complete new one. */
-export function writeFileAtomic(path: string, data: string | Buffer): void {
+/**
+ * Writes `data` to `path` so that readers see either the old file or the complete new one. `finish` runs on
+ * the new file's descriptor before it is committed (apply uses it to give the file the old one's metadata).
+ */
+export function writeFileAtomic(path: string, data: string | Buffer, finish?: (fd: number) => void): void {
   const tmp = tempPathFor(path);
   try {
-    const fd = openSync(tmp, 'w');
+    const fd = openSync(tmp, 'wx', 0o600);
     try {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
       let done = 0;
       while (done < bytes.length) done += writeSync(fd, bytes, done);
+      if (finish) finish(fd);
+      else fchmodSync(fd, 0o666 & ~process.umask());
     } finally {
       closeSync(fd);
     }
