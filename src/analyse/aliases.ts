@@ -1,8 +1,8 @@
 import { type Alias, type AliasInput, aliasesForObject } from '../alias/naming.js';
-import { duplicateSympos, objectsWithDuplicates } from './duplicates.js';
+import { objectsWithDuplicates } from './duplicates.js';
 import type { Db } from '../index/db.js';
 
-interface Copy { idx: number; name: string; decl_file: string | null; decl_line: number | null; unit: string | null }
+interface Copy { idx: number; name: string; sympos: number; decl_file: string | null; decl_line: number | null; unit: string | null }
 
 export interface AliasSummary {
   readonly aliases: number;
@@ -11,26 +11,24 @@ export interface AliasSummary {
 }
 
 /**
- * Pass 2's last step, over rows only: sympos of every duplicated kallsyms-visible name, and one alias per
- * copy. Objects are handled in id order and every choice is a pure function of the rows, so the result
+ * Pass 2's last step, over rows only: one alias per copy of every in-object duplicate (the scan stored their
+ * sympos). Objects are handled in id order and every choice is a pure function of the rows, so the result
  * does not depend on how many workers produced them.
  */
 export function writeAliases(db: Db, maxLength: number): AliasSummary {
-  const objects = objectsWithDuplicates(db);
-  const names = db.prepare('SELECT name FROM symbols WHERE object_id = ?').pluck();
-  const copyRow = db.prepare(`SELECT s.idx, s.name, t.decl_file, t.decl_line, t.unit FROM symbols s
-    LEFT JOIN sites t ON t.object_id = s.object_id AND t.idx = s.idx WHERE s.object_id = ? AND s.idx = ?`);
+  // Every alias has an '@': only the object's symbols with one can clash with it (versioned names, earlier aliases).
+  const atNames = db.prepare("SELECT name FROM symbols WHERE object_id = ? AND instr(name, '@') > 0").pluck();
+  const copyRows = db.prepare(`SELECT s.idx, s.name, s.sympos, t.decl_file, t.decl_line, t.unit FROM symbols s
+    LEFT JOIN sites t ON t.object_id = s.object_id AND t.idx = s.idx WHERE s.object_id = ? AND s.sympos IS NOT NULL ORDER BY s.idx`);
   const insert = db.prepare('INSERT INTO aliases (object_id, idx, alias, sympos, stage, full_alias) VALUES (?, ?, ?, ?, ?, ?)');
   let count = 0;
   const shortened: AliasSummary['shortened'] = [];
   db.transaction(() => {
-    for (const o of objects) {
-      const sympos = duplicateSympos(db, o);
-      const copies: AliasInput[] = [...sympos].sort((a, b) => a[0] - b[0]).map(([idx, pos]) => {
-        const r = copyRow.get(o.id, idx) as Copy;
-        return { idx, name: r.name, sympos: pos, declFile: r.decl_file, declLine: r.decl_line, unit: r.unit };
-      });
-      const existing = new Set(names.all(o.id) as string[]);
+    for (const o of objectsWithDuplicates(db)) {
+      const copies: AliasInput[] = (copyRows.all(o.id) as Copy[]).map((r) =>
+        ({ idx: r.idx, name: r.name, sympos: r.sympos, declFile: r.decl_file, declLine: r.decl_line, unit: r.unit }));
+      const sympos = new Map(copies.map((c) => [c.idx, c.sympos]));
+      const existing = new Set(atNames.all(o.id) as string[]);
       for (const a of aliasesForObject(copies, existing, maxLength)) {
         insert.run(o.id, a.idx, a.alias, sympos.get(a.idx), a.stage, a.fullAlias);
         if (a.fullAlias) shortened.push({ path: o.path, alias: a });

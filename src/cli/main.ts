@@ -49,8 +49,9 @@ program.command('index')
   .option('--no-aliases', 'pass 1 only: no sites, sympos or aliases')
   .option('--all-sites', 'a definition site for every function and variable (for `ksymtree where`)')
   .option('--source-root <path>', 'prefix to strip from DWARF paths (default: learned per object)')
+  .option('--timings', 'print the wall time of each phase (scan, indexes, sites, aliases, commit)')
   .action(async (inputs: string[], o: { debugDir?: string; db?: string; jobs: number; quiet?: boolean; aliases: boolean;
-    allSites?: boolean; sourceRoot?: string }) => {
+    allSites?: boolean; sourceRoot?: string; timings?: boolean }) => {
     const s = await runIndex({ inputs, debugDir: o.debugDir, db: o.db, jobs: o.jobs, quiet: !!o.quiet, aliases: o.aliases,
       allSites: !!o.allSites, sourceRoot: o.sourceRoot });
     for (const { path, alias } of s.shortened) {
@@ -58,6 +59,7 @@ program.command('index')
     }
     process.stderr.write(`ksymtree: indexed ${s.objects} objects, ${s.symbols} symbols, ${s.sites} sites, ${s.aliases} aliases, `
       + `${s.errors} errors in ${s.seconds.toFixed(1)} s -> ${s.dbPath}\n`);
+    if (o.timings) process.stderr.write(`ksymtree: timings: ${s.phases.map((p) => `${p.phase} ${p.seconds.toFixed(2)} s`).join(', ')}\n`);
     if (s.errors) {
       process.stderr.write(`ksymtree: ${s.errors} objects or paths could not be fully read; the rest is indexed (\`ksymtree errors --db ${s.dbPath}\`)\n`);
       process.exitCode = EXIT_PARTIAL;

@@ -7,10 +7,9 @@ import { Progress } from '../io/progress.js';
 import { createIndexDb } from '../index/db.js';
 import { type DebugLink, IndexWriter } from '../index/writer.js';
 import { type AliasSummary, kernelRelease, writeAliases } from '../analyse/aliases.js';
-import { siteWork } from '../analyse/duplicates.js';
+import { siteRequests } from '../analyse/duplicates.js';
+import { SitesPass } from '../analyse/sites-pass.js';
 import { maxSymbolLength } from '../alias/naming.js';
-import type { Db } from '../index/db.js';
-import type { SiteResult, SitesTask } from '../sites/types.js';
 import { WorkerPool } from '../scan/pool.js';
 import type { ScannedObject } from '../scan/result.js';
 import { debugTreeObjects, pairDebugCopies } from '../tree/debug-pairing.js';
@@ -39,6 +38,8 @@ export interface IndexSummary {
   readonly aliases: number;
   readonly shortened: AliasSummary['shortened'];
   readonly seconds: number;
+  /** Wall seconds of each phase, in run order (printed by `index --timings`, read by the bench). */
+  readonly phases: readonly { phase: string; seconds: number }[];
 }
 
 interface Inputs {
@@ -100,7 +101,8 @@ function removeStaleTemps(dbPath: string): void {
   const prefix = `${basename(tempPathFor(dbPath)).replace(/\d+$/, '')}`;
   for (const name of readdirSync(dirname(dbPath))) {
     if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length));
+    // SQLite's own files (`-journal`, `-wal`, `-shm`) of a killed run go with its index.
+    const pid = Number(/^(\d+)(?:-journal|-wal|-shm)?$/.exec(name.slice(prefix.length))?.[1]);
     if (Number.isInteger(pid) && !processAlive(pid)) rmSync(join(dirname(dbPath), name), { force: true });
   }
 }
@@ -114,32 +116,29 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * The order to start scans in: vmlinux first, then walk order. vmlinux is the longest scan and site task
+ * and sorts last in a tree; started last it would be the tail of the run. (Largest-first over every object
+ * measured slower: the big modules' site tasks then run before the workers' code is warmed up.)
+ */
+function scanOrder(objects: readonly FoundObject[]): number[] {
+  const isVmlinux = (i: number) => (objects[i].relPath === 'vmlinux' ? 0 : 1);
+  return objects.map((_, i) => i).sort((a, b) => isVmlinux(a) - isVmlinux(b) || a - b);
+}
+
 function selfLink(o: ScannedObject): DebugLink {
   return o.elf?.hasDwarf ? { path: o.path, pairing: 'self' } : { path: null, pairing: null };
 }
 
-/** Pass 2: only the objects and symbols that need a site go back to the workers. */
-async function findAllSites(db: Db, writer: IndexWriter, pool: WorkerPool, opts: IndexOptions): Promise<number> {
-  const work = siteWork(db, opts.allSites);
-  const progress = new Progress(work.length, 'sites', opts.quiet);
-  let count = 0;
-  const tasks: SitesTask[] = work.map((w) => ({
-    objectPath: w.path, dwarfPath: w.dwarfPath, requests: w.symtabIndexes.map((symtabIndex) => ({ symtabIndex })),
-    sourceRoot: opts.sourceRoot, all: opts.allSites,
-  }));
-  await pool.sitesAll(tasks, (i, r: SiteResult) => {
-    const w = work[i];
-    writer.addSites(w.objectId, r.sites);
-    for (const e of r.errors) writer.addError(w.objectId, w.dwarfPath, e);
-    count += r.sites.length;
-    progress.tick(w.path);
-  });
-  progress.clear();
-  return count;
-}
-
 export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   const started = process.hrtime.bigint();
+  const phases: { phase: string; seconds: number }[] = [];
+  let phaseStart = started;
+  const endPhase = (phase: string) => {
+    const now = process.hrtime.bigint();
+    phases.push({ phase, seconds: Number(now - phaseStart) / 1e9 });
+    phaseStart = now;
+  };
   const inputs: Inputs = opts.inputs.length ? { trees: [...opts.inputs], debugDir: opts.debugDir ?? null } : defaultInputs();
   const debugDir = opts.debugDir ?? inputs.debugDir;
   if (debugDir && !existsSync(debugDir)) throw new FatalError(`--debug-dir ${debugDir}: no such directory`);
@@ -156,7 +155,9 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
 
   const dbPath = opts.db ? resolve(opts.db) : defaultDbPath(inputs.trees);
   const tmp = tempPathFor(dbPath);
-  const removeTemp = () => rmSync(tmp, { force: true });
+  const removeTemp = () => {
+    for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${tmp}${suffix}`, { force: true });
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     removeTemp();
     process.kill(process.pid, signal);
@@ -171,24 +172,40 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     const writer = new IndexWriter(db);
     const progress = new Progress(objects.length, 'index', opts.quiet);
     const pairing: { relPath: string; buildId: string | null }[] = new Array(objects.length);
+    const sitesPass = opts.aliases || opts.allSites ? new SitesPass(pool, writer, { all: opts.allSites, sourceRoot: opts.sourceRoot, quiet: opts.quiet }) : null;
+    // With a debug tree, an object's DWARF is known only after pairing; its requests wait until then.
+    const waiting: { path: string; requests: number[] }[] = [];
     // Object ids follow the sorted walk order, whatever order the workers finish in.
     await pool.scanAll(objects.map((o) => o.path), (i, scanned) => {
       const self = selfLink(scanned);
       writer.addObject(i + 1, scanned, self);
       pairing[i] = { relPath: objects[i].relPath, buildId: scanned.elf?.buildId ?? null };
+      const requests = sitesPass && scanned.elf ? siteRequests(scanned.elf.symbols, opts.allSites) : [];
+      if (requests.length && debugDir) waiting[i] = { path: scanned.path, requests };
+      else if (requests.length) sitesPass!.submit(i + 1, scanned.path, self.path ?? scanned.path, requests);
       progress.tick(scanned.path);
-    });
+    }, scanOrder(objects));
     progress.clear();
+    endPhase('scan');
     for (const p of problems) writer.addError(null, p.path, { offset: 0, kind: 'walk', message: p.message });
     if (debugDir) {
       const links = await pairDebugCopies(pairing, debugFiles, (paths) => pool.buildIds(paths));
       links.forEach((link, i) => {
         if (link.path) writer.setDebugLink(i + 1, link);
+        const w = waiting[i];
+        // A stripped object without a debug copy still names its units from its STT_FILE symbols.
+        if (w) sitesPass!.submit(i + 1, w.path, link.path ?? w.path, w.requests);
       });
+      endPhase('debug pairing');
     }
+    // The query indexes are built after the last site task: building them blocks this thread, which also
+    // hands the workers their tasks.
+    const sites = sitesPass ? await sitesPass.done() : 0;
+    if (sitesPass) endPhase('sites');
     writer.finishScan();
-    const sites = opts.aliases || opts.allSites ? await findAllSites(db, writer, pool, opts) : 0;
+    endPhase('indexes');
     const aliases = opts.aliases ? writeAliases(db, maxSymbolLength(kernelRelease(db))) : { aliases: 0, shortened: [] };
+    if (opts.aliases) endPhase('aliases');
     writer.setMeta({
       tool_version: TOOL_VERSION,
       inputs: JSON.stringify(inputs.trees.map((t) => resolve(t))),
@@ -199,9 +216,10 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     writer.finish();
     db.close();
     commitTemp(tmp, dbPath);
+    endPhase('commit');
     return {
       dbPath, objects: objects.length, symbols: writer.symbolCount, errors: writer.errorCount, sites,
-      aliases: aliases.aliases, shortened: aliases.shortened, seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      aliases: aliases.aliases, shortened: aliases.shortened, seconds: Number(process.hrtime.bigint() - started) / 1e9, phases,
     };
   } catch (e) {
     if (db.open) db.close();

@@ -50,8 +50,7 @@ export function stats(db: Db): string[] {
     `objects\t${one('SELECT count(*) FROM objects')}\t(vmlinux ${one("SELECT count(*) FROM objects WHERE kind = 'vmlinux'")}, modules ${one("SELECT count(*) FROM objects WHERE kind = 'module'")}, failed ${one("SELECT count(*) FROM objects WHERE status = 'failed'")}, partial ${one("SELECT count(*) FROM objects WHERE status = 'partial'")})`,
     `symbols\t${one('SELECT count(*) FROM symbols')}\t(kallsyms-visible ${one('SELECT count(*) FROM symbols WHERE ks_letter IS NOT NULL')})`,
     `duplicate names\t${one(`SELECT count(*) FROM (SELECT 1 FROM symbols s JOIN objects o ON o.id = s.object_id
-      WHERE s.ks_letter IS NOT NULL AND o.kallsyms_source != 'vmlinux-table' GROUP BY s.object_id, s.name HAVING count(*) > 1
-      UNION ALL SELECT 1 FROM kallsyms_entries WHERE sympos = 1)`)}\t(${one('SELECT count(*) FROM kallsyms_entries WHERE sympos > 0 AND symbol_idx IS NULL')} copies without a .symtab symbol to alias)`,
+      WHERE s.sympos = 1 AND o.kallsyms_source != 'vmlinux-table' UNION ALL SELECT 1 FROM kallsyms_entries WHERE sympos = 1)`)}\t(${one('SELECT count(*) FROM kallsyms_entries WHERE sympos > 0 AND symbol_idx IS NULL')} copies without a .symtab symbol to alias)`,
     `aliases\t${one('SELECT count(*) FROM aliases')}\t(shortened ${one('SELECT count(*) FROM aliases WHERE full_alias IS NOT NULL')})`,
   ];
   const bySource = db.prepare('SELECT source, count(*) AS n FROM sites GROUP BY source ORDER BY source').all() as { source: string; n: number }[];

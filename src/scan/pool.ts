@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { SitesTask } from '../sites/types.js';
+import type { SiteResult, SitesTask } from '../sites/types.js';
 import type { ScannedObject } from './result.js';
 
 const SCAN_WORKER = new URL('../../workers/scan.js', import.meta.url).href;
@@ -19,9 +19,12 @@ export class WorkerPool {
     this.pool = new Piscina({ filename: SCAN_WORKER, minThreads: jobs, maxThreads: jobs, idleTimeout: 1000 });
   }
 
-  /** Scans every path, handing each result to `onResult` as soon as it arrives (in completion order). */
-  scanAll(paths: readonly string[], onResult: (index: number, o: ScannedObject) => void): Promise<void> {
-    return this.each(paths, { filename: SCAN_WORKER, name: 'default' }, onResult);
+  /**
+   * Scans every path, handing each result to `onResult` as soon as it arrives (in completion order). `order`
+   * lists the indexes in the order to start them (default: as given).
+   */
+  scanAll(paths: readonly string[], onResult: (index: number, o: ScannedObject) => void, order?: readonly number[]): Promise<void> {
+    return this.each(paths, { filename: SCAN_WORKER, name: 'default' }, onResult, order);
   }
 
   async buildIds(paths: string[]): Promise<(string | null)[]> {
@@ -30,20 +33,22 @@ export class WorkerPool {
     return ids;
   }
 
-  sitesAll<R>(tasks: readonly SitesTask[], onResult: (index: number, r: R) => void): Promise<void> {
-    return this.each(tasks, { filename: SITES_WORKER, name: 'default' }, onResult);
+  /** One object's sites; queued behind the scans already submitted. */
+  sites(task: SitesTask): Promise<SiteResult> {
+    return this.pool.run(task, { filename: SITES_WORKER, name: 'default' }) as Promise<SiteResult>;
   }
 
   /**
    * Runs one task per item with at most a few results in flight, so memory stays bounded however large
    * the tree is; results are handed over in completion order.
    */
-  private async each<I, R>(items: readonly I[], target: { filename: string; name: string }, onResult: (index: number, r: R) => void): Promise<void> {
+  private async each<I, R>(items: readonly I[], target: { filename: string; name: string }, onResult: (index: number, r: R) => void,
+    order?: readonly number[]): Promise<void> {
     const window = Math.max(2, this.pool.options.maxThreads * 3);
     let next = 0;
     const lane = async (): Promise<void> => {
       while (next < items.length) {
-        const i = next++;
+        const i = order ? order[next++] : next++;
         onResult(i, (await this.pool.run(items[i], target)) as R);
       }
     };

@@ -91,4 +91,9 @@ export interface SymbolColumns {
   readonly nmLetters: string;
   /** One character per row: the kallsyms letter, or ' ' when kallsyms hides the symbol. */
   readonly kallsymsLetters: string;
+  /**
+   * Livepatch sympos of each row whose name occurs 2+ times among the object's kallsyms-visible symbols
+   * (an in-object duplicate); 0 for a unique or hidden name.
+   */
+  readonly sympos: Uint32Array;
 }

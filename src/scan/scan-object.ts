@@ -15,6 +15,7 @@ import { type ByteSource, BufferSource, FileSource, PrefixSource } from '../io/s
 import { exportedNames, isCoreSymbol, moduleElfType, moduleKallsymsLetter, moduleLayout } from '../kallsyms/module-view.js';
 import { isTargetSpecialSymbol, nmLetter, sectionLetters } from '../kallsyms/nm-letter.js';
 import { vmlinuxIgnores } from '../kallsyms/vmlinux-rules.js';
+import { type SymposInput, symposOf } from '../alias/sympos.js';
 import { type VmlinuxKallsyms, decodeVmlinuxKallsyms, matchSymtab } from '../kallsyms/vmlinux-table.js';
 import type { KallsymsColumns, ObjectCompression, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
 
@@ -165,7 +166,7 @@ function sectionColumns(sections: readonly Section[]): SectionColumns {
 
 function emptySymbols(): SymbolColumns {
   return { count: 0, index: new Uint32Array(0), names: '', nameEnd: new Uint32Array(0), values: '', size: new Float64Array(0),
-    info: new Uint8Array(0), other: new Uint8Array(0), shndx: new Uint32Array(0), nmLetters: '', kallsymsLetters: '' };
+    info: new Uint8Array(0), other: new Uint8Array(0), shndx: new Uint32Array(0), nmLetters: '', kallsymsLetters: '', sympos: new Uint32Array(0) };
 }
 
 function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeader, kind: ObjectKind, table: DecodedTable | null,
@@ -214,11 +215,37 @@ function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeade
   if (badNames > 1) {
     errors.push({ offset: t.section.offset, kind: 'format', message: `${t.section.name}: ${badNames} symbols in all have unreadable names and were left out` });
   }
+  const rowIndex = index.slice(0, rows);
   return {
-    count: rows, index: index.slice(0, rows), names: names.join(''), nameEnd: nameEnd.slice(0, rows), values: values.join(''),
+    count: rows, index: rowIndex, names: names.join(''), nameEnd: nameEnd.slice(0, rows), values: values.join(''),
     size: size.slice(0, rows), info: info.slice(0, rows), other: other.slice(0, rows), shndx: shndx.slice(0, rows),
     nmLetters: nmLetters.join(''), kallsymsLetters: ksLetters.join(''),
+    sympos: table ? tableSympos(table, rowIndex) : computedSympos(rowIndex, names, values, ksLetters, kind),
   };
+}
+
+/** The decoded table's own positions, carried over to the .symtab symbols its entries were matched to. */
+function tableSympos({ decoded, symbolIndex }: DecodedTable, rowIndex: Uint32Array): Uint32Array {
+  const byIndex = new Map<number, number>();
+  symbolIndex.forEach((idx, k) => {
+    if (idx >= 0 && decoded.sympos[k] > 0) byIndex.set(idx, decoded.sympos[k]);
+  });
+  return Uint32Array.from(rowIndex, (idx) => byIndex.get(idx) ?? 0);
+}
+
+/** Positions in the object's kallsyms walk, over the rows kallsyms shows. */
+function computedSympos(rowIndex: Uint32Array, names: readonly string[], values: readonly string[], ksLetters: readonly string[],
+  kind: ObjectKind): Uint32Array {
+  const visible: SymposInput[] = [];
+  const rowOf = new Map<number, number>();
+  rowIndex.forEach((idx, row) => {
+    if (ksLetters[row] === ' ') return;
+    visible.push({ idx, name: names[row], value: values[row] });
+    rowOf.set(idx, row);
+  });
+  const out = new Uint32Array(rowIndex.length);
+  for (const [idx, pos] of symposOf(visible, kind)) out[rowOf.get(idx)!] = pos;
+  return out;
 }
 
 type KallsymsLetter = (index: number, name: string, nmLetter: string) => string;

@@ -86,12 +86,25 @@ class ErrorSink {
 const CODE = 1;
 const DATA = 2;
 
+/**
+ * Data gcc makes without a DIE of its own: `__func__.N` strings, `__compound_literal.N`, switch tables
+ * (`CSWTCH.N`) and `.LC`/`.L` constant labels. Searching DIEs for them would walk every function body of
+ * their units for nothing (they are half of all in-object duplicates); their unit comes from the symbol
+ * table alone.
+ */
+const COMPILER_MADE = /^(?:(?:__func__|__compound_literal|CSWTCH)\.\d+$|\.L)/;
+
 /** Qualities of a DIE match: a subprogram entry beats a later range start (a `.cold` part). */
 const ENTRY = 2;
 const PART = 1;
 /** Added when the DIE's name is the symbol's source name. */
 const NAMED = 4;
-/** A match nothing can improve on: a DIE with the symbol's name whose entry is the symbol's address. */
+/**
+ * Added when the DIE is in the unit of the symbol's STT_FILE group: two zero-size `__key.0` of different
+ * files can share an address, and the symbol table says which file each belongs to.
+ */
+const HOME = 8;
+/** A DIE with the symbol's name whose entry is the symbol's address: only HOME can still improve on it. */
 const BEST = ENTRY + NAMED;
 
 interface Target {
@@ -110,6 +123,8 @@ interface Target {
   /** True when `units` come from the symbol's STT_FILE group (not from its own address). */
   viaGroup: boolean;
   match: { unit: number; die: number; quality: number } | null;
+  /** No later DIE can be a better match: the target no longer counts as pending. */
+  settled: boolean;
   /** The decl of `match`, read while its unit was loaded; paths are made relative at the end. */
   decl: { match: Target['match']; file: string | null; compDir: string | null; line: number | null } | null;
 }
@@ -191,7 +206,7 @@ class SiteFinder {
     }
     this.recheckGroups(targets);
     // Targets no unit could be named for: only a whole-object scan can find them, affordable for modules.
-    const unplaced = (t: Target) => t.match === null && (t.units.length === 0 || t.guessed);
+    const unplaced = (t: Target) => t.want !== 0 && t.match === null && (t.units.length === 0 || t.guessed);
     if (!this.options.all && targets.some(unplaced) && this.dwarf.info.size <= FULL_SCAN_LIMIT) {
       for (const u of this.safeUnitOffsets()) {
         if (!targets.some(unplaced)) break;
@@ -231,10 +246,12 @@ class SiteFinder {
       const shndx = t.shndx(sym);
       if (shndx === SHN_UNDEF || (shndx >= SHN_LORESERVE && t.rawShndx(sym) !== 0xffff)) return; // no address to look up
       const type = t.type(sym);
-      const want = type === STT_FUNC || type === STT_GNU_IFUNC ? CODE
-        : type === STT_OBJECT || type === STT_TLS || type === STT_COMMON ? DATA : CODE | DATA;
+      const name = t.name(sym);
+      const want = COMPILER_MADE.test(name) ? 0
+        : type === STT_FUNC || type === STT_GNU_IFUNC ? CODE
+          : type === STT_OBJECT || type === STT_TLS || type === STT_COMMON ? DATA : CODE | DATA;
       const target: Target = {
-        req, sym, want, units: [], guessed: false, viaGroup: false, match: null, decl: null, base: baseName(t.name(sym)),
+        req, sym, want, units: [], guessed: false, viaGroup: false, match: null, settled: false, decl: null, base: baseName(name),
         section: this.relocatable ? shndx : 0,
         value: BigInt(`0x${t.valueHex(sym)}`),
       };
@@ -611,7 +628,8 @@ class SiteFinder {
     if (!list) return;
     let name: string | null | undefined;
     for (const t of list) {
-      if (!(t.want & kind) || (t.match && t.match.quality >= quality + NAMED)) continue;
+      const home = t.viaGroup && t.units.includes(c.unit.offset) ? HOME : 0;
+      if (!(t.want & kind) || (t.match && t.match.quality >= quality + NAMED + home)) continue;
       if (name === undefined) {
         try {
           name = this.dieName(c.unit.offset, c.offset);
@@ -620,11 +638,13 @@ class SiteFinder {
           name = null;
         }
       }
-      const q = quality + (name !== null && name === t.base ? NAMED : 0);
+      const q = quality + (name !== null && name === t.base ? NAMED : 0) + home;
       if (t.match && t.match.quality >= q) continue;
-      // A target stays pending until a DIE with its own name at its entry is found: the first DIE at an
-      // address may be a neighbour sharing it (nfsd.ko: `nfsd_devid_lock` before the zero-size `__key.3`).
-      if (q >= BEST && !(t.match && t.match.quality >= BEST)) {
+      // A target stays pending until a DIE with its own name at its entry is found (in its group's unit when
+      // that is known): the first DIE at an address may be a neighbour sharing it (nfsd.ko:
+      // `nfsd_devid_lock` before the zero-size `__key.3`).
+      if (q - home >= BEST && (home || !t.viaGroup) && !t.settled) {
+        t.settled = true;
         if (t.want & CODE) this.pendingCode--;
         if (t.want & DATA) this.pendingData--;
       }

@@ -1,0 +1,51 @@
+import { Progress } from '../io/progress.js';
+import type { IndexWriter } from '../index/writer.js';
+import type { WorkerPool } from '../scan/pool.js';
+import type { SiteResult } from '../sites/types.js';
+
+export interface SitesPassOptions {
+  readonly all: boolean;
+  readonly sourceRoot?: string;
+  readonly quiet: boolean;
+}
+
+/**
+ * Pass 2: the objects and symbols that need a site go back to the workers, each object as soon as the
+ * place of its DWARF is known (at its scan, or after build-id pairing with a debug tree), so the site work
+ * of early objects overlaps the scan of later ones. Results come back in any order; the rows they become
+ * are keyed by (object, symbol), so the index does not depend on it.
+ */
+export class SitesPass {
+  private running: Promise<void>[] = [];
+  private failure: unknown = null;
+  private finished = 0;
+  private progress: Progress | null = null;
+  sites = 0;
+
+  constructor(private pool: WorkerPool, private writer: IndexWriter, private options: SitesPassOptions) {}
+
+  submit(objectId: number, objectPath: string, dwarfPath: string, symtabIndexes: readonly number[]): void {
+    const task = {
+      objectPath, dwarfPath, requests: symtabIndexes.map((symtabIndex) => ({ symtabIndex })),
+      sourceRoot: this.options.sourceRoot, all: this.options.all,
+    };
+    this.running.push(this.pool.sites(task).then((r: SiteResult) => {
+      this.writer.addSites(objectId, r.sites);
+      for (const e of r.errors) this.writer.addError(objectId, dwarfPath, e);
+      this.sites += r.sites.length;
+      this.finished++;
+      this.progress?.tick(objectPath);
+    }).catch((e: unknown) => {
+      this.failure ??= e;
+    }));
+  }
+
+  /** Waits for every submitted object; the progress bar shows what was still running when the scan ended. */
+  async done(): Promise<number> {
+    this.progress = new Progress(this.running.length - this.finished, 'sites', this.options.quiet);
+    await Promise.all(this.running);
+    this.progress.clear();
+    if (this.failure) throw this.failure;
+    return this.sites;
+  }
+}
