@@ -13,6 +13,8 @@ interface Measure {
   seconds: number;
   peakRssMb: number;
   note?: string;
+  /** The phase times `index --timings` printed, when the command was an index run. */
+  phases?: string;
 }
 
 const cores = availableParallelism();
@@ -32,7 +34,8 @@ function timed(label: string, shell: string, note?: string): Measure {
   const m = /BENCH ([\d.]+) (\d+)/.exec(r.stderr ?? '');
   if (r.error || !m) throw new Error(`${label}: could not time \`${shell}\` (needs GNU time at /usr/bin/time): ${r.error?.message ?? r.stderr}`);
   if (r.status !== 0 && r.status !== 1) process.stderr.write(`bench: ${label} exited with ${r.status}: ${r.stderr.slice(-400)}\n`);
-  return { label, seconds: Number(m[1]), peakRssMb: Number(m[2]) / 1024, note };
+  const phases = /ksymtree: timings: (.*)/.exec(r.stderr)?.[1];
+  return { label, seconds: Number(m[1]), peakRssMb: Number(m[2]) / 1024, note, phases };
 }
 
 /**
@@ -83,7 +86,7 @@ function main(): void {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const debug = debugDir ? ` --debug-dir ${q(resolve(debugDir))}` : '';
   const nm = `xargs -0 -P ${cores} -n 64 nm -A < ${q(list)} > /dev/null`;
-  const index = (extra: string, to = db) => `node ${q(cli)} index ${q(tree)}${debug} --db ${q(to)} --quiet --jobs ${cores}${extra}`;
+  const index = (extra: string, to = db) => `node ${q(cli)} index ${q(tree)}${debug} --db ${q(to)} --quiet --timings --jobs ${cores}${extra}`;
 
   process.stdout.write(`bench: ${tree}: ${objects.length} objects (${plain.length} uncompressed), ${cores} cores\n`);
   timed('warm-up (cat)', `xargs -0 cat < ${q(list)} > /dev/null`);
@@ -116,6 +119,7 @@ function main(): void {
   process.stdout.write(`ksymtree indexed ${symbols} symbols (${(symbols / rows[2].seconds).toFixed(0)} symbols/s over the whole job), `
     + `${count('SELECT count(*) FROM aliases')} aliases in ${count('SELECT count(DISTINCT object_id) FROM aliases')} objects; `
     + `sites added ${(rows[2].seconds - rows[1].seconds).toFixed(2)} s to pass 1\n`);
+  for (const r of rows) if (r.phases) process.stdout.write(`phases of ${r.label}: ${r.phases}\n`);
   rmSync(work, { recursive: true, force: true });
 }
 
