@@ -44,21 +44,24 @@ for (const m of MODULES) {
 
 const INSTALLED = process.env.KSYMTREE_CORPUS_INSTALLED ?? join(TREE, '../installed');
 
-(available && existsSync(join(INSTALLED, MODULES[0])) ? test : test.skip)('installed (stripped) module + debug copy: same sites as the debug copy alone', async (t) => {
-  // Debian's stripped modules have no STT_FILE symbols, so their symbol indices differ from the debug
-  // copy's: requests are matched by (section, value, name).
-  const installed = join(INSTALLED, MODULES[0]);
-  const debug = join(TREE, MODULES[0]);
-  const a = await inObjectDuplicates(installed);
-  const b = await inObjectDuplicates(debug);
-  t.notDeepEqual(a.map((d) => d.index), b.map((d) => d.index));
-  const viaPair = await findSites(installed, debug, a.map((d) => ({ symtabIndex: d.index })));
-  const direct = await findSites(debug, debug, b.map((d) => ({ symtabIndex: d.index })));
-  t.deepEqual(viaPair.errors, []);
-  const key = (d: { section: string; value: string; name: string }) => `${d.section}:${d.value}:${d.name}`;
-  const want = new Map(b.map((d, i) => [key(d), direct.sites[i]]));
-  a.forEach((d, i) => t.deepEqual({ ...viaPair.sites[i], symtabIndex: 0 }, { ...want.get(key(d))!, symtabIndex: 0 }, d.name));
-});
+// bridge.ko: many duplicates; hv_vmbus.ko: zero-size `__key.0` of two files at one address.
+for (const m of [MODULES[0], 'kernel/drivers/hv/hv_vmbus.ko']) {
+  (available && existsSync(join(INSTALLED, m)) ? test : test.skip)(`${m}: installed (stripped) copy + debug copy give the debug copy's own sites`, async (t) => {
+    // Debian's stripped modules have no STT_FILE symbols, so their symbol indices differ from the debug
+    // copy's. strip keeps the order of the symbols it keeps: the n-th duplicate of one is the n-th of the other.
+    const installed = join(INSTALLED, m);
+    const debug = join(TREE, m);
+    const a = await inObjectDuplicates(installed);
+    const b = await inObjectDuplicates(debug);
+    t.notDeepEqual(a.map((d) => d.index), b.map((d) => d.index));
+    const same = (d: { section: string; value: string; name: string }) => `${d.section}:${d.value}:${d.name}`;
+    t.deepEqual(a.map(same), b.map(same));
+    const viaPair = await findSites(installed, debug, a.map((d) => ({ symtabIndex: d.index })));
+    const direct = await findSites(debug, debug, b.map((d) => ({ symtabIndex: d.index })));
+    t.deepEqual(viaPair.errors, []);
+    t.deepEqual(viaPair.sites.map((s) => ({ ...s, symtabIndex: 0 })), direct.sites.map((s) => ({ ...s, symtabIndex: 0 })));
+  });
+}
 
 /** For each local symbol that follows an STT_FILE symbol, that file's name: readelf's view of the groups. */
 function fileGroups(path: string): Map<number, string> {
