@@ -143,6 +143,8 @@ const BETWEEN_HOPS = 16;
 const LEARN_UNITS = 16;
 /** Units walked for a global variable located by its address neighbours. */
 const NEAR_UNITS = 4;
+/** Units walked, when those missed, between the units of its nearest neighbours below and above. */
+const BETWEEN_UNITS = 512;
 /** Without a unit candidate, a whole-object scan is allowed up to this much .debug_info (modules, not vmlinux). */
 const FULL_SCAN_LIMIT = 64 << 20;
 
@@ -205,6 +207,7 @@ class SiteFinder {
       this.walk(u);
     }
     this.recheckGroups(targets);
+    for (const t of targets) if (t.guessed && t.match === null) this.walkBetweenNeighbours(t);
     // Targets no unit could be named for: only a whole-object scan can find them, affordable for modules.
     const unplaced = (t: Target) => t.want !== 0 && t.match === null && (t.units.length === 0 || t.guessed);
     if (!this.options.all && targets.some(unplaced) && this.dwarf.info.size <= FULL_SCAN_LIMIT) {
@@ -438,20 +441,9 @@ class SiteFinder {
    * each input file's part of a section together, so the local symbols next to it by address name its unit.
    */
   private unitsNearAddress(sym: number): number[] {
-    const t = this.dbg.symtab!;
-    const groups = this.groups;
-    if (!groups) return [];
-    const shndx = t.shndx(sym);
-    const list = this.localsOf(shndx);
-    if (!list) return [];
-    const value = BigInt(`0x${t.valueHex(sym)}`);
-    let lo = 0;
-    let hi = list.values.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list.values[mid] <= value) lo = mid + 1;
-      else hi = mid;
-    }
+    const near = this.localsAround(sym);
+    if (!near) return [];
+    const { list, lo } = near;
     // A guess, so several units are walked: the nearest below first, then above, alternating.
     const out: number[] = [];
     for (let d = 0; d < 4 && out.length < NEAR_UNITS; d++) {
@@ -462,6 +454,51 @@ class SiteFinder {
     }
     return out.slice(0, NEAR_UNITS);
   }
+
+  /** The grouped locals of a symbol's section, and the position of the first one above the symbol. */
+  private localsAround(sym: number): { list: { syms: number[]; values: bigint[] }; lo: number } | null {
+    const t = this.dbg.symtab!;
+    if (!this.groups) return null;
+    const list = this.localsOf(t.shndx(sym));
+    if (!list) return null;
+    const value = BigInt(`0x${t.valueHex(sym)}`);
+    let lo = 0;
+    let hi = list.values.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list.values[mid] <= value) lo = mid + 1;
+      else hi = mid;
+    }
+    return { list, lo };
+  }
+
+  /**
+   * A global variable its address neighbours' units do not hold (vmlinux's `acpi_gpe_count`, defined through
+   * acglobal.h in utglobal.c, among ACPICA's other globals in .bss with no local near it): the linker lays out
+   * .bss and .debug_info in the same input order, so its unit lies between the units of the nearest locals
+   * below and above it. Those units are walked, at most BETWEEN_UNITS of them, without function bodies.
+   */
+  private walkBetweenNeighbours(t: Target): void {
+    const near = this.localsAround(t.sym);
+    if (!near) return;
+    const { list, lo } = near;
+    const unitOf = (from: number, step: number): number | null => {
+      for (let j = from, n = 0; j >= 0 && j < list.syms.length && n < 8; j += step, n++) {
+        const units = this.unitsOfGroup(list.syms[j]);
+        if (units.length === 1) return units[0];
+      }
+      return null;
+    };
+    const below = unitOf(lo - 1, -1);
+    const above = unitOf(lo, 1);
+    if (below === null || above === null || above <= below) return;
+    const offsets = this.safeUnitOffsets();
+    const first = offsets.indexOf(below);
+    const last = offsets.indexOf(above);
+    if (first < 0 || last < 0 || last - first > BETWEEN_UNITS) return;
+    for (let k = first; k <= last && !t.match; k++) this.walk(offsets[k]);
+  }
+
 
   /** Grouped local FUNC/OBJECT symbols of one section sorted by address (built per section on demand). */
   private localsOf(shndx: number): { syms: number[]; values: bigint[] } | null {
