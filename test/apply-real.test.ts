@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { corpus61 } from './helpers/corpus.js';
-import { ksymtree, ksymtreeApply, sha256File } from './helpers/build-apply-fixtures.js';
+import { ksymtree, sha256File } from './helpers/build-apply-fixtures.js';
 
 const corpus = corpus61();
 const real = corpus ? test.serial : test.skip;
@@ -56,7 +56,7 @@ real('6.1 installed tree: apply --dry-run lists every module with aliases and it
   t.true(counts.size >= 100, `modules with aliases: ${counts.size}`);
 
   // Debian signs every module of the "unsigned" package: by default each is refused, with its count.
-  const refused = await ksymtreeApply(['apply', '--db', db61, '--dry-run', '-q']);
+  const refused = await ksymtree(['apply', '--db', db61, '--dry-run', '-q']);
   t.is(refused.status, 1);
   const lines = refused.stdout.split('\n').filter((l) => l && !l.startsWith('skipped\t'));
   t.is(lines.length, counts.size);
@@ -67,7 +67,7 @@ real('6.1 installed tree: apply --dry-run lists every module with aliases and it
   }
   t.regex(refused.stdout, /^skipped\t\d+\t\S*vmlinux\tvmlinux cannot be changed/m);
 
-  const dry = await ksymtreeApply(['apply', '--db', db61, '--dry-run', '--strip-signature', '-q']);
+  const dry = await ksymtree(['apply', '--db', db61, '--dry-run', '--strip-signature', '-q']);
   t.is(dry.status, 0, dry.stderr);
   const would = dry.stdout.split('\n').filter((l) => l.startsWith('would-apply\t'));
   t.is(would.length, counts.size);
@@ -81,7 +81,7 @@ real('6.1 installed tree copy: apply --strip-signature, every rewritten module r
   const copy = join(work, 'copy61');
   cpSync(c.installed, copy, { recursive: true, preserveTimestamps: true, dereference: true });
   const original = shas(copy);
-  const r = await ksymtreeApply(['apply', copy, '--db', db61, '--strip-signature', '-q']);
+  const r = await ksymtree(['apply', copy, '--db', db61, '--strip-signature', '-q']);
   t.is(r.status, 0, r.stderr);
   const applied = r.stdout.split('\n').filter((l) => l.startsWith('applied\t')).map((l) => l.split('\t')[2]);
   t.is(applied.length, aliasCounts(db61).size);
@@ -91,12 +91,12 @@ real('6.1 installed tree copy: apply --strip-signature, every rewritten module r
     const stderr = execFileSync('sh', ['-c', 'readelf -aW "$1" 2>&1 >/dev/null', 'sh', file], { encoding: 'utf8' });
     t.is(stderr, '', `${file}: readelf -a has no complaint`);
   }
-  t.is((await ksymtreeApply(['verify', copy, '--db', db61])).status, 0);
+  t.is((await ksymtree(['verify', copy, '--db', db61])).status, 0);
   const once = shas(copy);
-  const again = await ksymtreeApply(['apply', copy, '--db', db61, '--strip-signature', '-q']);
+  const again = await ksymtree(['apply', copy, '--db', db61, '--strip-signature', '-q']);
   t.is(again.status, 0, again.stderr);
   t.deepEqual(shas(copy), once, 'a second apply changes no byte');
-  const back = await ksymtreeApply(['apply', copy, '--db', db61, '--revert', '-q']);
+  const back = await ksymtree(['apply', copy, '--db', db61, '--revert', '-q']);
   t.is(back.status, 0, back.stderr);
   t.deepEqual(shas(copy), original, 'revert gives every original byte back, signatures included');
 });
@@ -110,7 +110,7 @@ const dir612 = corpus612();
   const idx = await ksymtree(['index', copy, '--db', db, '-q']);
   t.true(idx.status === 0 || idx.status === 1, idx.stderr);
   const original = shas(copy);
-  const r = await ksymtreeApply(['apply', copy, '--db', db, '--strip-signature', '-q']);
+  const r = await ksymtree(['apply', copy, '--db', db, '--strip-signature', '-q']);
   t.is(r.status, 0, r.stderr);
   t.true(r.stdout.split('\n').filter((l) => l.startsWith('applied\t')).length >= 50);
   for (const f of modules(copy)) {
@@ -124,7 +124,7 @@ const dir612 = corpus612();
     execFileSync('sh', ['-c', 'xz -dc "$1" > "$2"', 'sh', f, elf]);
     t.is(execFileSync('sh', ['-c', 'readelf -aW "$1" 2>&1 >/dev/null', 'sh', elf], { encoding: 'utf8' }), '', f);
   }
-  const back = await ksymtreeApply(['apply', copy, '--db', db, '--revert', '-q']);
+  const back = await ksymtree(['apply', copy, '--db', db, '--revert', '-q']);
   t.is(back.status, 0, back.stderr);
   t.deepEqual(shas(copy), original);
 });

@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import {
-  type ApplyArch, buildApplyFixtures, exec, execBuffer, findSignFileForTests, indexWithAliases, ksymtreeApply, sha256File,
+  type ApplyArch, buildApplyFixtures, exec, execBuffer, findSignFileForTests, indexWithAliases, ksymtree, sha256File,
 } from './helpers/build-apply-fixtures.js';
 
 const fixtures = buildApplyFixtures();
@@ -180,7 +180,7 @@ for (const arch of arches) {
     t.true(rows.length >= 8, `aliases for helper, counter, limit, prefix, dup_shared (${rows.length})`);
     t.true(rows.some((r) => r.name === 'dup_shared'), 'the global dup_shared has an alias too');
 
-    const r = await ksymtreeApply(['apply', dir, '--db', db, '-q']);
+    const r = await ksymtree(['apply', dir, '--db', db, '-q']);
     t.is(r.status, 0, r.stderr);
     t.is(r.stdout, `applied\t${rows.length}\t${file}\n`);
     await checkAliasSymbols(t, ko, file, rows);
@@ -188,19 +188,19 @@ for (const arch of arches) {
     if (HAVE_KMOD) t.regex((await exec('modinfo', ['-F', 'name', file])).stdout, /^dupmod$/m);
 
     const applied = sha256File(file);
-    const again = await ksymtreeApply(['apply', dir, '--db', db, '-q']);
+    const again = await ksymtree(['apply', dir, '--db', db, '-q']);
     t.is(again.status, 0, again.stderr);
     t.is(again.stdout, `unchanged\t${rows.length}\t${file}\n`);
     t.is(sha256File(file), applied, 'a second apply changes no byte');
 
-    const v = await ksymtreeApply(['verify', dir, '--db', db]);
+    const v = await ksymtree(['verify', dir, '--db', db]);
     t.is(v.status, 0, v.stderr);
 
-    const back = await ksymtreeApply(['apply', dir, '--db', db, '--revert', '-q']);
+    const back = await ksymtree(['apply', dir, '--db', db, '--revert', '-q']);
     t.is(back.status, 0, back.stderr);
     t.is(back.stdout, `reverted\t${rows.length}\t${file}\n`);
     t.is(sha256File(file), original, 'revert gives the original bytes');
-    const v2 = await ksymtreeApply(['verify', dir, '--db', db]);
+    const v2 = await ksymtree(['verify', dir, '--db', db]);
     t.is(v2.status, 1);
     t.is(v2.stdout, `not-applied\t${file}\n`);
   });
@@ -215,7 +215,7 @@ for (const kind of ['gzip', 'xz', 'zstd'] as const) {
     utimesSync(file, mtime, mtime);
     const original = sha256File(file);
     const rows = aliasRows(db);
-    const r = await ksymtreeApply(['apply', dir, '--db', db, '-q']);
+    const r = await ksymtree(['apply', dir, '--db', db, '-q']);
     t.is(r.status, 0, r.stderr);
     t.is(r.stdout, `applied\t${rows.length}\t${file}\n`);
     const tool = { gzip: ['gzip', '-t'], xz: ['xz', '-t'], zstd: ['zstd', '-tq'] }[kind];
@@ -229,9 +229,9 @@ for (const kind of ['gzip', 'xz', 'zstd'] as const) {
     // Debian's kmod reads xz and zstd modules but is built without zlib: modinfo the decompressed image then.
     if (HAVE_KMOD) t.regex((await exec('modinfo', ['-F', 'name', kind === 'gzip' && !KMOD_ZLIB ? await elfOf(file) : file])).stdout, /^dupmod$/m);
     const applied = sha256File(file);
-    t.is((await ksymtreeApply(['apply', dir, '--db', db, '-q'])).stdout, `unchanged\t${rows.length}\t${file}\n`);
+    t.is((await ksymtree(['apply', dir, '--db', db, '-q'])).stdout, `unchanged\t${rows.length}\t${file}\n`);
     t.is(sha256File(file), applied);
-    t.is((await ksymtreeApply(['apply', dir, '--db', db, '--revert', '-q'])).status, 0);
+    t.is((await ksymtree(['apply', dir, '--db', db, '--revert', '-q'])).status, 0);
     t.is(sha256File(file), original, 'the original compressed bytes come back');
     t.is(statSync(file).mtimeMs, mtime.getTime());
   });
@@ -245,9 +245,9 @@ test('a compressed module no recipe reproduces keeps its original inside, and re
   writeFileSync(odd, await execBuffer('xz', ['-0', '--check=crc64', '-c'], elf));
   const { dir, db, paths: [file] } = await prepare([odd], ['dupmod.ko.xz']);
   const original = sha256File(file);
-  t.is((await ksymtreeApply(['apply', dir, '--db', db, '-q'])).status, 0);
+  t.is((await ksymtree(['apply', dir, '--db', db, '-q'])).status, 0);
   t.regex((await exec('xz', ['--robot', '-lv', file])).stdout, /\tCRC32\t/, 'the new file uses CRC32 for the kernel');
-  t.is((await ksymtreeApply(['apply', dir, '--db', db, '--revert', '-q'])).status, 0);
+  t.is((await ksymtree(['apply', dir, '--db', db, '--revert', '-q'])).status, 0);
   t.is(sha256File(file), original);
 });
 
@@ -256,7 +256,7 @@ test('dry run lists modules and alias counts and writes nothing', async (t) => {
   const { dir, db, paths } = await prepare([fx.plain.x86_64!, fx.compressed.xz], ['dupmod.ko', 'other.ko.xz']);
   const before = paths.map(sha256File);
   const n = aliasRows(db).filter((r) => r.path === paths[0]).length;
-  const r = await ksymtreeApply(['apply', dir, '--db', db, '--dry-run', '-q']);
+  const r = await ksymtree(['apply', dir, '--db', db, '--dry-run', '-q']);
   t.is(r.status, 0, r.stderr);
   t.is(r.stdout, `would-apply\t${n}\t${paths[0]}\nwould-apply\t${n}\t${paths[1]}\n`);
   t.regex(r.stderr, /dry run: nothing written/);
@@ -291,12 +291,12 @@ signedTest(`signed modules are refused by default, listed with the reason, and l
   const fx = await fixtures;
   const { dir, db, paths: [file] } = await prepare([fx.signed!.ko]);
   const before = sha256File(file);
-  const r = await ksymtreeApply(['apply', dir, '--db', db, '-q']);
+  const r = await ksymtree(['apply', dir, '--db', db, '-q']);
   t.is(r.status, 1);
   t.regex(r.stdout, new RegExp(`^refused\t\\d+\t${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\tsigned module: .*--resign KEY CERT.*--strip-signature`));
   t.regex(r.stderr, /1 signed modules refused/);
   t.is(sha256File(file), before);
-  const d = await ksymtreeApply(['apply', dir, '--db', db, '--dry-run', '-q']);
+  const d = await ksymtree(['apply', dir, '--db', db, '--dry-run', '-q']);
   t.regex(d.stdout, /^refused\t/);
 });
 
@@ -305,15 +305,15 @@ signedTest(`--strip-signature removes the signature; revert brings the signed or
   const { dir, db, paths: [file] } = await prepare([fx.signed!.ko]);
   const before = sha256File(file);
   const rows = aliasRows(db);
-  const r = await ksymtreeApply(['apply', dir, '--db', db, '--strip-signature', '-q']);
+  const r = await ksymtree(['apply', dir, '--db', db, '--strip-signature', '-q']);
   t.is(r.status, 0, r.stderr);
   t.false(readFileSync(file).toString('latin1').endsWith('~Module signature appended~\n'));
   await checkAliasSymbols(t, fx.plain.x86_64!, file, rows);
   await checkReadable(t, fx.plain.x86_64!, file);
   const applied = sha256File(file);
-  t.is((await ksymtreeApply(['apply', dir, '--db', db, '--strip-signature', '-q'])).stdout, `unchanged\t${rows.length}\t${file}\n`);
+  t.is((await ksymtree(['apply', dir, '--db', db, '--strip-signature', '-q'])).stdout, `unchanged\t${rows.length}\t${file}\n`);
   t.is(sha256File(file), applied);
-  t.is((await ksymtreeApply(['apply', dir, '--db', db, '--revert', '-q'])).status, 0);
+  t.is((await ksymtree(['apply', dir, '--db', db, '--revert', '-q'])).status, 0);
   t.is(sha256File(file), before);
   t.true(await signatureVerifies(file, fx.signed!.cert), 'the restored original signature is valid');
 });
@@ -325,18 +325,18 @@ for (const which of ['ko', 'xz'] as const) {
     const { dir, db, paths: [file] } = await prepare([s[which]]);
     const before = sha256File(file);
     const rows = aliasRows(db);
-    const r = await ksymtreeApply(['apply', dir, '--db', db, '--resign', s.key, s.cert, '--sign-file', s.signFile, '-q']);
+    const r = await ksymtree(['apply', dir, '--db', db, '--resign', s.key, s.cert, '--sign-file', s.signFile, '-q']);
     t.is(r.status, 0, r.stderr);
     t.is(r.stdout, `applied\t${rows.length}\t${file}\n`);
     t.true(await signatureVerifies(file, s.cert), 'the new signature verifies over the new bytes');
     await checkAliasSymbols(t, fx.plain.x86_64!, file, rows);
     if (HAVE_KMOD) t.regex((await exec('modinfo', [file])).stdout, /^sig_id:\s+PKCS#7$/m);
     const applied = sha256File(file);
-    const again = await ksymtreeApply(['apply', dir, '--db', db, '--resign', s.key, s.cert, '--sign-file', s.signFile, '-q']);
+    const again = await ksymtree(['apply', dir, '--db', db, '--resign', s.key, s.cert, '--sign-file', s.signFile, '-q']);
     t.is(again.stdout, `unchanged\t${rows.length}\t${file}\n`);
     t.is(sha256File(file), applied);
-    t.is((await ksymtreeApply(['verify', dir, '--db', db])).status, 0);
-    t.is((await ksymtreeApply(['apply', dir, '--db', db, '--revert', '-q'])).status, 0);
+    t.is((await ksymtree(['verify', dir, '--db', db])).status, 0);
+    t.is((await ksymtree(['apply', dir, '--db', db, '--revert', '-q'])).status, 0);
     t.is(sha256File(file), before);
   });
 }
@@ -354,7 +354,7 @@ test('a module with 65,000+ sections: SHT_SYMTAB_SHNDX grows with the table, SHN
   sqlite.close();
   const rows = aliasRows(db).filter((r) => r.name === 'dupx');
   t.is(rows.length, 2);
-  const r = await ksymtreeApply(['apply', dir, '--db', db, '-q']);
+  const r = await ksymtree(['apply', dir, '--db', db, '-q']);
   t.is(r.status, 0, r.stderr);
   const now = await symbols(file);
   const old = await symbols(fx.big);
@@ -366,7 +366,7 @@ test('a module with 65,000+ sections: SHT_SYMTAB_SHNDX grows with the table, SHN
   }
   t.deepEqual(await relocations(file), await relocations(fx.big));
   if (HAVE_ELFLINT) t.deepEqual([...(await elflint(file))].filter((l) => !(new Set(['No errors'])).has(l)), []);
-  t.is((await ksymtreeApply(['apply', dir, '--db', db, '--revert', '-q'])).status, 0);
+  t.is((await ksymtree(['apply', dir, '--db', db, '--revert', '-q'])).status, 0);
   t.is(sha256File(file), before);
 });
 
@@ -381,7 +381,7 @@ test('a module with 65,000+ sections: SHT_SYMTAB_SHNDX grows with the table, SHN
   copyFileSync(fx.compressed.zstd, join(tree, 'kernel', 'b', 'dupmod2.ko.zst'));
   const db = join(tree, 'ksymtree.db');
   await indexWithAliases(tree, db);
-  t.is((await ksymtreeApply(['apply', tree, '-q'])).status, 0, 'TREE/ksymtree.db is the default index');
+  t.is((await ksymtree(['apply', tree, '-q'])).status, 0, 'TREE/ksymtree.db is the default index');
   const r = await exec('depmod', ['-b', base, ver]);
   t.notRegex(r.stderr, /error|FATAL/i);
   const dep = readFileSync(join(tree, 'modules.dep'), 'utf8');
@@ -399,13 +399,13 @@ test('TREE may be a copy of the indexed tree: the copy changes, the indexed file
   mkdirSync(join(copy, 'kernel'), { recursive: true });
   copyFileSync(file, join(copy, 'kernel', 'dupmod.ko'));
   const before = sha256File(file);
-  const r = await ksymtreeApply(['apply', copy, '--db', db, '-q']);
+  const r = await ksymtree(['apply', copy, '--db', db, '-q']);
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, new RegExp(`^applied\t\\d+\t${copy}/kernel/dupmod.ko$`, 'm'));
   t.is(sha256File(file), before);
   t.not(sha256File(join(copy, 'kernel', 'dupmod.ko')), before);
-  t.is((await ksymtreeApply(['verify', copy, '--db', db])).status, 0);
-  t.is((await ksymtreeApply(['verify', dir, '--db', db])).status, 1, 'the indexed tree itself was not applied');
+  t.is((await ksymtree(['verify', copy, '--db', db])).status, 0);
+  t.is((await ksymtree(['verify', dir, '--db', db])).status, 1, 'the indexed tree itself was not applied');
   void dir;
 });
 
@@ -418,7 +418,7 @@ test('an index that describes another build is refused, the file untouched', asy
   sqlite.prepare("UPDATE symbols SET name = 'not_this_one' WHERE object_id = ? AND idx = ?").run(row.object_id, row.idx);
   sqlite.close();
   const before = sha256File(file);
-  const r = await ksymtreeApply(['apply', dir, '--db', db, '-q']);
+  const r = await ksymtree(['apply', dir, '--db', db, '-q']);
   t.is(r.status, 1);
   t.regex(r.stdout, /^refused\t\d+\t.*the index says not_this_one: the index describes another build/m);
   t.is(sha256File(file), before);
@@ -428,11 +428,11 @@ test('aliases gone from the index: apply puts the module back to its original', 
   const fx = await fixtures;
   const { dir, db, paths: [file] } = await prepare([fx.plain.x86_64!]);
   const before = sha256File(file);
-  t.is((await ksymtreeApply(['apply', dir, '--db', db, '-q'])).status, 0);
+  t.is((await ksymtree(['apply', dir, '--db', db, '-q'])).status, 0);
   const sqlite = new Database(db);
   sqlite.exec('DELETE FROM aliases');
   sqlite.close();
-  const r = await ksymtreeApply(['apply', dir, '--db', db, '-q']);
+  const r = await ksymtree(['apply', dir, '--db', db, '-q']);
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, /^reverted\t\d+\t/);
   t.is(sha256File(file), before);
@@ -441,17 +441,17 @@ test('aliases gone from the index: apply puts the module back to its original', 
 test('verify reports a module changed after apply; revert refuses one whose original bytes were touched', async (t) => {
   const fx = await fixtures;
   const { dir, db, paths: [file] } = await prepare([fx.plain.x86_64!]);
-  t.is((await ksymtreeApply(['apply', dir, '--db', db, '-q'])).status, 0);
+  t.is((await ksymtree(['apply', dir, '--db', db, '-q'])).status, 0);
   // Flip one byte of .text, inside the original image.
   const bytes = readFileSync(file);
   const text = (await exec('readelf', ['-SW', file])).stdout.split('\n').find((l) => /\]\s+\.text\s+PROGBITS/.test(l))!;
   const offset = parseInt(text.replace(/^.*\]\s+/, '').trim().split(/\s+/)[3], 16);
   bytes[offset + 1] ^= 0xff;
   writeFileSync(file, bytes);
-  const v = await ksymtreeApply(['verify', dir, '--db', db]);
+  const v = await ksymtree(['verify', dir, '--db', db]);
   t.is(v.status, 1);
   t.regex(v.stdout, /^changed\t/);
-  const r = await ksymtreeApply(['apply', dir, '--db', db, '--revert', '-q']);
+  const r = await ksymtree(['apply', dir, '--db', db, '--revert', '-q']);
   t.is(r.status, 1);
   t.regex(r.stdout, /^refused\t\d+\t.*changed after apply/m, r.stderr);
   t.deepEqual(readFileSync(file), bytes, 'left as it was');
@@ -465,7 +465,7 @@ test('vmlinux is skipped with the pointer to `aliases --format nm`', async (t) =
   sqlite.prepare("INSERT INTO symbols (object_id, idx, name, value, size, type, bind, visibility, shndx) VALUES (999, 1, 'f', '0000000000000000', 0, 2, 0, 0, 1)").run();
   sqlite.prepare("INSERT INTO aliases (object_id, idx, alias, sympos, stage) VALUES (999, 1, 'f@x', 1, 'sympos')").run();
   sqlite.close();
-  const r = await ksymtreeApply(['apply', '--db', db, '--dry-run', '-q']);
+  const r = await ksymtree(['apply', '--db', db, '--dry-run', '-q']);
   t.regex(r.stdout, /^skipped\t1\t\/nonexistent\/vmlinux\tvmlinux cannot be changed after linking: .*aliases --object vmlinux --format nm/m);
   void dir;
 });
@@ -473,10 +473,10 @@ test('vmlinux is skipped with the pointer to `aliases --format nm`', async (t) =
 test('usage errors exit 2', async (t) => {
   const fx = await fixtures;
   const { dir, db } = await prepare([fx.plain.x86_64!]);
-  const both = await ksymtreeApply(['apply', dir, '--db', db, '--strip-signature', '--resign', 'k', 'c']);
+  const both = await ksymtree(['apply', dir, '--db', db, '--strip-signature', '--resign', 'k', 'c']);
   t.is(both.status, 2);
   t.regex(both.stderr, /exclude each other/);
-  const noDb = await ksymtreeApply(['apply', dir, '--db', join(dir, 'none.db')]);
+  const noDb = await ksymtree(['apply', dir, '--db', join(dir, 'none.db')]);
   t.is(noDb.status, 2);
   t.true(existsSync(dir));
 });

@@ -54,7 +54,7 @@ for (const m of [MODULES[0], 'kernel/drivers/hv/hv_vmbus.ko']) {
     const a = await inObjectDuplicates(installed);
     const b = await inObjectDuplicates(debug);
     t.notDeepEqual(a.map((d) => d.index), b.map((d) => d.index));
-    const same = (d: { section: string; value: string; name: string }) => `${d.section}:${d.value}:${d.name}`;
+    const same = (d: { section: string; value: bigint; name: string }) => `${d.section}:${d.value}:${d.name}`;
     t.deepEqual(a.map(same), b.map(same));
     const viaPair = await findSites(installed, debug, a.map((d) => ({ symtabIndex: d.index })));
     const direct = await findSites(debug, debug, b.map((d) => ({ symtabIndex: d.index })));

@@ -15,6 +15,7 @@ import type { ScannedObject } from '../scan/result.js';
 import { debugTreeObjects, pairDebugCopies } from '../tree/debug-pairing.js';
 import { type FoundObject, type WalkProblem, singleFile, walkTree } from '../tree/walk.js';
 import { TOOL_VERSION } from '../version.js';
+import { processAlive } from '../io/process.js';
 
 export interface IndexOptions {
   readonly inputs: readonly string[];
@@ -107,14 +108,6 @@ function removeStaleTemps(dbPath: string): void {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * The order to start scans in: vmlinux first, then walk order. vmlinux is the longest scan and site task

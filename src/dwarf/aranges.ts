@@ -1,6 +1,7 @@
 import type { ObjectError } from '../errors.js';
 import { DwarfError } from './reader.js';
 import type { DwarfSection } from './sections.js';
+import { partitionPoint } from '../partition-point.js';
 
 /**
  * `.debug_aranges` as a sorted interval index: (section, address) → the units whose code covers it. This is
@@ -88,16 +89,7 @@ export class ArangeIndex {
   lookup(section: number, address: bigint): number[] {
     const { sections, starts } = this;
     // Last entry with (section, start) <= (section, address).
-    let lo = 0;
-    let hi = starts.length - 1;
-    let idx = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (sections[mid] < section || (sections[mid] === section && starts[mid] <= address)) {
-        idx = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const idx = partitionPoint(starts.length, (k) => sections[k] < section || (sections[k] === section && starts[k] <= address)) - 1;
     const out: number[] = [];
     const maxLen = this.maxLength.get(section) ?? 0n;
     for (let i = idx; i >= 0 && sections[i] === section && starts[i] + maxLen > address; i--) {

@@ -4,6 +4,7 @@ import { LineProgram } from './line.js';
 import { DwarfError, DwarfReader } from './reader.js';
 import type { DwarfSection, DwarfSections } from './sections.js';
 import { type Address, parseUnitHeader, readUnitLength, Unit } from './unit.js';
+import { partitionPoint } from '../partition-point.js';
 
 /** How many decoded units stay cached for reference chasing; a kernel unit is ~60 KB of DWARF on average. */
 const UNIT_CACHE = 48;
@@ -157,16 +158,7 @@ export class Dwarf {
   /** The unit holding section offset `offset` (for DW_FORM_ref_addr), or null. */
   unitContaining(section: DwarfSection, offset: number): Unit | null {
     const list = this.unitOffsets(section);
-    let lo = 0;
-    let hi = list.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid] <= offset) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const found = partitionPoint(list.length, (k) => list[k] <= offset) - 1;
     if (found < 0) return null;
     const u = this.unit(list[found], section);
     return offset < u.end ? u : null;

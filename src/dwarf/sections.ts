@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { debugSectionName, isCompressedSection, sectionContents } from '../elf/compressed.js';
 import { ET_REL, SHT_NOBITS, SHT_RELA } from '../elf/constants.js';
 import { ObjectError } from '../errors.js';
@@ -6,9 +6,10 @@ import type { ElfHeader } from '../elf/header.js';
 import { type AddressTargets, LazyRelocator, RelocatedTargets, RelocationTable, relocationSectionsFor, SymbolValues } from '../elf/relocations.js';
 import type { Section } from '../elf/sections.js';
 import type { SymbolTable } from '../elf/symbols.js';
-import { type ByteSource, BufferSource } from '../io/source.js';
+import { type ByteSource, BufferSource, preadFully } from '../io/source.js';
 import { releaseBuffer, takeBuffer } from './buffers.js';
 import { DwarfError, DwarfReader, type SectionContext, stringAt } from './reader.js';
+import { partitionPoint } from '../partition-point.js';
 
 /**
  * One DWARF section as the decoder sees it: decompressed, relocated (relocatable objects only), and either
@@ -179,12 +180,8 @@ class FileRangeSection implements DwarfSection {
     }
     // ByteSource.read always returns a new buffer; pread into the caller's buffer needs our own descriptor.
     this.fd ??= openSync(this.src.file, 'r');
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, target, done, length - done, this.s.offset + offset + done);
-      if (n === 0) throw new DwarfError(this, offset + done, `${what}: the file ended while reading`, 'io');
-      done += n;
-    }
+    const got = preadFully(this.fd, target, this.s.offset + offset);
+    if (got < length) throw new DwarfError(this, offset + got, `${what}: the file ended while reading`, 'io');
   }
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
@@ -292,12 +289,8 @@ class DiskRelocatedSection implements DwarfSection {
   }
 
   private pread(target: Buffer, fileOffset: number, what: string): void {
-    const fd = this.fd();
-    for (let done = 0; done < target.length;) {
-      const n = readSync(fd, target, done, target.length - done, fileOffset + done);
-      if (n === 0) throw new ObjectError(this.file, fileOffset + done, `${what}: the file ended while reading`, 'io');
-      done += n;
-    }
+    const got = preadFully(this.fd(), target, fileOffset);
+    if (got < target.length) throw new ObjectError(this.file, fileOffset + got, `${what}: the file ended while reading`, 'io');
   }
 
   /** r_offset of relocation entry k, read from the file (cached: searches revisit the same probes). */
@@ -327,14 +320,7 @@ class DiskRelocatedSection implements DwarfSection {
   }
 
   private lowerBound(offset: number): number {
-    let lo = 0;
-    let hi = this.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.placeOf(mid) < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return partitionPoint(this.count, (k) => this.placeOf(k) < offset);
   }
 
   /** Relocates `target`, which holds section bytes [offset, offset + target.length). */
@@ -512,11 +498,8 @@ export class DwarfFile implements DwarfSections {
       return out;
     }
     this.fd ??= openSync(src.file, 'r');
-    for (let done = 0; done < s.size;) {
-      const n = readSync(this.fd, out, done, s.size - done, s.offset + done);
-      if (n === 0) throw new ObjectError(src.file, s.offset + done, `section ${s.index} (${s.name}): the file ended while reading`, 'io');
-      done += n;
-    }
+    const got = preadFully(this.fd, out, s.offset);
+    if (got < s.size) throw new ObjectError(src.file, s.offset + got, `section ${s.index} (${s.name}): the file ended while reading`, 'io');
     return out;
   }
 

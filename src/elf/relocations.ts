@@ -4,6 +4,7 @@ import { EM_386, EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64, ET_REL, SHT_REL, SHT_
 import { type ElfHeader, viewOf } from './header.js';
 import { type Section, sectionBytes } from './sections.js';
 import type { SymbolTable } from './symbols.js';
+import { partitionPoint } from '../partition-point.js';
 
 /**
  * A SHT_REL or SHT_RELA section read in place. REL entries (i386) have no addend field: their addend is the
@@ -155,16 +156,8 @@ export class RelocatedTargets implements AddressTargets {
 
   sectionAt(offset: number): number {
     const o = this.offsets;
-    let lo = 0;
-    let hi = o.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const v = o[mid];
-      if (v === offset) return this.sections[mid];
-      if (v < offset) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
+    const k = partitionPoint(o.length, (j) => o[j] < offset);
+    return k < o.length && o[k] === offset ? this.sections[k] : -1;
   }
 }
 
@@ -258,14 +251,7 @@ export class LazyRelocator implements AddressTargets {
 
   /** First entry whose place is at or after `offset`. */
   private lowerBound(offset: number): number {
-    let lo = 0;
-    let hi = this.n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.offsetAt(mid) < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return partitionPoint(this.n, (k) => this.offsetAt(k) < offset);
   }
 
   /** Applies every not yet applied relocation whose place starts in [start, end). */

@@ -1,6 +1,17 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { ObjectError } from '../errors.js';
 
+/** Reads into all of `target` from file position `position`; returns how many bytes it got before the file ended. */
+export function preadFully(fd: number, target: Buffer, position: number): number {
+  let done = 0;
+  while (done < target.length) {
+    const n = readSync(fd, target, done, target.length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
 /**
  * Random access to the bytes of one object. Parsers ask for exactly the ranges they need, so an
  * uncompressed 600 MB vmlinux costs only its headers and symbol table, never a whole-file read.
@@ -43,12 +54,8 @@ export class FileSource implements ByteSource {
   read(offset: number, length: number, what: string): Buffer {
     checkRange(this, offset, length, what);
     const out = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, out, done, length - done, offset + done);
-      if (n === 0) throw new ObjectError(this.file, offset + done, `${what}: file shrank while reading`, 'io');
-      done += n;
-    }
+    const got = preadFully(this.fd, out, offset);
+    if (got < length) throw new ObjectError(this.file, offset + got, `${what}: file shrank while reading`, 'io');
     return out;
   }
   close(): void {

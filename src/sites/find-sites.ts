@@ -12,6 +12,7 @@ import { type OpenedObject, openObject } from './object.js';
 import { PathMapper } from './paths.js';
 import { FileGroups, sectionNameOf } from './symbols.js';
 import type { Site, SiteRequest, SiteResult } from './types.js';
+import { partitionPoint } from '../partition-point.js';
 
 export type { Site, SiteRequest, SiteResult, SiteSource } from './types.js';
 
@@ -462,14 +463,7 @@ class SiteFinder {
     const list = this.localsOf(t.shndx(sym));
     if (!list) return null;
     const value = BigInt(`0x${t.valueHex(sym)}`);
-    let lo = 0;
-    let hi = list.values.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list.values[mid] <= value) lo = mid + 1;
-      else hi = mid;
-    }
-    return { list, lo };
+    return { list, lo: partitionPoint(list.values.length, (k) => list.values[k] <= value) };
   }
 
   /**

@@ -13,13 +13,14 @@
  * Tests copy what they change into their own temporary directory; the cache is never written after it is
  * built. Also: an index builder that adds aliases for in-object duplicates when pass 2 left none.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { type CliResult, ksymtree as runCli } from './cli.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -276,54 +277,9 @@ export function addFixtureAliases(dbPath: string): number {
   }
 }
 
-export const CLI = path.join(REPO, 'bin', 'ksymtree.js');
-
-export interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function spawnNode(args: readonly string[], cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args as string[], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-  });
-}
-
-/** `ksymtree index` through bin/ksymtree.js. */
-export function ksymtree(args: readonly string[]): Promise<Run> {
-  return spawnNode([CLI, ...args], REPO);
-}
-
-let applyWired: Promise<boolean> | null = null;
-
-/**
- * `ksymtree apply|verify ...`: through bin/ksymtree.js once main.ts registers the commands, until then through
- * a program made of registerApplyCommands alone (same code, same exit codes).
- */
-export async function ksymtreeApply(args: readonly string[]): Promise<Run> {
-  applyWired ??= ksymtree(['apply', '--help']).then((r) => r.status === 0 && r.stdout.includes('--revert'));
-  if (await applyWired) return ksymtree(args);
-  const dist = path.join(REPO, 'dist', 'src');
-  const script = `
-    import { Command } from 'commander';
-    const { registerApplyCommands } = await import(${JSON.stringify(path.join(dist, 'cli', 'apply-commands.js'))});
-    const { FatalError } = await import(${JSON.stringify(path.join(dist, 'errors.js'))});
-    const program = new Command('ksymtree').exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
-    registerApplyCommands(program);
-    try {
-      await program.parseAsync(process.argv.slice(1), { from: 'user' });
-    } catch (e) {
-      process.stderr.write('ksymtree: ' + (e instanceof FatalError ? e.message : 'internal error: ' + e.stack) + '\\n');
-      process.exit(2);
-    }`;
-  return spawnNode(['--input-type=module', '-e', script, '--', ...args], REPO);
+/** `ksymtree ...` through bin/ksymtree.js, run from the repository. */
+export function ksymtree(args: readonly string[]): Promise<CliResult> {
+  return runCli(args, { cwd: REPO });
 }
 
 /** Indexes `dir` (pass 2 when it works, else --no-aliases) into `db` and adds fixture aliases where needed. */

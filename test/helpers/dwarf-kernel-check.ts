@@ -55,10 +55,9 @@ export async function checkObject(path: string): Promise<ObjectCheck> {
       }
     }
     const symbols: OracleSymbol[] = dups.map((d) => {
-      const value = BigInt(`0x${d.value}`);
-      if (!bases) return { name: d.name, type: d.type, address: value };
+      if (!bases) return { name: d.name, type: d.type, address: d.value };
       const base = bases.get(d.section);
-      const address = base === undefined ? null : base + value;
+      const address = base === undefined ? null : base + d.value;
       return { name: d.name, type: d.type, address: address !== null && present.has(`${d.name}@${address}`) ? address : null };
     });
     const expected = await expectedSites(oracleFile, symbols, { byNameFirst: true, concurrency: 2 });
@@ -75,7 +74,7 @@ export async function checkObject(path: string): Promise<ObjectCheck> {
       if (!e) return;
       compared++;
       const problem = disagreement(s, e);
-      if (problem) disagreements.push({ name: dups[i].name, where: `${dups[i].section}+0x${dups[i].value.replace(/^0+(?=.)/, '')}`, ours: s, oracle: e, problem });
+      if (problem) disagreements.push({ name: dups[i].name, where: `${dups[i].section}+0x${dups[i].value.toString(16)}`, ours: s, oracle: e, problem });
       else if (s.source === 'decl') {
         agreeDecl++;
         if (e.kind === 'ambiguous') agreeAmbiguous++;

@@ -369,12 +369,19 @@ export async function firstRowAt(file: string, address: bigint): Promise<{ file:
 }
 
 const FULL_DUMP_LIMIT = 2 << 20;
-const fullDumps = new Map<string, Promise<{ byAddress: Map<bigint, OracleDie[]>; byOffset: Map<number, OracleDie> }>>();
 
-function fullDump(file: string) {
-  let p = fullDumps.get(file);
+interface DieIndex {
+  byAddress: Map<bigint, OracleDie[]>;
+  byOffset: Map<number, OracleDie>;
+}
+
+const dumps = new Map<string, Promise<DieIndex>>();
+
+/** `llvm-dwarfdump ARGS` once per key, its DIEs indexed by offset and variables by DW_OP_addr address. */
+function indexedDump(key: string, args: string[]): Promise<DieIndex> {
+  let p = dumps.get(key);
   if (!p) {
-    p = dwarfdump(['--debug-info', file]).then((text) => {
+    p = dwarfdump(args).then((text) => {
       const byAddress = new Map<bigint, OracleDie[]>();
       const byOffset = new Map<number, OracleDie>();
       for (const d of parseDies(text)) {
@@ -384,34 +391,21 @@ function fullDump(file: string) {
       }
       return { byAddress, byOffset };
     });
-    fullDumps.set(file, p);
+    dumps.set(key, p);
   }
   return p;
 }
 
-const unitDumps = new Map<string, Promise<{ byAddress: Map<bigint, OracleDie[]>; byOffset: Map<number, OracleDie> }>>();
+function fullDump(file: string): Promise<DieIndex> {
+  return indexedDump(file, ['--debug-info', file]);
+}
 
 /** The whole unit holding DIE `offset` (`--debug-info=UNIT -c`), indexed like fullDump. */
-async function unitDump(file: string, offset: number) {
+async function unitDump(file: string, offset: number): Promise<DieIndex> {
   const units = await unitList(file);
   let k = 0;
   while (k + 1 < units.offsets.length && units.offsets[k + 1] <= offset) k++;
-  const key = `${file}@${units.offsets[k]}`;
-  let p = unitDumps.get(key);
-  if (!p) {
-    p = dwarfdump([`--debug-info=0x${units.offsets[k].toString(16)}`, '-c', file]).then((text) => {
-      const byAddress = new Map<bigint, OracleDie[]>();
-      const byOffset = new Map<number, OracleDie>();
-      for (const d of parseDies(text)) {
-        byOffset.set(d.offset, d);
-        const a = d.tag === 'DW_TAG_variable' ? locationAddr(d.attrs.get('DW_AT_location')) : null;
-        if (a !== null) byAddress.set(a, [...(byAddress.get(a) ?? []), d]);
-      }
-      return { byAddress, byOffset };
-    });
-    unitDumps.set(key, p);
-  }
-  return p;
+  return indexedDump(`${file}@${units.offsets[k]}`, [`--debug-info=0x${units.offsets[k].toString(16)}`, '-c', file]);
 }
 
 async function fromCandidates(file: string, hits: OracleDie[], known: ReadonlyMap<number, OracleDie>): Promise<Expected | null> {

@@ -31,12 +31,6 @@ export async function siteSymbols(path: string): Promise<TestSymbol[]> {
   }
 }
 
-/** The source-level name of a symbol: `scale.constprop.0` → `scale`, `__key.12` → `__key`. */
-export function baseName(name: string): string {
-  const dot = name.indexOf('.', 1);
-  return dot < 0 ? name : name.slice(0, dot);
-}
-
 /** Names occurring more than once among `symbols`. */
 export function duplicated(symbols: readonly TestSymbol[]): TestSymbol[] {
   const n = new Map<string, number>();

@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { cpioNewc, type CpioEntry } from './cpio.js';
 import { type ModuleSet, type ModuleToLoad, readModuleElf, resolveModuleSet } from './modules.js';
 import { bzImageRelease, ensureTools, qemuArgv, runQemu, withBootLock } from './qemu.js';
+import { processAlive } from '../../../src/io/process.js';
 
 /** Bump when the init script, the capture format or the qemu command line change meaning. */
 const HARNESS_VERSION = 'ksymtree-e2e-4';
@@ -263,14 +264,6 @@ function loadCapture(dir: string, set: ModuleSet, cached: boolean): Capture {
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Drop cache entries not used for KSYMTREE_E2E_CACHE_DAYS days (default 30: every use touches its entry) and
@@ -282,7 +275,7 @@ export function pruneCache(dir = CACHE_DIR): void {
   for (const e of existsSync(dir) ? readdirSync(dir) : []) {
     const p = join(dir, e);
     const tmp = /\.tmp-(\d+)$/.exec(e);
-    if (tmp ? !alive(Number(tmp[1])) : existsSync(join(p, 'meta.json')) && statSync(p).mtimeMs < cutoff) rmSync(p, { recursive: true, force: true });
+    if (tmp ? !processAlive(Number(tmp[1])) : existsSync(join(p, 'meta.json')) && statSync(p).mtimeMs < cutoff) rmSync(p, { recursive: true, force: true });
   }
 }
 

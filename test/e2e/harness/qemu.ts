@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '../../../src/io/process.js';
 
 export const QEMU = 'qemu-system-x86_64';
 export const PACKAGES = ['qemu-system-x86', 'busybox-static'];
@@ -66,14 +67,6 @@ export function ensureTools(): Tools | string {
   return (cached = { qemu: t.qemu, busybox: t.busybox, installed });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Run `fn` holding a machine-wide lock in `dir` (a directory made with mkdir, holding the owner's pid): the
@@ -96,7 +89,7 @@ export async function withBootLock<T>(dir: string, fn: () => Promise<T>, waitMs 
       } catch {
         // being created or removed right now
       }
-      if (Number.isInteger(owner) && owner > 0 && !alive(owner)) rmSync(lock, { recursive: true, force: true });
+      if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) rmSync(lock, { recursive: true, force: true });
       else if (Date.now() > deadline) throw new Error(`timed out waiting for the qemu boot lock ${lock} (held by pid ${owner})`);
       else await new Promise((r) => setTimeout(r, 500));
     }
