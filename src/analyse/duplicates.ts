@@ -1,8 +1,6 @@
+import { STT_FUNC, STT_OBJECT } from '../elf/constants.js';
 import type { SymbolColumns } from '../scan/result.js';
 import type { Db } from '../index/db.js';
-
-const STT_OBJECT = 1;
-const STT_FUNC = 2;
 
 /**
  * The symbols of one scanned object that need a definition site (as .symtab indexes): by default its

@@ -63,6 +63,13 @@ const BY_FIELD = new Set(['.debug_info', '.debug_types']);
 /** Sections that are only ever read unit by unit (length-prefixed), so a huge vmlinux need not load them whole. */
 const RANGED = new Set(['.debug_info', '.debug_line', '.debug_types', '.debug_loclists', '.debug_loc']);
 
+/** Throws unless [offset, offset+length) lies inside the section. */
+function checkRange(section: DwarfSection, offset: number, length: number, what: string): void {
+  if (offset < 0 || length < 0 || offset + length > section.size) {
+    throw new DwarfError(section, offset, `${what}: expected ${length} bytes, the section has ${Math.max(section.size - offset, 0)} left`, 'truncated');
+  }
+}
+
 class MemorySection implements DwarfSection {
   readonly size: number;
   readonly relocatable: boolean;
@@ -97,9 +104,7 @@ class MemorySection implements DwarfSection {
     if (rl.r.errors.length) for (const e of rl.r.errors.splice(0)) rl.onError(e);
   }
   read(offset: number, length: number, what: string): Buffer {
-    if (offset < 0 || length < 0 || offset + length > this.size) {
-      throw new DwarfError(this, offset, `${what}: expected ${length} bytes, the section has ${Math.max(this.size - offset, 0)} left`, 'truncated');
-    }
+    checkRange(this, offset, length, what);
     this.relocate(offset, offset + length);
     return this.bytes.subarray(offset, offset + length);
   }
@@ -141,9 +146,7 @@ class FileRangeSection implements DwarfSection {
     return this.s.size;
   }
   read(offset: number, length: number, what: string): Buffer {
-    if (offset < 0 || length < 0 || offset + length > this.size) {
-      throw new DwarfError(this, offset, `${what}: expected ${length} bytes, the section has ${Math.max(this.size - offset, 0)} left`, 'truncated');
-    }
+    checkRange(this, offset, length, what);
     if (this.whole) return this.whole.subarray(offset, offset + length);
     return this.src.read(this.s.offset + offset, length, `${this.name} ${what}`);
   }
@@ -171,9 +174,7 @@ class FileRangeSection implements DwarfSection {
   }
   readInto(offset: number, target: Buffer, what: string): void {
     const length = target.length;
-    if (offset < 0 || offset + length > this.size) {
-      throw new DwarfError(this, offset, `${what}: expected ${length} bytes, the section has ${Math.max(this.size - offset, 0)} left`, 'truncated');
-    }
+    checkRange(this, offset, length, what);
     if (this.whole) {
       this.whole.copy(target, 0, offset, offset + length);
       return;
@@ -351,9 +352,7 @@ class DiskRelocatedSection implements DwarfSection {
   }
 
   read(offset: number, length: number, what: string): Buffer {
-    if (offset < 0 || length < 0 || offset + length > this.size) {
-      throw new DwarfError(this, offset, `${what}: expected ${length} bytes, the section has ${Math.max(this.size - offset, 0)} left`, 'truncated');
-    }
+    checkRange(this, offset, length, what);
     if (this.whole) return this.whole.subarray(offset, offset + length);
     const b = Buffer.allocUnsafe(length);
     this.readInto(offset, b, what);
@@ -361,9 +360,7 @@ class DiskRelocatedSection implements DwarfSection {
   }
 
   readInto(offset: number, target: Buffer, what: string): void {
-    if (offset < 0 || offset + target.length > this.size) {
-      throw new DwarfError(this, offset, `${what}: expected ${target.length} bytes, the section has ${Math.max(this.size - offset, 0)} left`, 'truncated');
-    }
+    checkRange(this, offset, target.length, what);
     if (this.whole) {
       this.whole.copy(target, 0, offset, offset + target.length);
       return;
