@@ -30,7 +30,11 @@ if [[ -z ${KSYMTREE_CORPUS_61:-} && -x $fetch ]]; then
     export KSYMTREE_CORPUS_61=$(dirname "$(head -n 1 <<<"$paths")")
     echo "test: real-kernel tier uses $KSYMTREE_CORPUS_61"
     # 6.12 (.ko.xz modules) for the tests that cover it; the generic 6.1 amd64 kernel (NFC, wireless) on request.
-    "$fetch" cloud-amd64 6.12 >/dev/null 2>>/tmp/ksymtree-fetch.log || echo "test: 6.12 corpus SKIPPED: $(tail -n 1 /tmp/ksymtree-fetch.log)"
+    # The fetch script refreshes apt's lists only when the flavour's meta package is unknown; 6.12's
+    # packages can be missing from lists that still know 6.1's: refresh them once and try again.
+    "$fetch" cloud-amd64 6.12 >/dev/null 2>>/tmp/ksymtree-fetch.log \
+      || { ${sudo:-} apt-get update >/dev/null 2>&1; "$fetch" cloud-amd64 6.12 >/dev/null 2>>/tmp/ksymtree-fetch.log; } \
+      || echo "test: 6.12 corpus SKIPPED: $(tail -n 1 /tmp/ksymtree-fetch.log)"
     [[ ${KSYMTREE_E2E_GENERIC:-0} == 1 ]] && { "$fetch" amd64 6.1 >/dev/null 2>>/tmp/ksymtree-fetch.log || echo "test: 6.1 amd64 corpus SKIPPED"; }
   else
     echo "test: real-kernel tier SKIPPED: $fetch failed ($(tail -n 1 /tmp/ksymtree-fetch.log))"

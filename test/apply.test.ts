@@ -300,6 +300,22 @@ signedTest(`signed modules are refused by default, listed with the reason, and l
   t.regex(d.stdout, /^refused\t/);
 });
 
+signedTest(`--strip-signature is refused for a kernel built with CONFIG_MODULE_SIG_FORCE=y${signedTitle}`, async (t) => {
+  const fx = await fixtures;
+  const dir = join(work, `t${++serial}`);
+  mkdirSync(join(dir, 'kernel'), { recursive: true });
+  const file = join(dir, 'kernel', basename(fx.signed!.ko));
+  copyFileSync(fx.signed!.ko, file);
+  writeFileSync(join(dir, '.config'), 'CONFIG_KALLSYMS=y\nCONFIG_KALLSYMS_ALL=y\nCONFIG_MODULE_SIG=y\nCONFIG_MODULE_SIG_FORCE=y\n');
+  const db = join(dir, 'ksymtree.db');
+  await indexWithAliases(dir, db);
+  const before = sha256File(file);
+  const r = await ksymtree(['apply', dir, '--db', db, '--strip-signature', '-q']);
+  t.is(r.status, 2);
+  t.regex(r.stderr, /CONFIG_MODULE_SIG_FORCE=y .*refuses unsigned modules; give --resign KEY CERT/);
+  t.is(sha256File(file), before, 'nothing written');
+});
+
 signedTest(`--strip-signature removes the signature; revert brings the signed original back${signedTitle}`, async (t) => {
   const fx = await fixtures;
   const { dir, db, paths: [file] } = await prepare([fx.signed!.ko]);

@@ -1,108 +1,24 @@
 /**
- * Module kallsyms letters (what /proc/kallsyms shows for a loaded module after init, 6.1–6.12, with
- * CONFIG_KALLSYMS_ALL=y and =n, and with no CONFIG_KALLSYMS) for every fixture module. The expectation is computed here from `readelf`
- * output by an independent transcription of kernel/module/kallsyms.c (is_core_symbol, elf_type) and
- * kernel/kallsyms.c s_show + is_exported, where exports are read the way the kernel reads them: the
- * `struct kernel_symbol` entries of `__ksymtab` (value and name pointers, through their relocations).
+ * Module kallsyms letters and sympos (what /proc/kallsyms shows for a loaded module after init, 6.1–6.12,
+ * with CONFIG_KALLSYMS_ALL=y and =n, and without CONFIG_KALLSYMS) for every fixture module. The expectation
+ * is the independent transcription of the kernel's rules over `readelf` in helpers/module-kallsyms-oracle.ts.
  */
 import test from 'ava';
 import { scanObject } from '../src/scan/scan-object.js';
 import type { KallsymsRules } from '../src/config/kernel-config.js';
 import { archTest } from './helpers/arch-test.js';
 import { type FixtureObject, buildFixtures } from './helpers/build-fixtures.js';
-import {
-  type ReadelfSection, type ReadelfSymbol, memo, ndxNumber, plainElf, readelfHexDump, readelfRelocs,
-  readelfSections, readelfSymbols, removeScratch, symbolNameOffsets,
-} from './helpers/oracle.js';
+import { moduleKallsymsOracle } from './helpers/module-kallsyms-oracle.js';
+import { memo, plainElf, readelfSymbols, removeScratch } from './helpers/oracle.js';
 import { scanRows } from './helpers/scan-rows.js';
 
 const fx = await buildFixtures();
 test.after.always(removeScratch);
 
-const SHN_LORESERVE = 0xff00;
-const SHN_ABS = 0xfff1;
-
-interface Export {
-  readonly name: string;
-  readonly ndx: number;
-  readonly value: bigint;
-}
-
-/**
- * The entries of one export table (`__ksymtab` or `__ksymtab_gpl`): struct kernel_symbol
- * { unsigned long value; const char *name; const char *namespace; } (6.1 without PREL32 relocations).
- */
-async function exportTable(file: string, table: string, is64: boolean, little: boolean,
-  sections: readonly ReadelfSection[], symbols: readonly ReadelfSymbol[]): Promise<Export[]> {
-  const sec = sections.find((s) => s.name === table);
-  if (!sec) return [];
-  const ptr = is64 ? 8 : 4;
-  const relocs = await readelfRelocs(file, is64);
-  const rel = relocs.get(`.rela${table}`) ?? relocs.get(`.rel${table}`) ?? [];
-  const contents = await readelfHexDump(file, table);
-  const dumps = new Map<string, Buffer>();
-  const bytesOf = async (name: string) => {
-    if (!dumps.has(name)) dumps.set(name, await readelfHexDump(file, name));
-    return dumps.get(name)!;
-  };
-  // Where a pointer field points: symbol + addend (REL keeps the addend in the field itself).
-  const target = (at: number) => {
-    const r = rel.find((x) => x.offset === at);
-    if (!r) throw new Error(`${file}: no relocation for ${table}+0x${at.toString(16)}`);
-    const implicit = ptr === 8 ? (little ? contents.readBigUInt64LE(at) : contents.readBigUInt64BE(at))
-      : BigInt(little ? contents.readUInt32LE(at) : contents.readUInt32BE(at));
-    const sym = symbols[r.symIndex];
-    return { ndx: ndxNumber(sym.ndx), value: sym.value + (r.addend ?? implicit) };
-  };
-  const out: Export[] = [];
-  for (let at = 0; at + 3 * ptr <= sec.size; at += 3 * ptr) {
-    const value = target(at);
-    const name = target(at + ptr);
-    const strings = await bytesOf(sections[name.ndx].name);
-    const start = Number(name.value);
-    out.push({ name: strings.toString('latin1', start, strings.indexOf(0, start)), ndx: value.ndx, value: value.value });
-  }
-  return out;
-}
-
-/**
- * The /proc/kallsyms letter of each .symtab entry, ' ' for entries it does not print; `all` is
- * CONFIG_KALLSYMS_ALL.
- */
+/** The oracle's letters for a fixture module; `all` is CONFIG_KALLSYMS_ALL. */
 async function expectedLetters(o: FixtureObject, all: boolean): Promise<string[]> {
-  const file = await plainElf(o);
-  const [symbols, sections, stName] = await Promise.all([readelfSymbols(file), readelfSections(file), symbolNameOffsets(file)]);
-  const is64 = o.arch !== 'i386';
-  const little = o.arch !== 's390x';
-  const shnum = sections.length;
-  // The loader clears SHF_ALLOC on .modinfo and __versions before laying the module out.
-  const alloc = sections.map((s) => s.flags.includes('A') && s.name !== '.modinfo' && s.name !== '__versions');
-  const pcpu = Math.max(0, sections.findIndex((s, i) => i > 0 && alloc[i] && s.name === '.data..percpu'));
-  const exported = await exportTable(file, '__ksymtab', is64, little, sections, symbols);
-
-  return symbols.map((sym) => {
-    const ndx = ndxNumber(sym.ndx);
-    // is_core_symbol()
-    if (sym.index === 0 || ndx === 0 || ndx >= shnum || stName[sym.index] === 0) return ' ';
-    // The per-cpu exception exists only with CONFIG_KALLSYMS_ALL; without it, executable sections only.
-    if (!(all && ndx === pcpu) && (!alloc[ndx] || (!all && !sections[ndx].flags.includes('X')) || sections[ndx].name.startsWith('.init'))) return ' ';
-    // elf_type()
-    let letter: string;
-    const sec = sections[ndx];
-    if (sym.bind === 'WEAK') letter = sym.type === 'OBJECT' ? 'v' : 'w';
-    else if (ndx === SHN_ABS || ndx === pcpu) letter = 'a';
-    else if (ndx >= SHN_LORESERVE) letter = '?';
-    else if (sec.flags.includes('X')) letter = 't';
-    else if (alloc[ndx] && sec.type !== 'NOBITS') letter = sec.flags.includes('W') ? 'd' : 'r';
-    else if (sec.type === 'NOBITS') letter = 'b';
-    else if (sec.name.startsWith('.debug')) letter = 'n';
-    else letter = '?';
-    // s_show(): upper case when is_exported() finds the name in the module's __ksymtab at this address.
-    const isExported = exported.some((e) => e.name === sym.name && e.ndx === ndx && e.value === sym.value);
-    return isExported ? letter.toUpperCase() : letter.toLowerCase();
-  });
+  return moduleKallsymsOracle(await plainElf(o), o.arch !== 'i386', o.arch !== 's390x', all);
 }
-
 const expected = memo((path: string) => expectedLetters(fx.objects.find((o) => o.path === path)!, true));
 const expectedCodeOnly = memo((path: string) => expectedLetters(fx.objects.find((o) => o.path === path)!, false));
 

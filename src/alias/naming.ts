@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { versionAtLeast } from '../config/kernel-config.js';
 
 /**
  * Alias names for the copies of a name duplicated inside one object (the rule the kas_alias review settled on).
@@ -36,10 +37,9 @@ export function mangle(path: string): string {
 
 /** KSYM_NAME_LEN - 1: 511 characters from 6.1 on, 127 before. */
 export function maxSymbolLength(kernelRelease: string | null): number {
-  const m = /^(\d+)\.(\d+)/.exec(kernelRelease ?? '');
-  if (!m) return 511;
-  const [major, minor] = [Number(m[1]), Number(m[2])];
-  return major > 6 || (major === 6 && minor >= 1) ? 511 : 127;
+  // A release that cannot be read gets today's limit.
+  const before61 = kernelRelease !== null && /^\d+\.\d+/.test(kernelRelease) && !versionAtLeast(kernelRelease, 6, 1);
+  return before61 ? 127 : 511;
 }
 
 function siteSuffix(s: AliasInput): string | null {

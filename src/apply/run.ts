@@ -13,6 +13,8 @@ import { walkTree } from '../tree/walk.js';
 import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, revertModule } from './module-file.js';
 import type { AliasRequest } from './rewrite.js';
 import { Signer, findSignFile } from './signing.js';
+import { indexedConfig } from '../index/queries.js';
+import { describeConfig } from '../config/kernel-config.js';
 
 export interface ApplyRunOptions {
   readonly tree?: string;
@@ -167,6 +169,11 @@ export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
       tasks.push({ id: o.id, path, aliases: list, buildId: o.build_id });
     }
     const policy: SignaturePolicy = opts.resign ? 'resign' : opts.stripSignature ? 'strip' : 'refuse';
+    const config = indexedConfig(db);
+    if (policy === 'strip' && config?.options.CONFIG_MODULE_SIG_FORCE === 'y') {
+      throw new FatalError(`--strip-signature: the kernel is built with CONFIG_MODULE_SIG_FORCE=y (${describeConfig(config)}): `
+        + 'it refuses unsigned modules; give --resign KEY CERT with a key the kernel trusts');
+    }
     if (opts.resign && !opts.dryRun) {
       signer = new Signer({ signFile: findSignFile(opts.signFile), key: opts.resign[0], cert: opts.resign[1], hash: opts.signHash ?? null });
     }

@@ -221,7 +221,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     if (sitesPass) endPhase('sites');
     writer.finishScan();
     endPhase('indexes');
-    const aliases = opts.aliases ? writeAliases(db, maxSymbolLength(kernelRelease(db))) : { aliases: 0, shortened: [] };
+    const aliases = opts.aliases ? writeAliases(db, maxSymbolLength(kernelRelease(db) ?? kernelConfig.version)) : { aliases: 0, shortened: [] };
     if (opts.aliases) endPhase('aliases');
     writer.setMeta({
       tool_version: TOOL_VERSION,

@@ -1,7 +1,7 @@
 import { type AliasRow, aliasRowsByAlias, objectName, sectionOffset, siteText } from '../index/alias-rows.js';
 import type { Db } from '../index/db.js';
-import { displayAddress } from '../index/queries.js';
-import { configFromMeta, describeConfig } from '../config/kernel-config.js';
+import { displayAddress, indexedConfig } from '../index/queries.js';
+import { describeConfig } from '../config/kernel-config.js';
 
 interface Definition {
   object: string; kind: 'vmlinux' | 'module'; module: string | null; elf_class: number | null; idx: number; name: string;
@@ -59,7 +59,7 @@ export function stats(db: Db): string[] {
   const byStage = db.prepare('SELECT stage, count(*) AS n FROM aliases GROUP BY stage ORDER BY stage').all() as { stage: string; n: number }[];
   lines.push(`alias stages\t${byStage.map((r) => `${r.stage} ${r.n}`).join(', ') || 'none'}`);
   lines.push(`errors\t${one('SELECT count(*) FROM errors')}`);
-  const config = configFromMeta(new Map(db.prepare('SELECT key, value FROM meta').raw().all() as [string, string][]));
+  const config = indexedConfig(db);
   lines.push(`kernel config\t${config ? describeConfig(config) : 'not recorded'}`);
   return lines;
 }

@@ -1,5 +1,6 @@
 import { FatalError } from '../errors.js';
 import type { Db } from './db.js';
+import { type KernelConfig, configFromMeta } from '../config/kernel-config.js';
 
 export interface ObjectRow {
   id: number;
@@ -25,4 +26,9 @@ export function selectObjects(db: Db, selector?: string): ObjectRow[] {
 /** The address as the tools print it: 8 hex digits for ELF32 objects, 16 for ELF64. */
 export function displayAddress(value: string, elfClass: number | null): string {
   return elfClass === 32 ? value.slice(8) : value;
+}
+
+/** The kernel configuration the index was built with (its `meta` rows); null for an index that has none. */
+export function indexedConfig(db: Db): KernelConfig | null {
+  return configFromMeta(new Map(db.prepare("SELECT key, value FROM meta WHERE key LIKE 'config%'").raw().all() as [string, string][]));
 }
