@@ -16,7 +16,7 @@ import { bootCapture, bootTimeoutMs } from './harness/boot.js';
 import { byObject, parseKallsyms } from './harness/compare.js';
 import { kernelCorpus, KERNELS, type KernelSpec } from './harness/kernels.js';
 import { resolveModuleSet } from './harness/modules.js';
-import { bzImageRelease } from './harness/qemu.js';
+import { kernelImage } from './harness/image.js';
 import { e2eUnavailable } from './harness/suite.js';
 
 function applyUnavailable(): string | null {
@@ -35,7 +35,7 @@ function applyBootTest(spec: KernelSpec): void {
     t.timeout(4 * bootTimeoutMs() + 15 * 60_000, 'copy, index, apply, waiting for the boot lock, boot');
     const corpus = kernelCorpus(spec);
     if (typeof corpus === 'string') throw new Error(corpus);
-    const release = bzImageRelease(corpus.kernel)!;
+    const release = kernelImage(corpus.kernel)!.release;
     // a copy of the module set (dependencies included) at the same relative paths: the corpus is never written
     const set = resolveModuleSet(corpus.installed, spec.modules, { release });
     const work = mkdtempSync(join(tmpdir(), 'ksymtree-e2e-apply-'));
@@ -60,7 +60,7 @@ function applyBootTest(spec: KernelSpec): void {
       const aliases = parseTsv((await ksymtree(['aliases', '--db', db, '--format', 'tsv'])).stdout).filter((r) => r.module);
       t.true(aliases.length > 1000, `${aliases.length} module aliases`);
 
-      const capture = await bootCapture({ kernel: corpus.kernel, modulesDir: tree, modules: spec.modules, log: (l) => console.error(`[apply ${spec.id}] ${l}`) });
+      const capture = await bootCapture({ kernel: corpus.kernel, busybox: corpus.busybox, modulesDir: tree, modules: spec.modules, log: (l) => console.error(`[apply ${spec.id}] ${l}`) });
       t.log(`capture ${capture.dir}${capture.cached ? ' (cached)' : ''}, qemu boot ${capture.bootSeconds} s; loaders: ${[...new Set(capture.insmod.map((i) => i.loader))].join(', ')}`);
       const live = new Map(capture.procModules.split('\n').filter(Boolean).map((l) => l.split(' ')).map((f) => [f[0], f[4]]));
       for (const m of set.modules) {

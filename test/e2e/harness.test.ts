@@ -8,7 +8,7 @@ import { cpioNewc } from './harness/cpio.js';
 import { checkSympos, compareObject, differenceCount, type KsymLine, parseKallsyms } from './harness/compare.js';
 import { kernelCorpus, KERNELS } from './harness/kernels.js';
 import { emptyAllocSections, modinfo, readModuleElf, resolveModuleSet } from './harness/modules.js';
-import { runQemu, withBootLock } from './harness/qemu.js';
+import { ARCHES, runQemu, withBootLock } from './harness/qemu.js';
 
 /** Entries of a newc archive, read back field by field. */
 function readNewc(b: Buffer): { name: string; mode: number; data: Buffer; rdev: [number, number] }[] {
@@ -97,7 +97,7 @@ test('runQemu: a guest that never powers off is killed at the timeout', async (t
   const fake = join(dir, 'fake-qemu');
   writeFileSync(fake, '#!/bin/sh\nexec sleep 120\n');
   chmodSync(fake, 0o755);
-  const r = await runQemu(fake, { kernel: 'k', initrd: 'i', append: '', consoleFile: join(dir, 'c'), dataFile: join(dir, 'd'), memoryMb: 64, timeoutMs: 1000 });
+  const r = await runQemu(fake, ARCHES.amd64, { kernel: 'k', initrd: 'i', append: '', consoleFile: join(dir, 'c'), dataFile: join(dir, 'd'), memoryMb: 64, timeoutMs: 1000 });
   rmSync(dir, { recursive: true, force: true });
   t.true(r.timedOut);
   t.true(r.seconds < 10, `${r.seconds} s`);
