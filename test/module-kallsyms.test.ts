@@ -1,12 +1,13 @@
 /**
- * Module kallsyms letters (what /proc/kallsyms shows for a loaded module after init, 6.1 with
- * CONFIG_KALLSYMS_ALL=y) for every fixture module. The expectation is computed here from `readelf`
+ * Module kallsyms letters (what /proc/kallsyms shows for a loaded module after init, 6.1–6.12, with
+ * CONFIG_KALLSYMS_ALL=y and =n, and with no CONFIG_KALLSYMS) for every fixture module. The expectation is computed here from `readelf`
  * output by an independent transcription of kernel/module/kallsyms.c (is_core_symbol, elf_type) and
  * kernel/kallsyms.c s_show + is_exported, where exports are read the way the kernel reads them: the
  * `struct kernel_symbol` entries of `__ksymtab` (value and name pointers, through their relocations).
  */
 import test from 'ava';
 import { scanObject } from '../src/scan/scan-object.js';
+import type { KallsymsRules } from '../src/config/kernel-config.js';
 import { archTest } from './helpers/arch-test.js';
 import { type FixtureObject, buildFixtures } from './helpers/build-fixtures.js';
 import {
@@ -64,8 +65,11 @@ async function exportTable(file: string, table: string, is64: boolean, little: b
   return out;
 }
 
-/** The /proc/kallsyms letter of each .symtab entry, ' ' for entries it does not print. */
-async function expectedLetters(o: FixtureObject): Promise<string[]> {
+/**
+ * The /proc/kallsyms letter of each .symtab entry, ' ' for entries it does not print; `all` is
+ * CONFIG_KALLSYMS_ALL.
+ */
+async function expectedLetters(o: FixtureObject, all: boolean): Promise<string[]> {
   const file = await plainElf(o);
   const [symbols, sections, stName] = await Promise.all([readelfSymbols(file), readelfSections(file), symbolNameOffsets(file)]);
   const is64 = o.arch !== 'i386';
@@ -80,7 +84,8 @@ async function expectedLetters(o: FixtureObject): Promise<string[]> {
     const ndx = ndxNumber(sym.ndx);
     // is_core_symbol()
     if (sym.index === 0 || ndx === 0 || ndx >= shnum || stName[sym.index] === 0) return ' ';
-    if (ndx !== pcpu && (!alloc[ndx] || sections[ndx].name.startsWith('.init'))) return ' ';
+    // The per-cpu exception exists only with CONFIG_KALLSYMS_ALL; without it, executable sections only.
+    if (!(all && ndx === pcpu) && (!alloc[ndx] || (!all && !sections[ndx].flags.includes('X')) || sections[ndx].name.startsWith('.init'))) return ' ';
     // elf_type()
     let letter: string;
     const sec = sections[ndx];
@@ -98,18 +103,37 @@ async function expectedLetters(o: FixtureObject): Promise<string[]> {
   });
 }
 
-const expected = memo((path: string) => expectedLetters(fx.objects.find((o) => o.path === path)!));
+const expected = memo((path: string) => expectedLetters(fx.objects.find((o) => o.path === path)!, true));
+const expectedCodeOnly = memo((path: string) => expectedLetters(fx.objects.find((o) => o.path === path)!, false));
+
+const KALLSYMS_ALL: KallsymsRules = { kallsyms: true, all: true, keepStartStop: true };
+const KALLSYMS_CODE: KallsymsRules = { kallsyms: true, all: false, keepStartStop: true };
+const NO_KALLSYMS: KallsymsRules = { kallsyms: false, all: false, keepStartStop: true };
 
 for (const o of fx.objects.filter((x) => x.kind === 'module')) {
-  archTest(fx, o.arch, `${o.id}: kallsyms letters follow the module loader's rules`, async (t) => {
-    const r = await scanObject(o.path);
-    t.is(r.elf?.kallsymsSource, 'module-loader');
+  for (const [setting, rules, want] of [
+    ['', null, expected],
+    [' (CONFIG_KALLSYMS_ALL=y given)', KALLSYMS_ALL, expected],
+    [' (CONFIG_KALLSYMS_ALL=n)', KALLSYMS_CODE, expectedCodeOnly],
+  ] as const) {
+    archTest(fx, o.arch, `${o.id}: kallsyms letters follow the module loader's rules${setting}`, async (t) => {
+      const r = await scanObject(o.path, rules);
+      t.is(r.elf?.kallsymsSource, 'module-loader');
+      t.is(r.elf?.config, null, 'a module says nothing of the configuration');
+      const rows = scanRows(r.elf!.symbols);
+      const letters = await want(o.path);
+      t.deepEqual(
+        rows.map((row) => `${row.index} ${row.kallsyms} ${row.name}`),
+        letters.map((letter, i) => `${i} ${letter} ${rows[i]?.name ?? '?'}`),
+      );
+    });
+  }
+  archTest(fx, o.arch, `${o.id}: without CONFIG_KALLSYMS no symbol is listed and none has a sympos`, async (t) => {
+    const r = await scanObject(o.path, NO_KALLSYMS);
     const rows = scanRows(r.elf!.symbols);
-    const want = await expected(o.path);
-    t.deepEqual(
-      rows.map((row) => `${row.index} ${row.kallsyms} ${row.name}`),
-      want.map((letter, i) => `${i} ${letter} ${rows[i]?.name ?? '?'}`),
-    );
+    t.true(rows.length > 0);
+    t.deepEqual(rows.filter((row) => row.kallsyms !== ' ').map((row) => row.name), []);
+    t.deepEqual([...r.elf!.symbols.sympos].filter((p) => p > 0), []);
   });
 }
 
@@ -147,4 +171,45 @@ for (const o of fx.objects.filter((x) => x.module === 'foo' && x.variant === 'pl
     t.is(letterOf('__ksymtab_foo_api'), 'r');
     t.is(letterOf('__this_module'), 'd');
   });
+}
+
+// CONFIG_KALLSYMS_ALL=n (Debian's arm64 cloud kernel): the same module keeps its code only.
+for (const o of fx.objects.filter((x) => x.module === 'foo' && x.variant === 'plain' && x.compression === 'none')) {
+  archTest(fx, o.arch, `${o.id}: the fixture exercises the code-only rules of CONFIG_KALLSYMS_ALL=n`, async (t) => {
+    const symbols = await readelfSymbols(await plainElf(o));
+    const letters = await expectedCodeOnly(o.path);
+    const letterOf = (name: string) => [...new Set(symbols.filter((s) => s.name === name).map((s) => letters[s.index]))].join('');
+    t.is(letterOf('foo_pcpu_hits'), ' ', 'no per-cpu exception');
+    t.is(letterOf('pcpu_scratch'), ' ');
+    t.is(letterOf('counter'), ' ', '.bss');
+    t.is(letterOf('limit'), ' ', '.data');
+    t.is(letterOf('prefix'), ' ', '.rodata');
+    t.is(letterOf('__ksymtab_foo_api'), ' ');
+    t.is(letterOf('__this_module'), ' ');
+    t.is(letterOf('foo_weak_tunable'), ' ', 'a weak object is data');
+    t.is(letterOf('foo_init'), ' ', '.init.text is still gone');
+    t.is(letterOf('foo_api'), 'T', 'exports still print upper case');
+    t.is(letterOf('foo_weak_hook'), 'w');
+    t.is(letterOf('helper'), 't', 'both static copies');
+    t.is(letterOf('foo_exit'), 't');
+  });
+}
+
+// Livepatch positions count only what kallsyms lists: the N-th copy in .symtab order among the listed ones.
+for (const o of fx.objects.filter((x) => x.kind === 'module')) {
+  for (const [setting, rules, want] of [['CONFIG_KALLSYMS_ALL=y', KALLSYMS_ALL, expected], ['CONFIG_KALLSYMS_ALL=n', KALLSYMS_CODE, expectedCodeOnly]] as const) {
+    archTest(fx, o.arch, `${o.id}: sympos counts the copies kallsyms lists (${setting})`, async (t) => {
+      const r = await scanObject(o.path, rules);
+      const rows = scanRows(r.elf!.symbols);
+      const letters = await want(o.path);
+      const symbols = await readelfSymbols(await plainElf(o));
+      const listed = symbols.filter((s) => letters[s.index] !== ' ');
+      const copies = new Map<string, number[]>();
+      for (const s of listed) copies.set(s.name, [...(copies.get(s.name) ?? []), s.index]);
+      const wantSympos = new Map<number, number>();
+      for (const idx of copies.values()) if (idx.length > 1) idx.forEach((i, n) => wantSympos.set(i, n + 1));
+      const got = rows.map((row, k) => `${row.index} ${row.name} ${r.elf!.symbols.sympos[k]}`);
+      t.deepEqual(got, rows.map((row) => `${row.index} ${row.name} ${wantSympos.get(row.index) ?? 0}`));
+    });
+  }
 }

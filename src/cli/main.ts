@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runIndex } from '../commands/index.js';
+import { describeConfig } from '../config/kernel-config.js';
 import { runSymbols } from '../commands/symbols.js';
 import { FatalError } from '../errors.js';
 import { type AliasFormat, renderAliases } from '../commands/aliases.js';
@@ -49,11 +50,13 @@ program.command('index')
   .option('--no-aliases', 'pass 1 only: no sites, sympos or aliases')
   .option('--all-sites', 'a definition site for every function and variable (for `ksymtree where`)')
   .option('--source-root <path>', 'prefix to strip from DWARF paths (default: learned per object)')
+  .option('--config <file>', "the kernel's .config (default: found beside the tree, else vmlinux's IKCONFIG or kallsyms table)")
   .option('--timings', 'print the wall time of each phase (scan, indexes, sites, aliases, commit)')
   .action(async (inputs: string[], o: { debugDir?: string; db?: string; jobs: number; quiet?: boolean; aliases: boolean;
-    allSites?: boolean; sourceRoot?: string; timings?: boolean }) => {
+    allSites?: boolean; sourceRoot?: string; config?: string; timings?: boolean }) => {
     const s = await runIndex({ inputs, debugDir: o.debugDir, db: o.db, jobs: o.jobs, quiet: !!o.quiet, aliases: o.aliases,
-      allSites: !!o.allSites, sourceRoot: o.sourceRoot });
+      allSites: !!o.allSites, sourceRoot: o.sourceRoot, config: o.config });
+    process.stderr.write(`ksymtree: kernel config: ${describeConfig(s.config)}\n`);
     for (const { path, alias } of s.shortened) {
       process.stderr.write(`ksymtree: ${path}: alias shortened to fit KSYM_NAME_LEN: ${alias.fullAlias} -> ${alias.alias}\n`);
     }

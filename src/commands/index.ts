@@ -16,6 +16,8 @@ import { debugTreeObjects, pairDebugCopies } from '../tree/debug-pairing.js';
 import { type FoundObject, type WalkProblem, singleFile, walkTree } from '../tree/walk.js';
 import { TOOL_VERSION } from '../version.js';
 import { processAlive } from '../io/process.js';
+import { ASSUMED_CONFIG, type KernelConfig, configMeta, kallsymsRules } from '../config/kernel-config.js';
+import { findConfig, readConfigFile } from '../config/find-config.js';
 
 export interface IndexOptions {
   readonly inputs: readonly string[];
@@ -28,6 +30,8 @@ export interface IndexOptions {
   /** A site for every function and variable, not only for duplicates. */
   readonly allSites: boolean;
   readonly sourceRoot?: string;
+  /** `--config FILE`: the kernel's `.config`; else found beside the tree, else vmlinux's own word. */
+  readonly config?: string;
 }
 
 export interface IndexSummary {
@@ -38,6 +42,8 @@ export interface IndexSummary {
   readonly sites: number;
   readonly aliases: number;
   readonly shortened: AliasSummary['shortened'];
+  /** The configuration whose kallsyms rules were applied, and where it came from. */
+  readonly config: KernelConfig;
   readonly seconds: number;
   /** Wall seconds of each phase, in run order (printed by `index --timings`, read by the bench). */
   readonly phases: readonly { phase: string; seconds: number }[];
@@ -115,8 +121,13 @@ function removeStaleTemps(dbPath: string): void {
  * measured slower: the big modules' site tasks then run before the workers' code is warmed up.)
  */
 function scanOrder(objects: readonly FoundObject[]): number[] {
-  const isVmlinux = (i: number) => (objects[i].relPath === 'vmlinux' ? 0 : 1);
+  const isVmlinux = (i: number) => (isKernelImage(objects[i]) ? 0 : 1);
   return objects.map((_, i) => i).sort((a, b) => isVmlinux(a) - isVmlinux(b) || a - b);
+}
+
+/** vmlinux, or a boot image given as a file (`vmlinuz-<release>`). */
+function isKernelImage(o: FoundObject): boolean {
+  return o.relPath === 'vmlinux' || /^vmlinuz(-|$)/.test(basename(o.relPath));
 }
 
 function selfLink(o: ScannedObject): DebugLink {
@@ -169,7 +180,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     // With a debug tree, an object's DWARF is known only after pairing; its requests wait until then.
     const waiting: { path: string; requests: number[] }[] = [];
     // Object ids follow the sorted walk order, whatever order the workers finish in.
-    await pool.scanAll(objects.map((o) => o.path), (i, scanned) => {
+    const onScanned = (i: number, scanned: ScannedObject) => {
       const self = selfLink(scanned);
       writer.addObject(i + 1, scanned, self);
       pairing[i] = { relPath: objects[i].relPath, buildId: scanned.elf?.buildId ?? null };
@@ -177,7 +188,20 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
       if (requests.length && debugDir) waiting[i] = { path: scanned.path, requests };
       else if (requests.length) sitesPass!.submit(i + 1, scanned.path, self.path ?? scanned.path, requests);
       progress.tick(scanned.path);
-    }, scanOrder(objects));
+    };
+    let order = scanOrder(objects);
+    let config = opts.config ? readConfigFile(opts.config) : findConfig(debugDir ? [...inputs.trees, debugDir] : inputs.trees);
+    // No .config anywhere: vmlinux (scanned first) tells its own before any module is read by its rules.
+    if (!config && objects.length && isKernelImage(objects[order[0]])) {
+      await pool.scanAll([{ path: objects[order[0]].path, rules: null }], (_, scanned) => {
+        onScanned(order[0], scanned);
+        config = scanned.elf?.config ?? null;
+      }, [0]);
+      order = order.slice(1);
+    }
+    const kernelConfig: KernelConfig = config ?? ASSUMED_CONFIG;
+    const rules = kallsymsRules(kernelConfig);
+    await pool.scanAll(objects.map((o) => ({ path: o.path, rules })), onScanned, order);
     progress.clear();
     endPhase('scan');
     for (const p of problems) writer.addError(null, p.path, { offset: 0, kind: 'walk', message: p.message });
@@ -205,6 +229,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
       debug_dir: debugDir ? resolve(debugDir) : '',
       passes: opts.aliases ? 'scan,sites,aliases' : opts.allSites ? 'scan,sites' : 'scan',
       all_sites: opts.allSites ? '1' : '0',
+      ...configMeta(kernelConfig),
     });
     writer.finish();
     db.close();
@@ -212,7 +237,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     endPhase('commit');
     return {
       dbPath, objects: objects.length, symbols: writer.symbolCount, errors: writer.errorCount, sites,
-      aliases: aliases.aliases, shortened: aliases.shortened, seconds: Number(process.hrtime.bigint() - started) / 1e9, phases,
+      aliases: aliases.aliases, shortened: aliases.shortened, config: kernelConfig, seconds: Number(process.hrtime.bigint() - started) / 1e9, phases,
     };
   } catch (e) {
     if (db.open) db.close();

@@ -1,6 +1,7 @@
 import { type AliasRow, aliasRowsByAlias, objectName, sectionOffset, siteText } from '../index/alias-rows.js';
 import type { Db } from '../index/db.js';
 import { displayAddress } from '../index/queries.js';
+import { configFromMeta, describeConfig } from '../config/kernel-config.js';
 
 interface Definition {
   object: string; kind: 'vmlinux' | 'module'; module: string | null; elf_class: number | null; idx: number; name: string;
@@ -58,6 +59,8 @@ export function stats(db: Db): string[] {
   const byStage = db.prepare('SELECT stage, count(*) AS n FROM aliases GROUP BY stage ORDER BY stage').all() as { stage: string; n: number }[];
   lines.push(`alias stages\t${byStage.map((r) => `${r.stage} ${r.n}`).join(', ') || 'none'}`);
   lines.push(`errors\t${one('SELECT count(*) FROM errors')}`);
+  const config = configFromMeta(new Map(db.prepare('SELECT key, value FROM meta').raw().all() as [string, string][]));
+  lines.push(`kernel config\t${config ? describeConfig(config) : 'not recorded'}`);
   return lines;
 }
 

@@ -5,8 +5,8 @@ import type { Section } from '../elf/sections.js';
 import type { SymbolTable } from '../elf/symbols.js';
 
 /**
- * What the module loader (kernel/module/main.c, kernel/module/kallsyms.c, CONFIG_KALLSYMS_ALL=y)
- * knows about a module's sections once it has laid them out.
+ * What the module loader (kernel/module/main.c, kernel/module/kallsyms.c) knows about a module's sections
+ * once it has laid them out, and the one configuration option its kallsyms rules depend on.
  */
 export interface ModuleLayout {
   /** Section flags after the loader cleared SHF_ALLOC on `.modinfo` and `__versions`. */
@@ -14,20 +14,24 @@ export interface ModuleLayout {
   readonly initSection: readonly boolean[];
   /** Index of the allocated `.data..percpu`, 0 when absent (as find_sec returns). */
   readonly pcpu: number;
+  /** CONFIG_KALLSYMS_ALL: data and per-cpu symbols stay too; without it only symbols of executable sections. */
+  readonly all: boolean;
 }
 
-export function moduleLayout(sections: readonly Section[]): ModuleLayout {
+export function moduleLayout(sections: readonly Section[], kallsymsAll: boolean): ModuleLayout {
   const flags = sections.map((s) => (s.name === '.modinfo' || s.name === '__versions' ? s.flags & ~SHF_ALLOC : s.flags));
   const pcpu = sections.findIndex((s, i) => i > 0 && (flags[i] & SHF_ALLOC) !== 0 && s.name === '.data..percpu');
-  return { flags, initSection: sections.map((s) => s.name.startsWith('.init')), pcpu: Math.max(pcpu, 0) };
+  return { flags, initSection: sections.map((s) => s.name.startsWith('.init')), pcpu: Math.max(pcpu, 0), all: kallsymsAll };
 }
 
-/** kernel/module/kallsyms.c is_core_symbol(): which symbols stay in kallsyms after init. */
+/** kernel/module/kallsyms.c is_core_symbol() (6.1–6.12): which symbols stay in kallsyms after init. */
 export function isCoreSymbol(rawShndx: number, nameOffset: number, layout: ModuleLayout): boolean {
   const shnum = layout.flags.length;
   if (rawShndx === SHN_UNDEF || rawShndx >= shnum || nameOffset === 0) return false;
-  if (rawShndx === layout.pcpu) return true;
-  return (layout.flags[rawShndx] & SHF_ALLOC) !== 0 && !layout.initSection[rawShndx];
+  if (layout.all && rawShndx === layout.pcpu) return true;
+  const flags = layout.flags[rawShndx];
+  if (!(flags & SHF_ALLOC) || (!layout.all && !(flags & SHF_EXECINSTR))) return false;
+  return !layout.initSection[rawShndx];
 }
 
 /** kernel/module/kallsyms.c elf_type(), lower case (the case is decided at print time). */

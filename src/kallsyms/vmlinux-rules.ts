@@ -28,3 +28,24 @@ export function vmlinuxIgnores(name: string, nmLetter: string): boolean {
   if (nmLetter.toUpperCase() === 'A') return !KEPT_ABSOLUTE.has(name);
   return false;
 }
+
+/**
+ * scripts/kallsyms.c symbol_valid() without `--all-symbols` (CONFIG_KALLSYMS_ALL=n): only symbols in
+ * [_stext, _etext] and [_sinittext, _einittext] are kept, except other symbols at either end address (they
+ * move between link passes); from 6.10 `__start_*`/`__stop_*` are always kept. `markers` holds the four
+ * markers' values (16 hex digits); a range whose markers are missing keeps nothing.
+ */
+export function vmlinuxTextRanges(markers: ReadonlyMap<string, string>, keepStartStop: boolean): (name: string, value: string) => boolean {
+  const ranges = TEXT_RANGES.flatMap(([startName, endName]) => {
+    const start = markers.get(startName);
+    const end = markers.get(endName);
+    return start !== undefined && end !== undefined ? [{ start, end, endName }] : [];
+  });
+  return (name, value) => {
+    if (keepStartStop && (name.startsWith('__start_') || name.startsWith('__stop_'))) return true;
+    const range = ranges.find((r) => value >= r.start && value <= r.end);
+    return range !== undefined && !ranges.some((r) => value === r.end && name !== r.endName);
+  };
+}
+
+export const TEXT_RANGES = [['_stext', '_etext'], ['_sinittext', '_einittext']] as const;

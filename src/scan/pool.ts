@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { SiteResult, SitesTask } from '../sites/types.js';
-import type { ScannedObject } from './result.js';
+import type { ScanTask, ScannedObject } from './result.js';
 
 const SCAN_WORKER = new URL('../../workers/scan.js', import.meta.url).href;
 const SITES_WORKER = new URL('../../workers/sites.js', import.meta.url).href;
@@ -20,11 +20,11 @@ export class WorkerPool {
   }
 
   /**
-   * Scans every path, handing each result to `onResult` as soon as it arrives (in completion order). `order`
-   * lists the indexes in the order to start them (default: as given).
+   * Scans every object, handing each result to `onResult` as soon as it arrives (in completion order). `order`
+   * lists the indexes to scan, in the order to start them (default: all, as given).
    */
-  scanAll(paths: readonly string[], onResult: (index: number, o: ScannedObject) => void, order?: readonly number[]): Promise<void> {
-    return this.each(paths, { filename: SCAN_WORKER, name: 'default' }, onResult, order);
+  scanAll(tasks: readonly ScanTask[], onResult: (index: number, o: ScannedObject) => void, order?: readonly number[]): Promise<void> {
+    return this.each(tasks, { filename: SCAN_WORKER, name: 'default' }, onResult, order);
   }
 
   async buildIds(paths: string[]): Promise<(string | null)[]> {
@@ -45,14 +45,15 @@ export class WorkerPool {
   private async each<I, R>(items: readonly I[], target: { filename: string; name: string }, onResult: (index: number, r: R) => void,
     order?: readonly number[]): Promise<void> {
     const window = Math.max(2, this.pool.options.maxThreads * 3);
+    const count = order ? order.length : items.length;
     let next = 0;
     const lane = async (): Promise<void> => {
-      while (next < items.length) {
+      while (next < count) {
         const i = order ? order[next++] : next++;
         onResult(i, (await this.pool.run(items[i], target)) as R);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(window, items.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(window, count) }, lane));
   }
 
   close(): Promise<void> {

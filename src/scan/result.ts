@@ -1,5 +1,12 @@
 import type { Compression } from '../io/decompress.js';
 import type { KernelCompression } from '../kallsyms/vmlinuz.js';
+import type { KallsymsRules, KernelConfig } from '../config/kernel-config.js';
+
+/** What a worker is given: one object, and the kallsyms rules of the kernel's configuration (null: unknown). */
+export interface ScanTask {
+  readonly path: string;
+  readonly rules: KallsymsRules | null;
+}
 
 /**
  * What a worker sends back for one object: a few scalars, and the symbol table as columns
@@ -44,6 +51,11 @@ export interface ScannedElf {
    * vmlinux without tables) nm + scripts/kallsyms drop rules.
    */
   readonly kallsymsSource: KallsymsSource;
+  /**
+   * vmlinux scanned without a known configuration: what it says of its own (IKCONFIG, else the shape of
+   * its kallsyms table), null when it cannot tell. Always null for modules and when the rules were given.
+   */
+  readonly config: KernelConfig | null;
   readonly sections: SectionColumns;
   readonly symbols: SymbolColumns;
   /** vmlinux only: its decoded kallsyms table, in /proc/kallsyms order. */

@@ -14,7 +14,9 @@ import { extractVmlinuz, isBzImage } from '../kallsyms/vmlinuz.js';
 import { type ByteSource, BufferSource, FileSource, PrefixSource } from '../io/source.js';
 import { exportedNames, isCoreSymbol, moduleElfType, moduleKallsymsLetter, moduleLayout } from '../kallsyms/module-view.js';
 import { isTargetSpecialSymbol, nmLetter, sectionLetters } from '../kallsyms/nm-letter.js';
-import { vmlinuxIgnores } from '../kallsyms/vmlinux-rules.js';
+import { TEXT_RANGES, vmlinuxIgnores, vmlinuxTextRanges } from '../kallsyms/vmlinux-rules.js';
+import { ASSUMED_CONFIG, type KallsymsRules, type KernelConfig, kallsymsRules } from '../config/kernel-config.js';
+import { configFromIkconfig, configFromKallsymsTable } from '../config/from-vmlinux.js';
 import { type SymposInput, symposOf } from '../alias/sympos.js';
 import { type VmlinuxKallsyms, decodeVmlinuxKallsyms, matchSymtab } from '../kallsyms/vmlinux-table.js';
 import type { KallsymsColumns, ObjectCompression, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
@@ -25,8 +27,12 @@ export function moduleNameFromPath(path: string): string {
   return basename(path).replace(MODULE_FILE, '').replace(/-/g, '_');
 }
 
-/** Reads one object from disk into columns. Never throws for a bad object: problems become `errors`. */
-export async function scanObject(path: string): Promise<ScannedObject> {
+/**
+ * Reads one object from disk into columns. Never throws for a bad object: problems become `errors`.
+ * `rules` are the kallsyms rules of the kernel's configuration; null when it is not known, and then a
+ * vmlinux reports its own (`elf.config`) and follows them.
+ */
+export async function scanObject(path: string, rules: KallsymsRules | null = null): Promise<ScannedObject> {
   const errors: ScanError[] = [];
   let kind: ObjectKind = MODULE_FILE.test(path) ? 'module' : 'vmlinux';
   let size = 0;
@@ -58,7 +64,7 @@ export async function scanObject(path: string): Promise<ScannedObject> {
     const image = appliedOriginal(signed) ?? signed;
     const h = readElfHeader(image);
     if (h.type === ET_REL) kind = 'module';
-    elf = scanElf(image, h, kind, path, errors, signature !== null, compression.startsWith('vmlinuz-'));
+    elf = scanElf(image, h, kind, path, errors, signature !== null, compression.startsWith('vmlinuz-'), rules);
   } catch (e) {
     errors.push(toScanError(path, e));
   } finally {
@@ -89,7 +95,8 @@ function signatureOf(src: ByteSource) {
   return found;
 }
 
-function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, errors: ScanError[], signed: boolean, bootImage: boolean): ScannedElf {
+function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, errors: ScanError[], signed: boolean, bootImage: boolean,
+  given: KallsymsRules | null): ScannedElf {
   const sections = readSections(src, h);
   const read = (s: Section) => sectionBytes(src, s);
   const modinfoSection = findSection(sections, '.modinfo');
@@ -100,6 +107,8 @@ function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, 
     errors.push({ offset: h.shoff, kind: 'format', message: `${path}: at offset 0x${h.shoff.toString(16)}: expected a SHT_SYMTAB section, the object has none (fully stripped)` });
   }
   const table = kind === 'vmlinux' ? decodeTable(src, h, sections, symtab, errors) : null;
+  const config = given || kind !== 'vmlinux' ? null : ownConfig(path, sections, read, table);
+  const rules = given ?? kallsymsRules(config ?? ASSUMED_CONFIG);
   return {
     elfClass: h.is64 ? 64 : 32,
     endian: h.little ? 'little' : 'big',
@@ -112,10 +121,17 @@ function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, 
     signed,
     hasDwarf: sections.some((s) => s.name === '.debug_info' || s.name === '.zdebug_info'),
     kallsymsSource: kind === 'module' ? 'module-loader' : table ? 'vmlinux-table' : 'nm-rules',
+    config,
     sections: sectionColumns(sections),
-    symbols: symtab ? symbolColumns(symtab, sections, h, kind, table, errors) : emptySymbols(),
+    symbols: symtab ? symbolColumns(symtab, sections, h, kind, table, rules, errors) : emptySymbols(),
     kallsyms: table ? kallsymsColumns(table) : null,
   };
+}
+
+/** A vmlinux's own word on its configuration: IKCONFIG in `.rodata`, else the shape of its kallsyms table. */
+function ownConfig(path: string, sections: readonly Section[], read: (s: Section) => Buffer, table: DecodedTable | null): KernelConfig | null {
+  const rodata = findSection(sections, '.rodata');
+  return (rodata ? configFromIkconfig(read(rodata), path) : null) ?? (table ? configFromKallsymsTable(table.decoded.entries, path) : null);
 }
 
 interface DecodedTable {
@@ -170,7 +186,7 @@ function emptySymbols(): SymbolColumns {
 }
 
 function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeader, kind: ObjectKind, table: DecodedTable | null,
-  errors: ScanError[]): SymbolColumns {
+  rules: KallsymsRules, errors: ScanError[]): SymbolColumns {
   const n = t.count;
   const index = new Uint32Array(n);
   const nameEnd = new Uint32Array(n);
@@ -183,7 +199,7 @@ function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeade
   const nmLetters: string[] = [];
   const ksLetters: string[] = [];
   const letters = sectionLetters(sections);
-  const kallsyms = kind === 'module' ? moduleKallsyms(t, sections) : table ? tableKallsyms(table) : vmlinuxKallsyms(t, h);
+  const kallsyms = !rules.kallsyms ? noKallsyms : kind === 'module' ? moduleKallsyms(t, sections, rules) : table ? tableKallsyms(table) : vmlinuxKallsyms(t, h, rules);
   let badNames = 0;
   let rows = 0;
   let nameLength = 0;
@@ -250,8 +266,11 @@ function computedSympos(rowIndex: Uint32Array, names: readonly string[], values:
 
 type KallsymsLetter = (index: number, name: string, nmLetter: string) => string;
 
-function moduleKallsyms(t: SymbolTable, sections: readonly Section[]): KallsymsLetter {
-  const layout = moduleLayout(sections);
+/** CONFIG_KALLSYMS=n: the kernel keeps no symbol table at all. */
+const noKallsyms: KallsymsLetter = () => '';
+
+function moduleKallsyms(t: SymbolTable, sections: readonly Section[], rules: KallsymsRules): KallsymsLetter {
+  const layout = moduleLayout(sections, rules.all);
   const exported = exportedNames(t, sections);
   return (i, name) => {
     const raw = t.rawShndx(i);
@@ -271,12 +290,16 @@ function tableKallsyms({ decoded, symbolIndex }: DecodedTable): KallsymsLetter {
 
 /**
  * scripts/kallsyms over nm's list. With CONFIG_KALLSYMS_ABSOLUTE_PERCPU (x86_64 SMP, per-cpu area linked
- * at 0) every symbol between __per_cpu_start and __per_cpu_end is printed as `A`.
+ * at 0) every symbol between __per_cpu_start and __per_cpu_end is printed as `A`. Without
+ * CONFIG_KALLSYMS_ALL only the text ranges are kept.
  */
-function vmlinuxKallsyms(t: SymbolTable, h: ElfHeader): KallsymsLetter {
-  const percpu = h.machine === EM_X86_64 ? perCpuRange(t) : null;
+function vmlinuxKallsyms(t: SymbolTable, h: ElfHeader, rules: KallsymsRules): KallsymsLetter {
+  const markers = valuesOf(t, ['__per_cpu_start', '__per_cpu_end', ...TEXT_RANGES.flat()]);
+  const percpu = h.machine === EM_X86_64 ? perCpuRange(markers) : null;
+  const inText = rules.all ? null : vmlinuxTextRanges(markers, rules.keepStartStop);
   return (i, name, nm) => {
     if (vmlinuxIgnores(name, nm)) return '';
+    if (inText && !inText(name, t.valueHex(i))) return '';
     if (percpu) {
       const v = t.valueHex(i);
       if (v >= percpu.start && v <= percpu.end) return 'A';
@@ -285,13 +308,19 @@ function vmlinuxKallsyms(t: SymbolTable, h: ElfHeader): KallsymsLetter {
   };
 }
 
-function perCpuRange(t: SymbolTable): { start: string; end: string } | null {
-  let start: string | null = null;
-  let end: string | null = null;
-  for (let i = 1; i < t.count && (start === null || end === null); i++) {
+function perCpuRange(markers: ReadonlyMap<string, string>): { start: string; end: string } | null {
+  const start = markers.get('__per_cpu_start');
+  const end = markers.get('__per_cpu_end');
+  return start === '0000000000000000' && end !== undefined ? { start, end } : null;
+}
+
+/** The value (16 hex digits) of the first symbol of each name, for the names present. */
+function valuesOf(t: SymbolTable, names: readonly string[]): Map<string, string> {
+  const wanted = new Set(names);
+  const values = new Map<string, string>();
+  for (let i = 1; i < t.count && values.size < wanted.size; i++) {
     const name = t.name(i);
-    if (name === '__per_cpu_start') start = t.valueHex(i);
-    else if (name === '__per_cpu_end') end = t.valueHex(i);
+    if (wanted.has(name) && !values.has(name)) values.set(name, t.valueHex(i));
   }
-  return start === '0000000000000000' && end !== null ? { start, end } : null;
+  return values;
 }
