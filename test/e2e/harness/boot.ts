@@ -192,9 +192,10 @@ export function buildInitramfs(arch: Arch, busybox: string, set: ModuleSet, modu
 }
 
 /**
- * The capture sent on the data port (possibly amid the console's lines before and after it): a header with the sha256 and size of the capture file, then the file
- * gzipped and base64-encoded (text, so a tty adding CRs cannot damage it; gzip makes the ~150 KB/s of the
- * emulated UART fast enough), then an end marker. Checked against the guest's sha256.
+ * The capture sent on the data port (on a one-port machine amid the console's lines before and after it): a
+ * header with the sha256 and size of the capture file, then the file gzipped and base64-encoded (text, so a
+ * tty adding CRs cannot damage it; gzip makes the ~150 KB/s of the emulated UART fast enough), then an end
+ * marker. Checked against the guest's sha256.
  */
 export function extractCapture(data: Buffer): Buffer {
   const marker = Buffer.from('@@@KSYMTREE-E2E-CAPTURE ');
