@@ -3,12 +3,13 @@
 #  1. Debian tools the tests use as oracles and fixture compilers (binutils, llvm-dwarfdump-19,
 #     s390x and aarch64 cross compilers, xz, zstd), installed with apt-get when missing and we may.
 #  2. The real-kernel corpus (Debian 6.1 cloud-amd64), fetched and cached outside the clone when the
-#     fetch script is reachable; without it the real-kernel tests are reported as skipped, by name.
+#     fetch script is reachable; without it the real-kernel tests are reported as skipped, by name. The
+#     second architecture's (6.1 cloud-arm64, and an arm64 busybox) by scripts/fetch-debian-kernel-foreign.
 #  3. ava in TAP mode; the last line is "N passed, N failed, N skipped" for CI.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(binutils gcc llvm-19 gcc-s390x-linux-gnu gcc-aarch64-linux-gnu xz-utils zstd gzip make kmod elfutils openssl linux-kbuild-6.1 time qemu-system-x86 busybox-static)
+packages=(binutils gcc llvm-19 gcc-s390x-linux-gnu gcc-aarch64-linux-gnu xz-utils zstd gzip make kmod elfutils openssl linux-kbuild-6.1 time qemu-system-x86 qemu-system-arm busybox-static)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -48,11 +49,20 @@ elif [[ -z ${KSYMTREE_CORPUS_61:-} ]]; then
   fi
 fi
 
-if command -v qemu-system-x86_64 >/dev/null; then
-  echo "test: e2e tier (qemu) runs; boot captures cached in ${KSYMTREE_E2E_CACHE:-$HOME/.cache/ksymtree-e2e}"
+# the second architecture: Debian's 6.1 cloud-arm64 kernel (and an arm64 busybox for its e2e boot)
+if paths=$(scripts/fetch-debian-kernel-foreign cloud-arm64 6.1 2>/tmp/ksymtree-fetch-arm64.log); then
+  echo "test: arm64 tiers use $(dirname "$(head -n 1 <<<"$paths")")"
 else
-  echo "test: e2e tier SKIPPED: qemu-system-x86 could not be installed"
+  echo "test: 6.1 cloud-arm64 corpus SKIPPED: $(tail -n 1 /tmp/ksymtree-fetch-arm64.log)"
 fi
+
+for qemu in qemu-system-x86_64 qemu-system-aarch64; do
+  if command -v $qemu >/dev/null; then
+    echo "test: e2e tier ($qemu) runs; boot captures cached in ${KSYMTREE_E2E_CACHE:-$HOME/.cache/ksymtree-e2e}"
+  else
+    echo "test: e2e tier on $qemu SKIPPED: its Debian package could not be installed"
+  fi
+done
 
 tap=$(mktemp)
 npx ava --tap "$@" | tee "$tap"

@@ -1,14 +1,18 @@
-// The e2e harness's own parts, without qemu: initramfs archive, capture transfer, comparison, timeout, lock.
+// The e2e harness's own parts, without qemu: initramfs archive, capture transfer, comparison, timeout, lock,
+// kernel images and the qemu command line of each architecture.
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import test from 'ava';
-import { encodeCapture, extractCapture } from './harness/boot.js';
+import { buildInitramfs, encodeCapture, extractCapture } from './harness/boot.js';
 import { cpioNewc } from './harness/cpio.js';
 import { checkSympos, compareObject, differenceCount, type KsymLine, parseKallsyms } from './harness/compare.js';
 import { kernelCorpus, KERNELS } from './harness/kernels.js';
 import { emptyAllocSections, modinfo, readModuleElf, resolveModuleSet } from './harness/modules.js';
-import { runQemu, withBootLock } from './harness/qemu.js';
+import { kernelImage } from './harness/image.js';
+import { ARCHES, isStaticExecutable, qemuArgv, runQemu, withBootLock } from './harness/qemu.js';
 
 /** Entries of a newc archive, read back field by field. */
 function readNewc(b: Buffer): { name: string; mode: number; data: Buffer; rdev: [number, number] }[] {
@@ -58,6 +62,9 @@ test('capture transfer: gzip + base64 checked by size and sha256, CRs added by a
   damaged[120] = damaged[120] === 0x41 ? 0x42 : 0x41;
   t.throws(() => extractCapture(damaged), { message: /damaged/ });
   t.throws(() => extractCapture(Buffer.from('boot log only\n')), { message: /no capture/ });
+  // on a one-port machine the capture shares the console with /init's lines before and after it
+  const console = Buffer.concat([Buffer.from('ksymtree-e2e: insmod m/llc.ko\r\nksymtree-e2e: sending 1 bytes\r\n'), sent, Buffer.from('ksymtree-e2e: sent at 9.1 s, powering off\r\n')]);
+  t.deepEqual(extractCapture(console), body);
 });
 
 const L = (address: number, letter: string, name: string): KsymLine => ({ address: BigInt(address), letter, name, object: 'm' });
@@ -92,12 +99,57 @@ test("checkSympos: the kernel's n-th same-named line must be sympos n at the sam
   t.deepEqual(parseKallsyms('ffffffffc0000000 t jhash\t[bridge]\nffffffff81000000 T _text\n').map((l) => l.object), ['bridge', '']);
 });
 
+/** A file holding `bytes`, removed by the test's end. */
+function scratchFile(t: { teardown: (f: () => void) => void }, name: string, bytes: Buffer): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ksymtree-e2e-image-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, name), bytes);
+  return join(dir, name);
+}
+
+test('kernelImage: a bzImage by its setup header, an arm64 Image (plain or gzip) by its magic and banner', (t) => {
+  const bz = Buffer.alloc(0x400);
+  bz.write('HdrS', 0x202, 'latin1');
+  bz.writeUInt16LE(0x100, 0x20e);
+  bz.write('6.1.0-9-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP\0', 0x300, 'latin1');
+  t.deepEqual(kernelImage(scratchFile(t, 'bz', bz)), { arch: 'amd64', release: '6.1.0-9-cloud-amd64' });
+  // arm64/kernel/head.S: "ARM\x64" at 0x38; the banner's format string comes before the printed banner
+  const image = Buffer.alloc(0x1000);
+  image.write('ARM\x64', 0x38, 'latin1');
+  image.write('Linux version %s (%s)\0', 0x200, 'latin1');
+  image.write('Linux version 6.1.0-9-cloud-arm64 (debian-kernel@lists.debian.org) (gcc-12)\0', 0x400, 'latin1');
+  t.deepEqual(kernelImage(scratchFile(t, 'Image', image)), { arch: 'arm64', release: '6.1.0-9-cloud-arm64' });
+  t.deepEqual(kernelImage(scratchFile(t, 'Image.gz', gzipSync(image))), { arch: 'arm64', release: '6.1.0-9-cloud-arm64' });
+  t.is(kernelImage(scratchFile(t, 'noise', Buffer.alloc(0x1000, 0x41))), null);
+});
+
+test('qemu command line: amd64 has a second serial port for the capture, arm64 (-M virt -cpu max) only its console', (t) => {
+  const run = { kernel: 'K', initrd: 'I', append: 'A', consoleFile: 'C', dataFile: 'D', memoryMb: 1024, timeoutMs: 0 };
+  const serials = (argv: string[]) => argv.flatMap((a, i) => (argv[i - 1] === '-serial' ? [a] : []));
+  t.deepEqual(serials(qemuArgv('q', ARCHES.amd64, run)), ['file:C', 'file:D']);
+  const arm = qemuArgv('q', ARCHES.arm64, run);
+  t.deepEqual(serials(arm), ['file:C']);
+  t.true(arm.join(' ').includes('-machine virt -cpu max'));
+  t.regex(ARCHES.arm64.append, /console=ttyAMA0/);
+});
+
+test("initramfs /init: the capture goes to the arch's data port, after the kernel's console messages are turned off", (t) => {
+  const set = { dir: '', modules: [], unresolvedSoftdeps: [], vermagic: '' };
+  const bb = scratchFile(t, 'busybox', Buffer.from('not run'));
+  for (const [arch, port] of [[ARCHES.amd64, '/dev/ttyS1'], [ARCHES.arm64, '/dev/ttyAMA0']] as const) {
+    const cpio = buildInitramfs(arch, bb, set, new Map(), 'busybox').toString('latin1');
+    const init = cpio.slice(cpio.indexOf('#!/bin/busybox sh'), cpio.indexOf('$B reboot -f'));
+    t.true(init.includes(`echo "@@@KSYMTREE-E2E-DONE"; } > ${port}`), arch.name);
+    t.true(init.indexOf('$B dmesg -n 1') < init.indexOf('@@@KSYMTREE-E2E-CAPTURE'), arch.name);
+  }
+});
+
 test('runQemu: a guest that never powers off is killed at the timeout', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ksymtree-e2e-timeout-'));
   const fake = join(dir, 'fake-qemu');
   writeFileSync(fake, '#!/bin/sh\nexec sleep 120\n');
   chmodSync(fake, 0o755);
-  const r = await runQemu(fake, { kernel: 'k', initrd: 'i', append: '', consoleFile: join(dir, 'c'), dataFile: join(dir, 'd'), memoryMb: 64, timeoutMs: 1000 });
+  const r = await runQemu(fake, ARCHES.amd64, { kernel: 'k', initrd: 'i', append: '', consoleFile: join(dir, 'c'), dataFile: join(dir, 'd'), memoryMb: 64, timeoutMs: 1000 });
   rmSync(dir, { recursive: true, force: true });
   t.true(r.timedOut);
   t.true(r.seconds < 10, `${r.seconds} s`);
@@ -117,6 +169,16 @@ test('withBootLock: one holder at a time; a lock left by a dead process is taken
   writeFileSync(join(dir, 'boot.lock/pid'), '999999999');
   t.is(await withBootLock(dir, async () => 'taken', 5000), 'taken');
   rmSync(dir, { recursive: true, force: true });
+});
+
+const arm64 = kernelCorpus(KERNELS.find((k) => k.id === '6.1-cloud-arm64')!);
+(typeof arm64 === 'string' ? test.skip : test)(`arm64 corpus: vmlinuz is an arm64 Image of its release (file(1) agrees), busybox a static aarch64 executable${typeof arm64 === 'string' ? ` — SKIPPED (${arm64})` : ''}`, (t) => {
+  const c = arm64 as Exclude<typeof arm64, string>;
+  t.deepEqual(kernelImage(c.kernel), { arch: 'arm64', release: basename(c.kernel).replace(/^vmlinuz-/, '') });
+  t.regex(spawnSync('file', ['-bL', c.kernel], { encoding: 'utf8' }).stdout, /ARM64 boot executable Image/);
+  t.true(isStaticExecutable(c.busybox!, ARCHES.arm64.elfMachine));
+  t.false(isStaticExecutable(c.busybox!, ARCHES.amd64.elfMachine));
+  t.regex(spawnSync('file', ['-bL', c.busybox!], { encoding: 'utf8' }).stdout, /ARM aarch64.*statically linked/);
 });
 
 const corpus61 = kernelCorpus(KERNELS[0]);

@@ -9,7 +9,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { basename, dirname, join } from 'node:path';
 import { cpioNewc, type CpioEntry } from './cpio.js';
 import { type ModuleSet, type ModuleToLoad, readModuleElf, resolveModuleSet } from './modules.js';
-import { bzImageRelease, ensureTools, qemuArgv, runQemu, withBootLock } from './qemu.js';
+import { kernelImage } from './image.js';
+import { type Arch, ARCHES, ensureTools, qemuArgv, runQemu, withBootLock } from './qemu.js';
 import { processAlive } from '../../../src/io/process.js';
 
 /** Bump when the init script, the capture format or the qemu command line change meaning. */
@@ -23,8 +24,10 @@ export function bootTimeoutMs(): number {
 }
 
 export interface BootOptions {
-  /** bzImage (vmlinuz). */
+  /** vmlinuz: an x86 bzImage or an arm64 Image (plain or gzip'd); its architecture decides the qemu machine. */
   readonly kernel: string;
+  /** A static busybox of the kernel's architecture; default: the host's busybox-static (same architecture only). */
+  readonly busybox?: string;
   /** Any module directory (/lib/modules/<ver>, a copy rewritten by `ksymtree apply`, ...). */
   readonly modulesDir: string;
   /** Module names to insmod; their `depends` (and `softdep pre:`) are loaded first. */
@@ -69,8 +72,9 @@ export interface Capture {
   readonly cached: boolean;
 }
 
-const initScript = `#!/bin/busybox sh
-# ksymtree e2e: load the modules, then send what the kernel shows over the second serial port, power off.
+/** /init: load the modules, then send what the kernel shows on the arch's data port, power off. */
+const initScript = (arch: Arch) => `#!/bin/busybox sh
+# ksymtree e2e: load the modules, then send what the kernel shows over ${arch.captureOnConsole ? 'the console' : 'the second serial port'}, power off.
 B=/bin/busybox
 $B mount -t proc proc /proc
 $B mount -t sysfs sysfs /sys
@@ -98,11 +102,13 @@ echo "@@@FILE uname" >> $C; $B uname -r >> $C
 echo "@@@FILE dmesg" >> $C; $B dmesg >> $C
 echo "@@@FILE end" >> $C
 t captured
-$B stty -F /dev/ttyS1 raw -echo 2> /dev/null
+# from here on the kernel prints only emergencies to the console: nothing comes between the capture's lines
+$B dmesg -n 1
+$B stty -F ${arch.dataPort} raw -echo 2> /dev/null
 set -- $($B sha256sum $C)
 size=$($B wc -c < $C)
 echo "ksymtree-e2e: sending $size bytes (gzip, base64)"
-{ echo "@@@KSYMTREE-E2E-CAPTURE $1 $size"; $B gzip -c $C | $B base64; echo "@@@KSYMTREE-E2E-DONE"; } > /dev/ttyS1
+{ echo "@@@KSYMTREE-E2E-CAPTURE $1 $size"; $B gzip -c $C | $B base64; echo "@@@KSYMTREE-E2E-DONE"; } > ${arch.dataPort}
 $B sync
 echo "ksymtree-e2e: sent at $($B cut -d' ' -f1 /proc/uptime) s, powering off"
 $B poweroff -f
@@ -146,14 +152,14 @@ int main(int argc, char **argv) {
 }
 `;
 
-/** The static finit_module helper, built once into the cache; null when gcc -static cannot build it. */
-function finitHelper(): string | null {
-  const out = join(CACHE_DIR, `finit-module-${sha256(FINIT_SOURCE).slice(0, 12)}`);
+/** The static finit_module helper for `arch`, built once into the cache; null when its gcc -static cannot build it. */
+function finitHelper(arch: Arch): string | null {
+  const out = join(CACHE_DIR, `finit-module-${arch.name}-${sha256(FINIT_SOURCE).slice(0, 12)}`);
   if (existsSync(out)) return out;
   mkdirSync(CACHE_DIR, { recursive: true });
   const src = `${out}.${process.pid}.c`;
   writeFileSync(src, FINIT_SOURCE);
-  const r = spawnSync('gcc', ['-static', '-Os', '-s', '-o', `${out}.${process.pid}`, src], { stdio: 'ignore' });
+  const r = spawnSync(arch.cc, ['-static', '-Os', '-s', '-o', `${out}.${process.pid}`, src], { stdio: 'ignore' });
   rmSync(src, { force: true });
   if (r.status !== 0) return null;
   renameSync(`${out}.${process.pid}`, out);
@@ -170,14 +176,14 @@ function kernelDecompresses(kernel: string, release: string): boolean {
  * The initramfs: busybox, /init, /modules.list ("name m/file loader" in load order), the module files under /m,
  * and /bin/finit-module when a module is loaded with `finit`.
  */
-export function buildInitramfs(busybox: string, set: ModuleSet, moduleBytes: Map<string, Buffer>, how: Compressed, finit: string | null = null): Buffer {
+export function buildInitramfs(arch: Arch, busybox: string, set: ModuleSet, moduleBytes: Map<string, Buffer>, how: Compressed, finit: string | null = null): Buffer {
   const entries: CpioEntry[] = [
     { kind: 'dir', path: 'bin' }, { kind: 'dir', path: 'dev' }, { kind: 'dir', path: 'proc' }, { kind: 'dir', path: 'sys' },
     { kind: 'dir', path: 'tmp', mode: 0o1777 }, { kind: 'dir', path: 'm' },
     { kind: 'chardev', path: 'dev/console', major: 5, minor: 1 },
     { kind: 'file', path: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
     { kind: 'symlink', path: 'bin/sh', target: 'busybox' },
-    { kind: 'file', path: 'init', data: initScript, mode: 0o755 },
+    { kind: 'file', path: 'init', data: initScript(arch), mode: 0o755 },
     { kind: 'file', path: 'modules.list', data: set.modules.map((m) => `${m.name} m/${fileName(m, how)} ${loaderOf(m, how)}\n`).join('') },
   ];
   if (finit) entries.push({ kind: 'file', path: 'bin/finit-module', data: readFileSync(finit), mode: 0o755 });
@@ -186,9 +192,10 @@ export function buildInitramfs(busybox: string, set: ModuleSet, moduleBytes: Map
 }
 
 /**
- * The capture sent on the data port: a header with the sha256 and size of the capture file, then the file
- * gzipped and base64-encoded (text, so a tty adding CRs cannot damage it; gzip makes the ~150 KB/s of the
- * emulated UART fast enough), then an end marker. Checked against the guest's sha256.
+ * The capture sent on the data port (on a one-port machine amid the console's lines before and after it): a
+ * header with the sha256 and size of the capture file, then the file gzipped and base64-encoded (text, so a
+ * tty adding CRs cannot damage it; gzip makes the ~150 KB/s of the emulated UART fast enough), then an end
+ * marker. Checked against the guest's sha256.
  */
 export function extractCapture(data: Buffer): Buffer {
   const marker = Buffer.from('@@@KSYMTREE-E2E-CAPTURE ');
@@ -285,23 +292,27 @@ export function pruneCache(dir = CACHE_DIR): void {
  */
 export async function bootCapture(o: BootOptions): Promise<Capture> {
   const log = o.log ?? (() => {});
-  const tools = ensureTools();
+  const image = kernelImage(o.kernel);
+  if (!image) throw new Error(`${o.kernel}: neither an x86 bzImage nor an arm64 Image`);
+  const arch = ARCHES[image.arch];
+  const tools = ensureTools(arch, o.busybox);
   if (typeof tools === 'string') throw new Error(tools);
-  const release = bzImageRelease(o.kernel) ?? basename(o.kernel).replace(/^vmlinuz-/, '');
+  const release = image.release;
   const set = resolveModuleSet(o.modulesDir, o.modules, { release });
   let how: Compressed = o.compressed ?? (kernelDecompresses(o.kernel, release) ? 'kernel' : 'busybox');
-  const finit = how === 'kernel' && set.modules.some(isCompressed) ? finitHelper() : null;
+  const finit = how === 'kernel' && set.modules.some(isCompressed) ? finitHelper(arch) : null;
   if (how === 'kernel' && !finit && set.modules.some(isCompressed)) {
-    log('e2e: gcc -static cannot build the finit_module helper: busybox insmod decompresses the modules');
+    log(`e2e: ${arch.cc} -static cannot build the finit_module helper: busybox insmod decompresses the modules`);
     how = 'busybox';
   }
   const bytes = new Map<string, Buffer>();
   for (const m of set.modules) bytes.set(m.name, how === 'host' ? readModuleElf(m.file) : readFileSync(m.file));
   const memoryMb = o.memoryMb ?? 1024;
-  const append = 'console=ttyS0 nokaslr panic=-1 quiet rdinit=/init';
+  const append = arch.append;
+  const init = initScript(arch);
   const key = sha256(JSON.stringify({
-    v: HARNESS_VERSION, kernel: sha256(readFileSync(o.kernel)), init: initScript, append, memoryMb,
-    argv: qemuArgv('qemu', { kernel: 'K', initrd: 'I', append, consoleFile: 'C', dataFile: 'D', memoryMb, timeoutMs: 0 }),
+    v: HARNESS_VERSION, kernel: sha256(readFileSync(o.kernel)), init, append, memoryMb,
+    argv: qemuArgv('qemu', arch, { kernel: 'K', initrd: 'I', append, consoleFile: 'C', dataFile: 'D', memoryMb, timeoutMs: 0 }),
     modules: set.modules.map((m) => [m.name, fileName(m, how), loaderOf(m, how), sha256(bytes.get(m.name)!)]),
   })).slice(0, 24);
   const dir = join(CACHE_DIR, `${release}-${key}`);
@@ -316,17 +327,19 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const initrd = join(work, 'initramfs.cpio');
-  writeFileSync(initrd, buildInitramfs(tools.busybox, set, bytes, how, finit));
+  writeFileSync(initrd, buildInitramfs(arch, tools.busybox, set, bytes, how, finit));
   const timeoutMs = o.timeoutMs ?? bootTimeoutMs();
+  const consoleFile = join(work, 'console.log');
+  const dataFile = arch.captureOnConsole ? consoleFile : join(work, 'data.out');
   const result = await withBootLock(CACHE_DIR, async () => {
-    log(`e2e: booting ${release} with ${set.modules.length} modules (timeout ${timeoutMs / 1000} s)`);
-    return runQemu(tools.qemu, { kernel: o.kernel, initrd, append, consoleFile: join(work, 'console.log'), dataFile: join(work, 'data.out'), memoryMb, timeoutMs });
+    log(`e2e: booting ${release} (${arch.qemu}) with ${set.modules.length} modules (timeout ${timeoutMs / 1000} s)`);
+    return runQemu(tools.qemu, arch, { kernel: o.kernel, initrd, append, consoleFile, dataFile, memoryMb, timeoutMs });
   });
   log(`e2e: qemu ran ${result.seconds.toFixed(1)} s${result.timedOut ? ' (timed out, killed)' : ''}`);
-  const consoleTail = () => readFileSync(join(work, 'console.log'), 'latin1').split('\n').slice(-40).join('\n');
+  const consoleTail = () => readFileSync(consoleFile, 'latin1').split('\n').slice(-40).join('\n');
   let body: Buffer;
   try {
-    body = extractCapture(readFileSync(join(work, 'data.out')));
+    body = extractCapture(readFileSync(dataFile));
   } catch (e) {
     throw new Error(`${(e as Error).message}; qemu ${result.timedOut ? `timed out after ${timeoutMs / 1000} s` : `exited ${result.exitCode ?? result.signal}`}` +
       ` ${result.stderr.trim()}\n--- console.log (${work}) ---\n${consoleTail()}`);
@@ -351,7 +364,7 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   const reasons = new Map(set.modules.map((m) => [m.name, m.reason]));
   const insmod = parsed.insmod.map((i) => ({ ...i, reason: reasons.get(i.name) ?? 'requested' }));
   rmSync(initrd);
-  rmSync(join(work, 'data.out'));
+  if (dataFile !== consoleFile) rmSync(dataFile);
   writeFileSync(join(work, 'meta.json'), `${JSON.stringify({
     harness: HARNESS_VERSION, kernel: o.kernel, release: parsed.files.get('uname')!.trim(), modulesDir: o.modulesDir,
     modules: set.modules.map((m) => ({ name: m.name, file: m.file, reason: m.reason, sha256: sha256(bytes.get(m.name)!) })),

@@ -10,7 +10,7 @@ import { bootCapture, type BootOptions, bootTimeoutMs, type Capture } from './bo
 import { byObject, checkSympos, compareObject, type Comparison, differenceCount, type DuplicateCopy, type KsymLine, parseKallsyms, summarize } from './compare.js';
 import { type KernelCorpus, kernelCorpus, type KernelSpec } from './kernels.js';
 import { emptyAllocSections, readModuleElf } from './modules.js';
-import { ensureTools } from './qemu.js';
+import { ARCHES, ensureTools } from './qemu.js';
 
 export const PERCPU_SECTION = '.data..percpu';
 
@@ -19,7 +19,7 @@ export function e2eUnavailable(spec: KernelSpec): string | null {
   if (process.env.KSYMTREE_E2E === '0') return 'disabled by KSYMTREE_E2E=0';
   const corpus = kernelCorpus(spec);
   if (typeof corpus === 'string') return corpus;
-  const tools = ensureTools();
+  const tools = ensureTools(ARCHES[spec.arch], corpus.busybox);
   return typeof tools === 'string' ? tools : null;
 }
 
@@ -53,7 +53,7 @@ export async function runE2e(spec: KernelSpec, log: (l: string) => void, opts: {
   const t0 = Date.now();
   const corpus = kernelCorpus(spec);
   if (typeof corpus === 'string') throw new Error(corpus);
-  const capture = await bootCapture({ kernel: corpus.kernel, modulesDir: opts.modulesDir ?? corpus.installed, modules: spec.modules, compressed: opts.compressed, log });
+  const capture = await bootCapture({ kernel: corpus.kernel, busybox: corpus.busybox, modulesDir: opts.modulesDir ?? corpus.installed, modules: spec.modules, compressed: opts.compressed, log });
   const t1 = Date.now();
   const loaded = capture.moduleSet.modules.filter((m) => capture.insmod.find((i) => i.name === m.name)?.status === 0);
   const db = join(mkdtempSync(join(tmpdir(), `ksymtree-e2e-${spec.id}-`)), 'index.db');
