@@ -1,25 +1,42 @@
-// `npm run bench -- [TREE] [--debug-dir DIR] [--all-sites] [--apply INSTALLED_TREE]`: ksymtree next to its
-// peers on the same files, in one run: nm -A for the scan, addr2line (the kas_alias method) for the sites.
-// Wall time and peak RSS come from GNU time (/usr/bin/time) around each command; the page cache is warmed
-// first so that every command reads from memory. Figures are printed, never asserted.
+// `npm run bench -- [TREE] [--debug-dir DIR] [--all-sites] [--apply INSTALLED_TREE] [--runs N]`: ksymtree
+// next to its peers on the same files, in one run: nm -A for the scan, addr2line (the kas_alias method) for
+// the sites, xz -dc for a tree of .ko.xz. Wall time and peak RSS come from GNU time (/usr/bin/time) around
+// each command; the page cache is warmed first so that every command reads from memory. The commands run in
+// turn, N rounds (default 3), and each row gives the median. A row is marked UNRELIABLE when other processes
+// used more than a quarter of a core while it ran. Figures are printed, never asserted.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, homedir, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { walkTree } from '../../src/tree/walk.js';
 
-interface Measure {
-  label: string;
-  seconds: number;
-  peakRssMb: number;
-  note?: string;
+interface Command {
+  readonly label: string;
+  readonly shell: string;
+  readonly note?: string;
+}
+
+interface Run {
+  readonly seconds: number;
+  readonly peakRssMb: number;
+  /** CPU seconds other processes used while this run went on (the machine's busy time minus ours). */
+  readonly otherCpu: number;
   /** The phase times `index --timings` printed, when the command was an index run. */
-  phases?: string;
+  readonly phases?: string;
+}
+
+interface Measure extends Command {
+  readonly runs: readonly Run[];
+  /** Median wall seconds. */
+  readonly seconds: number;
+  readonly unreliable: boolean;
 }
 
 const cores = availableParallelism();
 const root = resolve(new URL('../../..', import.meta.url).pathname);
 const cli = join(root, 'bin/ksymtree.js');
+/** Other processes may use this share of one core during a run before the run proves nothing. */
+const OTHER_CPU_LIMIT = 0.25;
 
 function defaultTree(): string {
   for (const flavour of ['6.1-amd64', '6.1-cloud-amd64']) {
@@ -29,13 +46,33 @@ function defaultTree(): string {
   return join(root, 'examples/build');
 }
 
-function timed(label: string, shell: string, note?: string): Measure {
-  const r = spawnSync('/usr/bin/time', ['-f', 'BENCH %e %M', 'bash', '-c', shell], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  const m = /BENCH ([\d.]+) (\d+)/.exec(r.stderr ?? '');
-  if (r.error || !m) throw new Error(`${label}: could not time \`${shell}\` (needs GNU time at /usr/bin/time): ${r.error?.message ?? r.stderr}`);
-  if (r.status !== 0 && r.status !== 1) process.stderr.write(`bench: ${label} exited with ${r.status}: ${r.stderr.slice(-400)}\n`);
+/** Busy CPU seconds of the whole machine so far (/proc/stat: all but idle and iowait, in USER_HZ = 100). */
+function machineBusySeconds(): number {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
+function timed(c: Command): Run {
+  const before = machineBusySeconds();
+  const r = spawnSync('/usr/bin/time', ['-f', 'BENCH %e %M %U %S', 'bash', '-c', c.shell], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const busy = machineBusySeconds() - before;
+  const m = /BENCH ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(r.stderr ?? '');
+  if (r.error || !m) throw new Error(`${c.label}: could not time \`${c.shell}\` (needs GNU time at /usr/bin/time): ${r.error?.message ?? r.stderr}`);
+  if (r.status !== 0 && r.status !== 1) process.stderr.write(`bench: ${c.label} exited with ${r.status}: ${r.stderr.slice(-400)}\n`);
   const phases = /ksymtree: timings: (.*)/.exec(r.stderr)?.[1];
-  return { label, seconds: Number(m[1]), peakRssMb: Number(m[2]) / 1024, note, phases };
+  return { seconds: Number(m[1]), peakRssMb: Number(m[2]) / 1024, otherCpu: Math.max(0, busy - Number(m[3]) - Number(m[4])), phases };
+}
+
+/** Every command once per round, in turn, so that a change of machine load falls on all of them alike. */
+function measure(commands: readonly Command[], rounds: number): Measure[] {
+  const runs: Run[][] = commands.map(() => []);
+  for (let round = 0; round < rounds; round++) commands.forEach((c, i) => runs[i].push(timed(c)));
+  return commands.map((c, i) => {
+    const sorted = [...runs[i]].sort((a, b) => a.seconds - b.seconds);
+    return { ...c, runs: runs[i], seconds: sorted[Math.floor((sorted.length - 1) / 2)].seconds,
+      unreliable: runs[i].some((r) => r.otherCpu > OTHER_CPU_LIMIT * r.seconds) };
+  });
 }
 
 /**
@@ -76,6 +113,7 @@ function main(): void {
   const debugDir = option('--debug-dir');
   const applyTree = option('--apply');
   const allSites = flag('--all-sites');
+  const rounds = Math.max(1, Number(option('--runs') ?? 3));
   const tree = resolve(args[0] ?? defaultTree());
   const { objects } = walkTree(tree);
   const plain = objects.filter((o) => !/\.(gz|xz|zst)$/.test(o.path)).map((o) => o.path);
@@ -88,38 +126,52 @@ function main(): void {
   const nm = `xargs -0 -P ${cores} -n 64 nm -A < ${q(list)} > /dev/null`;
   const index = (extra: string, to = db) => `node ${q(cli)} index ${q(tree)}${debug} --db ${q(to)} --quiet --timings --jobs ${cores}${extra}`;
 
-  process.stdout.write(`bench: ${tree}: ${objects.length} objects (${plain.length} uncompressed), ${cores} cores\n`);
-  timed('warm-up (cat)', `xargs -0 cat < ${q(list)} > /dev/null`);
-  const rows: Measure[] = [
-    timed(`nm -A (xargs -P ${cores})`, nm, 'peer: symbols only'),
-    timed('ksymtree index --no-aliases', index(' --no-aliases', join(work, 'pass1.db')), 'pass 1: scan'),
-    timed('ksymtree index (whole job)', index(''), 'scan + sites + sympos + aliases'),
-  ];
+  const [load1, load5] = loadavg();
+  process.stdout.write(`bench: ${tree}: ${objects.length} objects (${plain.length} uncompressed), ${cores} cores, ${rounds} rounds; `
+    + `load average before: ${load1.toFixed(2)} (1 min), ${load5.toFixed(2)} (5 min)${load1 > 0.5 ? ' - BUSY: figures from this run prove nothing' : ''}\n`);
+  spawnSync('bash', ['-c', `xargs -0 cat < ${q(list)} > /dev/null`]);
+  const xz = objects.filter((o) => o.path.endsWith('.ko.xz')).map((o) => o.path);
+  const xzList = join(work, 'xz-files');
+  writeFileSync(xzList, xz.join('\0'));
+  const rows = measure([
+    { label: `nm -A (xargs -P ${cores})`, shell: nm, note: 'peer: symbols only' },
+    ...(xz.length ? [{ label: `xz -dc (xargs -P ${cores})`, shell: `xargs -0 -P ${cores} -n 16 xz -dc < ${q(xzList)} > /dev/null`, note: `peer: decompression of the ${xz.length} .ko.xz` }] : []),
+    { label: 'ksymtree index --no-aliases', shell: index(' --no-aliases', join(work, 'pass1.db')), note: 'pass 1: scan' },
+    { label: 'ksymtree index (whole job)', shell: index(''), note: 'scan + sites + sympos + aliases' },
+  ], rounds);
   const cmds = addr2lineScript(db, work);
-  rows.push(timed(`binutils: addr2line (xargs -P ${cores})`, `tr '\\n' '\\0' < ${q(cmds)} | xargs -0 -P ${cores} -I{} bash -c {} > /dev/null`,
-    'peer: the kas_alias method, duplicates only'));
-  if (allSites) rows.push(timed('ksymtree index --all-sites', index(' --all-sites', join(work, 'all.db')), 'a site for every function and variable'));
+  const once: Command[] = [{ label: `binutils: addr2line (xargs -P ${cores})`, shell: `tr '\\n' '\\0' < ${q(cmds)} | xargs -0 -P ${cores} -I{} bash -c {} > /dev/null`,
+    note: 'peer: the kas_alias method, duplicates only; one round' }];
+  if (allSites) once.push({ label: 'ksymtree index --all-sites', shell: index(' --all-sites', join(work, 'all.db')), note: 'a site for every function and variable; one round' });
   if (applyTree) {
     const copy = join(work, 'apply-tree');
     spawnSync('cp', ['-a', resolve(applyTree), copy]);
     const applyDb = join(work, 'apply.db');
-    rows.push(timed('ksymtree index (installed copy)', `node ${q(cli)} index ${q(copy)}${debug} --db ${q(applyDb)} --quiet --jobs ${cores}`));
-    rows.push(timed('ksymtree apply --strip-signature', `node ${q(cli)} apply ${q(copy)} --db ${q(applyDb)} --quiet --strip-signature --jobs ${cores} > /dev/null`,
-      'rewrites the modules with aliases'));
+    once.push({ label: 'ksymtree index (installed copy)', shell: `node ${q(cli)} index ${q(copy)}${debug} --db ${q(applyDb)} --quiet --jobs ${cores}`, note: 'one round' });
+    once.push({ label: 'ksymtree apply --strip-signature', shell: `node ${q(cli)} apply ${q(copy)} --db ${q(applyDb)} --quiet --strip-signature --jobs ${cores} > /dev/null`,
+      note: 'rewrites the modules with aliases; one round' });
   }
+  rows.push(...measure(once, 1));
   const base = rows[0].seconds;
+  const whole = rows.find((r) => r.label === 'ksymtree index (whole job)')!;
+  const pass1 = rows.find((r) => r.label === 'ksymtree index --no-aliases')!;
   const objectsPerSec = (s: number) => (objects.length / s).toFixed(0);
-  process.stdout.write(`${'command'.padEnd(40)} ${'wall s'.padStart(8)} ${'x nm'.padStart(6)} ${'peak RSS MB'.padStart(12)} ${'objects/s'.padStart(10)}\n`);
+  const range = (r: Measure) => (r.runs.length > 1 ? `${Math.min(...r.runs.map((x) => x.seconds)).toFixed(2)}-${Math.max(...r.runs.map((x) => x.seconds)).toFixed(2)}` : '');
+  process.stdout.write(`${'command'.padEnd(40)} ${'median s'.padStart(9)} ${'range s'.padStart(12)} ${'x nm'.padStart(6)} ${'peak RSS MB'.padStart(12)} ${'objects/s'.padStart(10)}\n`);
   for (const r of rows) {
-    process.stdout.write(`${r.label.padEnd(40)} ${r.seconds.toFixed(2).padStart(8)} ${(r.seconds / base).toFixed(2).padStart(6)} `
-      + `${r.peakRssMb.toFixed(0).padStart(12)} ${objectsPerSec(r.seconds).padStart(10)}${r.note ? `  (${r.note})` : ''}\n`);
+    const rss = Math.max(...r.runs.map((x) => x.peakRssMb));
+    process.stdout.write(`${r.label.padEnd(40)} ${r.seconds.toFixed(2).padStart(9)} ${range(r).padStart(12)} ${(r.seconds / base).toFixed(2).padStart(6)} `
+      + `${rss.toFixed(0).padStart(12)} ${objectsPerSec(r.seconds).padStart(10)}${r.note ? `  (${r.note})` : ''}`
+      + `${r.unreliable ? `  UNRELIABLE: other processes used up to ${Math.max(...r.runs.map((x) => x.otherCpu)).toFixed(1)} CPU s during a run` : ''}\n`);
   }
   const count = (sql: string) => spawnSync('sqlite3', [db, sql], { encoding: 'utf8' }).stdout.trim();
   const symbols = Number(count('SELECT count(*) FROM symbols'));
-  process.stdout.write(`ksymtree indexed ${symbols} symbols (${(symbols / rows[2].seconds).toFixed(0)} symbols/s over the whole job), `
+  process.stdout.write(`ksymtree indexed ${symbols} symbols (${(symbols / whole.seconds).toFixed(0)} symbols/s over the whole job), `
     + `${count('SELECT count(*) FROM aliases')} aliases in ${count('SELECT count(DISTINCT object_id) FROM aliases')} objects; `
-    + `sites added ${(rows[2].seconds - rows[1].seconds).toFixed(2)} s to pass 1\n`);
-  for (const r of rows) if (r.phases) process.stdout.write(`phases of ${r.label}: ${r.phases}\n`);
+    + `sites added ${(whole.seconds - pass1.seconds).toFixed(2)} s to pass 1 (medians)\n`);
+  for (const r of rows) {
+    r.runs.forEach((run, i) => { if (run.phases) process.stdout.write(`phases of ${r.label}${r.runs.length > 1 ? ` (round ${i + 1})` : ''}: ${run.phases}\n`); });
+  }
   rmSync(work, { recursive: true, force: true });
 }
 
