@@ -6,6 +6,7 @@ import type { SymbolTable } from '../elf/symbols.js';
 import type { ByteSource } from '../io/source.js';
 import { dynamicRelocationValues } from './dynamic-relocations.js';
 import { type TokenTable, expandName, findTokenTables, readTokenTable } from './token-table.js';
+import { tableSympos } from '../alias/sympos.js';
 
 /**
  * The kernel's own kallsyms tables in a vmlinux (scripts/kallsyms.c writes them, kernel/kallsyms.c reads
@@ -637,7 +638,7 @@ function decode(ctx: Context, f: Found): VmlinuxKallsyms {
     entries,
     seqsOfNames,
     namePosition,
-    sympos: livepatchSympos(entries, seqsOfNames),
+    sympos: tableSympos(entries.map((e) => e.name), seqsOfNames),
     encoding: a.encoding,
     tables: {
       located: f.located,
@@ -654,27 +655,6 @@ function decode(ctx: Context, f: Found): VmlinuxKallsyms {
       seqsOfNames: f.seqs ? { ...r.site(f.seqs.at), width: f.seqs.width } : null,
     },
   };
-}
-
-/**
- * klp_find_object_symbol(NULL, name, addr, sympos) for vmlinux: kallsyms_on_each_match_symbol visits the
- * entries of one name in kallsyms_seqs_of_names order (6.2+); older kernels walk the whole table in order.
- */
-export function livepatchSympos(entries: readonly KallsymsEntry[], seqsOfNames: Uint32Array | null): Uint32Array {
-  const n = entries.length;
-  const total = new Map<string, number>();
-  for (const e of entries) total.set(e.name, (total.get(e.name) ?? 0) + 1);
-  const seen = new Map<string, number>();
-  const sympos = new Uint32Array(n);
-  for (let k = 0; k < n; k++) {
-    const i = seqsOfNames ? seqsOfNames[k] : k;
-    const name = entries[i].name;
-    if (total.get(name)! < 2) continue;
-    const rank = (seen.get(name) ?? 0) + 1;
-    seen.set(name, rank);
-    sympos[i] = rank;
-  }
-  return sympos;
 }
 
 /* ---------------------------------------- matching .symtab ---------------------------------------- */
