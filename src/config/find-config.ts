@@ -3,7 +3,7 @@
  * a build tree, `build/.config` through an installed tree's headers link, `boot/config-<release>` under the
  * root the tree was installed into, or `config-<release>` beside the tree or its vmlinuz.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FatalError } from '../errors.js';
 import { type KernelConfig, looksLikeKconfig, parseKconfig } from './kernel-config.js';
@@ -39,8 +39,12 @@ export function configCandidates(input: string): string[] {
 export function findConfig(inputs: readonly string[]): KernelConfig | null {
   for (const input of inputs) {
     for (const file of configCandidates(input)) {
-      if (!existsSync(file)) continue;
-      const text = readFileSync(file, 'latin1');
+      let text: string;
+      try {
+        text = readFileSync(file, 'latin1');
+      } catch {
+        continue; // absent, unreadable or not a file: not this candidate
+      }
       if (looksLikeKconfig(text)) return parseKconfig(text, 'file', file);
     }
   }
