@@ -1,12 +1,13 @@
 /**
- * Decompressing module files (and kernel payloads, through src/kallsyms/vmlinuz.ts): gzip and, on Node
- * ≥ 22.15, zstd with node:zlib; zstd on older Node with fzstd (pure JS); xz with @napi-rs/lzma (liblzma's
- * format with every branch filter, native per platform). Streams are sized before they are decoded where the
- * format says how big they are (xz index), so a bomb is refused without allocating it.
+ * Decompressing module files (and kernel payloads, through src/kallsyms/vmlinuz.ts): gzip, and zstd on
+ * Node >= 22.15, with node:zlib; zstd on Node 20 with fzstd (pure JS); xz with xz-decompress (xz-embedded
+ * as WebAssembly, runs on every platform). An xz stream with a branch filter (the kernel's xz_wrap.sh adds
+ * one to vmlinuz) and the lzma_alone format go to the system `xz` (liblzma), which reads every filter.
  */
+import { spawnSync } from 'node:child_process';
 import * as zlib from 'node:zlib';
-import { createRequire } from 'node:module';
 import { Decompress as ZstdStream } from 'fzstd';
+import xz from 'xz-decompress';
 import { ObjectError } from '../errors.js';
 
 export type Compression = 'none' | 'gzip' | 'xz' | 'zstd';
@@ -30,22 +31,26 @@ type NativeZstd = (b: Buffer, o: { maxOutputLength: number }) => Buffer;
 /** Node ≥ 22.15 (and 23.8) decodes zstd natively, ten times faster than fzstd. */
 const nativeZstd = (zlib as unknown as { zstdDecompressSync?: NativeZstd }).zstdDecompressSync;
 
-interface LzmaBinding { decompressSync(b: Uint8Array): Uint8Array }
-let lzmaModules: Record<string, LzmaBinding> = {};
+/** xz-embedded's XZ_OPTIONS_ERROR: a filter it was built without (the branch filters). */
+const XZ_OPTIONS_ERROR = /get_next_output failed with error code 6\b/;
 
 /**
- * @napi-rs/lzma's `xz` or `lzma` (lzma_alone) decoder, loaded on first use: its native part comes from an
- * optional per-platform package, so a platform without one fails here, for the compressed file only.
+ * The system `xz` (liblzma) over a whole stream: `--format=xz` reads every filter chain, `--format=lzma` the
+ * lzma_alone streams of CONFIG_KERNEL_LZMA. Only the first xz stream is read (a vmlinuz payload found by
+ * magic search runs on to the end of the file).
  */
-export function lzmaDecoder(format: 'xz' | 'lzma', file: string, at: number): LzmaBinding {
-  if (!lzmaModules[format]) {
-    try {
-      lzmaModules = { ...lzmaModules, [format]: createRequire(import.meta.url)(`@napi-rs/lzma/${format}`) as LzmaBinding };
-    } catch (e) {
-      throw new ObjectError(file, at, `${format} stream: decoding it needs the npm package @napi-rs/lzma, whose native part for ${process.platform}-${process.arch} could not be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`, 'unsupported');
-    }
+export function systemXz(file: string, format: 'xz' | 'lzma', input: Buffer, at: number, cap = DEFAULT_DECOMPRESSED_CAP): Buffer {
+  const args = ['--decompress', '--stdout', `--format=${format}`, ...(format === 'xz' ? ['--single-stream'] : [])];
+  const r = spawnSync('xz', args, { input, maxBuffer: cap, stdio: ['pipe', 'pipe', 'pipe'] });
+  const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') {
+    throw new ObjectError(file, at, `${format} stream: its filters need the system xz (Debian package xz-utils), which is not on PATH`, 'unsupported');
   }
-  return lzmaModules[format];
+  if (code === 'ENOBUFS') throw capError(file, cap, at);
+  if (r.error || r.status !== 0) {
+    throw new ObjectError(file, at, `${format} stream: expected valid compressed data (xz: ${r.error?.message ?? r.stderr.toString().trim()})`, 'compression');
+  }
+  return r.stdout;
 }
 
 export async function decompress(file: string, kind: Exclude<Compression, 'none'>, input: Buffer, cap = DEFAULT_DECOMPRESSED_CAP): Promise<Buffer> {
@@ -59,12 +64,13 @@ export async function decompress(file: string, kind: Exclude<Compression, 'none'
           const stream = new ZstdStream((chunk) => push(chunk));
           stream.push(input, true);
         });
-      case 'xz': {
-        const size = xzDecompressedSize(file, input);
-        if (size > cap) throw capError(file, cap);
-        const out = lzmaDecoder('xz', file, 0).decompressSync(input);
-        return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-      }
+      case 'xz':
+        try {
+          return await decompressXz(file, input, cap);
+        } catch (e) {
+          if (e instanceof Error && XZ_OPTIONS_ERROR.test(e.message)) return systemXz(file, 'xz', input, 0, cap);
+          throw e;
+        }
     }
   } catch (e) {
     if (e instanceof ObjectError) throw e;
@@ -74,8 +80,8 @@ export async function decompress(file: string, kind: Exclude<Compression, 'none'
   }
 }
 
-function capError(file: string, cap: number): ObjectError {
-  return new ObjectError(file, 0, `decompressed size: expected at most ${cap} bytes, the stream produces more`, 'compression');
+function capError(file: string, cap: number, at = 0): ObjectError {
+  return new ObjectError(file, at, `decompressed size: expected at most ${cap} bytes, the stream produces more`, 'compression');
 }
 
 function collect(file: string, cap: number, run: (push: (chunk: Uint8Array) => void) => void): Buffer {
@@ -89,46 +95,25 @@ function collect(file: string, cap: number, run: (push: (chunk: Uint8Array) => v
   return Buffer.concat(chunks, total);
 }
 
-const XZ_FOOTER = 12;
-
-/**
- * The uncompressed size an xz file declares: the sum of the uncompressed sizes in the index of each stream,
- * read backwards from the last stream's footer (xz-file-format 1.2.1, §2.1.2.4 and §4), skipping stream
- * padding. Decoding still checks each block against these sizes.
- */
-export function xzDecompressedSize(file: string, input: Buffer): number {
-  let end = input.length;
+async function decompressXz(file: string, input: Buffer, cap: number): Promise<Buffer> {
+  const source = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new Uint8Array(input.buffer, input.byteOffset, input.byteLength));
+      controller.close();
+    },
+  });
+  const reader = new xz.XzReadableStream(source).getReader();
+  const chunks: Uint8Array[] = [];
   let total = 0;
-  while (end > 0) {
-    while (end >= 4 && input.readUInt32LE(end - 4) === 0) end -= 4; // stream padding
-    if (end === 0) break;
-    if (end < XZ_FOOTER * 2 || input.toString('latin1', end - 2, end) !== 'YZ') {
-      throw new ObjectError(file, Math.max(0, end - 2), 'xz stream footer: expected the magic "YZ" at the end of the stream', 'compression');
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > cap) {
+      await reader.cancel();
+      throw capError(file, cap);
     }
-    const indexSize = (input.readUInt32LE(end - 8) + 1) * 4;
-    const index = end - XZ_FOOTER - indexSize;
-    if (index < XZ_FOOTER || input[index] !== 0) {
-      throw new ObjectError(file, Math.max(0, index), `xz index: expected an index indicator (0x00) ${indexSize} bytes before the footer`, 'compression');
-    }
-    let p = index + 1;
-    const varint = (): number => {
-      let v = 0;
-      for (let shift = 0; shift < 63; shift += 7) {
-        if (p >= end - XZ_FOOTER) break;
-        const b = input[p++];
-        v += (b & 0x7f) * 2 ** shift;
-        if (!(b & 0x80)) return v;
-      }
-      throw new ObjectError(file, p, 'xz index: expected a multibyte integer that ends inside the index', 'compression');
-    };
-    let unpadded = 0;
-    for (let records = varint(); records > 0; records--) {
-      unpadded += Math.ceil(varint() / 4) * 4;
-      total += varint();
-    }
-    // The stream: header (12 bytes), its blocks (unpadded sizes rounded up to 4), index, footer.
-    end = index - unpadded - XZ_FOOTER;
-    if (end < 0) throw new ObjectError(file, index, 'xz index: expected its blocks to fit before it, they would start before the file', 'compression');
+    chunks.push(value);
   }
-  return total;
+  return Buffer.concat(chunks, total);
 }

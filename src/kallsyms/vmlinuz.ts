@@ -1,6 +1,6 @@
 import { ObjectError } from '../errors.js';
 import { ELF_MAGIC } from '../elf/header.js';
-import { DEFAULT_DECOMPRESSED_CAP, decompress, lzmaDecoder } from '../io/decompress.js';
+import { DEFAULT_DECOMPRESSED_CAP, decompress, systemXz } from '../io/decompress.js';
 
 /**
  * The vmlinux inside a compressed kernel image, so that an installed tree without a debug package still
@@ -108,7 +108,7 @@ export async function decompressKernel(file: string, kind: KernelCompression, pa
   let out: Buffer;
   try {
     switch (kind) {
-      // xz_wrap.sh adds a branch filter (--x86, --arm64, ...): liblzma's format, which @napi-rs/lzma decodes.
+      // xz_wrap.sh adds a branch filter (--x86, --arm64, ...): decompress() hands such streams to the system xz.
       case 'xz':
       case 'zstd':
       case 'gzip':
@@ -118,7 +118,7 @@ export async function decompressKernel(file: string, kind: KernelCompression, pa
         out = await lz4Legacy(file, body, size, at, cap);
         break;
       case 'lzma':
-        out = Buffer.from(lzmaDecoder('lzma', file, at).decompressSync(body));
+        out = systemXz(file, 'lzma', body, at, cap);
         break;
       case 'bzip2':
         out = Buffer.from((await optional<{ default: { decode(b: Buffer): Uint8Array } }>('seek-bzip', 'seek-bzip', kind, file, at)).default.decode(body));
