@@ -21,10 +21,7 @@ const missing = !deb ? 'no cached linux-image-6.1.*-cloud-amd64-unsigned .deb (s
 const hookTest = missing ? test.skip : test.serial;
 const why = missing ? ` (SKIPPED: ${missing.includes(' ') ? missing : `${missing} not installed`})` : '';
 
-/**
- * The package unpacked once per .deb, cached beside the corpus; each test works on a hard-linked copy (the
- * modules are only ever replaced by rename, so the cached files never change).
- */
+/** The package unpacked once per .deb, cached beside the corpus; each test works on a copy (apply refuses hard links). */
 function unpacked(): { pristine: string; version: string; control: string } {
   const cache = join(corpus, 'contrib-roots', deb!.replace(/\.deb$/, ''));
   if (!existsSync(join(cache, '.complete'))) {
@@ -42,7 +39,7 @@ function freshRoot(name: string): { root: string; version: string; control: stri
   const u = unpacked();
   const work = mkdtempSync(join(corpus, 'contrib-roots', `${name}-`));
   const root = join(work, 'root');
-  execFileSync('cp', ['-al', u.pristine, root]);
+  execFileSync('cp', ['-a', u.pristine, root]);
   return { root, version: u.version, control: u.control };
 }
 

@@ -23,7 +23,7 @@ function report(r: RunReport): void {
   for (const l of r.lines) out.line(l);
   out.flush();
   const failed = r.outcomes.filter((o) => o.action === 'failed' || o.action === 'refused');
-  reportFailures(failed.map((o) => `${o.path}: ${o.action}: ${o.reason ?? ''}`), 'the lines above on stdout list every one');
+  reportFailures(failed.map((o) => `${o.path}: ${o.action}: ${o.reason ?? ''}`), 'stdout lists every one');
   for (const n of r.notes) process.stderr.write(`${n}\n`);
   if (r.incomplete) process.exitCode = EXIT_INCOMPLETE;
 }
