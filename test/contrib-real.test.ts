@@ -100,10 +100,12 @@ hookTest(`Debian: the package's postinst runs postinst.d/ksymtree: index beside 
   t.is(verify.status, 0, verify.stderr);
   t.regex(verify.stderr, /modules with aliases: [1-9]\d* match the index, 0 changed since apply, 0 missing, 0 not applied/);
 
-  // dpkg removes the package's files, then runs postrm remove, and postrm purge.
-  const files = execFileSync('dpkg-deb', ['-c', join(corpus, 'debs', deb!)], { encoding: 'utf8' }).split('\n')
-    .map((l) => /^-\S+\s.*?\.(\/\S+)$/.exec(l)?.[1]).filter((p): p is string => !!p);
-  for (const f of files) rmSync(join(root, f), { force: true });
+  // dpkg removes the package's files and then its directories that are empty, deepest first; then it runs
+  // postrm remove, and postrm purge.
+  const listing = execFileSync('dpkg-deb', ['-c', join(corpus, 'debs', deb!)], { encoding: 'utf8' }).split('\n');
+  const entries = (type: string) => listing.filter((l) => l.startsWith(type)).map((l) => /\s\.(\/\S*?)\/?$/.exec(l)?.[1]).filter((p): p is string => !!p && p !== '/');
+  for (const f of entries('-')) rmSync(join(root, f), { force: true });
+  for (const d of entries('d').sort((a, b) => b.split('/').length - a.split('/').length)) spawnSync('rmdir', [join(root, d)]);
   const removed = run('sh', ['-e', maintainerScript(control, 'postrm', root), 'remove'], env);
   t.is(removed.status, 0, removed.out);
   t.false(existsSync(db));
