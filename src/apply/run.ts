@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { FatalError } from '../errors.js';
 import { type Db, openIndexDb, schemaVersion } from '../index/db.js';
 import { indexPathToRead } from '../index/location.js';
+import { loadXzDecoder } from '../io/decompress.js';
 import { Progress } from '../io/progress.js';
 import { walkTree } from '../tree/walk.js';
 import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, revertModule } from './module-file.js';
@@ -123,6 +124,7 @@ function line(o: Outcome): string {
 const VMLINUX_NOTE = 'vmlinux cannot be changed after linking: its artefact is `ksymtree aliases --object vmlinux --format nm`, the input for scripts/kallsyms at link time';
 
 export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
+  await loadXzDecoder(); // before the index is opened: see loadXzDecoder
   if (opts.resign && opts.stripSignature) throw new FatalError('--resign and --strip-signature exclude each other');
   if (opts.revert && (opts.resign || opts.stripSignature)) {
     throw new FatalError('--revert restores the original file, signature included: it takes neither --resign nor --strip-signature');
@@ -205,6 +207,7 @@ function record(db: Db, tasks: readonly (ModuleTask & { id: number })[], outcome
 
 /** `apply --revert`: every module of TREE (or of the index) that carries aliases gets its original bytes back. */
 async function runRevert(opts: ApplyRunOptions): Promise<RunReport> {
+  await loadXzDecoder();
   // With a TREE the files' own markers suffice: the index is updated when there is one.
   let dbPath = '';
   try {
