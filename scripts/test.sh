@@ -5,7 +5,10 @@
 #  2. The real-kernel corpus (Debian 6.1 cloud-amd64), fetched and cached outside the clone when the
 #     fetch script is reachable; without it the real-kernel tests are reported as skipped, by name. The
 #     second architecture's (6.1 cloud-arm64, and an arm64 busybox) by scripts/fetch-debian-kernel-foreign.
-#  3. ava in TAP mode; the last line is "N passed, N failed, N skipped" for CI.
+#  3. ava in TAP mode over every tier on the default node.
+#  4. The fixture tier again on Node 22 and 24 (scripts/test-node-versions.sh; node binaries, headers and
+#     node_modules cached in ~/.cache/ksymtree-node). KSYMTREE_NODE_VERSIONS="22" picks lines; "none" skips, saying so.
+#  The last line is "N passed, N failed, N skipped" over all of them, for CI.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,6 +72,22 @@ npx ava --tap "$@" | tee "$tap"
 status=${PIPESTATUS[0]}
 pass=$(grep -E '^# pass ' "$tap" | awk '{print $3}'); fail=$(grep -E '^# fail ' "$tap" | awk '{print $3}')
 skip=$(grep -E '^# skip ' "$tap" | awk '{print $3}')
+pass=${pass:-0} fail=${fail:-0} skip=${skip:-0}
+
+# Other Node lines: only for the whole suite (not `npm run test:e2e` or a file list).
+versions=${KSYMTREE_NODE_VERSIONS:-22 24}
+if (($#)); then
+  :
+elif [[ $versions == none ]]; then
+  echo "test: fixture tier on other Node lines SKIPPED (KSYMTREE_NODE_VERSIONS=none)"
+else
+  # shellcheck disable=SC2086
+  scripts/test-node-versions.sh $versions | tee "$tap"
+  ((PIPESTATUS[0] == 0)) || status=1
+  read -r p _ f _ s _ < <(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$tap" | tail -n 1)
+  [[ -n ${p:-} ]] || { p=0 f=1 s=0; }
+  pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+fi
 rm -f "$tap"
-echo "${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped"
+echo "$pass passed, $fail failed, $skip skipped"
 exit "$status"

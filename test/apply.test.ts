@@ -295,6 +295,8 @@ signedTest(`signed modules are refused by default, listed with the reason, and l
   t.is(r.status, 1);
   t.regex(r.stdout, new RegExp(`^refused\t\\d+\t${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\tsigned module: .*--resign KEY CERT.*--strip-signature`));
   t.regex(r.stderr, /1 signed modules refused/);
+  // The build log names the file too: one stderr line per refused or failed module.
+  t.true(r.stderr.split('\n').includes(`ksymtree: ${file}: refused: ${r.stdout.trim().split('\t')[3]}`), r.stderr);
   t.is(sha256File(file), before);
   const d = await ksymtree(['apply', dir, '--db', db, '--dry-run', '-q']);
   t.regex(d.stdout, /^refused\t/);

@@ -4,10 +4,12 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { FatalError } from '../errors.js';
 import { type Db, openIndexDb, schemaVersion } from '../index/db.js';
+import { indexPathToRead } from '../index/location.js';
+import { loadXzDecoder } from '../io/decompress.js';
 import { Progress } from '../io/progress.js';
 import { walkTree } from '../tree/walk.js';
 import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, revertModule } from './module-file.js';
@@ -44,16 +46,6 @@ interface IndexedObject {
   path: string;
   kind: 'vmlinux' | 'module';
   build_id: string | null;
-}
-
-/** `--db`, else `<TREE>/ksymtree.db` when it exists (where `index` puts it), else `./ksymtree.db`. */
-export function resolveDbPath(tree: string | undefined, db: string | undefined): string {
-  if (db) return resolve(db);
-  if (tree) {
-    const beside = resolve(tree, 'ksymtree.db');
-    if (existsSync(beside)) return beside;
-  }
-  return resolve('ksymtree.db');
 }
 
 function openForWriting(path: string): Db {
@@ -134,12 +126,13 @@ function line(o: Outcome): string {
 const VMLINUX_NOTE = 'vmlinux cannot be changed after linking: its artefact is `ksymtree aliases --object vmlinux --format nm`, the input for scripts/kallsyms at link time';
 
 export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
+  await loadXzDecoder(); // before the index is opened: see loadXzDecoder
   if (opts.resign && opts.stripSignature) throw new FatalError('--resign and --strip-signature exclude each other');
   if (opts.revert && (opts.resign || opts.stripSignature)) {
     throw new FatalError('--revert restores the original file, signature included: it takes neither --resign nor --strip-signature');
   }
   if (opts.revert) return runRevert(opts);
-  const dbPath = resolveDbPath(opts.tree, opts.db);
+  const dbPath = indexPathToRead(opts.db, opts.tree);
   const db = opts.dryRun ? openIndexDb(dbPath) : openForWriting(dbPath);
   let signer: Signer | null = null;
   try {
@@ -221,9 +214,15 @@ function record(db: Db, tasks: readonly (ModuleTask & { id: number })[], outcome
 
 /** `apply --revert`: every module of TREE (or of the index) that carries aliases gets its original bytes back. */
 async function runRevert(opts: ApplyRunOptions): Promise<RunReport> {
-  const dbPath = resolveDbPath(opts.tree, opts.db);
-  const haveDb = existsSync(dbPath);
-  if (!opts.tree && !haveDb) throw new FatalError(`--revert needs a TREE or an index: ${dbPath} does not exist`);
+  await loadXzDecoder();
+  // With a TREE the files' own markers suffice: the index is updated when there is one.
+  let dbPath = '';
+  try {
+    dbPath = indexPathToRead(opts.db, opts.tree);
+  } catch (e) {
+    if (!opts.tree) throw e;
+  }
+  const haveDb = dbPath !== '';
   let paths: string[];
   if (opts.tree) {
     if (!existsSync(opts.tree) || !statSync(opts.tree).isDirectory()) throw new FatalError(`${opts.tree}: not a directory`);
@@ -274,7 +273,7 @@ export interface VerifyOptions {
  * and still hash to what apply wrote. Lines: `changed`, `missing`, `not-applied`.
  */
 export function runVerify(opts: VerifyOptions): RunReport {
-  const dbPath = resolveDbPath(opts.tree, opts.db);
+  const dbPath = indexPathToRead(opts.db, opts.tree);
   const db = openIndexDb(dbPath);
   try {
     const objects = db.prepare(`SELECT id, path, kind, build_id FROM objects WHERE kind = 'module' AND status != 'failed'

@@ -3,11 +3,12 @@
  * Exit codes as for the other commands: 0 everything done, 1 some modules refused or failed (listed, the
  * others done), 2 usage or fatal problem (a FatalError, turned into exit 2 by main.ts).
  */
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { FatalError } from '../errors.js';
 import { Output } from '../io/output.js';
 import { defaultJobs } from '../scan/pool.js';
 import { type RunReport, runApply, runVerify } from '../apply/run.js';
+import { reportFailures } from './failures.js';
 
 const EXIT_INCOMPLETE = 1;
 
@@ -21,6 +22,8 @@ function report(r: RunReport): void {
   const out = new Output();
   for (const l of r.lines) out.line(l);
   out.flush();
+  const failed = r.outcomes.filter((o) => o.action === 'failed' || o.action === 'refused');
+  reportFailures(failed.map((o) => `${o.path}: ${o.action}: ${o.reason ?? ''}`), 'stdout lists every one');
   for (const n of r.notes) process.stderr.write(`${n}\n`);
   if (r.incomplete) process.exitCode = EXIT_INCOMPLETE;
 }
@@ -42,10 +45,10 @@ export function registerApplyCommands(program: Command): void {
     .description('add each alias as a symbol to its module\'s .symtab (same address and kallsyms letter), in place; '
       + '--revert restores the exact original files')
     .argument('[tree]', 'the tree to change (default: the paths the index recorded); may be a copy of the indexed tree')
-    .option('--db <file>', 'index (default: <tree>/ksymtree.db when it exists, else ./ksymtree.db)')
+    .option('--db <file>', 'index (default: $KSYMTREE_DB, else <tree>/ksymtree.db when it exists, else ./ksymtree.db)')
     .option('-n, --dry-run', 'list the modules and alias counts, change nothing')
     .option('--revert', 'restore every rewritten module of TREE (or of the index) to its original bytes')
-    .option('-j, --jobs <n>', 'modules processed at once', positiveInt, defaultJobs())
+    .addOption(new Option('-j, --jobs <n>', 'modules processed at once').argParser(positiveInt).default(defaultJobs(), 'the number of cores'))
     .option('-q, --quiet', 'no progress bar')
     .option('--resign <key-and-cert...>', 're-sign signed modules with scripts/sign-file: --resign KEY CERT')
     .option('--sign-file <path>', 'the kernel\'s scripts/sign-file (default: on PATH or /usr/lib/linux-kbuild-*/scripts/)')
@@ -75,7 +78,7 @@ in their format again (xz --check=crc32, zstd, gzip -n). Files keep their mode, 
   program.command('verify')
     .description('check that every module the index gives aliases was applied and still has the bytes apply wrote')
     .argument('[tree]', 'check the files under TREE (default: the paths the index recorded)')
-    .option('--db <file>', 'index (default: <tree>/ksymtree.db when it exists, else ./ksymtree.db)')
+    .option('--db <file>', 'index (default: $KSYMTREE_DB, else <tree>/ksymtree.db when it exists, else ./ksymtree.db)')
     .addHelpText('after', `
 Prints one line per problem: changed, missing or not-applied, then a summary on stderr; exit 1 when any.`)
     .action((tree: string | undefined, o: { db?: string }) => report(runVerify({ tree, db: o.db })));

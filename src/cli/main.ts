@@ -6,9 +6,14 @@ import { FatalError } from '../errors.js';
 import { type AliasFormat, renderAliases } from '../commands/aliases.js';
 import { runKallsyms } from '../commands/kallsyms.js';
 import { registerApplyCommands } from './apply-commands.js';
-import { diff, lookup, stats, where } from '../commands/query.js';
-import { resolve } from '../commands/resolve.js';
+import { diff, diffLine, lookup, lookupLine, stats, statsRecord, where, whereLine } from '../commands/query.js';
+import { resolve, resolveLines } from '../commands/resolve.js';
 import { type Db, openIndexDb } from '../index/db.js';
+import { DB_ENV, indexPathToRead } from '../index/location.js';
+import { errorRecords } from '../index/queries.js';
+import { COMMAND_EXAMPLES, USER_EXAMPLES, examplesText } from './examples.js';
+import { reportFailures } from './failures.js';
+import { manPage } from './man.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Output } from '../io/output.js';
 import { defaultJobs } from '../scan/pool.js';
@@ -32,20 +37,32 @@ function parseAddress(value: string): bigint {
   }
 }
 
-const DB_HELP = 'index file (default: ./ksymtree.db)';
+const DB_HELP = `index file (default: $${DB_ENV}, else <running kernel's tree>/ksymtree.db, else ./ksymtree.db)`;
+
+type TextOrJson = 'text' | 'json';
+const formatOption = () => new Option('--format <format>', 'text, or json (fields: README, "Machine-readable output")').choices(['text', 'json']).default('text');
+
+/** Text lines, or the records as one JSON array (an object for stats), like `aliases --format json`. */
+function render<T>(format: TextOrJson, records: T, text: () => string[]): string {
+  if (format === 'json') return `${JSON.stringify(records, null, 1)}\n`;
+  const lines = text();
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
 
 const program = new Command('ksymtree')
   .description('Index the symbols of a Linux kernel tree and name the copies of names duplicated inside one object')
   .version(TOOL_VERSION)
   .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_FATAL));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_FATAL))
+  .addHelpText('after', `\nExamples:\n${USER_EXAMPLES.map((u) => `${u.user}:\n${examplesText(u.examples)}`).join('\n')}\n
+\`ksymtree help COMMAND\` shows a command's options and examples; \`ksymtree man\` prints the man page.`);
 
 program.command('index')
   .description('scan vmlinux and every module of the trees or files into an index')
   .argument('[inputs...]', 'build tree, installed tree (/lib/modules/<ver>), debug tree, or single vmlinux/module files')
   .option('--debug-dir <dir>', 'debug tree whose copies (paired by GNU build-id) hold the DWARF of stripped objects')
-  .option('--db <file>', 'index to write (default: <tree>/ksymtree.db when writable, else ./ksymtree.db)')
-  .option('-j, --jobs <n>', 'worker threads', positiveInt, defaultJobs())
+  .option('--db <file>', `index to write (default: $${DB_ENV}, else <tree>/ksymtree.db when writable, else ./ksymtree.db)`)
+  .addOption(new Option('-j, --jobs <n>', 'worker threads').argParser(positiveInt).default(defaultJobs(), 'the number of cores'))
   .option('-q, --quiet', 'no progress bar')
   .option('--no-aliases', 'pass 1 only: no sites, sympos or aliases')
   .option('--all-sites', 'a definition site for every function and variable (for `ksymtree where`)')
@@ -64,87 +81,99 @@ program.command('index')
       + `${s.errors} errors in ${s.seconds.toFixed(1)} s -> ${s.dbPath}\n`);
     if (o.timings) process.stderr.write(`ksymtree: timings: ${s.phases.map((p) => `${p.phase} ${p.seconds.toFixed(2)} s`).join(', ')}\n`);
     if (s.errors) {
-      process.stderr.write(`ksymtree: ${s.errors} objects or paths could not be fully read; the rest is indexed (\`ksymtree errors --db ${s.dbPath}\`)\n`);
+      reportFailures(s.failures, `\`ksymtree errors --db ${s.dbPath}\``);
+      process.stderr.write(`ksymtree: ${s.errors} errors in ${s.failures.length} files or paths; the rest is indexed (\`ksymtree errors --db ${s.dbPath}\`)\n`);
       process.exitCode = EXIT_PARTIAL;
     }
   });
 
 program.command('symbols')
   .description('list every symbol: object, module, index, name, value, size, section, nm letter, kallsyms letter')
-  .option('--db <file>', DB_HELP, 'ksymtree.db')
+  .option('--db <file>', DB_HELP)
   .option('--object <name|path>', 'only this object: module name, "vmlinux" or a path')
   .addOption(new Option('--format <format>', 'output format').choices(['tsv', 'json']).default('tsv'))
-  .action((o: { db: string; object?: string; format: 'tsv' | 'json' }) => withIndex(o.db, (db) => runSymbols(db, o)));
+  .action((o: { db?: string; object?: string; format: 'tsv' | 'json' }) => withIndex(o.db, (db) => runSymbols(db, o)));
 
 program.command('aliases')
   .description('aliases of names duplicated inside one object, with livepatch sympos and definition sites')
-  .option('--db <file>', DB_HELP, 'ksymtree.db')
+  .option('--db <file>', DB_HELP)
   .option('--object <name|path>', 'only this object: module name, "vmlinux" or a path')
   .addOption(new Option('--format <format>', 'json, tsv, nm (nm -n with alias lines, for scripts/kallsyms) or livepatch')
     .choices(['json', 'tsv', 'nm', 'livepatch']).default('tsv'))
   .option('-o, --output <file>', 'write to FILE atomically instead of stdout')
-  .action((o: { db: string; object?: string; format: AliasFormat; output?: string }) => {
+  .action((o: { db?: string; object?: string; format: AliasFormat; output?: string }) => {
     withIndex(o.db, (db) => emit(renderAliases(db, o), o.output));
   });
 
 program.command('kallsyms')
   .description('the kallsyms view in /proc/kallsyms format (vmlinux by address, modules in .symtab order)')
-  .option('--db <file>', DB_HELP, 'ksymtree.db')
+  .option('--db <file>', DB_HELP)
   .option('--object <name|path>', 'only this object: module name, "vmlinux" or a path')
   .option('--sections <dir>', '/sys/module (or one module\'s sections/ directory): print load addresses')
   .option('--base <addr>', 'added to every address (a KASLR slide, or a base for section-relative addresses)', parseAddress)
   .option('--aliases', 'print each alias on the line after its symbol, as kas_alias showed them')
-  .action((o: { db: string; object?: string; sections?: string; base?: bigint; aliases?: boolean }) => {
+  .action((o: { db?: string; object?: string; sections?: string; base?: bigint; aliases?: boolean }) => {
     withIndex(o.db, (db) => runKallsyms(db, { ...o, aliases: !!o.aliases }));
   });
 
 program.command('lookup')
   .description('every definition of NAME across the tree (object, sympos, alias, site), or the one symbol ALIAS names')
   .argument('<name|alias>')
-  .option('--db <file>', DB_HELP, 'ksymtree.db')
-  .action((key: string, o: { db: string }) => {
-    withIndex(o.db, (db) => {
-      const lines = lookup(db, key);
-      if (!lines.length) throw new FatalError(`${key}: no such symbol or alias in ${o.db}`);
-      emit(`${lines.join('\n')}\n`);
+  .option('--db <file>', DB_HELP)
+  .addOption(formatOption())
+  .action((key: string, o: { db?: string; format: TextOrJson }) => {
+    withIndex(o.db, (db, path) => {
+      const records = lookup(db, key);
+      if (!records.length) throw new FatalError(`${key}: no such symbol or alias in ${path}`);
+      emit(render(o.format, records, () => records.map(lookupLine)));
     });
   });
 
 program.command('where')
   .description('definition sites of NAME in every object (all functions and variables with `index --all-sites`)')
   .argument('<name>')
-  .option('--db <file>', DB_HELP, 'ksymtree.db')
-  .action((name: string, o: { db: string }) => {
+  .option('--db <file>', DB_HELP)
+  .addOption(formatOption())
+  .action((name: string, o: { db?: string; format: TextOrJson }) => {
     withIndex(o.db, (db) => {
-      const lines = where(db, name);
-      if (!lines.length) throw new FatalError(`${name}: not defined in any indexed object`);
-      emit(`${lines.join('\n')}\n`);
+      const records = where(db, name);
+      if (!records.length) throw new FatalError(`${name}: not defined in any indexed object`);
+      emit(render(o.format, records, () => records.map(whereLine)));
     });
   });
 
 program.command('resolve')
   .description('where the copy an alias names lives, and kprobe/perf/bpftrace lines that reach exactly it')
   .argument('<alias>')
-  .option('--db <file>', DB_HELP, 'ksymtree.db')
+  .option('--db <file>', DB_HELP)
   .option('--kallsyms <file>', '/proc/kallsyms of the running kernel (or a copy) for the runtime address')
   .option('--sys-module <dir>', 'a /sys/module-style directory for module section load addresses', '/sys/module')
-  .action((alias: string, o: { db: string; kallsyms?: string; sysModule: string }) => {
-    withIndex(o.db, (db) => emit(`${resolve(db, alias, { kallsyms: o.kallsyms, sysModule: o.sysModule }).join('\n')}\n`));
+  .addOption(formatOption())
+  .action((alias: string, o: { db?: string; kallsyms?: string; sysModule: string; format: TextOrJson }) => {
+    withIndex(o.db, (db) => {
+      const records = resolve(db, alias, { kallsyms: o.kallsyms, sysModule: o.sysModule });
+      emit(render(o.format, records, () => resolveLines(records)));
+    });
   });
 
 program.command('stats')
   .description('objects, symbols, duplicate names, aliases, sites by source, errors')
-  .option('--db <file>', DB_HELP, 'ksymtree.db')
-  .action((o: { db: string }) => withIndex(o.db, (db) => emit(`${stats(db).join('\n')}\n`)));
+  .option('--db <file>', DB_HELP)
+  .addOption(formatOption())
+  .action((o: { db?: string; format: TextOrJson }) => withIndex(o.db, (db) => {
+    const lines = stats(db);
+    emit(render(o.format, o.format === 'json' ? statsRecord(lines) : null, () => lines));
+  }));
 
 program.command('diff')
   .description('aliases added (+), removed (-) and sympos changed (~) per object between two kernel builds')
   .argument('<old-db>')
   .argument('<new-db>')
-  .action((oldPath: string, newPath: string) => {
+  .addOption(formatOption())
+  .action((oldPath: string, newPath: string, o: { format: TextOrJson }) => {
     withIndex(oldPath, (oldDb) => withIndex(newPath, (newDb) => {
-      const lines = diff(oldDb, newDb);
-      if (lines.length) emit(`${lines.join('\n')}\n`);
+      const records = diff(oldDb, newDb);
+      emit(render(o.format, records, () => records.map(diffLine)));
     }));
   });
 
@@ -152,16 +181,32 @@ registerApplyCommands(program);
 
 program.command('errors')
   .description('list the objects and paths that could not be (fully) read, with file, offset and what was expected')
-  .option('--db <file>', DB_HELP, 'ksymtree.db')
-  .action((o: { db: string }) => withIndex(o.db, (db) => {
-    const messages = db.prepare('SELECT message FROM errors ORDER BY path, offset').pluck().all() as string[];
-    if (messages.length) emit(`${messages.join('\n')}\n`);
+  .option('--db <file>', DB_HELP)
+  .addOption(formatOption())
+  .action((o: { db?: string; format: TextOrJson }) => withIndex(o.db, (db) => {
+    const records = errorRecords(db);
+    emit(render(o.format, records, () => records.map((e) => e.message)));
   }));
 
-function withIndex<T>(path: string, use: (db: Db) => T): T {
+program.command('man')
+  .description('print the man page (roff), generated from these command definitions')
+  .action(() => emit(manPage(program, TOOL_VERSION, {
+    exitCodes: '0: every object indexed (or every module applied). 1: some objects could not be (fully) read, or some modules were refused or failed; each is named on stderr (the first 20) and, for index, recorded in the errors table; everything else is done. 2: usage error or fatal problem.',
+    environment: `${DB_ENV}: the index every command reads or writes when --db is not given.`,
+    files: '/lib/modules/$(uname -r)/ksymtree.db: the default index of the running kernel (./ksymtree.db when that tree is not writable).',
+  })));
+
+for (const c of program.commands) {
+  const examples = COMMAND_EXAMPLES[c.name()];
+  if (examples) c.addHelpText('after', `\nExamples:\n${examplesText(examples)}`);
+}
+
+/** Opens the index named by --db (or the default rule, when undefined) for the time of `use`. */
+function withIndex<T>(given: string | undefined, use: (db: Db, path: string) => T): T {
+  const path = indexPathToRead(given);
   const db = openIndexDb(path);
   try {
-    return use(db);
+    return use(db, path);
   } finally {
     db.close();
   }

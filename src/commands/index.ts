@@ -1,10 +1,11 @@
-import { accessSync, constants, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { release } from 'node:os';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FatalError } from '../errors.js';
 import { commitTemp, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
 import { createIndexDb } from '../index/db.js';
+import { indexPathToWrite } from '../index/location.js';
+import { firstErrorPerFile } from '../index/queries.js';
 import { type DebugLink, IndexWriter } from '../index/writer.js';
 import { type AliasSummary, kernelRelease, writeAliases } from '../analyse/aliases.js';
 import { siteRequests } from '../analyse/duplicates.js';
@@ -15,6 +16,7 @@ import type { ScannedObject } from '../scan/result.js';
 import { debugTreeObjects, pairDebugCopies } from '../tree/debug-pairing.js';
 import { type FoundObject, type WalkProblem, singleFile, walkTree } from '../tree/walk.js';
 import { TOOL_VERSION } from '../version.js';
+import { type KernelInputs, debugTree, installedTree, runningKernelInputs } from '../tree/running-kernel.js';
 import { processAlive } from '../io/process.js';
 import { ASSUMED_CONFIG, type KernelConfig, configMeta, kallsymsRules } from '../config/kernel-config.js';
 import { findConfig, readConfigFile } from '../config/find-config.js';
@@ -39,6 +41,8 @@ export interface IndexSummary {
   readonly objects: number;
   readonly symbols: number;
   readonly errors: number;
+  /** The first error of each failed file, as `ksymtree errors` words it. */
+  readonly failures: readonly string[];
   readonly sites: number;
   readonly aliases: number;
   readonly shortened: AliasSummary['shortened'];
@@ -49,22 +53,11 @@ export interface IndexSummary {
   readonly phases: readonly { phase: string; seconds: number }[];
 }
 
-interface Inputs {
-  readonly trees: string[];
-  readonly debugDir: string | null;
-}
-
 /** With no TREE: the running kernel's installed tree and, when present, its debug tree. */
-function defaultInputs(): Inputs {
-  const ver = release();
-  const installed = `/lib/modules/${ver}`;
-  const debug = `/usr/lib/debug/lib/modules/${ver}`;
-  // Without a debug tree the boot image still carries vmlinux's kallsyms tables.
-  const vmlinuz = `/boot/vmlinuz-${ver}`;
-  if (existsSync(installed) && existsSync(debug)) return { trees: [installed], debugDir: debug };
-  if (existsSync(installed)) return { trees: existsSync(vmlinuz) ? [installed, vmlinuz] : [installed], debugDir: null };
-  if (existsSync(debug)) return { trees: [debug], debugDir: null };
-  throw new FatalError(`no kernel tree for the running kernel (${installed} and ${debug} do not exist); `
+function defaultInputs(): KernelInputs {
+  const found = runningKernelInputs();
+  if (found) return found;
+  throw new FatalError(`no kernel tree for the running kernel (${installedTree()} and ${debugTree()} do not exist); `
     + 'give a TREE, or try the example tree: `npm start` builds examples/build and indexes it');
 }
 
@@ -87,20 +80,6 @@ function collectObjects(inputs: readonly string[]): { objects: FoundObject[]; pr
     problems.push(...found.problems);
   }
   return { objects, problems };
-}
-
-/** `<tree>/ksymtree.db` beside depmod's files when the tree is writable, else `./ksymtree.db`. */
-function defaultDbPath(trees: readonly string[]): string {
-  const first = trees[0];
-  if (first && statSync(first).isDirectory()) {
-    try {
-      accessSync(first, constants.W_OK);
-      return resolve(first, 'ksymtree.db');
-    } catch {
-      // read-only tree (a system /lib/modules as a user): fall through to the working directory
-    }
-  }
-  return resolve('ksymtree.db');
 }
 
 /** Temporary indexes left by runs that were killed outright (SIGKILL, power loss): their process is gone. */
@@ -143,7 +122,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     phases.push({ phase, seconds: Number(now - phaseStart) / 1e9 });
     phaseStart = now;
   };
-  const inputs: Inputs = opts.inputs.length ? { trees: [...opts.inputs], debugDir: opts.debugDir ?? null } : defaultInputs();
+  const inputs: KernelInputs = opts.inputs.length ? { trees: [...opts.inputs], debugDir: opts.debugDir ?? null } : defaultInputs();
   const debugDir = opts.debugDir ?? inputs.debugDir;
   if (debugDir && !existsSync(debugDir)) throw new FatalError(`--debug-dir ${debugDir}: no such directory`);
   const { objects, problems } = collectObjects(inputs.trees);
@@ -157,7 +136,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     throw new FatalError(`no vmlinux or modules (*.ko, *.ko.gz, *.ko.xz, *.ko.zst) found in ${inputs.trees.join(', ')}`);
   }
 
-  const dbPath = opts.db ? resolve(opts.db) : defaultDbPath(inputs.trees);
+  const dbPath = indexPathToWrite(opts.db, inputs.trees);
   const tmp = tempPathFor(dbPath);
   const removeTemp = () => {
     for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${tmp}${suffix}`, { force: true });
@@ -232,11 +211,12 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
       ...configMeta(kernelConfig),
     });
     writer.finish();
+    const failures = writer.errorCount ? firstErrorPerFile(db) : [];
     db.close();
     commitTemp(tmp, dbPath);
     endPhase('commit');
     return {
-      dbPath, objects: objects.length, symbols: writer.symbolCount, errors: writer.errorCount, sites,
+      dbPath, objects: objects.length, symbols: writer.symbolCount, errors: writer.errorCount, failures, sites,
       aliases: aliases.aliases, shortened: aliases.shortened, config: kernelConfig, seconds: Number(process.hrtime.bigint() - started) / 1e9, phases,
     };
   } catch (e) {

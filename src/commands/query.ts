@@ -1,4 +1,4 @@
-import { type AliasRow, aliasRowsByAlias, objectName, sectionOffset, siteText } from '../index/alias-rows.js';
+import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../index/alias-rows.js';
 import type { Db } from '../index/db.js';
 import { displayAddress, indexedConfig } from '../index/queries.js';
 import { describeConfig } from '../config/kernel-config.js';
@@ -17,20 +17,28 @@ const DEFINITIONS = `SELECT o.path AS object, o.kind, o.module_name AS module, o
   LEFT JOIN sites t ON t.object_id = s.object_id AND t.idx = s.idx
   WHERE s.name = ? AND s.shndx != 0 AND s.type NOT IN (3, 4) ORDER BY o.id, s.idx`;
 
-function line(d: Definition): string {
-  const where = siteText(d);
-  return [objectName(d), d.ks_letter ?? '-', `sympos ${d.sympos ?? 0}`, d.alias ?? d.name,
-    sectionOffset(d), where, d.object].join('\t');
+/** One definition as `lookup --format json` prints it (README: "Machine-readable output"). */
+export interface LookupRecord {
+  object: string; path: string; name: string; alias: string | null; sympos: number; kallsyms: string | null;
+  section: string | null; offset: string; address: string; decl_file: string | null; decl_line: number | null; unit: string | null;
 }
 
-/**
- * `ksymtree lookup NAME|ALIAS`: every definition of a name across the tree, or the one symbol an alias
- * names. Columns: object, kallsyms letter ('-' hidden), sympos, alias (or the name), section+offset, site, path.
- */
-export function lookup(db: Db, key: string): string[] {
+function lookupRecord(d: Definition): LookupRecord {
+  return { object: objectName(d), path: d.object, name: d.name, alias: d.alias, sympos: d.sympos ?? 0, kallsyms: d.ks_letter,
+    section: d.section, offset: offsetInSection(d), address: displayAddress(d.value, d.elf_class),
+    decl_file: d.decl_file, decl_line: d.decl_line, unit: d.unit };
+}
+
+/** Columns: object, kallsyms letter ('-' hidden), sympos, alias (or the name), section+offset, site, path. */
+export function lookupLine(r: LookupRecord): string {
+  return [r.object, r.kallsyms ?? '-', `sympos ${r.sympos}`, r.alias ?? r.name, `${r.section ?? '?'}+${r.offset}`, siteText(r), r.path].join('\t');
+}
+
+/** `ksymtree lookup NAME|ALIAS`: every definition of a name across the tree, or the one symbol an alias names. */
+export function lookup(db: Db, key: string): LookupRecord[] {
   const byAlias = aliasRowsByAlias(db, key);
-  if (byAlias.length) return byAlias.map((r) => line(asDefinition(r)));
-  return (db.prepare(DEFINITIONS).all(key) as Definition[]).map(line);
+  if (byAlias.length) return byAlias.map((r) => lookupRecord(asDefinition(r)));
+  return (db.prepare(DEFINITIONS).all(key) as Definition[]).map(lookupRecord);
 }
 
 function asDefinition(r: AliasRow): Definition {
@@ -38,10 +46,20 @@ function asDefinition(r: AliasRow): Definition {
     ks_letter: r.kallsyms, section: r.section, section_addr: r.section_addr, alias: r.alias, sympos: r.sympos, decl_file: r.decl_file, decl_line: r.decl_line, unit: r.unit };
 }
 
+/** One definition site as `where --format json` prints it. */
+export interface WhereRecord {
+  object: string; path: string; name: string; decl_file: string | null; decl_line: number | null; unit: string | null; address: string;
+}
+
 /** `ksymtree where NAME`: the definition sites of a name (needs sites: `index --all-sites` for unique names). */
-export function where(db: Db, name: string): string[] {
-  return (db.prepare(DEFINITIONS).all(name) as Definition[]).map((d) =>
-    [objectName(d), d.name, siteText(d) || '(no site recorded)', d.unit ?? '', displayAddress(d.value, d.elf_class)].join('\t'));
+export function where(db: Db, name: string): WhereRecord[] {
+  return (db.prepare(DEFINITIONS).all(name) as Definition[]).map((d) => ({ object: objectName(d), path: d.object, name: d.name,
+    decl_file: d.decl_file, decl_line: d.decl_line, unit: d.unit, address: displayAddress(d.value, d.elf_class) }));
+}
+
+/** Columns: object, name, site (or "(no site recorded)"), unit, address. */
+export function whereLine(r: WhereRecord): string {
+  return [r.object, r.name, siteText(r) || '(no site recorded)', r.unit ?? '', r.address].join('\t');
 }
 
 /** `ksymtree stats`: what the index holds. */
@@ -64,13 +82,46 @@ export function stats(db: Db): string[] {
   return lines;
 }
 
+/**
+ * `stats --format json`, from the text lines so that every line `stats` gains appears in both: each
+ * `LABEL<TAB>TOTAL<TAB>(PART N, N PART, ...)` becomes `label: {total: TOTAL, part: N, ...}` (non-alphanumerics
+ * of labels and parts as `_`); a line without a total (alias stages) holds only its parts.
+ */
+export function statsRecord(lines: readonly string[]): Record<string, Record<string, number>> {
+  const key = (text: string) => text.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
+  const out: Record<string, Record<string, number>> = {};
+  for (const l of lines) {
+    const [label, ...rest] = l.split('\t');
+    const entry: Record<string, number> = {};
+    for (const field of rest) {
+      if (/^\d+$/.test(field)) {
+        entry.total = Number(field);
+        continue;
+      }
+      for (const part of field.replace(/^\(|\)$/g, '').split(', ')) {
+        const m = /^(.*\D)\s+(\d+)$/.exec(part) ?? /^(\d+)\s+(\D.*)$/.exec(part);
+        if (!m) continue;
+        const [name, n] = /^\d/.test(m[1]) ? [m[2], m[1]] : [m[1], m[2]];
+        entry[key(name)] = Number(n);
+      }
+    }
+    out[key(label)] = entry;
+  }
+  return out;
+}
+
+/** One change as `diff --format json` prints it: `old_sympos` for "~", null otherwise. */
+export interface DiffRecord {
+  object: string; change: '+' | '-' | '~'; alias: string; name: string; sympos: number; old_sympos: number | null;
+}
+
 interface DiffKey { object: string; name: string; alias: string; sympos: number }
 
 /**
  * `ksymtree diff OLD NEW`: per object (matched by module name, or vmlinux), aliases added (+) and removed (-),
  * and aliases whose sympos changed (~): what a livepatch author re-checks for every release.
  */
-export function diff(oldDb: Db, newDb: Db): string[] {
+export function diff(oldDb: Db, newDb: Db): DiffRecord[] {
   const load = (db: Db) => {
     const rows = db.prepare(`SELECT o.kind, o.module_name AS module, s.name, a.alias, a.sympos FROM aliases a
       JOIN objects o ON o.id = a.object_id JOIN symbols s ON s.object_id = a.object_id AND s.idx = a.idx`).all() as
@@ -82,12 +133,19 @@ export function diff(oldDb: Db, newDb: Db): string[] {
   };
   const before = load(oldDb);
   const after = load(newDb);
-  const out: { key: string; text: string }[] = [];
+  const out: { key: string; record: DiffRecord }[] = [];
+  const change = (key: string, k: DiffKey, c: DiffRecord['change'], old: number | null) =>
+    out.push({ key, record: { object: k.object, change: c, alias: k.alias, name: k.name, sympos: k.sympos, old_sympos: old } });
   for (const [key, a] of after) {
     const b = before.get(key);
-    if (!b) out.push({ key, text: `${a.object}\t+\t${a.alias}\tsympos ${a.sympos}` });
-    else if (b.sympos !== a.sympos) out.push({ key, text: `${a.object}\t~\t${a.alias}\tsympos ${b.sympos} -> ${a.sympos}` });
+    if (!b) change(key, a, '+', null);
+    else if (b.sympos !== a.sympos) change(key, a, '~', b.sympos);
   }
-  for (const [key, b] of before) if (!after.has(key)) out.push({ key, text: `${b.object}\t-\t${b.alias}\tsympos ${b.sympos}` });
-  return out.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).map((x) => x.text);
+  for (const [key, b] of before) if (!after.has(key)) change(key, b, '-', null);
+  return out.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)).map((x) => x.record);
+}
+
+/** `OBJECT<TAB>+|-|~<TAB>ALIAS<TAB>sympos N` (`sympos OLD -> NEW` for ~). */
+export function diffLine(r: DiffRecord): string {
+  return `${r.object}\t${r.change}\t${r.alias}\tsympos ${r.old_sympos === null ? r.sympos : `${r.old_sympos} -> ${r.sympos}`}`;
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FatalError } from '../errors.js';
-import { type AliasRow, aliasRowsByAlias, objectName, sectionOffset, siteText } from '../index/alias-rows.js';
+import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../index/alias-rows.js';
 import type { Db } from '../index/db.js';
 
 export interface ResolveOptions {
@@ -64,33 +64,59 @@ function eventName(r: AliasRow): string {
   return `${r.name}_${r.sympos}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
 }
 
+/** One copy an alias names, as `resolve --format json` prints it (README: "Machine-readable output"). */
+export interface ResolveRecord {
+  alias: string; object: string; path: string; name: string; sympos: number; section: string | null; offset: string; size: number;
+  decl_file: string | null; decl_line: number | null; unit: string | null;
+  livepatch: { objname: string | null; old_name: string; old_sympos: number };
+  /** A unique symbol of the same section at or below the copy: `[MOD:]NAME+OFFSET` reaches it on any load. */
+  anchor: { name: string; offset: string; kprobe_event: string } | null;
+  /** With --kallsyms or a /sys/module copy: this boot's address and trace lines using it. */
+  runtime: { address: string; how: string; kprobe_event: string; perf_probe: string; bpftrace: string } | null;
+}
+
 /** `ksymtree resolve ALIAS`: where that copy is, and trace lines that reach exactly it on a running kernel. */
-export function resolve(db: Db, alias: string, opts: ResolveOptions): string[] {
+export function resolve(db: Db, alias: string, opts: ResolveOptions): ResolveRecord[] {
   const rows = aliasRowsByAlias(db, alias);
   if (!rows.length) throw new FatalError(`${alias}: no such alias in the index (see \`ksymtree lookup NAME\`)`);
-  const out: string[] = [];
-  for (const r of rows) {
+  return rows.map((r) => {
     const obj = objectName(r);
-    const offset = BigInt(`0x${r.value}`);
-    out.push(`${alias}: ${obj} ${r.name} sympos ${r.sympos}, ${sectionOffset(r)}, size ${r.size}${siteText(r) ? `, defined at ${siteText(r)}` : ''}`);
-    out.push(`  livepatch: .objname = ${r.kind === 'vmlinux' ? 'NULL' : `"${obj}"`}, .old_name = "${r.name}", .old_sympos = ${r.sympos}`);
     const ev = eventName(r);
-    const anchor = uniqueAnchor(db, r);
+    const found = uniqueAnchor(db, r);
     const prefix = r.kind === 'module' ? `${obj}:` : '';
-    if (anchor) {
-      const delta = offset - BigInt(`0x${anchor.value}`);
-      out.push(`  kprobe_events: p:ksymtree/${ev} ${prefix}${anchor.name}+0x${delta.toString(16)}`);
-      out.push(`    (${anchor.name} is unique in ${r.kind === 'vmlinux' ? 'the whole tree' : obj}, so kernels that refuse non-unique names accept it; stable across module loads and KASLR)`);
-    }
+    const anchor = found && ((delta) => ({ name: found.name, offset: delta, kprobe_event: `p:ksymtree/${ev} ${prefix}${found.name}+${delta}` }))(
+      `0x${(BigInt(`0x${r.value}`) - BigInt(`0x${found.value}`)).toString(16)}`);
     const rt = runtimeAddress(r, opts);
-    if (rt) {
-      const addr = `0x${rt.address.toString(16)}`;
-      out.push(`  runtime address: ${addr} (${rt.how})`);
-      out.push(`  kprobe_events: p:ksymtree/${ev} ${addr}`);
-      out.push(`  perf probe: perf probe --add '${addr}'`);
-      out.push(`  bpftrace: bpftrace -e 'kprobe:${addr} { printf("${ev}\\n"); }'`);
+    const addr = rt && `0x${rt.address.toString(16)}`;
+    return {
+      alias, object: obj, path: r.object, name: r.name, sympos: r.sympos, section: r.section, offset: offsetInSection(r), size: r.size,
+      decl_file: r.decl_file, decl_line: r.decl_line, unit: r.unit,
+      livepatch: { objname: r.kind === 'vmlinux' ? null : obj, old_name: r.name, old_sympos: r.sympos },
+      anchor,
+      runtime: rt && addr ? { address: addr, how: rt.how, kprobe_event: `p:ksymtree/${ev} ${addr}`, perf_probe: `perf probe --add '${addr}'`,
+        bpftrace: `bpftrace -e 'kprobe:${addr} { printf("${ev}\\n"); }'` } : null,
+    };
+  });
+}
+
+/** The text view of `resolve`: a summary line, then livepatch, kprobe, perf and bpftrace lines. */
+export function resolveLines(records: readonly ResolveRecord[]): string[] {
+  const out: string[] = [];
+  for (const r of records) {
+    const site = siteText(r);
+    out.push(`${r.alias}: ${r.object} ${r.name} sympos ${r.sympos}, ${r.section ?? '?'}+${r.offset}, size ${r.size}${site ? `, defined at ${site}` : ''}`);
+    out.push(`  livepatch: .objname = ${r.livepatch.objname === null ? 'NULL' : `"${r.livepatch.objname}"`}, .old_name = "${r.name}", .old_sympos = ${r.sympos}`);
+    if (r.anchor) {
+      out.push(`  kprobe_events: ${r.anchor.kprobe_event}`);
+      out.push(`    (${r.anchor.name} is unique in ${r.livepatch.objname === null ? 'the whole tree' : r.object}, so kernels that refuse non-unique names accept it; stable across module loads and KASLR)`);
+    }
+    if (r.runtime) {
+      out.push(`  runtime address: ${r.runtime.address} (${r.runtime.how})`);
+      out.push(`  kprobe_events: ${r.runtime.kprobe_event}`);
+      out.push(`  perf probe: ${r.runtime.perf_probe}`);
+      out.push(`  bpftrace: ${r.runtime.bpftrace}`);
       out.push('    (a raw address names one copy whatever its name; valid for this boot and this module load only)');
-    } else if (!anchor) {
+    } else if (!r.anchor) {
       out.push('  no unique neighbour in this section: give --kallsyms /proc/kallsyms for a runtime address');
     }
   }

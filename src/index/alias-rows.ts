@@ -46,10 +46,9 @@ export function siteText(r: Pick<AliasRow, 'decl_file' | 'decl_line' | 'unit'>):
   return r.unit ?? '';
 }
 
-/** `section+0xOFFSET`: the place of a symbol that stays valid after relocation (and across KASLR). */
-export function sectionOffset(r: { section: string | null; section_addr: string | null; value: string }): string {
-  const offset = BigInt(`0x${r.value}`) - BigInt(`0x${r.section_addr ?? '0'}`);
-  return `${r.section ?? '?'}+0x${offset.toString(16)}`;
+/** `0xOFFSET` of a symbol in its section: its place that stays valid after relocation (and across KASLR). */
+export function offsetInSection(r: { section_addr: string | null; value: string }): string {
+  return `0x${(BigInt(`0x${r.value}`) - BigInt(`0x${r.section_addr ?? '0'}`)).toString(16)}`;
 }
 
 /** The object's name as livepatch and /proc/kallsyms use it: the module name, or "vmlinux". */

@@ -32,3 +32,17 @@ export function displayAddress(value: string, elfClass: number | null): string {
 export function indexedConfig(db: Db): KernelConfig | null {
   return configFromMeta(new Map(db.prepare("SELECT key, value FROM meta WHERE key LIKE 'config%'").raw().all() as [string, string][]));
 }
+
+/** One row of the errors table, as `ksymtree errors` lists it (path, then offset order). */
+export interface ErrorRecord { path: string; object: string | null; offset: number | null; kind: string; message: string }
+
+export function errorRecords(db: Db): ErrorRecord[] {
+  return db.prepare(`SELECT e.path, CASE o.kind WHEN 'vmlinux' THEN 'vmlinux' ELSE o.module_name END AS object, e.offset, e.kind, e.message
+    FROM errors e LEFT JOIN objects o ON o.id = e.object_id ORDER BY e.path, e.offset`).all() as ErrorRecord[];
+}
+
+/** The first error of each file that has one, in `ksymtree errors` order: what `index` prints per failed file. */
+export function firstErrorPerFile(db: Db): string[] {
+  const seen = new Set<string>();
+  return errorRecords(db).filter((e) => !seen.has(e.path) && seen.add(e.path)).map((e) => e.message);
+}

@@ -1,7 +1,6 @@
-import * as zlib from 'node:zlib';
 import { ObjectError } from '../errors.js';
 import { ELF_MAGIC } from '../elf/header.js';
-import { DEFAULT_DECOMPRESSED_CAP, decompress } from '../io/decompress.js';
+import { DEFAULT_DECOMPRESSED_CAP, decompress, systemXz } from '../io/decompress.js';
 
 /**
  * The vmlinux inside a compressed kernel image, so that an installed tree without a debug package still
@@ -109,19 +108,9 @@ export async function decompressKernel(file: string, kind: KernelCompression, pa
   let out: Buffer;
   try {
     switch (kind) {
-      case 'xz': {
-        // The kernel's xz_wrap.sh adds a branch filter (--x86, --arm64, ...) that xz-decompress does not
-        // implement; @napi-rs/lzma does. Without that package, plain LZMA2 streams still decode.
-        const napi = await optional<LzmaNapi>('@napi-rs/lzma/xz', '@napi-rs/lzma', kind, file, at).catch(() => null);
-        out = napi ? Buffer.from(napi.decompressSync(body)) : await rebased(at, () => decompress(file, kind, body, cap));
-        break;
-      }
-      case 'zstd': {
-        // Node ≥ 22.15 has a native zstd decoder, ten times faster than fzstd on a 50 MB kernel.
-        const native = (zlib as unknown as { zstdDecompressSync?: (b: Buffer, o: { maxOutputLength: number }) => Buffer }).zstdDecompressSync;
-        out = native ? native(body, { maxOutputLength: cap }) : await rebased(at, () => decompress(file, kind, body, cap));
-        break;
-      }
+      // xz_wrap.sh adds a branch filter (--x86, --arm64, ...): decompress() hands such streams to the system xz.
+      case 'xz':
+      case 'zstd':
       case 'gzip':
         out = await rebased(at, () => decompress(file, kind, body, cap));
         break;
@@ -129,7 +118,7 @@ export async function decompressKernel(file: string, kind: KernelCompression, pa
         out = await lz4Legacy(file, body, size, at, cap);
         break;
       case 'lzma':
-        out = Buffer.from((await optional<LzmaNapi>('@napi-rs/lzma/lzma', '@napi-rs/lzma', kind, file, at)).decompressSync(body));
+        out = systemXz(file, 'lzma', body, at, cap);
         break;
       case 'bzip2':
         out = Buffer.from((await optional<{ default: { decode(b: Buffer): Uint8Array } }>('seek-bzip', 'seek-bzip', kind, file, at)).default.decode(body));
@@ -144,10 +133,6 @@ export async function decompressKernel(file: string, kind: KernelCompression, pa
     throw new ObjectError(file, at + payload.length - 4, `${kind} payload: the appended size says ${size} bytes, the stream decompressed to ${out.length}`, 'compression');
   }
   return out;
-}
-
-interface LzmaNapi {
-  decompressSync(b: Uint8Array): Uint8Array;
 }
 
 /** src/io/decompress.ts reports offsets in the stream it was given; the payload starts at `at` in the file. */

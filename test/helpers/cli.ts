@@ -10,9 +10,12 @@ export interface CliResult {
   stderr: string;
 }
 
-export function ksymtree(args: readonly string[], opts: { cwd?: string } = {}): Promise<CliResult> {
+/** `env` entries are added to the test's environment; an undefined value removes one. */
+export function ksymtree(args: readonly string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env, ...opts.env };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

@@ -1,0 +1,57 @@
+/** Examples shown by `ksymtree help COMMAND`, `--help` and the man page: one list, by command and by user. */
+
+export interface Example { readonly command: string; readonly what: string }
+
+export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
+  index: [
+    { command: 'ksymtree index', what: 'the running kernel: /lib/modules/$(uname -r), its debug tree when installed; writes <tree>/ksymtree.db' },
+    { command: 'ksymtree index debian/tmp/lib/modules/$KVER --debug-dir debian/tmp/usr/lib/debug/lib/modules/$KVER', what: 'a package build: installed tree with its debug copies' },
+    { command: 'ksymtree index ~/linux --db /tmp/ksymtree.db', what: 'a build tree after `make`' },
+  ],
+  symbols: [{ command: 'ksymtree symbols --object bridge --format json', what: 'every .symtab entry of bridge.ko' }],
+  aliases: [
+    { command: 'ksymtree aliases --object bridge --format livepatch', what: 'klp_object.name, old_name and old_sympos of every duplicated name of bridge.ko' },
+    { command: 'ksymtree aliases --object vmlinux --format nm -o vmlinux.aliases', what: 'nm -n with aliases, for scripts/kallsyms at link time' },
+  ],
+  lookup: [
+    { command: 'ksymtree lookup name_show', what: 'every copy of name_show in the tree, with sympos, alias and site' },
+    { command: 'ksymtree lookup name_show@kernel_irq_irqdesc_c_230 --format json', what: 'the one copy an alias names, as JSON' },
+  ],
+  where: [{ command: 'ksymtree where jhash', what: 'the definition sites of jhash in every object (all names after `index --all-sites`)' }],
+  resolve: [
+    { command: 'ksymtree resolve name_show@kernel_irq_irqdesc_c_230', what: 'livepatch fields and a kprobe line anchored at a unique neighbour' },
+    { command: 'sudo ksymtree resolve jhash@include_linux_jhash_h_70@net_bridge_br_fdb_c --kallsyms /proc/kallsyms', what: 'plus this boot\'s address and perf/bpftrace lines' },
+  ],
+  diff: [{ command: 'ksymtree diff 6.1/ksymtree.db 6.12/ksymtree.db --format json', what: 'aliases added, removed, or whose sympos changed between two releases' }],
+  kallsyms: [{ command: 'ksymtree kallsyms --object bridge --sections /sys/module', what: 'bridge.ko as /proc/kallsyms shows it once loaded' }],
+  apply: [
+    { command: 'ksymtree apply debian/tmp/lib/modules/$KVER --dry-run', what: 'which modules would get aliases' },
+    { command: 'ksymtree apply debian/tmp/lib/modules/$KVER --resign certs/signing_key.pem certs/signing_key.x509', what: 'write the aliases and re-sign' },
+    { command: 'ksymtree apply /lib/modules/$KVER --revert', what: 'the exact original modules back' },
+  ],
+  verify: [{ command: 'ksymtree verify debian/tmp/lib/modules/$KVER', what: 'the modules still hold what apply wrote (a package-build sanity step)' }],
+  stats: [{ command: 'ksymtree stats --format json', what: 'counts of objects, symbols, duplicates, aliases, sites, errors' }],
+  errors: [{ command: 'ksymtree errors --db /lib/modules/$KVER/ksymtree.db', what: 'every file that could not be fully read: file, offset, what was expected' }],
+  man: [{ command: 'ksymtree man > ksymtree.1 && man -l ksymtree.1', what: 'this help as a man page' }],
+};
+
+/** The three users and the commands each one runs. */
+export const USER_EXAMPLES: readonly { readonly user: string; readonly examples: readonly Example[] }[] = [
+  { user: 'Packager (after make modules_install, or in a package build)', examples: [
+    { command: 'ksymtree index $DESTDIR/lib/modules/$KVER --debug-dir $DEBUGDIR/lib/modules/$KVER', what: 'index the tree; exit 1 names each file that failed' },
+    { command: 'ksymtree apply $DESTDIR/lib/modules/$KVER --resign $KEY $CERT', what: 'write the aliases into the modules' },
+    { command: 'ksymtree verify $DESTDIR/lib/modules/$KVER', what: 'check before packaging' },
+  ] },
+  { user: 'Livepatch author', examples: [
+    { command: 'ksymtree aliases --object bridge --format livepatch', what: 'old_sympos of every duplicated name' },
+    { command: 'ksymtree diff old/ksymtree.db new/ksymtree.db', what: 'which sympos changed in the new release' },
+  ] },
+  { user: 'Tracer', examples: [
+    { command: 'ksymtree lookup name_show', what: 'which copy is which' },
+    { command: 'sudo ksymtree resolve name_show@kernel_irq_irqdesc_c_230 --kallsyms /proc/kallsyms', what: 'kprobe, perf and bpftrace lines for exactly that copy' },
+  ] },
+];
+
+export function examplesText(examples: readonly Example[]): string {
+  return examples.map((e) => `  $ ${e.command}\n      ${e.what}`).join('\n');
+}

@@ -1,0 +1,48 @@
+// Installing anywhere a kernel is built: no direct dependency is tied to one platform, and npm resolves a
+// native part for linux arm64 and musl from package-lock.json alone (npm ci --dry-run, offline).
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; engines: { node: string } };
+const manifest = (name: string) => JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as
+  { os?: string[]; cpu?: string[]; optionalDependencies?: Record<string, string>; gypfile?: boolean; engines?: { node?: string } };
+
+test('no direct dependency is a per-platform package; native ones bring theirs as optional dependencies or build from source', (t) => {
+  for (const name of Object.keys(pkg.dependencies)) {
+    const m = manifest(name);
+    t.falsy(m.os ?? m.cpu, `${name} is tied to ${m.os}/${m.cpu}`);
+  }
+  // The native packages: their per-platform binaries are optional dependencies, better-sqlite3 builds with node-gyp.
+  t.true(Object.keys(manifest('lz4-napi').optionalDependencies ?? {}).some((d) => d.endsWith('linux-arm64-gnu')));
+  t.true(manifest('better-sqlite3').gypfile !== false);
+});
+
+test('engines names the Node lines that are tested (20, 22, 24), and the running node is one of them', (t) => {
+  t.is(pkg.engines.node, '20.x || 22.x || 24.x');
+  t.true(['20', '22', '24'].includes(process.versions.node.split('.')[0]));
+});
+
+function dryRun(cpu: string, libc: string): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'ksymtree-npm-'));
+  for (const f of ['package.json', 'package-lock.json']) copyFileSync(join(ROOT, f), join(dir, f));
+  const r = spawnSync('npm', ['ci', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', `--cpu=${cpu}`, '--os=linux', `--libc=${libc}`],
+    { cwd: dir, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm ci --dry-run --cpu=${cpu} --libc=${libc}: ${r.stderr}`);
+  return r.stdout.split('\n').map((l) => /^add (\S+) /.exec(l)?.[1]).filter((n): n is string => !!n);
+}
+
+for (const [cpu, libc] of [['arm64', 'glibc'], ['arm64', 'musl'], ['x64', 'musl']] as const) {
+  test(`npm ci resolves every native part for linux-${cpu}-${libc} from the lockfile`, (t) => {
+    const added = dryRun(cpu, libc);
+    const suffix = `linux-${cpu}-${libc === 'glibc' ? 'gnu' : 'musl'}`;
+    // Each package with per-platform optional binaries gets exactly the one for this platform.
+    t.true(added.includes(`@antoniomuso/lz4-napi-${suffix}`), added.filter((a) => a.includes('lz4')).join(' '));
+    t.true(added.includes(`@napi-rs/nice-${suffix}`), added.filter((a) => a.includes('nice')).join(' '));
+    t.deepEqual(added.filter((a) => /-(linux|darwin|win32|android|freebsd)-/.test(a) && !a.endsWith(suffix)), []);
+    t.true(added.includes('better-sqlite3') && added.includes('xz-decompress') && added.includes('fzstd'));
+  });
+}
