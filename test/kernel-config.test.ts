@@ -94,6 +94,8 @@ test.serial('index: a vmlinux with IKCONFIG and no .config beside it is read by 
   t.regex(r.stderr, /kernel config: CONFIG_KALLSYMS=y, CONFIG_KALLSYMS_ALL=n, .* \(from IKCONFIG in .*vmlinux\)/);
   const stats = (await ksymtree(['stats', '--db', db])).stdout;
   t.regex(stats, /^kernel config\tCONFIG_KALLSYMS=y, CONFIG_KALLSYMS_ALL=n, .*from IKCONFIG/m);
+  const json = JSON.parse((await ksymtree(['stats', '--db', db, '--format', 'json'])).stdout);
+  t.like(json.kernel_config, { source: 'ikconfig', version: '6.1.176', options: { CONFIG_KALLSYMS_ALL: 'n', CONFIG_IKCONFIG: 'y' } });
 });
 
 test('the kallsyms table tells CONFIG_KALLSYMS_ALL: only text-range entries means =n', (t) => {

@@ -10,7 +10,7 @@ import { diff, diffLine, lookup, lookupLine, stats, statsRecord, where, whereLin
 import { resolve, resolveLines } from '../commands/resolve.js';
 import { type Db, openIndexDb } from '../index/db.js';
 import { DB_ENV, indexPathToRead } from '../index/location.js';
-import { errorRecords } from '../index/queries.js';
+import { errorRecords, indexedConfig } from '../index/queries.js';
 import { COMMAND_EXAMPLES, USER_EXAMPLES, examplesText } from './examples.js';
 import { reportFailures } from './failures.js';
 import { manPage } from './man.js';
@@ -162,7 +162,8 @@ program.command('stats')
   .addOption(formatOption())
   .action((o: { db?: string; format: TextOrJson }) => withIndex(o.db, (db) => {
     const lines = stats(db);
-    emit(render(o.format, o.format === 'json' ? statsRecord(lines) : null, () => lines));
+    // The configuration is text, not counts: its JSON comes from the index's meta rows as they are.
+    emit(render(o.format, o.format === 'json' ? { ...statsRecord(lines), kernel_config: indexedConfig(db) } : null, () => lines));
   }));
 
 program.command('diff')
