@@ -75,6 +75,9 @@ export class Dwarf {
       return u;
     }
     return this.once(`unit ${key}`, () => {
+      // A unit (named by .debug_aranges, say) in the part of the section already known to hold no units.
+      const known = this.tails.get(section);
+      if (known && offset >= known.sectionOffset) throw known;
       try {
         return this.decodeUnit(section, offset, key);
       } catch (e) {
