@@ -8,6 +8,7 @@ import { resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { FatalError } from '../errors.js';
 import { type Db, openIndexDb, schemaVersion } from '../index/db.js';
+import { type Lock, acquireLock } from '../io/lock.js';
 import { Progress } from '../io/progress.js';
 import { walkTree } from '../tree/walk.js';
 import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, revertModule } from './module-file.js';
@@ -138,7 +139,14 @@ export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
   }
   if (opts.revert) return runRevert(opts);
   const dbPath = resolveDbPath(opts.tree, opts.db);
-  const db = opts.dryRun ? openIndexDb(dbPath) : openForWriting(dbPath);
+  const lock = opts.dryRun ? null : lockIndex(dbPath);
+  let db: Db;
+  try {
+    db = opts.dryRun ? openIndexDb(dbPath) : openForWriting(dbPath);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
   let signer: Signer | null = null;
   try {
     const objects = db.prepare("SELECT id, path, kind, build_id FROM objects WHERE status != 'failed' ORDER BY id").all() as IndexedObject[];
@@ -192,7 +200,16 @@ export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
   } finally {
     signer?.close();
     db.close();
+    lock?.release();
   }
+}
+
+/**
+ * The lock `index` takes too: one run at a time writes an index and the modules it lists (two `apply` on
+ * one tree, or `index` while `apply` rewrites it, get a clear error instead of interleaving).
+ */
+function lockIndex(dbPath: string): Lock | null {
+  return existsSync(dbPath) ? acquireLock(`${dbPath}.lock`, `the index ${dbPath} and its modules`) : null;
 }
 
 function record(db: Db, tasks: readonly (ModuleTask & { id: number })[], outcomes: readonly Outcome[]): void {
@@ -217,6 +234,15 @@ async function runRevert(opts: ApplyRunOptions): Promise<RunReport> {
   const dbPath = resolveDbPath(opts.tree, opts.db);
   const haveDb = existsSync(dbPath);
   if (!opts.tree && !haveDb) throw new FatalError(`--revert needs a TREE or an index: ${dbPath} does not exist`);
+  const lock = opts.dryRun ? null : lockIndex(dbPath);
+  try {
+    return await revertAll(opts, dbPath, haveDb);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function revertAll(opts: ApplyRunOptions, dbPath: string, haveDb: boolean): Promise<RunReport> {
   let paths: string[];
   if (opts.tree) {
     if (!existsSync(opts.tree) || !statSync(opts.tree).isDirectory()) throw new FatalError(`${opts.tree}: not a directory`);

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { FatalError } from '../errors.js';
 import { commitTemp, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
-import { createIndexDb } from '../index/db.js';
+import { createIndexDb, type Db } from '../index/db.js';
 import { type DebugLink, IndexWriter } from '../index/writer.js';
 import { type AliasSummary, kernelRelease, writeAliases } from '../analyse/aliases.js';
 import { siteRequests } from '../analyse/duplicates.js';
@@ -16,6 +16,7 @@ import { debugTreeObjects, pairDebugCopies } from '../tree/debug-pairing.js';
 import { type FoundObject, type WalkProblem, singleFile, walkTree } from '../tree/walk.js';
 import { TOOL_VERSION } from '../version.js';
 import { processAlive } from '../io/process.js';
+import { acquireLock } from '../io/lock.js';
 
 export interface IndexOptions {
   readonly inputs: readonly string[];
@@ -147,6 +148,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   }
 
   const dbPath = opts.db ? resolve(opts.db) : defaultDbPath(inputs.trees);
+  const lock = acquireLock(`${dbPath}.lock`, `the index ${dbPath}`);
   const tmp = tempPathFor(dbPath);
   const removeTemp = () => {
     for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${tmp}${suffix}`, { force: true });
@@ -157,9 +159,15 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  removeTemp();
-  removeStaleTemps(dbPath);
-  const db = createIndexDb(tmp);
+  let db: Db;
+  try {
+    removeTemp();
+    removeStaleTemps(dbPath);
+    db = createIndexDb(tmp);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const pool = new WorkerPool(opts.jobs);
   try {
     const writer = new IndexWriter(db);
@@ -220,6 +228,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     throw e;
   } finally {
     await pool.close();
+    lock.release();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
