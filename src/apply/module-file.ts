@@ -100,6 +100,16 @@ async function load(path: string): Promise<Loaded> {
   return { realPath, stat, file, compression, image, elf, signature, parsed, marker: findMarker(parsed) };
 }
 
+/** True when the file carries a `.ksymtree.apply` marker (apply rewrote it); false for anything else. */
+export async function carriesAliases(path: string): Promise<boolean> {
+  if (plainWithoutMarker(path)) return false;
+  try {
+    return (await load(path)).marker !== null;
+  } catch {
+    return false;
+  }
+}
+
 /** The original ELF (without signature) and what the marker must say about the original file. */
 async function originalOf(m: Loaded, dryRun: boolean): Promise<{ elf: Buffer; info: OriginalFile }> {
   if (m.marker) {
