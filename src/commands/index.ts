@@ -1,8 +1,8 @@
-import { accessSync, constants, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
 import { release } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { FatalError } from '../errors.js';
-import { commitTemp, tempPathFor } from '../io/atomic.js';
+import { commitTemp, removeStaleTemps, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
 import { createIndexDb, type Db } from '../index/db.js';
 import { type DebugLink, IndexWriter } from '../index/writer.js';
@@ -15,7 +15,6 @@ import type { ScannedObject } from '../scan/result.js';
 import { debugTreeObjects, pairDebugCopies } from '../tree/debug-pairing.js';
 import { type FoundObject, type WalkProblem, singleFile, walkTree } from '../tree/walk.js';
 import { TOOL_VERSION } from '../version.js';
-import { processAlive } from '../io/process.js';
 import { acquireLock } from '../io/lock.js';
 
 export interface IndexOptions {
@@ -96,17 +95,6 @@ function defaultDbPath(trees: readonly string[]): string {
     }
   }
   return resolve('ksymtree.db');
-}
-
-/** Temporary indexes left by runs that were killed outright (SIGKILL, power loss): their process is gone. */
-function removeStaleTemps(dbPath: string): void {
-  const prefix = `${basename(tempPathFor(dbPath)).replace(/\d+$/, '')}`;
-  for (const name of readdirSync(dirname(dbPath))) {
-    if (!name.startsWith(prefix)) continue;
-    // SQLite's own files (`-journal`, `-wal`, `-shm`) of a killed run go with its index.
-    const pid = Number(/^(\d+)(?:-journal|-wal|-shm)?$/.exec(name.slice(prefix.length))?.[1]);
-    if (Number.isInteger(pid) && !processAlive(pid)) rmSync(join(dirname(dbPath), name), { force: true });
-  }
 }
 
 

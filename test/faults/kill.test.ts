@@ -1,0 +1,127 @@
+// kill -9 at random moments of `index` and of `apply` over a tree of real modules. After each kill: the
+// previous index is byte-identical and opens; every module is byte-identical to its original or to the
+// fully applied file, and `verify` says which; a re-run of apply, or `apply --revert`, reaches one
+// consistent state; the next run leaves no temporary file. KSYMTREE_FAULT_KILLS trials of each (default 6).
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI } from '../helpers/cli.js';
+import { copyTree, faultCount, prng, queryIndex, runCli, seedModules, tempFiles } from './helpers.js';
+
+const TRIALS = faultCount('KSYMTREE_FAULT_KILLS', 6);
+const SEEDS = 12;
+const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+
+/** Starts `ksymtree ARGS` and SIGKILLs it after `delayMs` (or lets it finish first); resolves when it is gone. */
+function killAfter(args: readonly string[], delayMs: number): Promise<{ killed: boolean; status: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ killed: signal === 'SIGKILL', status });
+    });
+  });
+}
+
+const seeded = (t: import('ava').ExecutionContext) => {
+  const scratch = mkdtempSync(join(tmpdir(), 'ksymtree-faults-kill-'));
+  t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+  const { source, modules } = seedModules(scratch, SEEDS);
+  const tree = join(scratch, 'tree');
+  const files = copyTree(modules, tree);
+  t.log(`tree: ${files.length} modules from ${source}`);
+  return { scratch, tree, files };
+};
+
+test(`kill -9 during index (${TRIALS} trials): the previous index stays byte-identical and opens`, async (t) => {
+  t.timeout(TRIALS * 120_000 + 300_000);
+  const { scratch, tree } = seeded(t);
+  const db = join(scratch, 'index.db');
+  const first = await runCli(['index', tree, '--db', db, '--quiet'], { timeoutMs: 600_000 });
+  t.true(first.status === 0 || first.status === 1, first.stderr);
+  const before = sha(db);
+  const rows = queryIndex<{ n: number }>(db, 'SELECT count(*) AS n FROM symbols')[0].n;
+  const full = first.seconds * 1000;
+  const rnd = prng(0x9);
+  let killed = 0;
+  for (let i = 0; i < TRIALS; i++) {
+    const r = await killAfter(['index', tree, '--db', db, '--quiet'], Math.floor(rnd() * full * 1.2));
+    if (r.killed) killed++;
+    if (r.killed) t.is(sha(db), before, `trial ${i}: the index is the previous one, byte for byte`);
+    t.is(queryIndex<{ n: number }>(db, 'SELECT count(*) AS n FROM symbols')[0].n, rows, `trial ${i}: it opens and holds every symbol`);
+  }
+  t.log(`${killed} of ${TRIALS} runs killed before they finished (full run ${first.seconds.toFixed(1)} s)`);
+  t.true(killed > 0, 'some run was killed');
+  const last = await runCli(['index', tree, '--db', db, '--quiet'], { timeoutMs: 600_000 });
+  t.true(last.status === 0 || last.status === 1, last.stderr);
+  t.deepEqual(tempFiles(scratch), [], 'the next run removed what the killed ones left');
+});
+
+test(`kill -9 during apply (${TRIALS} trials): every module original or fully applied, verify says which, re-run or revert converge`, async (t) => {
+  t.timeout(TRIALS * 180_000 + 300_000);
+  const { scratch, tree, files } = seeded(t);
+  const db = join(scratch, 'index.db');
+  const indexed = await runCli(['index', tree, '--db', db, '--quiet'], { timeoutMs: 600_000 });
+  t.true(indexed.status === 0 || indexed.status === 1, indexed.stderr);
+  const original = new Map(files.map((f) => [f, sha(f)]));
+  // The reference: a whole apply on a copy.
+  const ref = join(scratch, 'ref');
+  cpSync(tree, ref, { recursive: true });
+  const refDb = join(scratch, 'ref.db');
+  cpSync(db, refDb);
+  const full = await runCli(['apply', ref, '--db', refDb, '--strip-signature', '--quiet'], { timeoutMs: 600_000 });
+  t.is(full.status, 0, full.stderr);
+  const applied = new Map(files.map((f) => [f, sha(join(ref, f.slice(tree.length)))]));
+  const changed = files.filter((f) => applied.get(f) !== original.get(f));
+  t.true(changed.length > 0, 'apply rewrites some module of the seed tree');
+  t.log(`${changed.length} of ${files.length} modules get aliases; full apply ${full.seconds.toFixed(1)} s`);
+
+  const rnd = prng(0x42);
+  let killed = 0;
+  let midway = 0;
+  for (let i = 0; i < TRIALS; i++) {
+    const work = join(scratch, `trial${i}`);
+    cpSync(tree, join(work, 'tree'), { recursive: true });
+    cpSync(db, join(work, 'index.db'));
+    const wt = join(work, 'tree');
+    const wdb = join(work, 'index.db');
+    const at = (f: string) => join(wt, f.slice(tree.length));
+    const r = await killAfter(['apply', wt, '--db', wdb, '--strip-signature', '--quiet'], Math.floor(rnd() * full.seconds * 1000 * 1.2));
+    if (r.killed) killed++;
+    const state = new Map<string, 'original' | 'applied'>();
+    for (const f of files) {
+      const h = sha(at(f));
+      const s = h === original.get(f) ? 'original' : h === applied.get(f) ? 'applied' : null;
+      t.not(s, null, `trial ${i}: ${f.slice(tree.length)} is neither its original nor the applied file`);
+      if (s) state.set(f, s);
+    }
+    const appliedNow = changed.filter((f) => state.get(f) === 'applied').length;
+    if (appliedNow > 0 && appliedNow < changed.length) midway++;
+    // verify names every module that is not applied-and-recorded, and only those.
+    const v = await runCli(['verify', wt, '--db', wdb], { timeoutMs: 300_000 });
+    const said = new Map(v.stdout.split('\n').filter(Boolean).map((l) => {
+      const [what, path] = l.split('\t');
+      return [path, what];
+    }));
+    for (const f of changed) {
+      const what = said.get(at(f));
+      if (state.get(f) === 'original') t.is(what, 'not-applied', `trial ${i}: verify on an original module`);
+      else t.true(what === undefined || what === 'unrecorded', `trial ${i}: verify on an applied module says ${what}`);
+    }
+    // Half the trials finish by re-running apply, half by reverting: each reaches one state.
+    const revert = i % 2 === 1;
+    const fin = await runCli(['apply', wt, '--db', wdb, ...(revert ? ['--revert'] : ['--strip-signature']), '--quiet'], { timeoutMs: 600_000 });
+    t.is(fin.status, 0, fin.stderr);
+    for (const f of files) t.is(sha(at(f)), (revert ? original : applied).get(f), `trial ${i}: ${revert ? 'revert' : 're-run'} converges for ${f.slice(tree.length)}`);
+    const after = await runCli(['verify', wt, '--db', wdb], { timeoutMs: 300_000 });
+    if (!revert) t.is(after.status, 0, `trial ${i}: verify after the re-run: ${after.stdout}`);
+    t.deepEqual(tempFiles(work), [], `trial ${i}: no temporary file left after the finishing run`);
+  }
+  t.log(`${killed} of ${TRIALS} applies killed, ${midway} with the tree half-applied`);
+  t.true(killed > 0, 'some apply was killed');
+});
