@@ -117,7 +117,7 @@ test(`kill -9 during apply (${TRIALS} trials): every module original or fully ap
     const revert = i % 2 === 1;
     const fin = await runCli(['apply', wt, '--db', wdb, ...(revert ? ['--revert'] : ['--strip-signature']), '--quiet'], { timeoutMs: 600_000 });
     t.is(fin.status, 0, fin.stderr);
-    for (const f of files) t.is(sha(at(f)), (revert ? original : applied).get(f), `trial ${i}: ${revert ? 'revert' : 're-run'} converges for ${f.slice(tree.length)}`);
+    for (const f of files) t.is(sha(at(f)), (revert ? original : applied).get(f)!, `trial ${i}: ${revert ? 'revert' : 're-run'} converges for ${f.slice(tree.length)}`);
     const after = await runCli(['verify', wt, '--db', wdb], { timeoutMs: 300_000 });
     if (!revert) t.is(after.status, 0, `trial ${i}: verify after the re-run: ${after.stdout}`);
     t.deepEqual(tempFiles(work), [], `trial ${i}: no temporary file left after the finishing run`);
