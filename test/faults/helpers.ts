@@ -2,7 +2,7 @@
 // mutator, running the CLI under a deadline with its peak RSS, and reading an index with SQLite directly.
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { CLI } from '../helpers/cli.js';
 import { corpus61 } from '../helpers/corpus.js';
@@ -33,10 +33,11 @@ export interface SeedModule {
 }
 
 /**
- * Real modules with DWARF from the Debian 6.1 debug tree (every `step`-th module of 150–900 KB, sorted by
- * path), else the example tree's modules built into `scratch`. `source` says which, for test titles.
+ * Real modules with DWARF from the Debian 6.1 debug tree (those named in `prefer`, then every `step`-th
+ * module of 150 KB–1.5 MB, sorted by path), else the example tree's modules built into `scratch`. `source`
+ * says which, for test titles.
  */
-export function seedModules(scratch: string, count: number): { source: string; modules: SeedModule[] } {
+export function seedModules(scratch: string, count: number, prefer: readonly string[] = []): { source: string; modules: SeedModule[] } {
   const c = corpus61();
   if (c) {
     const root = join(c.debug, 'kernel');
@@ -47,13 +48,15 @@ export function seedModules(scratch: string, count: number): { source: string; m
         if (e.isDirectory()) walk(p);
         else if (e.name.endsWith('.ko')) {
           const size = statSync(p).size;
-          if (size >= 150 << 10 && size <= 900 << 10) all.push(p);
+          if (size >= 150 << 10 && size <= 1536 << 10) all.push(p);
         }
       }
     };
     walk(root);
     const step = Math.max(1, Math.floor(all.length / count));
-    const modules = all.filter((_, i) => i % step === 0).slice(0, count).map((p) => ({ path: p, relPath: relative(root, p) }));
+    const preferred = all.filter((p) => prefer.includes(basename(p)));
+    const rest = all.filter((p, i) => i % step === 0 && !preferred.includes(p));
+    const modules = [...preferred, ...rest].slice(0, count).map((p) => ({ path: p, relPath: relative(root, p) }));
     return { source: 'Debian 6.1 cloud-amd64 debug modules', modules };
   }
   const build = join(scratch, 'examples-build');
