@@ -60,7 +60,7 @@ test(`kill -9 during index (${TRIALS} trials): the previous index stays byte-ide
   let killed = 0;
   let beforeCommit = 0;
   for (let i = 0; i < TRIALS; i++) {
-    const r = await killAfter(['index', tree, '--db', db, '--quiet'], Math.floor(rnd() * full * 1.2));
+    const r = await killAfter(['index', tree, '--db', db, '--quiet'], Math.floor(full * (0.15 + 0.8 * rnd())));
     if (r.killed) killed++;
     // Killed before its rename: the previous file, byte for byte. After it: the new index, complete (the
     // index's bytes are not reproducible, its content is).
@@ -103,7 +103,7 @@ test(`kill -9 during apply (${TRIALS} trials): every module original or fully ap
     const wt = join(work, 'tree');
     const wdb = join(work, 'index.db');
     const at = (f: string) => join(wt, f.slice(tree.length));
-    const r = await killAfter(['apply', wt, '--db', wdb, '--strip-signature', '--quiet'], Math.floor(rnd() * full.seconds * 1000 * 1.2));
+    const r = await killAfter(['apply', wt, '--db', wdb, '--strip-signature', '--quiet'], Math.floor(full.seconds * 1000 * (0.15 + 0.8 * rnd())));
     if (r.killed) killed++;
     const state = new Map<string, 'original' | 'applied'>();
     for (const f of files) {
