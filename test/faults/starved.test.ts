@@ -82,7 +82,7 @@ const canMount = isRoot;
   t.is(r.status, 1, `exit 1: some modules failed; stderr ${r.stderr}`);
   t.regex(r.stdout, /failed\t\d+\t.*(ENOSPC|no space)/i, 'the failed module says the disk is full');
   const failed = r.stdout.split('\n').filter((l) => l.startsWith('failed\t')).map((l) => l.split('\t')[2]);
-  for (const f of failed) t.is(sha(f), original.get(join(tree, f.slice(moved.length))), `${f}: untouched`);
+  for (const f of failed) t.is(sha(f), original.get(join(tree, f.slice(moved.length)))!, `${f}: untouched`);
   t.deepEqual(tempFiles(disk), [], 'no temporary file left');
   const v = await runCli(['verify', moved, '--db', db], { timeoutMs: 300_000 });
   for (const f of failed) t.true(v.stdout.includes(`not-applied\t${f}`), `verify says ${f} is not applied`);
@@ -125,7 +125,7 @@ test('two index runs on one --db, two apply runs on one tree, index while apply:
   t.true([e, f].some((r) => ok(r.status)), 'revert or index ran');
   for (const r of [e, f]) if (!ok(r.status)) t.regex(r.stderr, lockMessage);
   t.true(queryIndex<{ n: number }>(db, 'SELECT count(*) AS n FROM symbols')[0].n > 0, 'the index opens after index-while-revert');
-  if (e.status === 0) for (const file of files) t.is(sha(file), original.get(file), `${file}: reverted exactly`);
+  if (e.status === 0) for (const file of files) t.is(sha(file), original.get(file)!, `${file}: reverted exactly`);
   t.deepEqual(tempFiles(scratch), [], 'no temporary file left');
 });
 
@@ -168,6 +168,6 @@ test('apply on a read-only tree: each module fails with a clear reason, nothing 
   t.log(r.stdout);
   t.is(r.status, 1, r.stderr);
   t.regex(r.stdout, /failed\t\d+\t.*(EACCES|permission|read-only)/i, 'the reason says why');
-  for (const f of files) t.is(sha(f), original.get(f), `${f} unchanged`);
+  for (const f of files) t.is(sha(f), original.get(f)!, `${f} unchanged`);
   t.deepEqual(tempFiles(scratch), [], 'no temporary file left');
 });
