@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { resolve } from 'node:path';
-import { FatalError } from '../errors.js';
+import { FatalError, environmentProblem } from '../errors.js';
 import { commitTemp, removeStaleTemps, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
 import { createIndexDb, type Db } from '../index/db.js';
@@ -154,7 +154,8 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     db = createIndexDb(tmp);
   } catch (e) {
     lock.release();
-    throw e;
+    const problem = environmentProblem(e);
+    throw problem ? new FatalError(`cannot create the new index beside ${dbPath}: ${problem}`) : e;
   }
   const pool = new WorkerPool(opts.jobs);
   try {
@@ -213,6 +214,8 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   } catch (e) {
     if (db.open) db.close();
     removeTemp();
+    const problem = environmentProblem(e);
+    if (problem) throw new FatalError(`cannot write the new index beside ${dbPath}: ${problem}; the previous index is unchanged`);
     throw e;
   } finally {
     await pool.close();

@@ -133,7 +133,7 @@ export function runCli(args: readonly string[], opts: { timeoutMs: number; cwd?:
     child.on('close', (status, signal) => {
       clearTimeout(timer);
       let stderr = Buffer.concat(err).toString();
-      const m = /KSYMTREE_MAXRSS (\d+)\n?$/.exec(stderr);
+      const m = /(?:Command (?:exited with non-zero status \d+|terminated by signal \d+)\n)?KSYMTREE_MAXRSS (\d+)\n?$/.exec(stderr);
       if (m) stderr = stderr.slice(0, m.index);
       resolve({ status, signal, stdout: Buffer.concat(out).toString(), stderr, maxRssKb: m ? Number(m[1]) : null, timedOut, seconds: (Date.now() - started) / 1000 });
     });

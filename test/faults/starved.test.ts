@@ -43,14 +43,25 @@ function smallDisk(t: import('ava').ExecutionContext, dir: string, size: string)
 const canMount = isRoot;
 (canMount ? test : test.skip)('disk full during index: a clear error, exit 2, the old index intact, no temporary file', async (t) => {
   const { scratch, tree, files } = scratchTree(t);
-  const disk = join(scratch, 'disk');
-  const why = smallDisk(t, disk, '1m');
-  if (why) return t.fail(why);
-  // An old index that fits, then the tree grows so that the new one does not (--all-sites: every symbol's site).
-  const db = join(disk, 'index.db');
+  // An old index of one module, then an index of the whole tree (--all-sites: every symbol's site) on a
+  // disk that holds the old one and half of the new one, as measured on a roomy disk first.
   const small = join(scratch, 'small');
   mkdirSync(small);
   cpSync(files[0], join(small, 'first.ko'));
+  const sizeOf = async (input: string, extra: string[]) => {
+    const probe = join(scratch, 'probe.db');
+    await runCli(['index', input, '--db', probe, '--quiet', ...extra], { timeoutMs: 300_000 });
+    const n = statSync(probe).size;
+    rmSync(probe);
+    return n;
+  };
+  const oldSize = await sizeOf(small, []);
+  const newSize = await sizeOf(tree, ['--all-sites']);
+  const disk = join(scratch, 'disk');
+  const why = smallDisk(t, disk, String(Math.ceil((oldSize + newSize / 2) / 4096) * 4096));
+  if (why) return t.fail(why);
+  t.log(`old index ${oldSize} bytes, new ${newSize} bytes`);
+  const db = join(disk, 'index.db');
   const first = await runCli(['index', small, '--db', db, '--quiet'], { timeoutMs: 300_000 });
   t.is(first.status, 0, first.stderr);
   const before = sha(db);
