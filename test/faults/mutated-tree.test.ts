@@ -83,6 +83,8 @@ function mutate(seed: Seed, kind: Kind, rnd: () => number): { bytes: Buffer; ext
 }
 
 test(`${MUTANTS} mutated modules indexed with pass 2: no crash, no hang, bounded memory, every file accounted for, exit 1`, async (t) => {
+  const deadline = Math.max(300_000, MUTANTS * 2_000);
+  t.timeout(deadline + 600_000);
   const scratch = mkdtempSync(join(tmpdir(), 'ksymtree-faults-mutants-'));
   t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
   const { source, modules } = seedModules(scratch, SEEDS);
@@ -107,7 +109,7 @@ test(`${MUTANTS} mutated modules indexed with pass 2: no crash, no hang, bounded
   t.log(`mutants by kind: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}`);
 
   const db = join(scratch, 'index.db');
-  const r = await runCli(['index', tree, '--db', db, '--all-sites', '--quiet', '--jobs', '2'], { timeoutMs: Math.max(300_000, MUTANTS * 2_000) });
+  const r = await runCli(['index', tree, '--db', db, '--all-sites', '--quiet', '--jobs', '2'], { timeoutMs: deadline });
   t.log(`index: exit ${r.status}, ${r.seconds.toFixed(1)} s wall, peak RSS ${r.maxRssKb === null ? '?' : Math.round(r.maxRssKb / 1024)} MB`);
   t.false(r.timedOut, 'the run ended before its deadline (no hang)');
   t.is(r.signal, null, `no crash (signal ${r.signal}); stderr: ${r.stderr.slice(-2000)}`);

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { acquireLock } from '../../src/io/lock.js';
 import { CLI } from '../helpers/cli.js';
 import { copyTree, queryIndex, runCli, seedModules, tempFiles } from './helpers.js';
 
@@ -138,6 +139,27 @@ test('two index runs on one --db, two apply runs on one tree, index while apply:
   t.true(queryIndex<{ n: number }>(db, 'SELECT count(*) AS n FROM symbols')[0].n > 0, 'the index opens after index-while-revert');
   if (e.status === 0) for (const file of files) t.is(sha(file), original.get(file)!, `${file}: reverted exactly`);
   t.deepEqual(tempFiles(scratch), [], 'no temporary file left');
+});
+
+test('a held lock: index, apply and revert on that index exit 2 naming it; the index is untouched', async (t) => {
+  const { scratch, tree } = scratchTree(t, 4);
+  const db = join(scratch, 'index.db');
+  const first = await runCli(['index', tree, '--db', db, '--quiet'], { timeoutMs: 300_000 });
+  t.true(first.status === 0 || first.status === 1, first.stderr);
+  const before = sha(db);
+  const lock = acquireLock(`${db}.lock`, 'the test');
+  try {
+    for (const args of [['index', tree], ['apply', tree, '--strip-signature'], ['apply', tree, '--revert']]) {
+      const r = await runCli([...args, '--db', db, '--quiet'], { timeoutMs: 300_000 });
+      t.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      t.regex(r.stderr, /another ksymtree run is writing .*index\.db.*index\.db\.lock/, args.join(' '));
+    }
+  } finally {
+    lock.release();
+  }
+  t.is(sha(db), before, 'the index is untouched');
+  const after = await runCli(['index', tree, '--db', db, '--quiet'], { timeoutMs: 300_000 });
+  t.true(after.status === 0 || after.status === 1, `released: index runs again: ${after.stderr}`);
 });
 
 /** Runs as nobody when root (root reads anything); as ourselves otherwise. */
