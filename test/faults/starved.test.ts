@@ -42,7 +42,9 @@ function smallDisk(t: import('ava').ExecutionContext, dir: string, size: string)
 }
 
 const canMount = isRoot;
-(canMount ? test : test.skip)('disk full during index: a clear error, exit 2, the old index intact, no temporary file', async (t) => {
+/** Without root the disk-full tests are skipped, and their titles say why. */
+const diskTest = (title: string) => (canMount ? title : `${title} (SKIPPED: mounting a tmpfs needs root)`);
+(canMount ? test : test.skip)(diskTest('disk full during index: a clear error, exit 2, the old index intact, no temporary file'), async (t) => {
   const { scratch, tree, files } = scratchTree(t);
   // An old index of one module, then an index of the whole tree (--all-sites: every symbol's site) on a
   // disk that holds the old one and half of the new one, as measured on a roomy disk first.
@@ -75,7 +77,7 @@ const canMount = isRoot;
   t.deepEqual(tempFiles(disk), [], 'no temporary file left on the full disk');
 });
 
-(canMount ? test : test.skip)('disk full during apply: modules untouched or fully applied, never truncated; no temporary file', async (t) => {
+(canMount ? test : test.skip)(diskTest('disk full during apply: modules untouched or fully applied, never truncated; no temporary file'), async (t) => {
   const { scratch, tree, files } = scratchTree(t);
   const db = join(scratch, 'index.db');
   const idx = await runCli(['index', tree, '--db', db, '--quiet'], { timeoutMs: 300_000 });
