@@ -40,6 +40,15 @@ function loadSeed(path: string, relPath: string): Seed {
   return { relPath, bytes, sections, shoff, shTableSize };
 }
 
+const packedSeeds = new Map<string, Buffer>();
+/** The seed compressed once per format; its mutants flip or cut copies of that stream. */
+function packedSeed(seed: Seed, c: { ext: string; cmd: string[] }): Buffer {
+  const key = `${seed.relPath}${c.ext}`;
+  let packed = packedSeeds.get(key);
+  if (!packed) packedSeeds.set(key, (packed = execFileSync(c.cmd[0], c.cmd.slice(1), { input: seed.bytes, maxBuffer: 1 << 28 })));
+  return packed;
+}
+
 /** Flips 1–8 random bytes of `b` inside [start, end). */
 function flip(b: Buffer, start: number, end: number, rnd: () => number): void {
   if (end <= start) return;
@@ -72,7 +81,7 @@ function mutate(seed: Seed, kind: Kind, rnd: () => number): { bytes: Buffer; ext
     case 'compressed': {
       const names = Object.keys(COMPRESSORS);
       const c = COMPRESSORS[names[Math.floor(rnd() * names.length)]];
-      const packed = execFileSync(c.cmd[0], c.cmd.slice(1), { input: b, maxBuffer: 1 << 28 });
+      const packed = Buffer.from(packedSeed(seed, c));
       if (rnd() < 0.25) return { bytes: packed.subarray(0, Math.floor(rnd() * packed.length)), ext: c.ext };
       // Past the format's magic, so that the file is still recognised as that format.
       flip(packed, Math.min(6, packed.length), packed.length, rnd);
