@@ -53,18 +53,18 @@ test(`kill -9 during index (${TRIALS} trials): the previous index stays byte-ide
   const db = join(scratch, 'index.db');
   const first = await runCli(['index', tree, '--db', db, '--quiet'], { timeoutMs: 600_000 });
   t.true(first.status === 0 || first.status === 1, first.stderr);
-  const before = sha(db);
   const content = contentOf(db);
   const full = first.seconds * 1000;
   const rnd = prng(0x9);
   let killed = 0;
   let beforeCommit = 0;
   for (let i = 0; i < TRIALS; i++) {
+    const previous = sha(db);
     const r = await killAfter(['index', tree, '--db', db, '--quiet'], Math.floor(full * (0.15 + 0.8 * rnd())));
     if (r.killed) killed++;
     // Killed before its rename: the previous file, byte for byte. After it: the new index, complete (the
     // index's bytes are not reproducible, its content is).
-    if (r.killed && sha(db) === before) beforeCommit++;
+    if (r.killed && sha(db) === previous) beforeCommit++;
     t.deepEqual(contentOf(db), content, `trial ${i}: the index opens, passes integrity_check and holds everything`);
   }
   t.log(`${killed} of ${TRIALS} runs killed (${beforeCommit} before their commit left the old file byte-identical); full run ${first.seconds.toFixed(1)} s`);
