@@ -4,7 +4,8 @@
 #     s390x and aarch64 cross compilers, xz, zstd), installed with apt-get when missing and we may.
 #  2. The real-kernel corpus (Debian 6.1 cloud-amd64), fetched and cached outside the clone when the
 #     fetch script is reachable; without it the real-kernel tests are reported as skipped, by name.
-#  3. ava in TAP mode; the last line is "N passed, N failed, N skipped" for CI.
+#  3. ava in TAP mode; the last line is "N passed, N failed, N skipped" for CI. The fault tier (test/faults/,
+#     also `npm run test:faults`) runs small counts; KSYMTREE_FAULT_MUTANTS and KSYMTREE_FAULT_KILLS raise them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
