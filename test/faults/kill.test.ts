@@ -88,7 +88,7 @@ test(`kill -9 during apply (${TRIALS} trials): every module original or fully ap
   cpSync(tree, ref, { recursive: true });
   const refDb = join(scratch, 'ref.db');
   cpSync(db, refDb);
-  const full = await runCli(['apply', ref, '--db', refDb, '--strip-signature', '--quiet'], { timeoutMs: 600_000 });
+  const full = await runCli(['apply', ref, '--db', refDb, '--strip-signature', '--quiet', '--jobs', '1'], { timeoutMs: 600_000 });
   t.is(full.status, 0, full.stderr);
   const applied = new Map(files.map((f) => [f, sha(join(ref, f.slice(tree.length)))]));
   const changed = files.filter((f) => applied.get(f) !== original.get(f));
@@ -105,7 +105,7 @@ test(`kill -9 during apply (${TRIALS} trials): every module original or fully ap
     const wt = join(work, 'tree');
     const wdb = join(work, 'index.db');
     const at = (f: string) => join(wt, f.slice(tree.length));
-    const r = await killAfter(['apply', wt, '--db', wdb, '--strip-signature', '--quiet'], Math.floor(full.seconds * 1000 * (0.15 + 0.8 * rnd())));
+    const r = await killAfter(['apply', wt, '--db', wdb, '--strip-signature', '--quiet', '--jobs', '1'], Math.floor(full.seconds * 1000 * (0.15 + 0.8 * rnd())));
     if (r.killed) killed++;
     const state = new Map<string, 'original' | 'applied'>();
     for (const f of files) {
