@@ -9,6 +9,8 @@
 #  4. The fixture tier again on Node 22 and 24 (scripts/test-node-versions.sh; node binaries, headers and
 #     node_modules cached in ~/.cache/ksymtree-node). KSYMTREE_NODE_VERSIONS="22" picks lines; "none" skips, saying so.
 #  The last line is "N passed, N failed, N skipped" over all of them, for CI.
+#  The fault tier (test/faults/, also `npm run test:faults`) runs small counts; KSYMTREE_FAULT_MUTANTS and
+#  KSYMTREE_FAULT_KILLS raise them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

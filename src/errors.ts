@@ -24,3 +24,12 @@ export class FatalError extends Error {
     this.name = 'FatalError';
   }
 }
+
+/** Error codes that describe the machine (disk full, no permission, I/O failure), not a bug or an input. */
+const ENVIRONMENT = /^(?:ENOSPC|EDQUOT|EFBIG|EIO|EACCES|EPERM|EROFS|ENOMEM|EMFILE|ENFILE|SQLITE_FULL|SQLITE_IOERR\w*|SQLITE_CANTOPEN\w*|SQLITE_READONLY\w*|SQLITE_NOMEM)$/;
+
+/** The message of an error the environment caused (a full disk, a read-only directory), else null. */
+export function environmentProblem(e: unknown): string | null {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && ENVIRONMENT.test(code) ? `${(e as Error).message} (${code})` : null;
+}

@@ -10,7 +10,7 @@
  * (IMA/EVM hashes, SELinux labels) are not copied: a tree that carries them needs them set again.
  */
 import { fchmodSync, fchownSync, futimesSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { writeFileAtomic } from '../io/atomic.js';
+import { removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { type CompressKind, compress, defaultRecipe, findReproducingRecipe, recipeByName, recipeName } from '../io/compress.js';
 import { type Compression, decompress, detectCompression } from '../io/decompress.js';
 import { findBuildId } from '../elf/notes.js';
@@ -100,6 +100,16 @@ async function load(path: string): Promise<Loaded> {
   return { realPath, stat, file, compression, image, elf, signature, parsed, marker: findMarker(parsed) };
 }
 
+/** True when the file carries a `.ksymtree.apply` marker (apply rewrote it); false for anything else. */
+export async function carriesAliases(path: string): Promise<boolean> {
+  if (plainWithoutMarker(path)) return false;
+  try {
+    return (await load(path)).marker !== null;
+  } catch {
+    return false;
+  }
+}
+
 /** The original ELF (without signature) and what the marker must say about the original file. */
 async function originalOf(m: Loaded, dryRun: boolean): Promise<{ elf: Buffer; info: OriginalFile }> {
   if (m.marker) {
@@ -150,6 +160,7 @@ export interface ModuleTask {
  */
 export async function applyModule(task: ModuleTask, opts: ApplyOptions): Promise<Outcome> {
   const base = { path: task.path, realPath: task.path, aliases: task.aliases.length };
+  if (!opts.dryRun) removeStaleTemps(safeRealpath(task.path)); // what a killed apply left beside it
   if (!task.aliases.length && plainWithoutMarker(task.path)) return { ...base, realPath: safeRealpath(task.path), action: 'unchanged' };
   let m: Loaded;
   try {
@@ -208,6 +219,7 @@ function recipeFor(info: OriginalFile, kind: CompressKind) {
 /** Restores the exact original file of a module apply rewrote; a module it never touched is left alone. */
 export async function revertModule(path: string, dryRun: boolean): Promise<Outcome> {
   const base = { path, realPath: path, aliases: 0 };
+  if (!dryRun) removeStaleTemps(safeRealpath(path));
   if (plainWithoutMarker(path)) return { ...base, realPath: safeRealpath(path), action: 'not-applied' };
   let m: Loaded;
   try {

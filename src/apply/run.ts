@@ -10,9 +10,10 @@ import { FatalError } from '../errors.js';
 import { type Db, openIndexDb, schemaVersion } from '../index/db.js';
 import { indexPathToRead } from '../index/location.js';
 import { loadXzDecoder } from '../io/decompress.js';
+import { type Lock, acquireLock } from '../io/lock.js';
 import { Progress } from '../io/progress.js';
 import { walkTree } from '../tree/walk.js';
-import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, revertModule } from './module-file.js';
+import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, carriesAliases, revertModule } from './module-file.js';
 import type { AliasRequest } from './rewrite.js';
 import { Signer, findSignFile } from './signing.js';
 import { indexedConfig } from '../index/queries.js';
@@ -133,7 +134,14 @@ export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
   }
   if (opts.revert) return runRevert(opts);
   const dbPath = indexPathToRead(opts.db, opts.tree);
-  const db = opts.dryRun ? openIndexDb(dbPath) : openForWriting(dbPath);
+  const lock = opts.dryRun ? null : lockIndex(dbPath);
+  let db: Db;
+  try {
+    db = opts.dryRun ? openIndexDb(dbPath) : openForWriting(dbPath);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
   let signer: Signer | null = null;
   try {
     const objects = db.prepare("SELECT id, path, kind, build_id FROM objects WHERE status != 'failed' ORDER BY id").all() as IndexedObject[];
@@ -172,11 +180,17 @@ export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
     }
     const applyOpts: ApplyOptions = { dryRun: opts.dryRun, policy, signer };
     const progress = new Progress(tasks.length, opts.dryRun ? 'apply --dry-run' : 'apply', opts.quiet);
-    const outcomes = await pool(tasks, opts.jobs, (t) => applyModule(t, applyOpts), (t) => progress.tick(t.path));
+    // Each module is recorded as soon as it is written: a run killed half-way leaves an index that knows
+    // every module it rewrote (verify and a re-run start from the truth).
+    const recordOne = opts.dryRun ? null : recorder(db);
+    const outcomes = await pool(tasks, opts.jobs, async (t) => {
+      const o = await applyModule(t, applyOpts);
+      recordOne?.(t, o);
+      return o;
+    }, (t) => progress.tick(t.path));
     progress.clear();
     const shown = outcomes.filter((o) => o.aliases > 0 || o.action !== 'unchanged');
     for (const o of shown) lines.push(line(o));
-    if (!opts.dryRun) record(db, tasks, outcomes);
     const count = (a: string) => shown.filter((o) => o.action === a).length;
     const totalAliases = shown.filter((o) => o.action === 'applied' || o.action === 'would-apply' || o.action === 'unchanged')
       .reduce((n, o) => n + o.aliases, 0);
@@ -192,24 +206,31 @@ export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
   } finally {
     signer?.close();
     db.close();
+    lock?.release();
   }
 }
 
-function record(db: Db, tasks: readonly (ModuleTask & { id: number })[], outcomes: readonly Outcome[]): void {
-  const now = new Date().toISOString();
+/**
+ * The lock `index` takes too: one run at a time writes an index and the modules it lists (two `apply` on
+ * one tree, or `index` while `apply` rewrites it, get a clear error instead of interleaving).
+ */
+function lockIndex(dbPath: string): Lock | null {
+  return existsSync(dbPath) ? acquireLock(`${dbPath}.lock`, `the index ${dbPath} and its modules`) : null;
+}
+
+/** Records one module's outcome in the `applied` table (its own transaction). */
+function recorder(db: Db): (task: ModuleTask & { id: number }, o: Outcome) => void {
   const upsert = db.prepare(`INSERT OR REPLACE INTO applied (path, object_id, alias_count, compression, signature, original_sha256, new_sha256, recorded_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
   const remove = db.prepare('DELETE FROM applied WHERE path = ?');
-  db.transaction(() => {
-    outcomes.forEach((o, i) => {
-      if ((o.action === 'applied' || o.action === 'unchanged') && o.aliases > 0 && o.newSha256 && o.originalSha256) {
-        const signature = o.signature === 'kept' ? 'none' : o.signature ?? 'none';
-        upsert.run(o.realPath, tasks[i].id, o.aliases, o.compression ?? 'none', signature, o.originalSha256, o.newSha256, now);
-      } else if (o.action === 'reverted' || (o.action === 'unchanged' && o.aliases === 0)) {
-        remove.run(o.realPath);
-      }
-    });
-  })();
+  return (task, o) => {
+    if ((o.action === 'applied' || o.action === 'unchanged') && o.aliases > 0 && o.newSha256 && o.originalSha256) {
+      const signature = o.signature === 'kept' ? 'none' : o.signature ?? 'none';
+      upsert.run(o.realPath, task.id, o.aliases, o.compression ?? 'none', signature, o.originalSha256, o.newSha256, new Date().toISOString());
+    } else if (o.action === 'reverted' || (o.action === 'unchanged' && o.aliases === 0)) {
+      remove.run(o.realPath);
+    }
+  };
 }
 
 /** `apply --revert`: every module of TREE (or of the index) that carries aliases gets its original bytes back. */
@@ -223,6 +244,15 @@ async function runRevert(opts: ApplyRunOptions): Promise<RunReport> {
     if (!opts.tree) throw e;
   }
   const haveDb = dbPath !== '';
+  const lock = opts.dryRun || !haveDb ? null : lockIndex(dbPath);
+  try {
+    return await revertAll(opts, dbPath, haveDb);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function revertAll(opts: ApplyRunOptions, dbPath: string, haveDb: boolean): Promise<RunReport> {
   let paths: string[];
   if (opts.tree) {
     if (!existsSync(opts.tree) || !statSync(opts.tree).isDirectory()) throw new FatalError(`${opts.tree}: not a directory`);
@@ -243,21 +273,22 @@ async function runRevert(opts: ApplyRunOptions): Promise<RunReport> {
     return true;
   });
   const progress = new Progress(paths.length, opts.dryRun ? 'revert --dry-run' : 'revert', opts.quiet);
-  const outcomes = await pool(paths, opts.jobs, (p) => revertModule(p, opts.dryRun), (p) => progress.tick(p));
+  // Each reverted module leaves the `applied` table as soon as it is written back (see runApply).
+  const db = !opts.dryRun && haveDb ? openForWriting(dbPath) : null;
+  let outcomes: Outcome[];
+  try {
+    const remove = db?.prepare('DELETE FROM applied WHERE path = ?');
+    outcomes = await pool(paths, opts.jobs, async (p) => {
+      const o = await revertModule(p, opts.dryRun);
+      if (o.action === 'reverted' || o.action === 'not-applied') remove?.run(o.realPath);
+      return o;
+    }, (p) => progress.tick(p));
+  } finally {
+    db?.close();
+  }
   progress.clear();
   const shown = outcomes.filter((o) => o.action !== 'not-applied');
   const count = (a: string) => shown.filter((o) => o.action === a).length;
-  if (!opts.dryRun && haveDb) {
-    const db = openForWriting(dbPath);
-    try {
-      const remove = db.prepare('DELETE FROM applied WHERE path = ?');
-      db.transaction(() => {
-        for (const o of outcomes) if (o.action === 'reverted' || o.action === 'not-applied') remove.run(o.realPath);
-      })();
-    } finally {
-      db.close();
-    }
-  }
   const notes = [`ksymtree: ${paths.length} modules looked at: ${opts.dryRun ? `${count('would-revert')} would be reverted` : `${count('reverted')} reverted`}, `
     + `${count('refused')} refused, ${count('failed')} failed${opts.dryRun ? ' (dry run: nothing written)' : ''}${haveDb && !opts.dryRun ? ` -> index ${dbPath}` : ''}`];
   return { lines: shown.map(line), notes, outcomes, incomplete: shown.some((o) => o.action === 'refused' || o.action === 'failed') };
@@ -270,9 +301,9 @@ export interface VerifyOptions {
 
 /**
  * `ksymtree verify`: every module the index gives aliases (under TREE when given) must have been applied
- * and still hash to what apply wrote. Lines: `changed`, `missing`, `not-applied`.
+ * and still hash to what apply wrote. Lines: `changed`, `missing`, `not-applied`, `unrecorded`.
  */
-export function runVerify(opts: VerifyOptions): RunReport {
+export async function runVerify(opts: VerifyOptions): Promise<RunReport> {
   const dbPath = indexPathToRead(opts.db, opts.tree);
   const db = openIndexDb(dbPath);
   try {
@@ -295,7 +326,9 @@ export function runVerify(opts: VerifyOptions): RunReport {
       }
       const row = applied.get(real);
       if (!row) {
-        lines.push(`not-applied\t${path}`);
+        // A module written by an apply that was killed before it could record it.
+        if (await carriesAliases(real)) lines.push(`unrecorded\t${path}\tcarries aliases from an interrupted apply: run apply again to record it`);
+        else lines.push(`not-applied\t${path}`);
         continue;
       }
       const sha = createHash('sha256').update(readFileSync(real)).digest('hex');
@@ -304,7 +337,7 @@ export function runVerify(opts: VerifyOptions): RunReport {
     }
     const count = (s: string) => lines.filter((l) => l.startsWith(`${s}\t`)).length;
     const notes = [`ksymtree: ${ok + lines.length} modules with aliases: ${ok} match the index, ${count('changed')} changed since apply, `
-      + `${count('missing')} missing, ${count('not-applied')} not applied (index ${dbPath})`];
+      + `${count('missing')} missing, ${count('not-applied')} not applied, ${count('unrecorded')} applied but not recorded (index ${dbPath})`];
     return { lines, notes, outcomes: [], incomplete: lines.length > 0 };
   } finally {
     db.close();

@@ -81,5 +81,5 @@ in their format again (xz --check=crc32, zstd, gzip -n). Files keep their mode, 
     .option('--db <file>', 'index (default: $KSYMTREE_DB, else <tree>/ksymtree.db when it exists, else ./ksymtree.db)')
     .addHelpText('after', `
 Prints one line per problem: changed, missing or not-applied, then a summary on stderr; exit 1 when any.`)
-    .action((tree: string | undefined, o: { db?: string }) => report(runVerify({ tree, db: o.db })));
+    .action(async (tree: string | undefined, o: { db?: string }) => report(await runVerify({ tree, db: o.db })));
 }

@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { FatalError } from '../errors.js';
-import { commitTemp, tempPathFor } from '../io/atomic.js';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { FatalError, environmentProblem } from '../errors.js';
+import { commitTemp, removeStaleTemps, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
-import { createIndexDb } from '../index/db.js';
+import { createIndexDb, type Db } from '../index/db.js';
 import { indexPathToWrite } from '../index/location.js';
 import { firstErrorPerFile } from '../index/queries.js';
 import { type DebugLink, IndexWriter } from '../index/writer.js';
@@ -17,9 +17,9 @@ import { debugTreeObjects, pairDebugCopies } from '../tree/debug-pairing.js';
 import { type FoundObject, type WalkProblem, singleFile, walkTree } from '../tree/walk.js';
 import { TOOL_VERSION } from '../version.js';
 import { type KernelInputs, debugTree, installedTree, runningKernelInputs } from '../tree/running-kernel.js';
-import { processAlive } from '../io/process.js';
 import { ASSUMED_CONFIG, type KernelConfig, configMeta, kallsymsRules } from '../config/kernel-config.js';
 import { findConfig, readConfigFile } from '../config/find-config.js';
+import { acquireLock } from '../io/lock.js';
 
 export interface IndexOptions {
   readonly inputs: readonly string[];
@@ -82,18 +82,6 @@ function collectObjects(inputs: readonly string[]): { objects: FoundObject[]; pr
   return { objects, problems };
 }
 
-/** Temporary indexes left by runs that were killed outright (SIGKILL, power loss): their process is gone. */
-function removeStaleTemps(dbPath: string): void {
-  const prefix = `${basename(tempPathFor(dbPath)).replace(/\d+$/, '')}`;
-  for (const name of readdirSync(dirname(dbPath))) {
-    if (!name.startsWith(prefix)) continue;
-    // SQLite's own files (`-journal`, `-wal`, `-shm`) of a killed run go with its index.
-    const pid = Number(/^(\d+)(?:-journal|-wal|-shm)?$/.exec(name.slice(prefix.length))?.[1]);
-    if (Number.isInteger(pid) && !processAlive(pid)) rmSync(join(dirname(dbPath), name), { force: true });
-  }
-}
-
-
 /**
  * The order to start scans in: vmlinux first, then walk order. vmlinux is the longest scan and site task
  * and sorts last in a tree; started last it would be the tail of the run. (Largest-first over every object
@@ -137,6 +125,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   }
 
   const dbPath = indexPathToWrite(opts.db, inputs.trees);
+  const lock = acquireLock(`${dbPath}.lock`, `the index ${dbPath}`);
   const tmp = tempPathFor(dbPath);
   const removeTemp = () => {
     for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${tmp}${suffix}`, { force: true });
@@ -147,9 +136,16 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  removeTemp();
-  removeStaleTemps(dbPath);
-  const db = createIndexDb(tmp);
+  let db: Db;
+  try {
+    removeTemp();
+    removeStaleTemps(dbPath);
+    db = createIndexDb(tmp);
+  } catch (e) {
+    lock.release();
+    const problem = environmentProblem(e);
+    throw problem ? new FatalError(`cannot create the new index beside ${dbPath}: ${problem}`) : e;
+  }
   const pool = new WorkerPool(opts.jobs);
   try {
     const writer = new IndexWriter(db);
@@ -222,9 +218,12 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   } catch (e) {
     if (db.open) db.close();
     removeTemp();
+    const problem = environmentProblem(e);
+    if (problem) throw new FatalError(`cannot write the new index beside ${dbPath}: ${problem}; the previous index is unchanged`);
     throw e;
   } finally {
     await pool.close();
+    lock.release();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

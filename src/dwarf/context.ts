@@ -10,6 +10,8 @@ import { partitionPoint } from '../partition-point.js';
 const UNIT_CACHE = 48;
 /** Bytes read to decode a unit DIE alone; gcc's unit DIE (strp producer) is well under 200 bytes. */
 const SUMMARY_BYTES = 2048;
+/** The smallest unit_length a unit can have: version, debug_abbrev_offset, address_size (DWARF 2–4). */
+const MIN_UNIT_LENGTH = 7;
 
 /**
  * Lazy access to the DWARF of one object: units are located and decoded only when asked for, string and
@@ -27,8 +29,27 @@ export class Dwarf {
   /** Unit sizes learned while hopping over unit_length fields: a later unit() needs no length read. */
   private sizes = new Map<string, number>();
   private backing = new Map<Unit, Buffer>();
+  /**
+   * What failed to decode, by key (`unit` section:offset, `line` offset): a broken unit or line program is
+   * parsed once per object, and every later lookup throws the same error object, which error sinks count
+   * once (a zeroed .debug_info once cost one failed parse per symbol and 1.4 M error rows).
+   */
+  private broken = new Map<string, unknown>();
+  /** Per section: why hopping over unit_length fields stopped before the end (the rest is not units). */
+  private tails = new Map<DwarfSection, DwarfError>();
 
   constructor(readonly file: DwarfSections) {}
+
+  /** Runs `decode` once per key: a failure is remembered and thrown again, unchanged, on the next call. */
+  private once<T>(key: string, decode: () => T): T {
+    if (this.broken.has(key)) throw this.broken.get(key);
+    try {
+      return decode();
+    } catch (e) {
+      this.broken.set(key, e);
+      throw e;
+    }
+  }
 
   get info(): DwarfSection | null {
     return this.file.section('.debug_info');
@@ -47,12 +68,28 @@ export class Dwarf {
   unit(offset: number, section: DwarfSection | null = this.info): Unit {
     if (!section) throw new DwarfError({ file: this.file.file, name: '.debug_info', fileOffset: null }, offset, 'no .debug_info section');
     const key = `${section.index}:${offset}`;
-    let u = this.units.get(key);
+    const u = this.units.get(key);
     if (u) {
       this.units.delete(key);
       this.units.set(key, u);
       return u;
     }
+    return this.once(`unit ${key}`, () => {
+      // A unit (named by .debug_aranges, say) in the part of the section already known to hold no units.
+      const known = this.tails.get(section);
+      if (known && offset >= known.sectionOffset) throw known;
+      try {
+        return this.decodeUnit(section, offset, key);
+      } catch (e) {
+        // A unit named from outside (.debug_aranges) in a part of the section that holds no units: the
+        // section's one error about that part stands for it.
+        const tail = e instanceof DwarfError ? (this.unitOffsets(section), this.tails.get(section)) : undefined;
+        throw tail && offset >= tail.sectionOffset ? tail : e;
+      }
+    });
+  }
+
+  private decodeUnit(section: DwarfSection, offset: number, key: string): Unit {
     if (offset < 0 || offset >= section.size) throw new DwarfError(section, offset, `unit offset is outside the section (size 0x${section.size.toString(16)})`);
     const size = this.sizes.get(key) ?? readUnitLength(section, offset).size;
     if (offset + size > section.size) throw new DwarfError(section, offset, `unit of 0x${size.toString(16)} bytes runs past the end of the section`, 'truncated');
@@ -65,6 +102,7 @@ export class Dwarf {
       bytes = backing.subarray(0, size);
       section.readInto(offset, bytes, `unit at 0x${offset.toString(16)}`);
     }
+    let u: Unit;
     try {
       const header = parseUnitHeader(new DwarfReader(bytes, section.little, section, offset), section);
       u = new Unit(this, header, bytes, this.abbrevs().get(header.abbrevOffset));
@@ -107,7 +145,10 @@ export class Dwarf {
 
   /**
    * Start offsets of every unit of `section`, found by hopping over unit_length fields. On disk each hop
-   * reads the unit's first 2 KB and keeps it: a later unitSummary() of that unit then costs no I/O.
+   * reads the unit's first 2 KB and keeps it: a later unitSummary() of that unit then costs no I/O. Hopping
+   * stops at a unit_length no unit can have (too small for a header, reserved, or past the section's end,
+   * as in a section zeroed or cut from some offset on): the bytes after it cannot be split into units, and
+   * `unitListError` says why, once.
    */
   unitOffsets(section: DwarfSection | null = this.info): number[] {
     if (!section) return [];
@@ -117,14 +158,12 @@ export class Dwarf {
       let at = 0;
       while (at + 4 <= section.size) {
         let size: number;
-        if (section.inMemory) size = readUnitLength(section, at).size;
-        else {
-          const prefix = section.read(at, Math.min(SUMMARY_BYTES, section.size - at), `unit at 0x${at.toString(16)}`);
-          const r = new DwarfReader(prefix, section.little, section, at, 0, prefix.length);
-          const len32 = r.u32('unit_length');
-          size = len32 === 0xffffffff ? 12 + r.u64('unit_length (64-bit DWARF)') : 4 + len32;
-          this.prefixes.set(`${section.index}:${at}`, prefix);
-          this.sizes.set(`${section.index}:${at}`, size);
+        try {
+          size = this.hop(section, at);
+        } catch (e) {
+          if (!(e instanceof DwarfError)) throw e;
+          this.tails.set(section, e);
+          break;
         }
         list.push(at);
         at += size;
@@ -132,6 +171,31 @@ export class Dwarf {
       this.offsets.set(section, list);
     }
     return list;
+  }
+
+  /** Why unitOffsets() stopped before the end of `section`, or null when it read every unit. */
+  unitListError(section: DwarfSection | null = this.info): DwarfError | null {
+    return section ? (this.tails.get(section) ?? null) : null;
+  }
+
+  /** The size of the unit at `at`, checked to be a possible unit that ends inside the section. */
+  private hop(section: DwarfSection, at: number): number {
+    let r: DwarfReader;
+    if (section.inMemory) r = section.reader(at, Math.min(12, section.size - at));
+    else {
+      const prefix = section.read(at, Math.min(SUMMARY_BYTES, section.size - at), `unit at 0x${at.toString(16)}`);
+      this.prefixes.set(`${section.index}:${at}`, prefix);
+      r = new DwarfReader(prefix, section.little, section, at, 0, prefix.length);
+    }
+    const len32 = r.u32('unit_length');
+    const length = len32 === 0xffffffff ? r.u64('unit_length (64-bit DWARF)') : len32;
+    const size = (len32 === 0xffffffff ? 12 : 4) + length;
+    const rest = `; the 0x${(section.size - at).toString(16)} bytes from here to the end of the section are not read as units`;
+    if (len32 >= 0xfffffff0 && len32 !== 0xffffffff) r.fail(`unit_length 0x${len32.toString(16)} is a reserved value${rest}`, 0);
+    if (length < MIN_UNIT_LENGTH) r.fail(`unit_length ${length} is too small for a unit header (at least ${MIN_UNIT_LENGTH})${rest}`, 0);
+    if (at + size > section.size) r.fail(`unit_length 0x${length.toString(16)} runs past the end of the section${rest}`, 0, 'truncated');
+    this.sizes.set(`${section.index}:${at}`, size);
+    return size;
   }
 
   /**
@@ -143,8 +207,11 @@ export class Dwarf {
     const key = `${section.index}:${offset}`;
     const cached = this.units.get(key);
     if (cached || section.inMemory) return cached ?? this.unit(offset, section);
-    const bytes = this.prefixes.get(key) ?? section.read(offset, Math.min(SUMMARY_BYTES, section.size - offset), `unit at 0x${offset.toString(16)}`);
-    const header = parseUnitHeader(new DwarfReader(bytes, section.little, section, offset, 0, bytes.length), section);
+    // A header that does not parse from the prefix would not parse from the whole unit either.
+    const { bytes, header } = this.once(`unit ${key}`, () => {
+      const bytes = this.prefixes.get(key) ?? section.read(offset, Math.min(SUMMARY_BYTES, section.size - offset), `unit at 0x${offset.toString(16)}`);
+      return { bytes, header: parseUnitHeader(new DwarfReader(bytes, section.little, section, offset, 0, bytes.length), section) };
+    });
     if (header.end - offset <= bytes.length) return this.unit(offset, section);
     try {
       // Clip the unit to the bytes read so that a unit DIE larger than the prefix fails cleanly.
@@ -227,7 +294,7 @@ export class Dwarf {
     let p = this.lines.get(off);
     if (p === undefined) {
       const s = this.file.section('.debug_line');
-      p = s ? LineProgram.parse(this, s, off, unit) : null;
+      p = s ? this.once(`line ${off}`, () => LineProgram.parse(this, s, off, unit)) : null;
       this.lines.set(off, p);
     }
     return p;

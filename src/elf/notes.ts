@@ -29,6 +29,7 @@ export function findBuildId(h: ElfHeader, sections: readonly Section[], read: (s
   return null;
 }
 
+/** `n` rounded up to a multiple of 4, in double arithmetic: note sizes are full 32-bit values (`& ~3` would turn 0xfffffffe negative). */
 function align4(n: number): number {
-  return (n + 3) & ~3;
+  return Math.ceil(n / 4) * 4;
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { FatalError } from '../errors.js';
@@ -40,6 +40,7 @@ export function createIndexDb(path: string): Db {
 
 /** Opens an existing index for reading and refuses one written by another schema version. */
 export function openIndexDb(path: string): Db {
+  rollBackHotJournal(path);
   let db: Db;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
@@ -53,4 +54,23 @@ export function openIndexDb(path: string): Db {
     throw new FatalError(`index ${path} has schema version ${found}, this ksymtree reads version ${want}: re-run \`ksymtree index\` to rebuild it`);
   }
   return db;
+}
+
+/**
+ * A run killed while writing the index (apply recording a module) leaves a hot rollback journal, which a
+ * read-only connection cannot roll back (SQLITE_READONLY_ROLLBACK). One read-write open rolls it back;
+ * when that is not allowed either, the read-only open below reports the problem.
+ */
+function rollBackHotJournal(path: string): void {
+  if (!existsSync(`${path}-journal`)) return;
+  try {
+    const db = new Database(path, { fileMustExist: true });
+    try {
+      db.pragma('user_version', { simple: true });
+    } finally {
+      db.close();
+    }
+  } catch {
+    // not writable here: left to the read-only open
+  }
 }

@@ -1,9 +1,29 @@
-import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { processAlive } from './process.js';
 
 /** A temporary name beside `path`, so that the final rename stays on one file system. */
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+}
+
+/**
+ * Temporary files of `path` left by runs that were killed outright (SIGKILL, power loss): their process is
+ * gone. SQLite's own files (`-journal`, `-wal`, `-shm`) of a killed index go with it.
+ */
+export function removeStaleTemps(path: string): void {
+  const prefix = basename(tempPathFor(path)).replace(/\d+$/, '');
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return; // an unreadable directory: the write itself will say what is wrong
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)(?:-journal|-wal|-shm)?$/.exec(name.slice(prefix.length))?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) rmSync(join(dirname(path), name), { force: true });
+  }
 }
 
 export function fsyncPath(path: string): void {
@@ -31,6 +51,7 @@ export function commitTemp(tmp: string, path: string): void {
  * the new file's descriptor before it is committed (apply uses it to give the file the old one's metadata).
  */
 export function writeFileAtomic(path: string, data: string | Buffer, finish?: (fd: number) => void): void {
+  removeStaleTemps(path);
   const tmp = tempPathFor(path);
   try {
     const fd = openSync(tmp, 'wx', 0o600);

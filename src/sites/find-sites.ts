@@ -60,13 +60,22 @@ export async function findSites(objectPath: string, dwarfPath: string, requests:
   return { sites, errors };
 }
 
-/** Keeps one object's error list readable: identical failures (one per unit of a broken section) are counted. */
+/**
+ * Keeps one object's error list readable: identical failures (one per unit of a broken section) are counted.
+ * An error object added again is the same failure met again (the DWARF decoder throws a broken unit's error
+ * on every later lookup of it): it is neither listed nor counted twice.
+ */
 class ErrorSink {
   private seen = new Map<string, number>();
+  private recorded = new WeakSet<object>();
   private static readonly LIMIT = 200;
   constructor(private errors: SiteError[]) {}
 
   add(e: unknown, file: string): void {
+    if (typeof e === 'object' && e !== null) {
+      if (this.recorded.has(e)) return;
+      this.recorded.add(e);
+    }
     let err: SiteError;
     if (e instanceof ObjectError) err = { offset: e.offset, kind: e.kind, message: e.message };
     else if (e && typeof (e as NodeJS.ErrnoException).code === 'string') err = { offset: 0, kind: 'io', message: `${file}: ${(e as Error).message}` };
@@ -277,6 +286,9 @@ class SiteFinder {
     } catch (e) {
       this.sink.add(e, this.dbg.path);
       return [];
+    } finally {
+      const tail = this.dwarf.unitListError();
+      if (tail) this.sink.add(tail, this.dbg.path);
     }
   }
 
