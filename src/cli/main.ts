@@ -5,6 +5,7 @@ import { FatalError } from '../errors.js';
 import { type AliasFormat, renderAliases } from '../commands/aliases.js';
 import { runKallsyms } from '../commands/kallsyms.js';
 import { registerApplyCommands } from './apply-commands.js';
+import { registerSymbolize } from './symbolize-command.js';
 import { diff, lookup, stats, where } from '../commands/query.js';
 import { resolve } from '../commands/resolve.js';
 import { type Db, openIndexDb } from '../index/db.js';
@@ -146,6 +147,7 @@ program.command('diff')
   });
 
 registerApplyCommands(program);
+registerSymbolize(program);
 
 program.command('errors')
   .description('list the objects and paths that could not be (fully) read, with file, offset and what was expected')
