@@ -1,14 +1,16 @@
 import { type AliasRow, aliasRowsByAlias, objectName, sectionOffset, siteText } from '../index/alias-rows.js';
+import { COLLISION_CLASSES, type CollisionClass } from '../alias/collision.js';
+import { classKey, collisionClasses } from '../index/collision-rows.js';
 import type { Db } from '../index/db.js';
 import { displayAddress } from '../index/queries.js';
 
 interface Definition {
-  object: string; kind: 'vmlinux' | 'module'; module: string | null; elf_class: number | null; idx: number; name: string;
+  object_id: number; object: string; kind: 'vmlinux' | 'module'; module: string | null; elf_class: number | null; idx: number; name: string;
   value: string; ks_letter: string | null; section: string | null; section_addr: string | null; alias: string | null; sympos: number | null;
   decl_file: string | null; decl_line: number | null; unit: string | null;
 }
 
-const DEFINITIONS = `SELECT o.path AS object, o.kind, o.module_name AS module, o.elf_class, s.idx, s.name, s.value, s.ks_letter,
+const DEFINITIONS = `SELECT s.object_id, o.path AS object, o.kind, o.module_name AS module, o.elf_class, s.idx, s.name, s.value, s.ks_letter,
     sec.name AS section, sec.addr AS section_addr, a.alias, a.sympos, t.decl_file, t.decl_line, t.unit
   FROM symbols s JOIN objects o ON o.id = s.object_id
   LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
@@ -16,24 +18,26 @@ const DEFINITIONS = `SELECT o.path AS object, o.kind, o.module_name AS module, o
   LEFT JOIN sites t ON t.object_id = s.object_id AND t.idx = s.idx
   WHERE s.name = ? AND s.shndx != 0 AND s.type NOT IN (3, 4) ORDER BY o.id, s.idx`;
 
-function line(d: Definition): string {
+function line(d: Definition, classes: Map<string, CollisionClass>): string {
   const where = siteText(d);
   return [objectName(d), d.ks_letter ?? '-', `sympos ${d.sympos ?? 0}`, d.alias ?? d.name,
-    sectionOffset(d), where, d.object].join('\t');
+    sectionOffset(d), where, d.object, d.alias ? classes.get(classKey(d.object_id, d.name)) ?? 'unknown' : ''].join('\t');
 }
 
 /**
  * `ksymtree lookup NAME|ALIAS`: every definition of a name across the tree, or the one symbol an alias
- * names. Columns: object, kallsyms letter ('-' hidden), sympos, alias (or the name), section+offset, site, path.
+ * names. Columns: object, kallsyms letter ('-' hidden), sympos, alias (or the name), section+offset, site, path,
+ * collision class (for a duplicated name).
  */
 export function lookup(db: Db, key: string): string[] {
   const byAlias = aliasRowsByAlias(db, key);
-  if (byAlias.length) return byAlias.map((r) => line(asDefinition(r)));
-  return (db.prepare(DEFINITIONS).all(key) as Definition[]).map(line);
+  const defs = byAlias.length ? byAlias.map(asDefinition) : db.prepare(DEFINITIONS).all(key) as Definition[];
+  const classes = collisionClasses(db, [...new Set(defs.filter((d) => d.alias).map((d) => d.object_id))]);
+  return defs.map((d) => line(d, classes));
 }
 
 function asDefinition(r: AliasRow): Definition {
-  return { object: r.object, kind: r.kind, module: r.module, elf_class: r.elf_class, idx: r.idx, name: r.name, value: r.value,
+  return { object_id: r.object_id, object: r.object, kind: r.kind, module: r.module, elf_class: r.elf_class, idx: r.idx, name: r.name, value: r.value,
     ks_letter: r.kallsyms, section: r.section, section_addr: r.section_addr, alias: r.alias, sympos: r.sympos, decl_file: r.decl_file, decl_line: r.decl_line, unit: r.unit };
 }
 
@@ -57,6 +61,8 @@ export function stats(db: Db): string[] {
   lines.push(`sites\t${bySource.reduce((n, r) => n + r.n, 0)}\t(${bySource.map((r) => `${r.source} ${r.n}`).join(', ') || 'none'})`);
   const byStage = db.prepare('SELECT stage, count(*) AS n FROM aliases GROUP BY stage ORDER BY stage').all() as { stage: string; n: number }[];
   lines.push(`alias stages\t${byStage.map((r) => `${r.stage} ${r.n}`).join(', ') || 'none'}`);
+  const classes = [...collisionClasses(db).values()];
+  lines.push(`collision classes\t${classes.length}\t(${COLLISION_CLASSES.map((c) => `${c} ${classes.filter((x) => x === c).length}`).join(', ')})`);
   lines.push(`errors\t${one('SELECT count(*) FROM errors')}`);
   return lines;
 }

@@ -2,6 +2,8 @@
 // a deterministic sample of addresses inside functions, against llvm-symbolizer-19 (vmlinux) and
 // eu-addr2line (modules), and the command on frames of duplicated names.
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { addressFrames, type SourceFrame } from '../../src/dwarf/addr2line.js';
@@ -11,6 +13,7 @@ import { UnitAddressIndex } from '../../src/dwarf/unit-index.js';
 import { ET_REL } from '../../src/elf/constants.js';
 import { openObject } from '../../src/sites/object.js';
 import { corpus61 } from '../helpers/corpus.js';
+import { CLI, ksymtree } from '../helpers/cli.js';
 import { elfutilsFrames, haveTool, llvmFrames, LLVM_SYMBOLIZER, type OracleFrame, sampleFunctions } from '../helpers/symbolize-oracle.js';
 
 const corpus = corpus61();
@@ -101,4 +104,82 @@ real('modules: a sample of .text addresses of 7 modules gets eu-addr2line\'s fil
   for (const b of bad) t.log(b);
   t.true(total >= 1000);
   t.deepEqual(bad, []);
+});
+
+// ---- the command, on the installed tree indexed with --debug-dir ----
+
+const work = mkdtempSync(join(tmpdir(), 'ksymtree-real-symbolize-'));
+const db = join(work, 'ksymtree.db');
+const BUILD_DIR = 'debian/build/build_amd64_none_cloud-amd64/';
+
+/** A /proc/kallsyms captured from the booted Debian 6.1 cloud kernel with bridge loaded (the e2e tier's cache). */
+function bootKallsyms(): string | null {
+  const cache = process.env.KSYMTREE_E2E_CACHE ?? join(homedir(), '.cache/ksymtree-e2e');
+  if (!existsSync(cache)) return null;
+  const dir = readdirSync(cache).find((d) => d.startsWith('6.1.0-50-cloud-amd64-') && existsSync(join(cache, d, 'kallsyms')));
+  return dir ? join(cache, dir, 'kallsyms') : null;
+}
+
+/** `.symtab` order (readelf) of a module's symbols named `name`: value of each, i.e. sympos order. */
+function symtabValues(path: string, name: string): bigint[] {
+  return execFileSync('readelf', ['-sW', path], { encoding: 'utf8', maxBuffer: 1 << 26 }).split('\n')
+    .map((l) => l.trim().split(/\s+/)).filter((c) => c[7] === name).map((c) => BigInt(`0x${c[1]}`));
+}
+
+function symbolizeJson(args: string[], input?: string): Record<string, unknown>[] {
+  const out = execFileSync(process.execPath, [CLI, 'symbolize', '--db', db, '--format', 'json', ...args], { input, encoding: 'utf8' });
+  return out.trim().split('\n').map((l) => JSON.parse(l));
+}
+
+real('symbolize: index the installed tree with --debug-dir', async (t) => {
+  const r = await ksymtree(['index', corpus!.installed, '--debug-dir', corpus!.debug, '--db', db, '--quiet']);
+  t.is(r.status, 0, r.stderr);
+});
+
+real("symbolize: bridge's jhash+0x10/0x165 has four same-size copies; each gives eu-addr2line's line at its own offset", (t) => {
+  const bridge = join(corpus!.debug, 'kernel/net/bridge/bridge.ko');
+  const [rec] = symbolizeJson(['jhash+0x10/0x165', '[bridge]']);
+  const candidates = rec.candidates as { alias: string; sympos: number; file: string; line: number }[];
+  const values = symtabValues(bridge, 'jhash');
+  t.is(values.length, 4);
+  t.is(candidates.length, 4);
+  const oracle = elfutilsFrames(bridge, '.text', values.map((v) => v + 0x10n));
+  candidates.forEach((c, i) => {
+    t.is(c.sympos, i + 1);
+    t.regex(c.alias, /^jhash@include_linux_jhash_h_70@net_bridge_\w+_c$/);
+    t.is(`${BUILD_DIR}${c.file}:${c.line}`, `${oracle[i][0].file}:${oracle[i][0].line}`);
+  });
+});
+
+const boot = corpus && tools ? bootKallsyms() : null;
+(boot ? test.serial : test.skip)(`symbolize --kallsyms: a runtime bridge address picks the copy the kernel's n-th jhash line names${boot ? '' : ' (skipped: no e2e boot capture of 6.1 cloud)'}`, (t) => {
+  const bridge = join(corpus!.debug, 'kernel/net/bridge/bridge.ko');
+  const lines = readFileSync(boot!, 'latin1').split('\n').filter((l) => / t jhash\t\[bridge\]$/.test(l));
+  t.is(lines.length, 4);
+  const values = symtabValues(bridge, 'jhash');
+  const oracle = elfutilsFrames(bridge, '.text', values.map((v) => v + 0x21n));
+  lines.forEach((l, i) => {
+    const address = BigInt(`0x${l.split(' ')[0]}`) + 0x21n;
+    const [rec] = symbolizeJson(['--kallsyms', boot!, `0x${address.toString(16)}`]);
+    t.is(rec.sympos, i + 1, l);
+    t.is(rec.offset, '0x21');
+    t.is(`${BUILD_DIR}${rec.file}:${rec.line}`, `${oracle[i][0].file}:${oracle[i][0].line}`);
+  });
+});
+
+real('symbolize annotates a kernel log in place: lines kept, each frame followed by alias and file:line', (t) => {
+  const vmlinux = join(corpus!.debug, 'vmlinux');
+  // A name_show copy whose st_size no other copy has: the frame names exactly it.
+  const copies = sampleFunctions(vmlinux, 1, 1e9).filter((s) => s.name === 'name_show');
+  const unique = copies.find((c) => copies.filter((d) => d.size === c.size).length === 1)!;
+  const log = ['[   12.345678] Call Trace:', '[   12.345678]  <TASK>', `[   12.345678]  name_show+0x10/0x${unique.size.toString(16)}`, '[   12.345678]  </TASK>'];
+  const out = execFileSync(process.execPath, [CLI, 'symbolize', '--db', db], { input: `${log.join('\n')}\n`, encoding: 'utf8' }).split('\n');
+  const [frame] = llvmFrames(vmlinux, [unique.value + 0x10n]);
+  const innermost = `${frame[0].file.slice(BUILD_DIR.length)}:${frame[0].line}`;
+  t.is(out[0], log[0]);
+  t.is(out[1], log[1]);
+  t.true(out[2].startsWith(`${log[2]} name_show@`), out[2]);
+  t.true(out[2].includes(` ${innermost}`), `${out[2]} / ${innermost}`);
+  // One continuation line per inlined caller, then the log goes on.
+  t.is(out[3 + frame.length - 1], log[3]);
 });
