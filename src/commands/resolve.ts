@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FatalError } from '../errors.js';
@@ -60,8 +61,20 @@ function uniqueAnchor(db: Db, r: AliasRow): Anchor | null {
       ORDER BY s.value DESC LIMIT 1`).get(r.object_id, r.object_id, r.idx, r.value, r.kind) as Anchor | undefined) ?? null;
 }
 
-function eventName(r: AliasRow): string {
-  return `${r.name}_${r.sympos}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
+/** The kernel's MAX_EVENT_NAME_LEN (64) including the NUL. */
+const EVENT_NAME_MAX = 63;
+
+/**
+ * A kprobe event name unique in the whole tree: the object, the name and the sympos (`bridge_jhash_3`).
+ * Two events of one name in one group are merged by the kernel into one that fires for both probes, so
+ * names are never bare NAME_SYMPOS (`jhash_1` exists in vmlinux, bridge, nfsd, vxlan, ...). `suffix` tells
+ * the forms of one copy apart. A name too long for the kernel keeps its end and gets a hash of the whole.
+ */
+function eventName(r: Pick<AliasRow, 'kind' | 'module' | 'name' | 'sympos'>, suffix = ''): string {
+  const full = `${objectName(r)}_${r.name}_${r.sympos}${suffix}`.replace(/[^A-Za-z0-9_]/g, '_');
+  if (full.length <= EVENT_NAME_MAX) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 8);
+  return `h${hash}_${full.slice(full.length - (EVENT_NAME_MAX - hash.length - 2))}`;
 }
 
 /** `ksymtree resolve ALIAS`: where that copy is, and trace lines that reach exactly it on a running kernel. */
@@ -75,6 +88,8 @@ export function resolve(db: Db, alias: string, opts: ResolveOptions): string[] {
     out.push(`${alias}: ${obj} ${r.name} sympos ${r.sympos}, ${sectionOffset(r)}, size ${r.size}${siteText(r) ? `, defined at ${siteText(r)}` : ''}`);
     out.push(`  livepatch: .objname = ${r.kind === 'vmlinux' ? 'NULL' : `"${obj}"`}, .old_name = "${r.name}", .old_sympos = ${r.sympos}`);
     const ev = eventName(r);
+    // Each form gets its own event name: pasting both then makes two events, not one firing twice.
+    const evAddress = eventName(r, '_addr');
     const anchor = uniqueAnchor(db, r);
     const prefix = r.kind === 'module' ? `${obj}:` : '';
     if (anchor) {
@@ -86,9 +101,9 @@ export function resolve(db: Db, alias: string, opts: ResolveOptions): string[] {
     if (rt) {
       const addr = `0x${rt.address.toString(16)}`;
       out.push(`  runtime address: ${addr} (${rt.how})`);
-      out.push(`  kprobe_events: p:ksymtree/${ev} ${addr}`);
+      out.push(`  kprobe_events: p:ksymtree/${evAddress} ${addr}`);
       out.push(`  perf probe: perf probe --add '${addr}'`);
-      out.push(`  bpftrace: bpftrace -e 'kprobe:${addr} { printf("${ev}\\n"); }'`);
+      out.push(`  bpftrace: bpftrace -e 'kprobe:${addr} { printf("${evAddress}\\n"); }'`);
       out.push('    (a raw address names one copy whatever its name; valid for this boot and this module load only)');
     } else if (!anchor) {
       out.push('  no unique neighbour in this section: give --kallsyms /proc/kallsyms for a runtime address');
