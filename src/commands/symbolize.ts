@@ -35,6 +35,7 @@ interface Resolved {
 /** Resolves every frame: copies from the index, then each object's DWARF once for all its addresses. */
 async function resolveFrames(db: Db, frames: { frame: InputFrame; at: number }[], opts: SymbolizeOptions): Promise<Resolved[]> {
   const finder = new CopyFinder(db, opts.kallsyms ? new KallsymsFile(opts.kallsyms) : null);
+  finder.prefetch(frames.map((f) => f.frame));
   const placements = frames.map(({ frame }) => finder.place(frame));
   const byObject = new Map<number, { copy: Copy; offset: bigint; slot: [number, number] }[]>();
   placements.forEach((p, i) => {

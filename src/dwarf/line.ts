@@ -188,12 +188,15 @@ export class LineProgram {
     let base = 0n;
     /** Added to the sink's offsets: they restart at each set_address, rows here count from the first. */
     let shift = 0;
-    let offs: number[] = [];
-    let rows: LineRow[] = [];
+    // The current sequence's rows as parallel number arrays (a kernel unit has tens of thousands of rows).
+    const offs: number[] = [];
+    const files: number[] = [];
+    const lines: number[] = [];
+    const columns: number[] = [];
     this.execute({
       sequence: (s, b) => {
         // gcc sets the address again at each function inside one sequence: keep measuring from the first.
-        if (rows.length && s === section) {
+        if (offs.length && s === section) {
           shift = Number(b - base);
           return;
         }
@@ -203,20 +206,21 @@ export class LineProgram {
       },
       row: (off, file, line, column) => {
         offs.push(off + shift);
-        rows.push({ file, line, column });
+        files.push(file);
+        lines.push(line);
+        columns.push(column);
       },
       end: (off) => {
-        if (rows.length) {
+        if (offs.length) {
           for (let i = 0; i < targets.length; i++) {
             const d = offsetFrom(targets[i], section, base);
             if (d === null || d < offs[0] || d >= off + shift) continue;
             const k = partitionPoint(offs.length, (j) => offs[j] <= d) - 1;
             if (out[i] === null) pending--;
-            out[i] = rows[k];
+            out[i] = { file: files[k], line: lines[k], column: columns[k] };
           }
         }
-        offs = [];
-        rows = [];
+        offs.length = files.length = lines.length = columns.length = 0;
       },
       // Sequences do not overlap: once every target has its row, later sequences cannot change it.
       done: () => pending === 0,

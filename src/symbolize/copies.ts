@@ -39,12 +39,18 @@ const OBJECT_COLUMNS = 'id, path, kind, module_name AS module, debug_path AS deb
 
 interface SymbolRow { idx: number; name: string; value: string; size: number; section: string | null; sympos: number | null; alias: string | null }
 
+function toCopy(object: IndexedObject, r: SymbolRow): Copy {
+  return { object, idx: r.idx, name: r.name, value: BigInt(`0x${r.value}`), size: r.size, section: r.section, sympos: r.sympos ?? 0, alias: r.alias };
+}
+
 /** Index queries of one `symbolize` run, with the per-object tables it needs loaded once. */
 export class CopyFinder {
   private objects = new Map<string, IndexedObject | null>();
   private gaps = new Map<string, bigint[]>();
   private functions: { values: bigint[]; rows: SymbolRow[] } | null = null;
   private byName;
+  private byNames;
+  private named = new Map<string, Copy[]>();
   private kallsymsAddresses;
 
   constructor(private db: Db, private kallsyms: KallsymsFile | null) {
@@ -52,6 +58,11 @@ export class CopyFinder {
       FROM symbols s LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
       LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
       WHERE s.name = ? AND s.object_id = ? AND s.ks_letter IS NOT NULL ORDER BY coalesce(s.sympos, 0), s.idx`);
+    this.byNames = db.prepare(`SELECT s.idx, s.name, s.value, s.size, sec.name AS section, s.sympos, a.alias
+      FROM symbols s LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
+      LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
+      WHERE s.name IN (SELECT value FROM json_each(?)) AND s.object_id = ? AND s.ks_letter IS NOT NULL
+      ORDER BY coalesce(s.sympos, 0), s.idx`);
     this.kallsymsAddresses = db.prepare('SELECT DISTINCT address FROM kallsyms_entries WHERE object_id = ? ORDER BY address');
   }
 
@@ -67,10 +78,26 @@ export class CopyFinder {
   }
 
   private copies(o: IndexedObject, name: string): Copy[] {
-    return (this.byName.all(name, o.id) as SymbolRow[]).map((r) => ({
-      object: o, idx: r.idx, name: r.name, value: BigInt(`0x${r.value}`), size: r.size, section: r.section,
-      sympos: r.sympos ?? 0, alias: r.alias,
-    }));
+    const key = `${o.id}\0${name}`;
+    let list = this.named.get(key);
+    if (!list) {
+      list = (this.byName.all(name, o.id) as SymbolRow[]).map((r) => toCopy(o, r));
+      this.named.set(key, list);
+    }
+    return list;
+  }
+
+  /** Loads the copies of every name the frames ask for, one query per object instead of one per frame. */
+  prefetch(frames: readonly InputFrame[]): void {
+    const byModule = new Map<string | null, Set<string>>();
+    for (const f of frames) if (f.name !== null) byModule.set(f.module, (byModule.get(f.module) ?? new Set()).add(f.name));
+    for (const [module, names] of byModule) {
+      const o = this.object(module);
+      if (!o) continue;
+      const rows = this.byNames.all(JSON.stringify([...names]), o.id) as SymbolRow[];
+      for (const name of names) this.named.set(`${o.id}\0${name}`, []);
+      for (const r of rows) this.named.get(`${o.id}\0${r.name}`)!.push(toCopy(o, r));
+    }
   }
 
   /**
@@ -145,8 +172,7 @@ export class CopyFinder {
     for (let k = partitionPoint(values.length, (j) => values[j] <= address) - 1; k >= 0; k--) {
       const r = rows[k];
       if (address < values[k] + BigInt(r.size)) {
-        const copy: Copy = { object: o, idx: r.idx, name: r.name, value: values[k], size: r.size, section: r.section, sympos: r.sympos ?? 0, alias: r.alias };
-        return { copies: [copy], offset: address - values[k], how: 'its link-time address in vmlinux' };
+        return { copies: [toCopy(o, r)], offset: address - values[k], how: 'its link-time address in vmlinux' };
       }
       if (address - values[k] > 1n << 20n) break;
     }
