@@ -128,7 +128,7 @@ export class CopyFinder {
     if (!o) return { error: f.module ? `module ${f.module} is not in the index` : 'the index holds no vmlinux' };
     let copies = this.copies(o, f.name);
     if (!copies.length) return { error: `${f.name} is not a kallsyms symbol of ${f.module ?? 'vmlinux'}` };
-    if (f.offset !== null && f.size !== null && f.offset >= f.size) return { error: `offset 0x${f.offset.toString(16)} is not inside size 0x${f.size.toString(16)}` };
+    if (f.offset !== null && f.size !== null && f.offset > f.size) return { error: `offset 0x${f.offset.toString(16)} is past size 0x${f.size.toString(16)}` };
     let how = copies.length === 1 ? 'the only copy' : '';
     if (copies.length > 1 && f.size !== null) {
       const fit = copies.filter((c) => BigInt(c.size) === f.size || this.kernelSize(c) === f.size);
@@ -141,6 +141,9 @@ export class CopyFinder {
       const at = copies.filter((c) => c.value + f.offset! === f.address);
       if (at.length === 1) return { copies: at, offset: f.offset!, how: 'its link-time address' };
     }
+    // `%pB` looks up address - 1 and prints the offset + 1, so `+0x70/0x70` (offset = size) is a value at the
+    // start of the next function: a function pointer on the stack (`? worker_thread` printed as
+    // `? process_one_work+0x380/0x380`). Its line is looked up at that address, as decode_stacktrace.sh does.
     return { copies, offset: f.offset ?? 0n, how };
   }
 
