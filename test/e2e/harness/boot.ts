@@ -43,6 +43,11 @@ export interface BootOptions {
   readonly fresh?: boolean;
   /** Progress lines (boot started, cache hit, ...). */
   readonly log?: (line: string) => void;
+  /**
+   * Before the capture, put stack traces into dmesg: sysrq `l` (backtrace of the active CPUs) and `t` (every
+   * task). Off by default, and then the init script (hence every cache key) is what it always was.
+   */
+  readonly traces?: boolean;
 }
 
 export interface InsmodResult {
@@ -69,7 +74,7 @@ export interface Capture {
   readonly cached: boolean;
 }
 
-const initScript = `#!/bin/busybox sh
+const baseInitScript = `#!/bin/busybox sh
 # ksymtree e2e: load the modules, then send what the kernel shows over the second serial port, power off.
 B=/bin/busybox
 $B mount -t proc proc /proc
@@ -108,6 +113,15 @@ echo "ksymtree-e2e: sent at $($B cut -d' ' -f1 /proc/uptime) s, powering off"
 $B poweroff -f
 $B reboot -f
 `;
+
+const TRACES = 'echo 1 > /proc/sys/kernel/sysrq; echo l > /proc/sysrq-trigger; echo t > /proc/sysrq-trigger\n';
+
+/** The init script, with the sysrq trace lines before the capture when asked for. */
+function initScript(traces: boolean): string {
+  if (!traces) return baseInitScript;
+  const at = baseInitScript.indexOf('echo "@@@FILE kallsyms"');
+  return baseInitScript.slice(0, at) + TRACES + baseInitScript.slice(at);
+}
 
 function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -170,14 +184,14 @@ function kernelDecompresses(kernel: string, release: string): boolean {
  * The initramfs: busybox, /init, /modules.list ("name m/file loader" in load order), the module files under /m,
  * and /bin/finit-module when a module is loaded with `finit`.
  */
-export function buildInitramfs(busybox: string, set: ModuleSet, moduleBytes: Map<string, Buffer>, how: Compressed, finit: string | null = null): Buffer {
+export function buildInitramfs(busybox: string, set: ModuleSet, moduleBytes: Map<string, Buffer>, how: Compressed, finit: string | null = null, traces = false): Buffer {
   const entries: CpioEntry[] = [
     { kind: 'dir', path: 'bin' }, { kind: 'dir', path: 'dev' }, { kind: 'dir', path: 'proc' }, { kind: 'dir', path: 'sys' },
     { kind: 'dir', path: 'tmp', mode: 0o1777 }, { kind: 'dir', path: 'm' },
     { kind: 'chardev', path: 'dev/console', major: 5, minor: 1 },
     { kind: 'file', path: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
     { kind: 'symlink', path: 'bin/sh', target: 'busybox' },
-    { kind: 'file', path: 'init', data: initScript, mode: 0o755 },
+    { kind: 'file', path: 'init', data: initScript(traces), mode: 0o755 },
     { kind: 'file', path: 'modules.list', data: set.modules.map((m) => `${m.name} m/${fileName(m, how)} ${loaderOf(m, how)}\n`).join('') },
   ];
   if (finit) entries.push({ kind: 'file', path: 'bin/finit-module', data: readFileSync(finit), mode: 0o755 });
@@ -300,7 +314,7 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   const memoryMb = o.memoryMb ?? 1024;
   const append = 'console=ttyS0 nokaslr panic=-1 quiet rdinit=/init';
   const key = sha256(JSON.stringify({
-    v: HARNESS_VERSION, kernel: sha256(readFileSync(o.kernel)), init: initScript, append, memoryMb,
+    v: HARNESS_VERSION, kernel: sha256(readFileSync(o.kernel)), init: initScript(!!o.traces), append, memoryMb,
     argv: qemuArgv('qemu', { kernel: 'K', initrd: 'I', append, consoleFile: 'C', dataFile: 'D', memoryMb, timeoutMs: 0 }),
     modules: set.modules.map((m) => [m.name, fileName(m, how), loaderOf(m, how), sha256(bytes.get(m.name)!)]),
   })).slice(0, 24);
@@ -316,7 +330,7 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const initrd = join(work, 'initramfs.cpio');
-  writeFileSync(initrd, buildInitramfs(tools.busybox, set, bytes, how, finit));
+  writeFileSync(initrd, buildInitramfs(tools.busybox, set, bytes, how, finit, !!o.traces));
   const timeoutMs = o.timeoutMs ?? bootTimeoutMs();
   const result = await withBootLock(CACHE_DIR, async () => {
     log(`e2e: booting ${release} with ${set.modules.length} modules (timeout ${timeoutMs / 1000} s)`);
