@@ -29,10 +29,15 @@ function decodeStacktrace(): string | null {
 const unavailable = e2eUnavailable(spec) ?? (decodeStacktrace() ? null : `no ${SOURCE_TARBALL} (apt-get install linux-source-6.1)`);
 const title = 'e2e 6.1-cloud-amd64: a sysrq l/t trace decoded by symbolize equals decode_stacktrace.sh (binutils and LLVM=-19), frame by frame';
 
-/** Positions of each frame line, innermost first, from ksymtree's annotation (main line + `inlined into` lines). */
-function ourChains(text: string): Map<number, string[]> {
-  const out = new Map<number, string[]>();
-  let n = 0;
+interface Chain {
+  /** Timestamp and function name: decode_stacktrace.sh drops some lines, so frames are matched by these. */
+  readonly key: string;
+  readonly positions: string[];
+}
+
+/** Each frame's positions, innermost first, from ksymtree's annotation (main line + `inlined into` lines). */
+function ourChains(text: string): Chain[] {
+  const out: Chain[] = [];
   let current: string[] | null = null;
   for (const line of text.split('\n')) {
     const inl = / inlined into \S+ at (\S+:\d+)$/.exec(line);
@@ -42,21 +47,22 @@ function ourChains(text: string): Map<number, string[]> {
     }
     // A candidate of an ambiguous frame (`  ALIAS: file:line`) continues the line above it.
     if (/^\[\s*[\d.]+\]\s{3,}\S+: /.test(line)) continue;
-    n++;
-    const m = /\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[\w+\])? (?:\S+@\S+ )?(\S+:\d+)/.exec(line);
-    current = m ? [m[1]] : null;
-    if (current) out.set(n, current);
+    const m = /^(\[\s*[\d.]+\])\s+(?:\? )?([\w.$]+)\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[\w+\])? (?:\S+@\S+ )?(\S+:\d+)/.exec(line);
+    current = m ? [m[3]] : null;
+    if (m) out.push({ key: `${m[1]} ${m[2]}`, positions: current! });
   }
   return out;
 }
 
-/** decode_stacktrace.sh's `name (file:line file:line ...)` per input line, build root stripped. */
-function scriptChains(text: string, root: string): Map<number, string[]> {
-  const out = new Map<number, string[]>();
-  text.split('\n').forEach((line, i) => {
-    const m = /\(([^()]*)\)/.exec(line.replace(/ \(discriminator \d+\)/g, ''));
-    if (m && /:\d+/.test(m[1])) out.set(i + 1, m[1].split(' ').map((p) => p.replace(root, '')));
-  });
+/** decode_stacktrace.sh's `[ts] name (file:line file:line ...)` lines, build root stripped. */
+function scriptChains(text: string, root: string): Map<string, string[][]> {
+  const out = new Map<string, string[][]>();
+  for (const line of text.split('\n')) {
+    const m = /^(\[\s*[\d.]+\])\s+(?:\? )?([\w.$]+) \(([^()]*)\)/.exec(line.replace(/ \(discriminator \d+\)/g, ''));
+    if (!m || !/:\d+/.test(m[3])) continue;
+    const key = `${m[1].replace(/\[\s+/, '[')} ${m[2]}`;
+    out.set(key, [...(out.get(key) ?? []), m[3].split(' ').map((p) => p.replace(root, ''))]);
+  }
   return out;
 }
 
@@ -70,17 +76,21 @@ function scriptChains(text: string, root: string): Map<number, string[]> {
   const idx = await ksymtree(['index', corpus.installed, '--debug-dir', corpus.debug, '--db', db, '--quiet']);
   t.is(idx.status, 0, idx.stderr);
   const input = readFileSync(dmesg, 'latin1');
-  const ours = ourChains(execFileSync(process.execPath, [CLI, 'symbolize', '--db', db, '--kallsyms', capture.kallsyms], { input, encoding: 'latin1' }));
+  const ours = ourChains(execFileSync(process.execPath, [CLI, 'symbolize', '--db', db, '--kallsyms', join(capture.dir, 'kallsyms')], { input, encoding: 'latin1' }));
   const vmlinux = join(corpus.debug, 'vmlinux');
   const script = decodeStacktrace()!;
   for (const env of [{}, { LLVM: '-19' }]) {
     const text = execFileSync('bash', [script, vmlinux, 'auto', join(corpus.debug, 'kernel')], { input, encoding: 'latin1', env: { ...process.env, ...env } });
     const theirs = scriptChains(text, /\/build\/reproducible-path\/linux-[\d.]+\//.exec(text)?.[0] ?? '\0');
-    const frames = [...ours.keys()];
-    const differ = frames.filter((k) => JSON.stringify(ours.get(k)) !== JSON.stringify(theirs.get(k)));
-    t.log(`${'LLVM' in env ? 'LLVM=-19' : 'binutils'}: ${frames.length} frames, ${frames.filter((k) => ours.get(k)!.length > 1).length} with inlined callers, ${differ.length} differ`);
-    for (const k of differ) t.log(`line ${k}: ours ${ours.get(k)?.join(' ')}; decode_stacktrace.sh ${theirs.get(k)?.join(' ') ?? '(nothing)'}`);
-    t.true(frames.length >= 100);
+    const differ: string[] = [];
+    for (const f of ours) {
+      // decode_stacktrace.sh reformats the timestamp ("[%13s"): keys are compared without its padding.
+      const mine = theirs.get(f.key.replace(/\[\s+/, '['))?.shift();
+      if (JSON.stringify(mine) !== JSON.stringify(f.positions)) differ.push(`${f.key}: ours ${f.positions.join(' ')}; decode_stacktrace.sh ${mine?.join(' ') ?? '(nothing)'}`);
+    }
+    t.log(`${'LLVM' in env ? 'LLVM=-19' : 'binutils'}: ${ours.length} frames, ${ours.filter((f) => f.positions.length > 1).length} with inlined callers, ${differ.length} differ`);
+    for (const d of differ) t.log(d);
+    t.true(ours.length >= 100);
     t.deepEqual(differ, []);
   }
 });
