@@ -129,9 +129,12 @@ export class CopyFinder {
     let copies = this.copies(o, f.name);
     if (!copies.length) return { error: `${f.name} is not a kallsyms symbol of ${f.module ?? 'vmlinux'}` };
     if (f.offset !== null && f.size !== null && f.offset > f.size) return { error: `offset 0x${f.offset.toString(16)} is past size 0x${f.size.toString(16)}` };
-    let how = copies.length === 1 ? 'the only copy' : '';
+    const fits = (c: Copy) => f.size === null || BigInt(c.size) === f.size || this.kernelSize(c) === f.size;
+    let how = copies.length === 1
+      ? (fits(copies[0]) ? 'the only copy' : `the only copy, but of size 0x${copies[0].size.toString(16)}: is the index of the traced build?`)
+      : '';
     if (copies.length > 1 && f.size !== null) {
-      const fit = copies.filter((c) => BigInt(c.size) === f.size || this.kernelSize(c) === f.size);
+      const fit = copies.filter(fits);
       if (!fit.length) return { error: `none of the ${copies.length} copies of ${f.name} has size 0x${f.size.toString(16)}` };
       how = fit.length === 1 ? `the only one of ${copies.length} copies of size 0x${f.size.toString(16)}` : `${fit.length} of ${copies.length} copies have size 0x${f.size.toString(16)}`;
       copies = fit;
