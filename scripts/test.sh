@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: every test tier ava knows, with its prerequisites.
-#  1. Debian tools the tests use as oracles and fixture compilers (binutils, llvm-dwarfdump-19,
+#  1. Debian tools the tests use as oracles and fixture compilers (binutils, llvm-dwarfdump-19, llvm-symbolizer-19,
+#     eu-addr2line, scripts/decode_stacktrace.sh from linux-source-6.1,
 #     s390x and aarch64 cross compilers, xz, zstd), installed with apt-get when missing and we may.
 #  2. The real-kernel corpus (Debian 6.1 cloud-amd64), fetched and cached outside the clone when the
 #     fetch script is reachable; without it the real-kernel tests are reported as skipped, by name. The
@@ -14,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(binutils gcc llvm-19 gcc-s390x-linux-gnu gcc-aarch64-linux-gnu xz-utils zstd gzip make kmod elfutils openssl linux-kbuild-6.1 time qemu-system-x86 qemu-system-arm busybox-static)
+packages=(binutils gcc llvm-19 gcc-s390x-linux-gnu gcc-aarch64-linux-gnu xz-utils zstd gzip make kmod elfutils openssl linux-kbuild-6.1 linux-source-6.1 time qemu-system-x86 qemu-system-arm busybox-static)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -8,6 +8,7 @@ import { runKallsyms } from '../commands/kallsyms.js';
 import { registerApplyCommands } from './apply-commands.js';
 import { diff, diffLine, lookup, lookupLine, stats, statsRecord, where, whereLine } from '../commands/query.js';
 import { resolve, resolveLines } from '../commands/resolve.js';
+import { registerSymbolize } from './symbolize-command.js';
 import { type Db, openIndexDb } from '../index/db.js';
 import { DB_ENV, indexPathToRead } from '../index/location.js';
 import { errorRecords, indexedConfig } from '../index/queries.js';
@@ -179,6 +180,7 @@ program.command('diff')
   });
 
 registerApplyCommands(program);
+registerSymbolize(program);
 
 program.command('errors')
   .description('list the objects and paths that could not be (fully) read, with file, offset and what was expected')

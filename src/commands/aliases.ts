@@ -1,5 +1,7 @@
 import { FatalError } from '../errors.js';
 import { type AliasRow, aliasRows, objectName, siteText } from '../index/alias-rows.js';
+import type { CollisionClass } from '../alias/collision.js';
+import { classKey, collisionClasses } from '../index/collision-rows.js';
 import type { Db } from '../index/db.js';
 import { displayAddress, selectObjects } from '../index/queries.js';
 
@@ -12,11 +14,12 @@ export interface AliasesOptions {
 
 const TSV_COLUMNS = ['object', 'module', 'name', 'alias', 'sympos', 'section', 'value', 'size', 'kallsyms', 'decl_file', 'decl_line', 'unit', 'site_source'];
 
-function record(r: AliasRow) {
+function record(r: AliasRow, classes?: Map<string, CollisionClass>) {
   return {
     object: r.object, module: r.module, name: r.name, alias: r.alias, sympos: r.sympos, section: r.section,
     value: displayAddress(r.value, r.elf_class), size: r.size, kallsyms: r.kallsyms, decl_file: r.decl_file,
     decl_line: r.decl_line, unit: r.unit, site_source: r.site_source,
+    ...(classes ? { class: classes.get(classKey(r.object_id, r.name)) ?? 'unknown' } : {}),
   };
 }
 
@@ -26,8 +29,8 @@ function tsv(rows: AliasRow[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-function json(rows: AliasRow[]): string {
-  return `${JSON.stringify(rows.map(record), null, 1)}\n`;
+function json(rows: AliasRow[], classes: Map<string, CollisionClass>): string {
+  return `${JSON.stringify(rows.map((r) => record(r, classes)), null, 1)}\n`;
 }
 
 /**
@@ -78,9 +81,10 @@ export function renderAliases(db: Db, opts: AliasesOptions): string {
     if (objects.length !== 1) throw new FatalError(`--format nm prints one object; ${opts.object ?? 'vmlinux'} matches ${objects.length}`);
     return nm(db, objects[0].id, objects[0].elf_class, aliasRows(db, [objects[0].id]));
   }
-  const rows = aliasRows(db, selectObjects(db, opts.object).map((o) => o.id));
+  const ids = selectObjects(db, opts.object).map((o) => o.id);
+  const rows = aliasRows(db, ids);
   switch (opts.format) {
-    case 'json': return json(rows);
+    case 'json': return json(rows, collisionClasses(db, ids));
     case 'tsv': return tsv(rows);
     case 'livepatch': return livepatch(rows);
   }

@@ -1,15 +1,17 @@
 import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../index/alias-rows.js';
+import { COLLISION_CLASSES, type CollisionClass } from '../alias/collision.js';
+import { classKey, collisionClasses } from '../index/collision-rows.js';
 import type { Db } from '../index/db.js';
 import { displayAddress, indexedConfig } from '../index/queries.js';
 import { describeConfig } from '../config/kernel-config.js';
 
 interface Definition {
-  object: string; kind: 'vmlinux' | 'module'; module: string | null; elf_class: number | null; idx: number; name: string;
+  object_id: number; object: string; kind: 'vmlinux' | 'module'; module: string | null; elf_class: number | null; idx: number; name: string;
   value: string; ks_letter: string | null; section: string | null; section_addr: string | null; alias: string | null; sympos: number | null;
   decl_file: string | null; decl_line: number | null; unit: string | null;
 }
 
-const DEFINITIONS = `SELECT o.path AS object, o.kind, o.module_name AS module, o.elf_class, s.idx, s.name, s.value, s.ks_letter,
+const DEFINITIONS = `SELECT s.object_id, o.path AS object, o.kind, o.module_name AS module, o.elf_class, s.idx, s.name, s.value, s.ks_letter,
     sec.name AS section, sec.addr AS section_addr, a.alias, a.sympos, t.decl_file, t.decl_line, t.unit
   FROM symbols s JOIN objects o ON o.id = s.object_id
   LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
@@ -21,28 +23,31 @@ const DEFINITIONS = `SELECT o.path AS object, o.kind, o.module_name AS module, o
 export interface LookupRecord {
   object: string; path: string; name: string; alias: string | null; sympos: number; kallsyms: string | null;
   section: string | null; offset: string; address: string; decl_file: string | null; decl_line: number | null; unit: string | null;
+  /** The collision class of a duplicated name (src/alias/collision.ts), null for a unique one. */
+  class: CollisionClass | null;
 }
 
-function lookupRecord(d: Definition): LookupRecord {
+function lookupRecord(d: Definition, classes: Map<string, CollisionClass>): LookupRecord {
   return { object: objectName(d), path: d.object, name: d.name, alias: d.alias, sympos: d.sympos ?? 0, kallsyms: d.ks_letter,
     section: d.section, offset: offsetInSection(d), address: displayAddress(d.value, d.elf_class),
-    decl_file: d.decl_file, decl_line: d.decl_line, unit: d.unit };
+    decl_file: d.decl_file, decl_line: d.decl_line, unit: d.unit, class: d.alias ? classes.get(classKey(d.object_id, d.name)) ?? 'unknown' : null };
 }
 
-/** Columns: object, kallsyms letter ('-' hidden), sympos, alias (or the name), section+offset, site, path. */
+/** Columns: object, kallsyms letter ('-' hidden), sympos, alias (or the name), section+offset, site, path, collision class. */
 export function lookupLine(r: LookupRecord): string {
-  return [r.object, r.kallsyms ?? '-', `sympos ${r.sympos}`, r.alias ?? r.name, `${r.section ?? '?'}+${r.offset}`, siteText(r), r.path].join('\t');
+  return [r.object, r.kallsyms ?? '-', `sympos ${r.sympos}`, r.alias ?? r.name, `${r.section ?? '?'}+${r.offset}`, siteText(r), r.path, r.class ?? ''].join('\t');
 }
 
 /** `ksymtree lookup NAME|ALIAS`: every definition of a name across the tree, or the one symbol an alias names. */
 export function lookup(db: Db, key: string): LookupRecord[] {
   const byAlias = aliasRowsByAlias(db, key);
-  if (byAlias.length) return byAlias.map((r) => lookupRecord(asDefinition(r)));
-  return (db.prepare(DEFINITIONS).all(key) as Definition[]).map(lookupRecord);
+  const defs = byAlias.length ? byAlias.map(asDefinition) : db.prepare(DEFINITIONS).all(key) as Definition[];
+  const classes = collisionClasses(db, [...new Set(defs.filter((d) => d.alias).map((d) => d.object_id))]);
+  return defs.map((d) => lookupRecord(d, classes));
 }
 
 function asDefinition(r: AliasRow): Definition {
-  return { object: r.object, kind: r.kind, module: r.module, elf_class: r.elf_class, idx: r.idx, name: r.name, value: r.value,
+  return { object_id: r.object_id, object: r.object, kind: r.kind, module: r.module, elf_class: r.elf_class, idx: r.idx, name: r.name, value: r.value,
     ks_letter: r.kallsyms, section: r.section, section_addr: r.section_addr, alias: r.alias, sympos: r.sympos, decl_file: r.decl_file, decl_line: r.decl_line, unit: r.unit };
 }
 
@@ -76,6 +81,8 @@ export function stats(db: Db): string[] {
   lines.push(`sites\t${bySource.reduce((n, r) => n + r.n, 0)}\t(${bySource.map((r) => `${r.source} ${r.n}`).join(', ') || 'none'})`);
   const byStage = db.prepare('SELECT stage, count(*) AS n FROM aliases GROUP BY stage ORDER BY stage').all() as { stage: string; n: number }[];
   lines.push(`alias stages\t${byStage.map((r) => `${r.stage} ${r.n}`).join(', ') || 'none'}`);
+  const classes = [...collisionClasses(db).values()];
+  lines.push(`collision classes\t${classes.length}\t(${COLLISION_CLASSES.map((c) => `${c} ${classes.filter((x) => x === c).length}`).join(', ')})`);
   lines.push(`errors\t${one('SELECT count(*) FROM errors')}`);
   const config = indexedConfig(db);
   lines.push(`kernel config\t${config ? describeConfig(config) : 'not recorded'}`);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FatalError } from '../errors.js';
@@ -60,8 +61,20 @@ function uniqueAnchor(db: Db, r: AliasRow): Anchor | null {
       ORDER BY s.value DESC LIMIT 1`).get(r.object_id, r.object_id, r.idx, r.value, r.kind) as Anchor | undefined) ?? null;
 }
 
-function eventName(r: AliasRow): string {
-  return `${r.name}_${r.sympos}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 60);
+/** The kernel's MAX_EVENT_NAME_LEN (64) including the NUL. */
+const EVENT_NAME_MAX = 63;
+
+/**
+ * A kprobe event name unique in the whole tree: the object, the name and the sympos (`bridge_jhash_3`).
+ * Two events of one name in one group are merged by the kernel into one that fires for both probes, so
+ * names are never bare NAME_SYMPOS (`jhash_1` exists in vmlinux, bridge, nfsd, vxlan, ...). `suffix` tells
+ * the forms of one copy apart. A name too long for the kernel keeps its end and gets a hash of the whole.
+ */
+function eventName(r: Pick<AliasRow, 'kind' | 'module' | 'name' | 'sympos'>, suffix = ''): string {
+  const full = `${objectName(r)}_${r.name}_${r.sympos}${suffix}`.replace(/[^A-Za-z0-9_]/g, '_');
+  if (full.length <= EVENT_NAME_MAX) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 8);
+  return `h${hash}_${full.slice(full.length - (EVENT_NAME_MAX - hash.length - 2))}`;
 }
 
 /** One copy an alias names, as `resolve --format json` prints it (README: "Machine-readable output"). */
@@ -82,6 +95,8 @@ export function resolve(db: Db, alias: string, opts: ResolveOptions): ResolveRec
   return rows.map((r) => {
     const obj = objectName(r);
     const ev = eventName(r);
+    // Each form gets its own event name: pasting both then makes two events, not one firing twice.
+    const evAddress = eventName(r, '_addr');
     const found = uniqueAnchor(db, r);
     const prefix = r.kind === 'module' ? `${obj}:` : '';
     const anchor = found && ((delta) => ({ name: found.name, offset: delta, kprobe_event: `p:ksymtree/${ev} ${prefix}${found.name}+${delta}` }))(
@@ -93,8 +108,8 @@ export function resolve(db: Db, alias: string, opts: ResolveOptions): ResolveRec
       decl_file: r.decl_file, decl_line: r.decl_line, unit: r.unit,
       livepatch: { objname: r.kind === 'vmlinux' ? null : obj, old_name: r.name, old_sympos: r.sympos },
       anchor,
-      runtime: rt && addr ? { address: addr, how: rt.how, kprobe_event: `p:ksymtree/${ev} ${addr}`, perf_probe: `perf probe --add '${addr}'`,
-        bpftrace: `bpftrace -e 'kprobe:${addr} { printf("${ev}\\n"); }'` } : null,
+      runtime: rt && addr ? { address: addr, how: rt.how, kprobe_event: `p:ksymtree/${evAddress} ${addr}`, perf_probe: `perf probe --add '${addr}'`,
+        bpftrace: `bpftrace -e 'kprobe:${addr} { printf("${evAddress}\\n"); }'` } : null,
     };
   });
 }

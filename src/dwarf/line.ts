@@ -3,6 +3,7 @@ import type { Dwarf } from './context.js';
 import { DwarfReader } from './reader.js';
 import type { DwarfSection } from './sections.js';
 import type { Address, Unit } from './unit.js';
+import { partitionPoint } from '../partition-point.js';
 
 const HEADER_GUESS = 4096;
 
@@ -15,6 +16,8 @@ export interface LineRow {
   /** File register: an index into the file table with the program's own convention (see filePath). */
   readonly file: number;
   readonly line: number;
+  /** DW_LNS_set_column's register (0: no column); filled by coveringRows only. */
+  readonly column?: number;
 }
 
 /** Joins path parts the way llvm's sys::path::append does: empty parts vanish, one '/' between parts. */
@@ -142,45 +145,110 @@ export class LineProgram {
     const out: (LineRow | null)[] = targets.map(() => null);
     let pending = targets.length;
     if (pending === 0) return out;
+    // Targets as offsets from the current sequence base: row addresses then stay plain numbers.
+    let rel = new Map<number, number[]>();
+    this.execute({
+      sequence: (section, base) => {
+        rel = new Map();
+        for (let i = 0; i < targets.length; i++) {
+          const key = offsetFrom(targets[i], section, base);
+          if (out[i] !== null || key === null) continue;
+          const list = rel.get(key);
+          if (list) list.push(i);
+          else rel.set(key, [i]);
+        }
+      },
+      row: (off, file, line) => {
+        const hits = rel.get(off);
+        if (!hits) return;
+        for (const i of hits) {
+          if (out[i] === null) {
+            out[i] = { file, line };
+            pending--;
+          }
+        }
+        rel.delete(off);
+      },
+      end: () => {},
+      done: () => pending === 0,
+    });
+    return out;
+  }
+
+  /**
+   * For each target address, the row that covers it as llvm's line-table lookup picks it: inside a sequence
+   * [first row, end_sequence), the last row (in program order) whose address is at or below the target.
+   * Null when no sequence covers the address.
+   */
+  coveringRows(targets: readonly Address[]): (LineRow | null)[] {
+    const out: (LineRow | null)[] = targets.map(() => null);
+    let pending = targets.length;
+    if (pending === 0) return out;
+    let section = 0;
+    let base = 0n;
+    /** Added to the sink's offsets: they restart at each set_address, rows here count from the first. */
+    let shift = 0;
+    // The current sequence's rows as parallel number arrays (a kernel unit has tens of thousands of rows).
+    const offs: number[] = [];
+    const files: number[] = [];
+    const lines: number[] = [];
+    const columns: number[] = [];
+    this.execute({
+      sequence: (s, b) => {
+        // gcc sets the address again at each function inside one sequence: keep measuring from the first.
+        if (offs.length && s === section) {
+          shift = Number(b - base);
+          return;
+        }
+        section = s;
+        base = b;
+        shift = 0;
+      },
+      row: (off, file, line, column) => {
+        offs.push(off + shift);
+        files.push(file);
+        lines.push(line);
+        columns.push(column);
+      },
+      end: (off) => {
+        if (offs.length) {
+          for (let i = 0; i < targets.length; i++) {
+            const d = offsetFrom(targets[i], section, base);
+            if (d === null || d < offs[0] || d >= off + shift) continue;
+            const k = partitionPoint(offs.length, (j) => offs[j] <= d) - 1;
+            if (out[i] === null) pending--;
+            out[i] = { file: files[k], line: lines[k], column: columns[k] };
+          }
+        }
+        offs.length = files.length = lines.length = columns.length = 0;
+      },
+      // Sequences do not overlap: once every target has its row, later sequences cannot change it.
+      done: () => pending === 0,
+    });
+    return out;
+  }
+
+  /**
+   * Runs the line-number program, telling `sink` where each sequence's addresses are counted from (a reset,
+   * or DW_LNE_set_address with the section its relocation names), each row as an offset from there, and each
+   * end_sequence; stops early when `sink.done()`.
+   */
+  private execute(sink: RowSink): void {
     const program = this.section.read(this.offset + this.programStart, this.end - this.programStart, 'line program opcodes');
     const r = new DwarfReader(program, this.section.little, this.section, this.offset + this.programStart);
     const relocatable = this.section.relocatable;
-    // Targets as offsets from the current sequence base: row addresses then stay plain numbers.
-    let rel = new Map<number, number[]>();
-    const rebase = (section: number, base: bigint) => {
-      rel = new Map();
-      for (let i = 0; i < targets.length; i++) {
-        const t = targets[i];
-        if (out[i] !== null || t.section !== section || t.value < base) continue;
-        const d = t.value - base;
-        if (d > 0xffff_ffffn) continue;
-        const key = Number(d);
-        const list = rel.get(key);
-        if (list) list.push(i);
-        else rel.set(key, [i]);
-      }
-    };
     let off = 0;
     let opIndex = 0;
     let file = 1;
     let line = 1;
+    let column = 0;
     const reset = () => {
       off = 0;
       opIndex = 0;
       file = 1;
       line = 1;
-      rebase(relocatable ? -1 : 0, 0n);
-    };
-    const emit = () => {
-      const hits = rel.get(off);
-      if (!hits) return;
-      for (const i of hits) {
-        if (out[i] === null) {
-          out[i] = { file, line };
-          pending--;
-        }
-      }
-      rel.delete(off);
+      column = 0;
+      sink.sequence(relocatable ? -1 : 0, 0n);
     };
     const advance = (operation: number) => {
       if (this.maxOps === 1) off += this.minInst * operation;
@@ -191,13 +259,13 @@ export class LineProgram {
     };
     reset();
     const { opcodeBase, lineBase, lineRange } = this;
-    while (r.pos < r.end && pending > 0) {
+    while (r.pos < r.end && !sink.done()) {
       const op = r.u8('line opcode');
       if (op >= opcodeBase) {
         const adjusted = op - opcodeBase;
         advance(Math.floor(adjusted / lineRange));
         line += lineBase + (adjusted % lineRange);
-        emit();
+        sink.row(off, file, line, column);
         continue;
       }
       switch (op) {
@@ -207,14 +275,16 @@ export class LineProgram {
           const next = r.pos + len;
           if (next > r.end) r.fail(`extended opcode of ${len} bytes runs past the program`, r.pos, 'truncated');
           const sub = r.u8('extended opcode');
-          if (sub === C.DW_LNE_end_sequence) reset();
-          else if (sub === C.DW_LNE_set_address) {
+          if (sub === C.DW_LNE_end_sequence) {
+            sink.end(off);
+            reset();
+          } else if (sub === C.DW_LNE_set_address) {
             const size = len - 1;
             const at = r.offset;
             const value = r.address(size === 8 || size === 4 || size === 2 ? size : this.addressSize, 'DW_LNE_set_address');
             off = 0;
             opIndex = 0;
-            rebase(this.section.targetAt(at), value);
+            sink.sequence(this.section.targetAt(at), value);
           } else if (sub === C.DW_LNE_define_file) {
             const name = r.cstring('DW_LNE_define_file name');
             this.files.push({ name, dir: r.uleb('directory index') });
@@ -222,23 +292,38 @@ export class LineProgram {
           r.pos = next;
           break;
         }
-        case C.DW_LNS_copy: emit(); break;
+        case C.DW_LNS_copy: sink.row(off, file, line, column); break;
         case C.DW_LNS_advance_pc: advance(r.uleb('DW_LNS_advance_pc')); break;
         case C.DW_LNS_advance_line: line += r.sleb('DW_LNS_advance_line'); break;
         case C.DW_LNS_set_file: file = r.uleb('DW_LNS_set_file'); break;
+        case C.DW_LNS_set_column: column = r.uleb('DW_LNS_set_column'); break;
         case C.DW_LNS_const_add_pc: advance(Math.floor((255 - opcodeBase) / lineRange)); break;
         case C.DW_LNS_fixed_advance_pc:
           off += r.u16('DW_LNS_fixed_advance_pc');
           opIndex = 0;
           break;
         default:
-          // set_column, negate_stmt, basic_block, prologue/epilogue, isa, and opcodes we do not know:
+          // negate_stmt, basic_block, prologue/epilogue, isa, and opcodes we do not know:
           // the header says how many ULEB operands each takes.
           for (let i = 0; i < (this.stdLengths[op - 1] ?? 0); i++) r.skipLeb('standard opcode operand');
       }
     }
-    return out;
   }
+}
+
+/** What LineProgram.execute reports; offsets are from the base of the current sequence. */
+interface RowSink {
+  sequence(section: number, base: bigint): void;
+  row(off: number, file: number, line: number, column: number): void;
+  end(off: number): void;
+  done(): boolean;
+}
+
+/** A target's offset from a sequence base in `section`, or null when it lies elsewhere or below it. */
+function offsetFrom(t: Address, section: number, base: bigint): number | null {
+  if (t.section !== section || t.value < base) return null;
+  const d = t.value - base;
+  return d > 0xffff_ffffn ? null : Number(d);
 }
 
 type EntryFormat = [number, number][];

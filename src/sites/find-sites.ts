@@ -1,11 +1,12 @@
 import { posix } from 'node:path';
 import { ObjectError } from '../errors.js';
 import { ET_REL, SHN_LORESERVE, SHN_UNDEF, STT_COMMON, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT, STT_TLS } from '../elf/constants.js';
-import { ArangeIndex } from '../dwarf/aranges.js';
 import * as C from '../dwarf/constants.js';
 import { Dwarf } from '../dwarf/context.js';
 import type { DieCursor } from '../dwarf/die.js';
-import { rangesAttribute, unitRanges } from '../dwarf/ranges.js';
+import { rangesAttribute } from '../dwarf/ranges.js';
+import { followOrigins, originName } from '../dwarf/refs.js';
+import { UnitAddressIndex } from '../dwarf/unit-index.js';
 import { DwarfFile } from '../dwarf/sections.js';
 import { readUnitLength, type Unit } from '../dwarf/unit.js';
 import { type OpenedObject, openObject } from './object.js';
@@ -161,8 +162,7 @@ const FULL_SCAN_LIMIT = 64 << 20;
 class SiteFinder {
   private dwarf: Dwarf;
   private paths: PathMapper;
-  private aranges: ArangeIndex | null = null;
-  private unitRangeIndex: ArangeIndex | null = null;
+  private units: UnitAddressIndex | null = null;
   private byAddress = new Map<number, Map<bigint, Target[]>>();
   private pendingCode = 0;
   private pendingData = 0;
@@ -207,8 +207,7 @@ class SiteFinder {
       }
       return;
     }
-    const arangesSection = this.dwarf.file.section('.debug_aranges');
-    this.aranges = arangesSection ? ArangeIndex.parse(arangesSection, (e) => this.sink.add(e, this.dbg.path)) : null;
+    this.units = new UnitAddressIndex(this.dwarf, (e) => this.sink.add(e, this.dbg.path));
 
     for (const t of targets) this.locate(t);
     const order = this.options.all ? this.safeUnitOffsets() : [...new Set(targets.flatMap((t) => t.units))].sort((a, b) => a - b);
@@ -281,15 +280,7 @@ class SiteFinder {
   }
 
   private safeUnitOffsets(): number[] {
-    try {
-      return this.dwarf.unitOffsets();
-    } catch (e) {
-      this.sink.add(e, this.dbg.path);
-      return [];
-    } finally {
-      const tail = this.dwarf.unitListError();
-      if (tail) this.sink.add(tail, this.dbg.path);
-    }
+    return this.units!.unitOffsets();
   }
 
   /** Candidate units of a target: from its address for code, from its STT_FILE group for data (or as a fallback). */
@@ -307,28 +298,7 @@ class SiteFinder {
   }
 
   private unitsAt(section: number, value: bigint): number[] {
-    const found = this.aranges ? this.aranges.lookup(section, value) : [];
-    if (found.length > 0) return found;
-    return this.rangeIndex().lookup(section, value);
-  }
-
-  /** Unit DIE ranges of the units `.debug_aranges` does not describe (all units when it is absent). */
-  private rangeIndex(): ArangeIndex {
-    if (!this.unitRangeIndex) {
-      const entries: { section: number; start: bigint; end: bigint; unit: number }[] = [];
-      for (const off of this.safeUnitOffsets()) {
-        if (this.aranges?.units.has(off)) continue;
-        try {
-          const u = this.dwarf.unitSummary(off);
-          if (!u.hasCode) continue;
-          for (const r of unitRanges(u)) if (r.end > r.start) entries.push({ ...r, unit: off });
-        } catch (e) {
-          this.sink.add(e, this.dbg.path);
-        }
-      }
-      this.unitRangeIndex = ArangeIndex.fromEntries(entries);
-    }
-    return this.unitRangeIndex;
+    return this.units!.unitsAt(section, value);
   }
 
   /**
@@ -757,41 +727,8 @@ class SiteFinder {
     return info ? this.paths.unitName(info.name, info.compDir) : null;
   }
 
-  /**
-   * Visits a DIE and then the DIEs it refers to through DW_AT_abstract_origin or DW_AT_specification, in
-   * that order (as llvm's findRecursively does), until `visit` returns true. Crosses units when the
-   * reference does (DW_FORM_ref_addr, type signatures).
-   */
   private chain(unitOff: number, dieOff: number, visit: (c: DieCursor, u: Unit) => boolean): void {
-    let u = this.dwarf.unit(unitOff);
-    let off = dieOff;
-    const seen = new Set<string>();
-    for (let hop = 0; hop < 16; hop++) {
-      const key = `${u.section.index}:${off}`;
-      if (seen.has(key)) return;
-      seen.add(key);
-      const c = u.cursor(off);
-      c.seek(off);
-      if (visit(c, u)) return;
-      let k = c.find(C.DW_AT_abstract_origin);
-      if (k < 0) k = c.find(C.DW_AT_specification);
-      if (k < 0) return;
-      const ref = c.reference(k);
-      if (!ref || ref.kind === 'supplementary') return;
-      if (ref.kind === 'signature') {
-        const tu = this.dwarf.typeUnit(ref.signature);
-        if (!tu || tu.header.typeOffset === null) return;
-        u = tu;
-        off = tu.offset + tu.header.typeOffset;
-        continue;
-      }
-      if (ref.section !== u.section || ref.offset < u.offset || ref.offset >= u.end) {
-        const other = this.dwarf.unitContaining(ref.section, ref.offset);
-        if (!other) return;
-        u = other;
-      }
-      off = ref.offset;
-    }
+    followOrigins(this.dwarf, unitOff, dieOff, visit);
   }
 
   /**
@@ -822,15 +759,8 @@ class SiteFinder {
     return { file, compDir: fu?.compDir ?? null, line };
   }
 
-  /** DW_AT_name of a DIE or of its abstract origin / specification (clones and definitions have none). */
   private dieName(unitOff: number, dieOff: number): string | null {
-    let name: string | null = null;
-    this.chain(unitOff, dieOff, (c) => {
-      const k = c.find(C.DW_AT_name);
-      if (k >= 0) name = c.string(k);
-      return name !== null;
-    });
-    return name;
+    return originName(this.dwarf, unitOff, dieOff);
   }
 }
 

@@ -46,6 +46,11 @@ export interface BootOptions {
   readonly fresh?: boolean;
   /** Progress lines (boot started, cache hit, ...). */
   readonly log?: (line: string) => void;
+  /**
+   * Before the capture, put stack traces into dmesg: sysrq `l` (backtrace of the active CPUs) and `t` (every
+   * task). Off by default, and then the init script (hence every cache key) is what it always was.
+   */
+  readonly traces?: boolean;
 }
 
 export interface InsmodResult {
@@ -72,8 +77,8 @@ export interface Capture {
   readonly cached: boolean;
 }
 
-/** /init: load the modules, then send what the kernel shows on the arch's data port, power off. */
-const initScript = (arch: Arch) => `#!/bin/busybox sh
+/** /init without traces: load the modules, then send what the kernel shows on the arch's data port, power off. */
+const baseInitScript = (arch: Arch) => `#!/bin/busybox sh
 # ksymtree e2e: load the modules, then send what the kernel shows over ${arch.captureOnConsole ? 'the console' : 'the second serial port'}, power off.
 B=/bin/busybox
 $B mount -t proc proc /proc
@@ -114,6 +119,16 @@ echo "ksymtree-e2e: sent at $($B cut -d' ' -f1 /proc/uptime) s, powering off"
 $B poweroff -f
 $B reboot -f
 `;
+
+const TRACES = 'echo 1 > /proc/sys/kernel/sysrq; echo l > /proc/sysrq-trigger; echo t > /proc/sysrq-trigger\n';
+
+/** The init script, with the sysrq trace lines before the capture when asked for. */
+function initScript(arch: Arch, traces: boolean): string {
+  const base = baseInitScript(arch);
+  if (!traces) return base;
+  const at = base.indexOf('echo "@@@FILE kallsyms"');
+  return base.slice(0, at) + TRACES + base.slice(at);
+}
 
 function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -176,14 +191,14 @@ function kernelDecompresses(kernel: string, release: string): boolean {
  * The initramfs: busybox, /init, /modules.list ("name m/file loader" in load order), the module files under /m,
  * and /bin/finit-module when a module is loaded with `finit`.
  */
-export function buildInitramfs(arch: Arch, busybox: string, set: ModuleSet, moduleBytes: Map<string, Buffer>, how: Compressed, finit: string | null = null): Buffer {
+export function buildInitramfs(arch: Arch, busybox: string, set: ModuleSet, moduleBytes: Map<string, Buffer>, how: Compressed, finit: string | null = null, traces = false): Buffer {
   const entries: CpioEntry[] = [
     { kind: 'dir', path: 'bin' }, { kind: 'dir', path: 'dev' }, { kind: 'dir', path: 'proc' }, { kind: 'dir', path: 'sys' },
     { kind: 'dir', path: 'tmp', mode: 0o1777 }, { kind: 'dir', path: 'm' },
     { kind: 'chardev', path: 'dev/console', major: 5, minor: 1 },
     { kind: 'file', path: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
     { kind: 'symlink', path: 'bin/sh', target: 'busybox' },
-    { kind: 'file', path: 'init', data: initScript(arch), mode: 0o755 },
+    { kind: 'file', path: 'init', data: initScript(arch, traces), mode: 0o755 },
     { kind: 'file', path: 'modules.list', data: set.modules.map((m) => `${m.name} m/${fileName(m, how)} ${loaderOf(m, how)}\n`).join('') },
   ];
   if (finit) entries.push({ kind: 'file', path: 'bin/finit-module', data: readFileSync(finit), mode: 0o755 });
@@ -309,7 +324,7 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   for (const m of set.modules) bytes.set(m.name, how === 'host' ? readModuleElf(m.file) : readFileSync(m.file));
   const memoryMb = o.memoryMb ?? 1024;
   const append = arch.append;
-  const init = initScript(arch);
+  const init = initScript(arch, !!o.traces);
   const key = sha256(JSON.stringify({
     v: HARNESS_VERSION, kernel: sha256(readFileSync(o.kernel)), init, append, memoryMb,
     argv: qemuArgv('qemu', arch, { kernel: 'K', initrd: 'I', append, consoleFile: 'C', dataFile: 'D', memoryMb, timeoutMs: 0 }),
@@ -327,7 +342,7 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const initrd = join(work, 'initramfs.cpio');
-  writeFileSync(initrd, buildInitramfs(arch, tools.busybox, set, bytes, how, finit));
+  writeFileSync(initrd, buildInitramfs(arch, tools.busybox, set, bytes, how, finit, !!o.traces));
   const timeoutMs = o.timeoutMs ?? bootTimeoutMs();
   const consoleFile = join(work, 'console.log');
   const dataFile = arch.captureOnConsole ? consoleFile : join(work, 'data.out');

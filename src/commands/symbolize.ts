@@ -1,0 +1,145 @@
+// `ksymtree symbolize`: addresses, frames or a whole kernel log → the copy each frame ran in (alias, sympos),
+// its file:line from the line table and the inlined call chain; logs are annotated in place.
+import { readFileSync } from 'node:fs';
+import type { Db } from '../index/db.js';
+import type { Output } from '../io/output.js';
+import { type Copy, CopyFinder, type Placement } from '../symbolize/copies.js';
+import { type InputFrame, framesOfArguments, framesOfLine } from '../symbolize/frames.js';
+import { KallsymsFile } from '../symbolize/kallsyms-file.js';
+import { type Frame, ObjectLines } from '../symbolize/object-lines.js';
+
+export interface SymbolizeOptions {
+  readonly format: 'text' | 'json';
+  /** A copy of /proc/kallsyms: runtime addresses (KASLR, module loads) → symbols. */
+  readonly kallsyms?: string;
+  /** A debug tree for objects the index has no debug copy for (an installed tree indexed alone). */
+  readonly debugDir?: string;
+  readonly sourceRoot?: string;
+}
+
+/** One copy's answer: its source frames (innermost first) or why there are none. */
+interface CopyAnswer {
+  readonly copy: Copy;
+  readonly frames: Frame[] | string;
+}
+
+/** What one input frame resolved to. */
+interface Resolved {
+  readonly frame: InputFrame;
+  /** 1-based line of the log (stdin), or argument position. */
+  readonly at: number;
+  readonly placement: Placement | { error: string };
+  readonly answers: CopyAnswer[];
+}
+
+/** Resolves every frame: copies from the index, then each object's DWARF once for all its addresses. */
+async function resolveFrames(db: Db, frames: { frame: InputFrame; at: number }[], opts: SymbolizeOptions): Promise<Resolved[]> {
+  const finder = new CopyFinder(db, opts.kallsyms ? new KallsymsFile(opts.kallsyms) : null);
+  finder.prefetch(frames.map((f) => f.frame));
+  const placements = frames.map(({ frame }) => finder.place(frame));
+  const byObject = new Map<number, { copy: Copy; offset: bigint; slot: [number, number] }[]>();
+  placements.forEach((p, i) => {
+    if ('error' in p) return;
+    p.copies.forEach((copy, j) => {
+      const list = byObject.get(copy.object.id) ?? [];
+      list.push({ copy, offset: p.offset, slot: [i, j] });
+      byObject.set(copy.object.id, list);
+    });
+  });
+  const answers: CopyAnswer[][] = placements.map((p) => ('error' in p ? [] : p.copies.map((copy) => ({ copy, frames: '' }))));
+  const lines = new ObjectLines(opts.debugDir ?? null, opts.sourceRoot);
+  try {
+    for (const list of byObject.values()) {
+      const found = await lines.frames(list[0].copy.object, list.map((x) => ({ section: x.copy.section, value: x.copy.value + x.offset })));
+      list.forEach((x, k) => (answers[x.slot[0]][x.slot[1]] = { copy: x.copy, frames: found[k] }));
+    }
+  } finally {
+    lines.close();
+  }
+  return frames.map(({ frame, at }, i) => ({ frame, at, placement: placements[i], answers: answers[i] }));
+}
+
+const sameFrames = (a: Frame[] | string, b: Frame[] | string) => JSON.stringify(a) === JSON.stringify(b);
+
+const position = (f: Frame) => `${f.file ?? '??'}:${f.line}`;
+
+/** The annotation decode_stacktrace.sh would put after a frame, plus continuation lines for inlined callers. */
+function annotate(r: Resolved, indent: string): { tail: string; more: string[] } {
+  if ('error' in r.placement) return { tail: ` (ksymtree: ${r.placement.error})`, more: [] };
+  const { answers } = r;
+  const names = (list: CopyAnswer[]) => list.map((a) => a.copy.alias ?? a.copy.name).join(' | ');
+  const describe = (frames: Frame[] | string): { tail: string; more: string[] } => {
+    if (typeof frames === 'string') return { tail: ` (ksymtree: ${frames})`, more: [] };
+    const inner = frames.length > 1 ? ` (in ${frames[0].function ?? '??'}, inlined)` : '';
+    const more = frames.slice(1).map((f, j) => `${indent}  ${frames[j].function ?? '??'} inlined into ${f.function ?? '??'} at ${position(f)}`);
+    return { tail: ` ${position(frames[0])}${inner}`, more };
+  };
+  if (answers.length === 1 || answers.every((a) => sameFrames(a.frames, answers[0].frames))) {
+    const alias = answers.some((a) => a.copy.alias) ? ` ${answers.length > 1 ? `one of ${names(answers)}:` : names(answers)}` : '';
+    const d = describe(answers[0].frames);
+    return { tail: `${alias}${d.tail}`, more: d.more };
+  }
+  const more = answers.flatMap((a) => {
+    const d = describe(a.frames);
+    return [`${indent}  ${a.copy.alias ?? a.copy.name}:${d.tail}`, ...d.more.map((l) => `  ${l}`)];
+  });
+  return { tail: ` (ksymtree: ${r.placement.how}: give --kallsyms FILE or the trace's addresses to tell them apart)`, more };
+}
+
+function record(r: Resolved): object {
+  const f = r.frame;
+  const base = { input: f.text.slice(f.start, f.end).trim(), at: r.at };
+  const p = r.placement;
+  if ('error' in p) return { ...base, error: p.error };
+  const one = (a: CopyAnswer) => {
+    const frames = typeof a.frames === 'string' ? [] : a.frames;
+    return {
+      name: a.copy.name, alias: a.copy.alias, object: a.copy.object.kind === 'vmlinux' ? 'vmlinux' : a.copy.object.module, sympos: a.copy.sympos,
+      section: a.copy.section, offset: `0x${p.offset.toString(16)}`, size: a.copy.size,
+      file: frames[0]?.file ?? null, line: frames[0]?.line ?? null, column: frames[0]?.column ?? null, frames,
+      ...(typeof a.frames === 'string' ? { error: a.frames } : {}),
+    };
+  };
+  const [first, ...rest] = r.answers;
+  if (!rest.length) return { ...base, ...one(first), how: p.how };
+  return { ...base, ...one(first), how: p.how, ambiguous: true, candidates: r.answers.map(one) };
+}
+
+/**
+ * Symbolizes `args` (addresses or frames), or, without arguments, the kernel log on stdin, which is
+ * printed back with each frame annotated.
+ */
+export async function symbolize(db: Db, args: readonly string[], opts: SymbolizeOptions, out: Output): Promise<number> {
+  const fromLog = args.length === 0;
+  const texts = fromLog ? readFileSync(0, 'latin1').split('\n') : [];
+  if (fromLog && texts[texts.length - 1] === '') texts.pop();
+  const frames = fromLog
+    ? texts.flatMap((t, i) => framesOfLine(t).map((frame) => ({ frame, at: i + 1 })))
+    : framesOfArguments(args).map((frame, i) => ({ frame, at: i + 1 }));
+  const resolved = await resolveFrames(db, frames, opts);
+  const failed = resolved.filter((r) => 'error' in r.placement || r.answers.some((a) => typeof a.frames === 'string')).length;
+  if (opts.format === 'json') {
+    for (const r of resolved) out.line(JSON.stringify(record(r)));
+    return failed;
+  }
+  if (!fromLog) {
+    for (const r of resolved) {
+      const a = annotate(r, '');
+      out.line(`${r.frame.text}${a.tail}`);
+      for (const l of a.more) out.line(l);
+    }
+    return failed;
+  }
+  const byLine = new Map<number, Resolved[]>();
+  for (const r of resolved) byLine.set(r.at, [...(byLine.get(r.at) ?? []), r]);
+  texts.forEach((text, i) => {
+    const rs = byLine.get(i + 1);
+    if (!rs) return out.line(text);
+    const stamp = /^\s*\[\s*[\d.]+\]/.exec(text)?.[0] ?? '';
+    const indent = stamp + ' '.repeat(Math.max(0, rs[0].frame.start - stamp.length));
+    const parts = rs.map((r) => annotate(r, indent));
+    out.line(`${text}${parts.map((p) => p.tail).join('')}`);
+    for (const p of parts) for (const l of p.more) out.line(l);
+  });
+  return failed;
+}

@@ -1,0 +1,187 @@
+// From a frame to the copy it ran in: the object (vmlinux or the module), the symbol with that name whose
+// size matches `/0xSIZE`, or — when copies share a size — the one its runtime address names.
+import { partitionPoint } from '../partition-point.js';
+import type { Db } from '../index/db.js';
+import type { InputFrame } from './frames.js';
+import type { KallsymsFile } from './kallsyms-file.js';
+
+export interface IndexedObject {
+  readonly id: number;
+  readonly path: string;
+  readonly kind: 'vmlinux' | 'module';
+  readonly module: string | null;
+  readonly debugPath: string | null;
+  readonly buildId: string | null;
+}
+
+/** One symbol the frame may have run in. */
+export interface Copy {
+  readonly object: IndexedObject;
+  readonly idx: number;
+  readonly name: string;
+  readonly value: bigint;
+  readonly size: number;
+  readonly section: string | null;
+  /** Livepatch position (0: the name is unique in its object). */
+  readonly sympos: number;
+  readonly alias: string | null;
+}
+
+export interface Placement {
+  /** Candidates left after every test, in sympos order; one when the copy is known. */
+  readonly copies: Copy[];
+  readonly offset: bigint;
+  /** How the copy was chosen, or why it could not be. */
+  readonly how: string;
+}
+
+const OBJECT_COLUMNS = 'id, path, kind, module_name AS module, debug_path AS debugPath, build_id AS buildId';
+
+interface SymbolRow { idx: number; name: string; value: string; size: number; section: string | null; sympos: number | null; alias: string | null }
+
+function toCopy(object: IndexedObject, r: SymbolRow): Copy {
+  return { object, idx: r.idx, name: r.name, value: BigInt(`0x${r.value}`), size: r.size, section: r.section, sympos: r.sympos ?? 0, alias: r.alias };
+}
+
+/** Index queries of one `symbolize` run, with the per-object tables it needs loaded once. */
+export class CopyFinder {
+  private objects = new Map<string, IndexedObject | null>();
+  private gaps = new Map<string, bigint[]>();
+  private functions: { values: bigint[]; rows: SymbolRow[] } | null = null;
+  private byName;
+  private byNames;
+  private named = new Map<string, Copy[]>();
+  private kallsymsAddresses;
+
+  constructor(private db: Db, private kallsyms: KallsymsFile | null) {
+    this.byName = db.prepare(`SELECT s.idx, s.name, s.value, s.size, sec.name AS section, s.sympos, a.alias
+      FROM symbols s LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
+      LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
+      WHERE s.name = ? AND s.object_id = ? AND s.ks_letter IS NOT NULL ORDER BY coalesce(s.sympos, 0), s.idx`);
+    this.byNames = db.prepare(`SELECT s.idx, s.name, s.value, s.size, sec.name AS section, s.sympos, a.alias
+      FROM symbols s LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
+      LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
+      WHERE s.name IN (SELECT value FROM json_each(?)) AND s.object_id = ? AND s.ks_letter IS NOT NULL
+      ORDER BY coalesce(s.sympos, 0), s.idx`);
+    this.kallsymsAddresses = db.prepare('SELECT DISTINCT address FROM kallsyms_entries WHERE object_id = ? ORDER BY address');
+  }
+
+  object(module: string | null): IndexedObject | null {
+    const key = module ?? '';
+    if (!this.objects.has(key)) {
+      const row = module === null
+        ? this.db.prepare(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE kind = 'vmlinux' AND status != 'failed' ORDER BY id LIMIT 1`).get()
+        : this.db.prepare(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE kind = 'module' AND module_name = ? AND status != 'failed' ORDER BY id LIMIT 1`).get(module);
+      this.objects.set(key, (row as IndexedObject | undefined) ?? null);
+    }
+    return this.objects.get(key)!;
+  }
+
+  private copies(o: IndexedObject, name: string): Copy[] {
+    const key = `${o.id}\0${name}`;
+    let list = this.named.get(key);
+    if (!list) {
+      list = (this.byName.all(name, o.id) as SymbolRow[]).map((r) => toCopy(o, r));
+      this.named.set(key, list);
+    }
+    return list;
+  }
+
+  /** Loads the copies of every name the frames ask for, one query per object instead of one per frame. */
+  prefetch(frames: readonly InputFrame[]): void {
+    const byModule = new Map<string | null, Set<string>>();
+    for (const f of frames) if (f.name !== null) byModule.set(f.module, (byModule.get(f.module) ?? new Set()).add(f.name));
+    for (const [module, names] of byModule) {
+      const o = this.object(module);
+      if (!o) continue;
+      const rows = this.byNames.all(JSON.stringify([...names]), o.id) as SymbolRow[];
+      for (const name of names) this.named.set(`${o.id}\0${name}`, []);
+      for (const r of rows) this.named.get(`${o.id}\0${r.name}`)!.push(toCopy(o, r));
+    }
+  }
+
+  /**
+   * The kernel's size of a symbol as `%pS` prints it: the distance to the next kallsyms symbol above it
+   * (vmlinux: its decoded table; a module: the next visible symbol of the same section, else the section end).
+   */
+  private kernelSize(c: Copy): bigint | null {
+    const key = `${c.object.id}:${c.section}`;
+    let list = this.gaps.get(key);
+    if (!list) {
+      const rows = c.object.kind === 'vmlinux'
+        ? (this.kallsymsAddresses.pluck().all(c.object.id) as string[])
+        : (this.db.prepare(`SELECT s.value FROM symbols s JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
+            WHERE s.object_id = ? AND sec.name = ? AND s.ks_letter IS NOT NULL
+            UNION SELECT printf('%016x', size) FROM sections WHERE object_id = ? AND name = ? ORDER BY 1`).pluck().all(c.object.id, c.section, c.object.id, c.section) as string[]);
+      list = rows.map((v) => BigInt(`0x${v}`));
+      this.gaps.set(key, list);
+    }
+    const next = partitionPoint(list.length, (k) => list[k] <= c.value);
+    return next < list.length ? list[next] - c.value : null;
+  }
+
+  /** The copy or copies a frame may have run in. */
+  place(f: InputFrame): Placement | { error: string } {
+    if (f.address !== null && this.kallsyms) return this.placeByKallsyms(f, f.address, this.kallsyms);
+    if (f.name === null) return this.placeLinkTime(f.address!);
+    const o = this.object(f.module);
+    if (!o) return { error: f.module ? `module ${f.module} is not in the index` : 'the index holds no vmlinux' };
+    let copies = this.copies(o, f.name);
+    if (!copies.length) return { error: `${f.name} is not a kallsyms symbol of ${f.module ?? 'vmlinux'}` };
+    if (f.offset !== null && f.size !== null && f.offset > f.size) return { error: `offset 0x${f.offset.toString(16)} is past size 0x${f.size.toString(16)}` };
+    const fits = (c: Copy) => f.size === null || BigInt(c.size) === f.size || this.kernelSize(c) === f.size;
+    let how = copies.length === 1
+      ? (fits(copies[0]) ? 'the only copy' : `the only copy, but of size 0x${copies[0].size.toString(16)}: is the index of the traced build?`)
+      : '';
+    if (copies.length > 1 && f.size !== null) {
+      const fit = copies.filter(fits);
+      if (!fit.length) return { error: `none of the ${copies.length} copies of ${f.name} has size 0x${f.size.toString(16)}` };
+      how = fit.length === 1 ? `the only one of ${copies.length} copies of size 0x${f.size.toString(16)}` : `${fit.length} of ${copies.length} copies have size 0x${f.size.toString(16)}`;
+      copies = fit;
+    }
+    if (copies.length > 1 && f.address !== null && o.kind === 'vmlinux') {
+      // Without --kallsyms a vmlinux address is taken as link-time (a nokaslr boot).
+      const at = copies.filter((c) => c.value + f.offset! === f.address);
+      if (at.length === 1) return { copies: at, offset: f.offset!, how: 'its link-time address' };
+    }
+    // `%pB` looks up address - 1 and prints the offset + 1, so `+0x70/0x70` (offset = size) is a value at the
+    // start of the next function: a function pointer on the stack (`? worker_thread` printed as
+    // `? process_one_work+0x380/0x380`). Its line is looked up at that address, as decode_stacktrace.sh does.
+    return { copies, offset: f.offset ?? 0n, how };
+  }
+
+  /** A runtime address through a /proc/kallsyms copy: the line at or below it, and that name's n-th line = sympos. */
+  private placeByKallsyms(f: InputFrame, address: bigint, ks: KallsymsFile): Placement | { error: string } {
+    const hit = ks.containing(address);
+    if (!hit) return { error: `0x${address.toString(16)} is below every address of ${ks.path}` };
+    if (f.name !== null && f.name !== hit.name) return { error: `${ks.path} puts 0x${address.toString(16)} in ${hit.name}, the trace says ${f.name}` };
+    const o = this.object(hit.module);
+    if (!o) return { error: hit.module ? `module ${hit.module} is not in the index` : 'the index holds no vmlinux' };
+    const copies = this.copies(o, hit.name);
+    const chosen = copies.length === 1 ? copies : copies.filter((c) => c.sympos === hit.nth);
+    if (!chosen.length) return { error: `${hit.name}: copy ${hit.nth} of ${ks.path} has no symbol in the index` };
+    return { copies: chosen, offset: address - hit.address, how: `line ${hit.line} of ${ks.path}` };
+  }
+
+  /** A bare vmlinux address at its link-time value (no --kallsyms: a nokaslr boot, or addresses from nm). */
+  private placeLinkTime(address: bigint): Placement | { error: string } {
+    const o = this.object(null);
+    if (!o) return { error: 'the index holds no vmlinux; give --kallsyms for module addresses' };
+    if (!this.functions) {
+      const rows = this.db.prepare(`SELECT s.idx, s.name, s.value, s.size, sec.name AS section, s.sympos, a.alias
+        FROM symbols s LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
+        LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
+        WHERE s.object_id = ? AND s.ks_letter IN ('t', 'T', 'w', 'W') AND s.size > 0 ORDER BY s.value, s.idx`).all(o.id) as SymbolRow[];
+      this.functions = { values: rows.map((r) => BigInt(`0x${r.value}`)), rows };
+    }
+    const { values, rows } = this.functions;
+    for (let k = partitionPoint(values.length, (j) => values[j] <= address) - 1; k >= 0; k--) {
+      const r = rows[k];
+      if (address < values[k] + BigInt(r.size)) {
+        return { copies: [toCopy(o, r)], offset: address - values[k], how: 'its link-time address in vmlinux' };
+      }
+      if (address - values[k] > 1n << 20n) break;
+    }
+    return { error: `0x${address.toString(16)} is inside no vmlinux function (a module address needs --kallsyms)` };
+  }
+}
