@@ -11,13 +11,20 @@ const fixtures = haveDwarfdump() ? buildDwarfFixtures() : null;
 
 for (const f of fixtures?.fixtures ?? []) {
   for (const path of [f.relocatable, ...(f.linked ? [f.linked] : [])]) {
-    test(`${f.name} ${path.endsWith('rel.o') ? 'relocatable' : 'linked'}: ranged reads give the in-memory sites`, async (t) => {
+    // Serial: the tests change the module-wide threshold across awaits, and restore it whatever happens.
+    test.serial(`${f.name} ${path.endsWith('rel.o') ? 'relocatable' : 'linked'}: ranged reads give the in-memory sites`, async (t) => {
       const requests = (await siteSymbols(path)).map((s) => ({ symtabIndex: s.index }));
-      tuning.diskMin = Infinity;
-      const memory = await findSites(path, path, requests, { all: true });
-      tuning.diskMin = 0;
-      const disk = await findSites(path, path, requests, { all: true });
-      tuning.diskMin = 16 << 20;
+      const saved = tuning.diskMin;
+      let memory;
+      let disk;
+      try {
+        tuning.diskMin = Infinity;
+        memory = await findSites(path, path, requests, { all: true });
+        tuning.diskMin = 0;
+        disk = await findSites(path, path, requests, { all: true });
+      } finally {
+        tuning.diskMin = saved;
+      }
       t.deepEqual(disk, memory);
       t.true(memory.sites.some((s) => s.source === (f.split ? 'line-table' : 'decl')));
     });

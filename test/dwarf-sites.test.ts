@@ -12,10 +12,8 @@ const canRun = haveDwarfdump();
 const fixtures = canRun ? buildDwarfFixtures() : null;
 const run = canRun ? test : test.skip;
 
-if (fixtures) for (const s of fixtures.skipped) test(`fixture ${s.name} could not be built here`, (t) => {
-  t.log(s.reason);
-  t.pass();
-});
+// A fixture this toolchain cannot build is reported as a skipped test that says why, never as a green one.
+if (fixtures) for (const s of fixtures.skipped) test.skip(`fixture ${s.name} [skipped: could not be built here: ${s.reason}]`, () => {});
 
 /** Addresses of `symbols` in the file llvm-dwarfdump will read, checked against nm there. */
 function oracleSymbols(symbols: readonly TestSymbol[], path: string, bases: Map<string, bigint> | null): OracleSymbol[] {
