@@ -86,7 +86,7 @@ test('index names each failed file on stderr as `ksymtree errors` words it: the 
   s.close();
   const firsts = [...new Map(rows.reverse().map((e) => [e.path, e.message])).entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, m]) => m);
   t.is(firsts.length, 24);
-  const lines = r.stderr.split('\n').filter((l) => l.startsWith('ksymtree: ') && !/indexed|errors in|alias shortened/.test(l));
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('ksymtree: ') && !/indexed|errors in|alias shortened|kernel config:/.test(l));
   t.deepEqual(lines.slice(0, 20), firsts.slice(0, 20).map((m) => `ksymtree: ${m}`));
   t.true(lines.every((l, i) => i < 20 || !l.includes('/bad-')), 'no more than 20 file lines');
   t.regex(r.stderr, /ksymtree: \.\.\. and 4 more \(`ksymtree errors --db /);
@@ -114,7 +114,8 @@ test('--format json: lookup, where, resolve, stats, diff and errors print the do
   t.deepEqual(lookup.map((r: { address: string }) => BigInt(`0x${r.address}`)).sort(), [...readelf].sort());
   t.deepEqual(lookup.map((r: { alias: string }) => r.alias).sort(), aliases.map((a) => a.alias).sort());
   for (const r of lookup) {
-    t.deepEqual(Object.keys(r), ['object', 'path', 'name', 'alias', 'sympos', 'kallsyms', 'section', 'offset', 'address', 'decl_file', 'decl_line', 'unit']);
+    t.deepEqual(Object.keys(r), ['object', 'path', 'name', 'alias', 'sympos', 'kallsyms', 'section', 'offset', 'address', 'decl_file', 'decl_line', 'unit', 'class']);
+    t.not(r.class, null, 'helper is duplicated in foo: it has a collision class');
     t.true(r.path.endsWith('/foo.ko'));
   }
   const byAlias = await json(['lookup', aliases[0].alias, '--db', db]);
@@ -132,7 +133,7 @@ test('--format json: lookup, where, resolve, stats, diff and errors print the do
   const [resolved] = await json(['resolve', second.alias, '--db', db, '--kallsyms', kallsyms]);
   t.deepEqual(resolved.livepatch, { objname: 'foo', old_name: 'helper', old_sympos: 2 });
   t.is(resolved.runtime.address, `0x${(base + BigInt(`0x${second.value}`)).toString(16)}`);
-  t.regex(resolved.anchor.kprobe_event, /^p:ksymtree\/helper_2 foo:\S+\+0x[0-9a-f]+$/);
+  t.regex(resolved.anchor.kprobe_event, /^p:ksymtree\/foo_helper_2 foo:\S+\+0x[0-9a-f]+$/);
   t.regex(resolved.runtime.bpftrace, /^bpftrace -e 'kprobe:0x[0-9a-f]+ /);
 
   const stats = await json(['stats', '--db', db]);
