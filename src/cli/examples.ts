@@ -7,6 +7,7 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { command: 'ksymtree index', what: 'the running kernel: /lib/modules/$(uname -r), its debug tree when installed; writes <tree>/ksymtree.db' },
     { command: 'ksymtree index debian/tmp/lib/modules/$KVER --debug-dir debian/tmp/usr/lib/debug/lib/modules/$KVER', what: 'a package build: installed tree with its debug copies' },
     { command: 'ksymtree index ~/linux --db /tmp/ksymtree.db', what: 'a build tree after `make`' },
+    { command: 'ksymtree index /srv/arm64/lib/modules/$KVER --config /srv/arm64/boot/config-$KVER', what: 'another machine\'s kernel: its .config decides what kallsyms lists (CONFIG_KALLSYMS_ALL)' },
   ],
   symbols: [{ command: 'ksymtree symbols --object bridge --format json', what: 'every .symtab entry of bridge.ko' }],
   aliases: [
@@ -21,6 +22,10 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   resolve: [
     { command: 'ksymtree resolve name_show@kernel_irq_irqdesc_c_230', what: 'livepatch fields and a kprobe line anchored at a unique neighbour' },
     { command: 'sudo ksymtree resolve jhash@include_linux_jhash_h_70@net_bridge_br_fdb_c --kallsyms /proc/kallsyms', what: 'plus this boot\'s address and perf/bpftrace lines' },
+  ],
+  symbolize: [
+    { command: 'dmesg | ksymtree symbolize --kallsyms /proc/kallsyms', what: 'annotate a kernel log in place: the copy each frame ran in, file:line and inlined callers' },
+    { command: "ksymtree symbolize 'jhash+0x10/0x165 [bridge]' --format json", what: 'one frame, as JSON' },
   ],
   diff: [{ command: 'ksymtree diff 6.1/ksymtree.db 6.12/ksymtree.db --format json', what: 'aliases added, removed, or whose sympos changed between two releases' }],
   kallsyms: [{ command: 'ksymtree kallsyms --object bridge --sections /sys/module', what: 'bridge.ko as /proc/kallsyms shows it once loaded' }],
@@ -49,6 +54,7 @@ export const USER_EXAMPLES: readonly { readonly user: string; readonly examples:
   { user: 'Tracer', examples: [
     { command: 'ksymtree lookup name_show', what: 'which copy is which' },
     { command: 'sudo ksymtree resolve name_show@kernel_irq_irqdesc_c_230 --kallsyms /proc/kallsyms', what: 'kprobe, perf and bpftrace lines for exactly that copy' },
+    { command: 'dmesg | ksymtree symbolize --kallsyms /proc/kallsyms', what: 'which copy each stack-trace frame ran in, with file:line' },
   ] },
 ];
 

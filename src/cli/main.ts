@@ -10,7 +10,7 @@ import { diff, diffLine, lookup, lookupLine, stats, statsRecord, where, whereLin
 import { resolve, resolveLines } from '../commands/resolve.js';
 import { registerSymbolize } from './symbolize-command.js';
 import { type Db, openIndexDb } from '../index/db.js';
-import { DB_ENV, indexPathToRead } from '../index/location.js';
+import { DB_ENV, DB_HELP, indexPathToRead } from '../index/location.js';
 import { errorRecords, indexedConfig } from '../index/queries.js';
 import { COMMAND_EXAMPLES, USER_EXAMPLES, examplesText } from './examples.js';
 import { reportFailures } from './failures.js';
@@ -38,7 +38,6 @@ function parseAddress(value: string): bigint {
   }
 }
 
-const DB_HELP = `index file (default: $${DB_ENV}, else <running kernel's tree>/ksymtree.db, else ./ksymtree.db)`;
 
 type TextOrJson = 'text' | 'json';
 const formatOption = () => new Option('--format <format>', 'text, or json (fields: README, "Machine-readable output")').choices(['text', 'json']).default('text');

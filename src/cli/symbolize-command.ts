@@ -5,6 +5,7 @@
 import { type Command, Option } from 'commander';
 import { symbolize } from '../commands/symbolize.js';
 import { openIndexDb } from '../index/db.js';
+import { DB_HELP, indexPathToRead } from '../index/location.js';
 import { Output } from '../io/output.js';
 
 const EXIT_INCOMPLETE = 1;
@@ -13,13 +14,13 @@ export function registerSymbolize(program: Command): void {
   program.command('symbolize')
     .description('addresses, frames (name+0x1c/0x51 [mod]) or a kernel log on stdin -> the exact copy (alias), file:line and inlined callers')
     .argument('[frames...]', 'addresses (0xffffffff8111fe50) or frames; none: annotate the kernel log on stdin')
-    .option('--db <file>', 'index file (default: ./ksymtree.db)', 'ksymtree.db')
+    .option('--db <file>', DB_HELP)
     .addOption(new Option('--format <format>', 'text annotates like decode_stacktrace.sh; json: one record per frame').choices(['text', 'json']).default('text'))
     .option('--kallsyms <file>', '/proc/kallsyms of the traced kernel (or a copy): runtime addresses -> copies')
     .option('--debug-dir <dir>', 'debug tree for objects indexed without DWARF (paired by build-id)')
     .option('--source-root <path>', 'prefix to strip from DWARF paths (default: learned per object)')
-    .action(async (frames: string[], o: { db: string; format: 'text' | 'json'; kallsyms?: string; debugDir?: string; sourceRoot?: string }) => {
-      const db = openIndexDb(o.db);
+    .action(async (frames: string[], o: { db?: string; format: 'text' | 'json'; kallsyms?: string; debugDir?: string; sourceRoot?: string }) => {
+      const db = openIndexDb(indexPathToRead(o.db));
       const out = new Output();
       try {
         const failed = await symbolize(db, frames, o, out);

@@ -9,6 +9,9 @@ import { FatalError } from '../errors.js';
 import { installedTree, runningKernelInputs } from '../tree/running-kernel.js';
 
 export const DB_ENV = 'KSYMTREE_DB';
+
+/** The `--db` help of every command that reads an index. */
+export const DB_HELP = `index file (default: $${DB_ENV}, else <running kernel's tree>/ksymtree.db, else ./ksymtree.db)`;
 const DB_NAME = 'ksymtree.db';
 
 function explicitPath(db: string | undefined): string | null {
