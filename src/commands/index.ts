@@ -34,6 +34,8 @@ export interface IndexOptions {
   readonly sourceRoot?: string;
   /** `--config FILE`: the kernel's `.config`; else found beside the tree, else vmlinux's own word. */
   readonly config?: string;
+  /** The inputs are a temporary vmlinux of the kallsyms link passes (see ScanTask.linkPass). */
+  readonly linkPass?: boolean;
 }
 
 export interface IndexSummary {
@@ -167,7 +169,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     let order = scanOrder(objects);
     let config = opts.config ? readConfigFile(opts.config) : findConfig(debugDir ? [...inputs.trees, debugDir] : inputs.trees);
     // No .config anywhere: vmlinux (scanned first) tells its own before any module is read by its rules.
-    if (!config && objects.length && isKernelImage(objects[order[0]])) {
+    if (!config && objects.length && isKernelImage(objects[order[0]]) && !opts.linkPass) {
       await pool.scanAll([{ path: objects[order[0]].path, rules: null }], (_, scanned) => {
         onScanned(order[0], scanned);
         config = scanned.elf?.config ?? null;
@@ -176,7 +178,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     }
     const kernelConfig: KernelConfig = config ?? ASSUMED_CONFIG;
     const rules = kallsymsRules(kernelConfig);
-    await pool.scanAll(objects.map((o) => ({ path: o.path, rules })), onScanned, order);
+    await pool.scanAll(objects.map((o) => ({ path: o.path, rules, linkPass: opts.linkPass })), onScanned, order);
     progress.clear();
     endPhase('scan');
     for (const p of problems) writer.addError(null, p.path, { offset: 0, kind: 'walk', message: p.message });
