@@ -75,9 +75,10 @@ export function addAliasLines(sysmap: string, aliases: readonly LinkAlias[]): Om
   let added = 0;
   const lines = sysmap.split('\n');
   if (lines.at(-1) === '') lines.pop();
+  const names = new Set(aliases.map((a) => a.name));
   for (const line of lines) {
     out.push(line);
-    const m = SYSMAP_LINE.exec(line);
+    const m = names.has(line.slice(line.lastIndexOf(' ') + 1)) ? SYSMAP_LINE.exec(line) : null;
     const a = m ? byCopy.get(`${BigInt(`0x${m[1]}`).toString(16)} ${m[3]}`)?.shift() : undefined;
     if (!m || !a) continue;
     used.add(a);
