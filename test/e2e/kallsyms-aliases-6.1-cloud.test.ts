@@ -3,31 +3,20 @@
 // the names it aliases are exactly the names /proc/kallsyms lists more than once, one alias per listed copy,
 // each at an address where the kernel lists that name; mksysmap's lines (the kernel's own script) stay as they are.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { ksymtree } from '../helpers/cli.js';
 import { bootCapture, bootTimeoutMs } from './harness/boot.js';
 import { byObject, parseKallsyms } from './harness/compare.js';
-import { kernelCorpus, KERNELS } from './harness/kernels.js';
+import { kernelCorpus, KERNELS, LINUX_SOURCE_61, linuxSource61File } from './harness/kernels.js';
 import { e2eUnavailable } from './harness/suite.js';
 
 const spec = KERNELS.find((k) => k.id === '6.1-cloud-amd64')!;
-const SOURCE_TARBALL = '/usr/src/linux-source-6.1.tar.xz';
+const mksysmap = () => linuxSource61File('scripts/mksysmap');
 
-/** scripts/mksysmap of Debian's linux-source-6.1, cached beside the corpus. */
-function mksysmap(): string | null {
-  const cached = join(homedir(), '.cache/ksymtree-corpus/tools/mksysmap-6.1');
-  if (existsSync(cached)) return cached;
-  if (!existsSync(SOURCE_TARBALL)) return null;
-  const text = execFileSync('tar', ['-xJOf', SOURCE_TARBALL, 'linux-source-6.1/scripts/mksysmap'], { maxBuffer: 1 << 20 });
-  mkdirSync(join(cached, '..'), { recursive: true });
-  writeFileSync(cached, text, { mode: 0o755 });
-  return cached;
-}
-
-const unavailable = e2eUnavailable(spec) ?? (mksysmap() ? null : `no ${SOURCE_TARBALL} (apt-get install linux-source-6.1)`);
+const unavailable = e2eUnavailable(spec) ?? (mksysmap() ? null : `no ${LINUX_SOURCE_61} (apt-get install linux-source-6.1)`);
 const title = 'e2e 6.1-cloud-amd64: kallsyms-aliases aliases exactly the names the booted kernel lists more than once, one alias per copy';
 
 (unavailable ? test.skip : test.serial)(unavailable ? `${title} (SKIPPED: ${unavailable})` : title, async (t) => {
