@@ -4,7 +4,7 @@ import { scanObject } from '../src/scan/scan-object.js';
 import type { ScanTask, ScannedObject } from '../src/scan/result.js';
 
 export default function scan(task: ScanTask): Promise<ScannedObject> {
-  return scanObject(task.path, task.rules, task.linkPass ?? false);
+  return scanObject(task.path, task.rules);
 }
 
 export function buildId(path: string): Promise<string | null> {

@@ -206,11 +206,10 @@ program.command('kallsyms-aliases')
   .option('--config <file>', "the kernel's .config (default: $KCONFIG_CONFIG, else .config)")
   .option('--sysmap <file>', "mksysmap's output for VMLINUX (default: stdin)")
   .option('-o, --output <file>', 'write to FILE atomically instead of stdout')
-  .addOption(new Option('-j, --jobs <n>', 'worker threads').argParser(positiveInt).default(defaultJobs(), 'the number of cores'))
-  .action(async (vmlinux: string, o: { config?: string; sysmap?: string; output?: string; jobs: number }) => {
+  .action(async (vmlinux: string, o: { config?: string; sysmap?: string; output?: string }) => {
     const sysmap = readInput(o.sysmap ?? 0, '--sysmap');
     const config = o.config ?? process.env.KCONFIG_CONFIG ?? '.config';
-    const r = await runKallsymsAliases({ vmlinux, sysmap, config, jobs: o.jobs });
+    const r = await runKallsymsAliases({ vmlinux, sysmap, config });
     for (const s of r.skipped) process.stderr.write(`ksymtree: ${vmlinux}: alias ${s.alias.alias} not added: ${s.reason}\n`);
     if (r.failures.length) reportFailures(r.failures, `\`ksymtree index ${vmlinux}\` and \`ksymtree errors\``);
     emit(r.text, o.output);

@@ -34,8 +34,6 @@ export interface IndexOptions {
   readonly sourceRoot?: string;
   /** `--config FILE`: the kernel's `.config`; else found beside the tree, else vmlinux's own word. */
   readonly config?: string;
-  /** The inputs are a temporary vmlinux of the kallsyms link passes (see ScanTask.linkPass). */
-  readonly linkPass?: boolean;
 }
 
 export interface IndexSummary {
@@ -169,7 +167,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     let order = scanOrder(objects);
     let config = opts.config ? readConfigFile(opts.config) : findConfig(debugDir ? [...inputs.trees, debugDir] : inputs.trees);
     // No .config anywhere: vmlinux (scanned first) tells its own before any module is read by its rules.
-    if (!config && objects.length && isKernelImage(objects[order[0]]) && !opts.linkPass) {
+    if (!config && objects.length && isKernelImage(objects[order[0]])) {
       await pool.scanAll([{ path: objects[order[0]].path, rules: null }], (_, scanned) => {
         onScanned(order[0], scanned);
         config = scanned.elf?.config ?? null;
@@ -178,7 +176,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     }
     const kernelConfig: KernelConfig = config ?? ASSUMED_CONFIG;
     const rules = kallsymsRules(kernelConfig);
-    await pool.scanAll(objects.map((o) => ({ path: o.path, rules, linkPass: opts.linkPass })), onScanned, order);
+    await pool.scanAll(objects.map((o) => ({ path: o.path, rules })), onScanned, order);
     progress.clear();
     endPhase('scan');
     for (const p of problems) writer.addError(null, p.path, { offset: 0, kind: 'walk', message: p.message });

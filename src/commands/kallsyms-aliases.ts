@@ -1,13 +1,13 @@
 // The kernel build's step: alias lines for scripts/kallsyms. link-vmlinux.sh lists the symbols of each temporary
 // vmlinux with mksysmap; this adds, after each copy of a name duplicated in vmlinux, a line with its alias at the
 // same address and letter, named from that vmlinux's own DWARF. The next link embeds them: the kernel lists them.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type AliasInput, aliasesForObject, maxSymbolLength } from '../alias/naming.js';
+import { siteRequests } from '../analyse/duplicates.js';
+import { kallsymsRules } from '../config/kernel-config.js';
+import { readConfigFile } from '../config/find-config.js';
 import { FatalError } from '../errors.js';
-import { aliasRows } from '../index/alias-rows.js';
-import { openIndexDb } from '../index/db.js';
-import { runIndex } from './index.js';
+import { scanObject } from '../scan/scan-object.js';
+import { findSites } from '../sites/find-sites.js';
 
 export interface KallsymsAliasesOptions {
   /** The temporary vmlinux of one kallsyms link pass (`.tmp_vmlinux.kallsymsN`, or `.tmp_vmlinuxN` from 6.12). */
@@ -16,7 +16,6 @@ export interface KallsymsAliasesOptions {
   readonly sysmap: string;
   /** The kernel's .config, whose CONFIG_KALLSYMS_ALL says which symbols scripts/kallsyms keeps. */
   readonly config: string;
-  readonly jobs: number;
 }
 
 /** One alias to add: the copy it names (address and name, as mksysmap lists it, and its sympos) and the alias. */
@@ -91,24 +90,38 @@ export function addAliasLines(sysmap: string, aliases: readonly LinkAlias[]): Om
   return { text: out.length ? `${out.join('\n')}\n` : '', added, skipped };
 }
 
-/** The aliases of one temporary vmlinux: indexed on its own (into a scratch index), by the kernel's .config. */
-async function linkPassAliases(o: KallsymsAliasesOptions): Promise<{ aliases: LinkAlias[]; failures: readonly string[] }> {
-  const scratch = mkdtempSync(join(tmpdir(), 'ksymtree-link-'));
-  try {
-    const db = join(scratch, 'index.db');
-    const s = await runIndex({ inputs: [o.vmlinux], db, jobs: o.jobs, quiet: true, aliases: true, allSites: false, config: o.config, linkPass: true });
-    const index = openIndexDb(db);
-    try {
-      const ids = index.prepare("SELECT id FROM objects WHERE kind = 'vmlinux'").pluck().all() as number[];
-      if (ids.length !== 1) throw new FatalError(`${o.vmlinux}: not a vmlinux (an ELF executable with a symbol table)`);
-      const aliases = aliasRows(index, ids).map((r) => ({ name: r.name, address: BigInt(`0x${r.value}`), sympos: r.sympos, alias: r.alias }));
-      return { aliases, failures: s.failures };
-    } finally {
-      index.close();
-    }
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
+/**
+ * The aliases of one temporary vmlinux, in memory (one object: no index, no workers): its kallsyms view by the
+ * .config's rules and the sympos the scan gives it (its own tables are the previous pass's, so they are not
+ * read), the definition sites of its in-object duplicates from its DWARF, and the naming rule.
+ */
+async function linkPassAliases(o: KallsymsAliasesOptions): Promise<{ aliases: LinkAlias[]; failures: string[] }> {
+  const config = readConfigFile(o.config);
+  const scanned = await scanObject(o.vmlinux, kallsymsRules(config), true);
+  const s = scanned.elf?.symbols;
+  if (!s?.count || scanned.kind !== 'vmlinux') {
+    throw new FatalError(scanned.errors[0]?.message ?? `${o.vmlinux}: not a vmlinux (an ELF executable with a symbol table)`);
   }
+  const requests = siteRequests(s, false);
+  const found = await findSites(o.vmlinux, o.vmlinux, requests.map((symtabIndex) => ({ symtabIndex })));
+  const sites = new Map(found.sites.map((x) => [x.symtabIndex, x]));
+  const name = (row: number) => s.names.slice(row ? s.nameEnd[row - 1] : 0, s.nameEnd[row]);
+  const copies: AliasInput[] = [];
+  const rowOf = new Map<number, number>();
+  const existing = new Set<string>();
+  for (let row = 0; row < s.count; row++) {
+    if (name(row).includes('@')) existing.add(name(row));
+    if (!s.sympos[row]) continue;
+    const site = sites.get(s.index[row]);
+    copies.push({ idx: s.index[row], name: name(row), sympos: s.sympos[row], declFile: site?.declFile ?? null, declLine: site?.declLine ?? null, unit: site?.unit ?? null });
+    rowOf.set(s.index[row], row);
+  }
+  const aliases = aliasesForObject(copies, existing, maxSymbolLength(config.version)).map((a) => {
+    const row = rowOf.get(a.idx)!;
+    return { name: name(row), address: BigInt(`0x${s.values.slice(row * 16, row * 16 + 16)}`), sympos: s.sympos[row], alias: a.alias };
+  });
+  const failures = [...scanned.errors, ...found.errors].map((e) => e.message);
+  return { aliases, failures };
 }
 
 export async function runKallsymsAliases(o: KallsymsAliasesOptions): Promise<SysmapWithAliases> {

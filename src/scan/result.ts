@@ -6,11 +6,6 @@ import type { KallsymsRules, KernelConfig } from '../config/kernel-config.js';
 export interface ScanTask {
   readonly path: string;
   readonly rules: KallsymsRules | null;
-  /**
-   * The object is a temporary vmlinux of the kernel's kallsyms link passes (`.tmp_vmlinux.kallsymsN`): its
-   * kallsyms tables are the previous pass's or a placeholder, so its kallsyms view follows `rules`.
-   */
-  readonly linkPass?: boolean;
 }
 
 /**

@@ -30,7 +30,9 @@ export function moduleNameFromPath(path: string): string {
 /**
  * Reads one object from disk into columns. Never throws for a bad object: problems become `errors`.
  * `rules` are the kallsyms rules of the kernel's configuration; null when it is not known, and then a
- * vmlinux reports its own (`elf.config`) and follows them. `linkPass`: see ScanTask.
+ * vmlinux reports its own (`elf.config`) and follows them. `linkPass`: the object is a temporary vmlinux of
+ * the kernel's kallsyms link passes, whose kallsyms tables are the previous pass's or a placeholder: its
+ * kallsyms view follows `rules` instead.
  */
 export async function scanObject(path: string, rules: KallsymsRules | null = null, linkPass = false): Promise<ScannedObject> {
   const errors: ScanError[] = [];
