@@ -124,7 +124,7 @@ function line(o: Outcome): string {
   return [o.action, String(o.aliases), o.path, ...(o.reason ? [o.reason] : [])].join('\t');
 }
 
-const VMLINUX_NOTE = 'vmlinux cannot be changed after linking: its artefact is `ksymtree aliases --object vmlinux --format nm`, the input for scripts/kallsyms at link time';
+const VMLINUX_NOTE = 'vmlinux cannot be changed after linking: its aliases come from the kernel build (`make KSYMTREE=ksymtree` with contrib/kbuild\'s patch)';
 
 export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
   await loadXzDecoder(); // before the index is opened: see loadXzDecoder

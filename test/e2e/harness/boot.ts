@@ -58,6 +58,8 @@ export interface BootOptions {
    * becomes the capture's `guest` file (Capture.guest). Unset, the init script is what it always was.
    */
   readonly guestScript?: string;
+  /** End with `reboot -f` (qemu runs with -no-reboot): a kernel without ACPI cannot power the machine off. */
+  readonly reboot?: boolean;
 }
 
 export interface InsmodResult {
@@ -131,9 +133,12 @@ $B reboot -f
 
 const TRACES = 'echo 1 > /proc/sys/kernel/sysrq; echo l > /proc/sysrq-trigger; echo t > /proc/sysrq-trigger\n';
 
-/** The init script, with the guest script's and the sysrq trace lines before the capture when asked for. */
-function initScript(arch: Arch, traces: boolean, guestScript?: string): string {
-  const base = baseInitScript(arch);
+/**
+ * The init script, with the guest script's and the sysrq trace lines before the capture when asked for, and
+ * ending with a reboot instead of a power-off.
+ */
+function initScript(arch: Arch, traces: boolean, guestScript?: string, reboot = false): string {
+  const base = reboot ? baseInitScript(arch).replace('$B poweroff -f\n', '') : baseInitScript(arch);
   const at = base.indexOf('echo "@@@FILE kallsyms"');
   const guest = guestScript ? `echo "@@@FILE guest" >> $C\n{\n${guestScript.trimEnd()}\n} >> $C 2>&1\n` : '';
   return base.slice(0, at) + guest + (traces ? TRACES : '') + base.slice(at);
@@ -334,7 +339,7 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   for (const m of set.modules) bytes.set(m.name, how === 'host' ? readModuleElf(m.file) : readFileSync(m.file));
   const memoryMb = o.memoryMb ?? 1024;
   const append = o.cmdline ? `${arch.append} ${o.cmdline}` : arch.append;
-  const init = initScript(arch, !!o.traces, o.guestScript);
+  const init = initScript(arch, !!o.traces, o.guestScript, o.reboot);
   const key = sha256(JSON.stringify({
     v: HARNESS_VERSION, kernel: sha256(readFileSync(o.kernel)), init, append, memoryMb,
     argv: qemuArgv('qemu', arch, { kernel: 'K', initrd: 'I', append, consoleFile: 'C', dataFile: 'D', memoryMb, timeoutMs: 0 }),
