@@ -5,13 +5,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
-import Database from 'better-sqlite3';
 import { FatalError } from '../errors.js';
 import { type Db, openIndexDb, schemaVersion } from '../index/db.js';
 import { indexPathToRead } from '../index/location.js';
 import { loadXzDecoder } from '../io/decompress.js';
 import { type Lock, acquireLock } from '../io/lock.js';
 import { Progress } from '../io/progress.js';
+import { openDatabase } from '../io/sqlite.js';
 import { walkTree } from '../tree/walk.js';
 import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, carriesAliases, revertModule } from './module-file.js';
 import type { AliasRequest } from './rewrite.js';
@@ -51,7 +51,7 @@ interface IndexedObject {
 
 function openForWriting(path: string): Db {
   openIndexDb(path).close(); // existence and schema version, with the usual messages
-  const db = new Database(path, { fileMustExist: true });
+  const db = openDatabase(path, { fileMustExist: true });
   if (db.pragma('user_version', { simple: true }) !== schemaVersion()) throw new FatalError(`index ${path} changed schema while opening it`);
   db.pragma('busy_timeout = 10000');
   return db;
