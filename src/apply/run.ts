@@ -8,7 +8,6 @@ import { sep } from 'node:path';
 import { FatalError } from '../errors.js';
 import { type Db, openIndexDb, schemaVersion } from '../index/db.js';
 import { indexPathToRead } from '../index/location.js';
-import { loadXzDecoder } from '../io/decompress.js';
 import { type Lock, acquireLock } from '../io/lock.js';
 import { Progress } from '../io/progress.js';
 import { openDatabase } from '../io/sqlite.js';
@@ -127,7 +126,6 @@ function line(o: Outcome): string {
 const VMLINUX_NOTE = 'vmlinux cannot be changed after linking: its artefact is `ksymtree aliases --object vmlinux --format nm`, the input for scripts/kallsyms at link time';
 
 export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
-  await loadXzDecoder(); // before the index is opened: see loadXzDecoder
   if (opts.resign && opts.stripSignature) throw new FatalError('--resign and --strip-signature exclude each other');
   if (opts.revert && (opts.resign || opts.stripSignature)) {
     throw new FatalError('--revert restores the original file, signature included: it takes neither --resign nor --strip-signature');
@@ -235,7 +233,6 @@ function recorder(db: Db): (task: ModuleTask & { id: number }, o: Outcome) => vo
 
 /** `apply --revert`: every module of TREE (or of the index) that carries aliases gets its original bytes back. */
 async function runRevert(opts: ApplyRunOptions): Promise<RunReport> {
-  await loadXzDecoder();
   // With a TREE the files' own markers suffice: the index is updated when there is one.
   let dbPath = '';
   try {
