@@ -7,7 +7,7 @@
 #     fetch script is reachable; without it the real-kernel tests are reported as skipped, by name. The
 #     second architecture's (6.1 cloud-arm64, and an arm64 busybox) by scripts/fetch-debian-kernel-foreign.
 #  3. ava in TAP mode over every tier on the default node.
-#  4. The fixture tier again on Node 22 (scripts/test-node-versions.sh; node binaries, headers and
+#  4. The fixture tier again on Node 22 and 24 (scripts/test-node-versions.sh; node binaries, headers and
 #     node_modules cached in ~/.cache/ksymtree-node). KSYMTREE_NODE_VERSIONS="22" picks lines; "none" skips, saying so.
 #  The last line is "N passed, N failed, N skipped" over all of them, for CI.
 #  The fault tier (test/faults/, also `npm run test:faults`) runs small counts; KSYMTREE_FAULT_MUTANTS and
