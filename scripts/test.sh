@@ -10,7 +10,7 @@
 #     patch, linked with this checkout's ksymtree (compiled once, ~20 min on 2 cores, into ~/.cache/ksymtree-kbuild;
 #     relinked in ~1 min when ksymtree changes). KSYMTREE_KBUILD=0 skips it, saying so.
 #  4. ava in TAP mode over every tier on the default node.
-#  5. The fixture tier again on Node 22 (scripts/test-node-versions.sh; node binaries, headers and
+#  5. The fixture tier again on Node 22 and 24 (scripts/test-node-versions.sh; node binaries, headers and
 #     node_modules cached in ~/.cache/ksymtree-node). KSYMTREE_NODE_VERSIONS="22" picks lines; "none" skips, saying so.
 #  The last line is "N passed, N failed, N skipped" over all of them, for CI.
 #  The fault tier (test/faults/, also `npm run test:faults`) runs small counts; KSYMTREE_FAULT_MUTANTS and

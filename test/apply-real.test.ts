@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../src/io/sqlite.js';
 import { corpus61 } from './helpers/corpus.js';
 import { ksymtree, sha256File } from './helpers/build-apply-fixtures.js';
 
@@ -29,7 +29,7 @@ function shas(tree: string): Map<string, string> {
 }
 
 function aliasCounts(db: string): Map<string, number> {
-  const sqlite = new Database(db, { readonly: true });
+  const sqlite = openDatabase(db, { readonly: true });
   try {
     const rows = sqlite.prepare(`SELECT o.path AS path, count(*) AS n FROM aliases a JOIN objects o ON o.id = a.object_id
       WHERE o.kind = 'module' GROUP BY o.id`).all() as { path: string; n: number }[];

@@ -7,7 +7,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../src/io/sqlite.js';
 import {
   type ApplyArch, buildApplyFixtures, exec, execBuffer, findSignFileForTests, indexWithAliases, ksymtree, sha256File,
 } from './helpers/build-apply-fixtures.js';
@@ -51,7 +51,7 @@ interface AliasRow {
 }
 
 function aliasRows(db: string): AliasRow[] {
-  const sqlite = new Database(db, { readonly: true });
+  const sqlite = openDatabase(db, { readonly: true });
   try {
     return sqlite.prepare(`SELECT o.path, a.idx, a.alias, s.name FROM aliases a JOIN objects o ON o.id = a.object_id
       JOIN symbols s ON s.object_id = a.object_id AND s.idx = a.idx ORDER BY o.path, a.idx`).all() as AliasRow[];
@@ -365,7 +365,7 @@ test('a module with 65,000+ sections: SHT_SYMTAB_SHNDX grows with the table, SHN
   const before = sha256File(file);
   // The kernel's loader cannot take SHN_XINDEX symbols, so the index gives them no kallsyms letter and no
   // alias; this fixture tests the ELF side only: alias both copies of dupx by hand.
-  const sqlite = new Database(db);
+  const sqlite = openDatabase(db);
   const dupx = sqlite.prepare("SELECT object_id, idx FROM symbols WHERE name = 'dupx' ORDER BY idx").all() as { object_id: number; idx: number }[];
   dupx.forEach((d, i) => sqlite.prepare("INSERT INTO aliases (object_id, idx, alias, sympos, stage) VALUES (?, ?, ?, ?, 'sympos')")
     .run(d.object_id, d.idx, `dupx@big_${i + 1}`, i + 1));
@@ -430,7 +430,7 @@ test('TREE may be a copy of the indexed tree: the copy changes, the indexed file
 test('an index that describes another build is refused, the file untouched', async (t) => {
   const fx = await fixtures;
   const { dir, db, paths: [file] } = await prepare([fx.plain.x86_64!]);
-  const sqlite = new Database(db);
+  const sqlite = openDatabase(db);
   // Point one alias at a symbol of another name: the index no longer matches the file.
   const row = sqlite.prepare('SELECT object_id, idx FROM aliases ORDER BY idx LIMIT 1').get() as { object_id: number; idx: number };
   sqlite.prepare("UPDATE symbols SET name = 'not_this_one' WHERE object_id = ? AND idx = ?").run(row.object_id, row.idx);
@@ -447,7 +447,7 @@ test('aliases gone from the index: apply puts the module back to its original', 
   const { dir, db, paths: [file] } = await prepare([fx.plain.x86_64!]);
   const before = sha256File(file);
   t.is((await ksymtree(['apply', dir, '--db', db, '-q'])).status, 0);
-  const sqlite = new Database(db);
+  const sqlite = openDatabase(db);
   sqlite.exec('DELETE FROM aliases');
   sqlite.close();
   const r = await ksymtree(['apply', dir, '--db', db, '-q']);
@@ -478,7 +478,7 @@ test('verify reports a module changed after apply; revert refuses one whose orig
 test('vmlinux is skipped with the pointer to `aliases --format nm`', async (t) => {
   const fx = await fixtures;
   const { dir, db } = await prepare([fx.plain.x86_64!]);
-  const sqlite = new Database(db);
+  const sqlite = openDatabase(db);
   sqlite.prepare("INSERT INTO objects (id, path, kind, status, compression, size, mtime_ms) VALUES (999, '/nonexistent/vmlinux', 'vmlinux', 'ok', 'none', 1, 0)").run();
   sqlite.prepare("INSERT INTO symbols (object_id, idx, name, value, size, type, bind, visibility, shndx) VALUES (999, 1, 'f', '0000000000000000', 0, 2, 0, 0, 1)").run();
   sqlite.prepare("INSERT INTO aliases (object_id, idx, alias, sympos, stage) VALUES (999, 1, 'f@x', 1, 'sympos')").run();

@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../src/io/sqlite.js';
 import { buildFixtures } from './helpers/build-fixtures.js';
 import { ksymtree, parseTsv } from './helpers/cli.js';
 
@@ -26,7 +26,7 @@ async function indexedTree(name: string, modules?: (m: string) => boolean): Prom
 }
 
 const count = (db: string, sql: string) => {
-  const s = new Database(db, { readonly: true });
+  const s = openDatabase(db, { readonly: true });
   try {
     return s.prepare(sql).pluck().get() as number;
   } finally {
@@ -81,7 +81,7 @@ test('index names each failed file on stderr as `ksymtree errors` words it: the 
   const r = await ksymtree(['index', tree, '--db', db, '--quiet', '--no-aliases'], { env: NO_ENV });
   t.is(r.status, 1, r.stderr);
   // The oracle: the errors table, first row of each file in path then offset order.
-  const s = new Database(db, { readonly: true });
+  const s = openDatabase(db, { readonly: true });
   const rows = s.prepare('SELECT path, message FROM errors ORDER BY path, offset').all() as { path: string; message: string }[];
   s.close();
   const firsts = [...new Map(rows.reverse().map((e) => [e.path, e.message])).entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, m]) => m);

@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../src/io/sqlite.js';
 import { CLI } from './helpers/cli.js';
 
 const HOOK = new URL('../../contrib/ksymtree-kernel-hook', import.meta.url).pathname;
@@ -68,7 +68,7 @@ function run(cmd: string, args: string[], env: Record<string, string>): { status
 }
 
 function indexedPaths(db: string): string[] {
-  const s = new Database(db, { readonly: true });
+  const s = openDatabase(db, { readonly: true });
   try {
     return s.prepare('SELECT path FROM objects ORDER BY path').pluck().all() as string[];
   } finally {

@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../src/io/sqlite.js';
 import { buildFixtures } from './helpers/build-fixtures.js';
 import { CLI, ksymtree, parseTsv } from './helpers/cli.js';
 
@@ -37,7 +37,7 @@ test('bad objects get one clear error row each, every good object is still index
   const db = join(work, 'mixed.db');
   const r = await ksymtree(['index', tree, '--db', db, '--quiet', '--no-aliases']);
   t.is(r.status, 1, r.stderr);
-  const sqlite = new Database(db, { readonly: true });
+  const sqlite = openDatabase(db, { readonly: true });
   const errors = sqlite.prepare('SELECT path, message FROM errors').all() as { path: string; message: string }[];
   const indexed = sqlite.prepare("SELECT path FROM objects WHERE status = 'ok'").pluck().all() as string[];
   sqlite.close();
@@ -57,7 +57,7 @@ test('a directory cycle is reported once and not walked forever; the rest is ind
   const db = join(work, 'cycle.db');
   const r = await ksymtree(['index', fx.cycleTree, '--db', db, '--quiet', '--no-aliases']);
   t.is(r.status, 1, r.stderr);
-  const sqlite = new Database(db, { readonly: true });
+  const sqlite = openDatabase(db, { readonly: true });
   const messages = sqlite.prepare("SELECT message FROM errors WHERE kind = 'walk'").pluck().all() as string[];
   const objects = sqlite.prepare('SELECT count(*) FROM objects').pluck().get() as number;
   sqlite.close();
@@ -102,7 +102,7 @@ test('an index of another schema version is refused with a message to re-run ind
   const fx = await fixtures;
   const db = join(work, 'old.db');
   t.is((await ksymtree(['index', fx.tree.root, '--db', db, '--quiet', '--no-aliases'])).status, 0);
-  const sqlite = new Database(db);
+  const sqlite = openDatabase(db);
   sqlite.pragma('user_version = 999');
   sqlite.close();
   const r = await ksymtree(['symbols', '--db', db]);

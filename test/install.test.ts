@@ -1,13 +1,19 @@
 // Installing anywhere a kernel is built: no direct dependency is tied to one platform, and npm resolves a
 // native part for linux arm64 and musl from package-lock.json alone (npm ci --dry-run, offline).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { SQLITE_PACKAGE, openDatabase } from '../src/io/sqlite.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; engines: { node: string } };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
+  { dependencies: Record<string, string>; optionalDependencies: Record<string, string>; engines: { node: string } };
+const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as
+  { packages: Record<string, { version: string; optional?: boolean; engines?: { node?: string } }> };
+const nodeMajor = Number(process.versions.node.split('.')[0]);
 const manifest = (name: string) => JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as
   { os?: string[]; cpu?: string[]; optionalDependencies?: Record<string, string>; gypfile?: boolean; engines?: { node?: string } };
 
@@ -23,10 +29,25 @@ test('no direct dependency is a per-platform package; native ones bring theirs a
 
 test('engines names the Node lines that are tested (the default node and those test-node-versions.sh runs), and the running node is one of them', (t) => {
   const lines = (pkg.engines.node as string).split(' || ').map((l) => l.replace(/\.x$/, ''));
-  t.deepEqual(lines, ['20', '22']);
+  t.deepEqual(lines, ['20', '22', '24']);
   const script = readFileSync(join(ROOT, 'scripts/test-node-versions.sh'), 'utf8');
   t.deepEqual(/\|\| majors=\(([^)]*)\)/.exec(script)?.[1].split(' '), lines.slice(1), 'the other lines are the ones npm test runs');
-  t.true(lines.includes(process.versions.node.split('.')[0]));
+  t.true(lines.includes(String(nodeMajor)));
+});
+
+test('better-sqlite3 13 (Node-API) opens indexes from Node 22 on, 12 on Node 20, where npm leaves 13 out', (t) => {
+  // 12 on Node 24 aborts when a GC finalizes a statement (README, Node versions): 13 must be the one loaded.
+  t.regex(pkg.optionalDependencies['better-sqlite3-napi'], /^npm:better-sqlite3@\^13\./);
+  const napi = lock.packages['node_modules/better-sqlite3-napi'];
+  t.true(napi.optional);
+  t.is(napi.engines?.node, '>=22', 'npm skips an optional package whose engines exclude the running node: that keeps 13 off Node 20');
+  t.is(existsSync(join(ROOT, 'node_modules/better-sqlite3-napi')), nodeMajor >= 22);
+  t.is(SQLITE_PACKAGE, nodeMajor >= 22 ? 'better-sqlite3-napi' : 'better-sqlite3');
+  const loaded = createRequire(join(ROOT, 'package.json'))(`${SQLITE_PACKAGE}/package.json`) as { version: string };
+  t.is(loaded.version.split('.')[0], nodeMajor >= 22 ? '13' : '12');
+  const db = openDatabase(':memory:');
+  t.is(db.prepare('SELECT 41 + 1').pluck().get(), 42);
+  db.close();
 });
 
 function dryRun(cpu: string, libc: string): string[] {

@@ -5,13 +5,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
-import Database from 'better-sqlite3';
 import { FatalError } from '../errors.js';
 import { type Db, openIndexDb, schemaVersion } from '../index/db.js';
 import { indexPathToRead } from '../index/location.js';
-import { loadXzDecoder } from '../io/decompress.js';
 import { type Lock, acquireLock } from '../io/lock.js';
 import { Progress } from '../io/progress.js';
+import { openDatabase } from '../io/sqlite.js';
 import { walkTree } from '../tree/walk.js';
 import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, carriesAliases, revertModule } from './module-file.js';
 import type { AliasRequest } from './rewrite.js';
@@ -51,7 +50,7 @@ interface IndexedObject {
 
 function openForWriting(path: string): Db {
   openIndexDb(path).close(); // existence and schema version, with the usual messages
-  const db = new Database(path, { fileMustExist: true });
+  const db = openDatabase(path, { fileMustExist: true });
   if (db.pragma('user_version', { simple: true }) !== schemaVersion()) throw new FatalError(`index ${path} changed schema while opening it`);
   db.pragma('busy_timeout = 10000');
   return db;
@@ -127,7 +126,6 @@ function line(o: Outcome): string {
 const VMLINUX_NOTE = 'vmlinux cannot be changed after linking: its aliases come from the kernel build (`make KSYMTREE=ksymtree` with contrib/kbuild\'s patch)';
 
 export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
-  await loadXzDecoder(); // before the index is opened: see loadXzDecoder
   if (opts.resign && opts.stripSignature) throw new FatalError('--resign and --strip-signature exclude each other');
   if (opts.revert && (opts.resign || opts.stripSignature)) {
     throw new FatalError('--revert restores the original file, signature included: it takes neither --resign nor --strip-signature');
@@ -235,7 +233,6 @@ function recorder(db: Db): (task: ModuleTask & { id: number }, o: Outcome) => vo
 
 /** `apply --revert`: every module of TREE (or of the index) that carries aliases gets its original bytes back. */
 async function runRevert(opts: ApplyRunOptions): Promise<RunReport> {
-  await loadXzDecoder();
   // With a TREE the files' own markers suffice: the index is updated when there is one.
   let dbPath = '';
   try {

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { FatalError } from '../errors.js';
+import { type Database, openDatabase } from '../io/sqlite.js';
 
-export type Db = Database.Database;
+export type Db = Database;
 
 /** schema.sql sits at the package root, two levels above src/index (and dist/src/index). */
 const SCHEMA_PATH = fileURLToPath(new URL('../../../schema.sql', import.meta.url));
@@ -30,7 +30,7 @@ export function schemaVersion(): number {
 
 /** A fresh index being built. Durability does not matter until the final rename, so journaling is off. */
 export function createIndexDb(path: string): Db {
-  const db = new Database(path);
+  const db = openDatabase(path);
   db.pragma('journal_mode = OFF');
   db.pragma('synchronous = OFF');
   db.pragma('cache_size = -65536');
@@ -43,7 +43,7 @@ export function openIndexDb(path: string): Db {
   rollBackHotJournal(path);
   let db: Db;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    db = openDatabase(path, { readonly: true, fileMustExist: true });
   } catch (e) {
     throw new FatalError(`cannot open index ${path}: ${(e as Error).message} (build one with \`ksymtree index\`)`);
   }
@@ -64,7 +64,7 @@ export function openIndexDb(path: string): Db {
 function rollBackHotJournal(path: string): void {
   if (!existsSync(`${path}-journal`)) return;
   try {
-    const db = new Database(path, { fileMustExist: true });
+    const db = openDatabase(path, { fileMustExist: true });
     try {
       db.pragma('user_version', { simple: true });
     } finally {

@@ -95,19 +95,6 @@ function collect(file: string, cap: number, run: (push: (chunk: Uint8Array) => v
   return Buffer.concat(chunks, total);
 }
 
-/** An empty xz stream (`xz --check=crc32 </dev/null`). */
-const EMPTY_XZ = Buffer.from('fd377a585a0000016922de36000000001cdf44219042990d010000000001595a', 'hex');
-
-/**
- * Instantiates xz-decompress's WebAssembly module now (once per thread; its first decode does it
- * asynchronously). On Node 24 a garbage collection in that asynchronous task finalizes better-sqlite3 12
- * objects with no Node context entered and Node aborts (better-sqlite3 issue 1515, fixed only in 13, which
- * needs Node 22): a thread that holds an index and decodes xz calls this before opening the index.
- */
-export async function loadXzDecoder(): Promise<void> {
-  await decompressXz('(empty xz stream)', EMPTY_XZ, 0);
-}
-
 async function decompressXz(file: string, input: Buffer, cap: number): Promise<Buffer> {
   const source = new ReadableStream<Uint8Array>({
     start(controller) {

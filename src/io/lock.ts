@@ -1,6 +1,6 @@
 // Exclusive run locks: one ksymtree run at a time writes an index and the modules it describes.
-import Database from 'better-sqlite3';
 import { FatalError } from '../errors.js';
+import { type Database, openDatabase } from './sqlite.js';
 
 export interface Lock {
   release(): void;
@@ -20,10 +20,10 @@ function waitMs(): number {
  * runs lock two different inodes).
  */
 export function acquireLock(path: string, what: string): Lock {
-  let db: Database.Database | null = null;
+  let db: Database | null = null;
   const busy = (e: unknown) => ['SQLITE_BUSY', 'SQLITE_LOCKED'].includes((e as { code?: string }).code ?? '');
   try {
-    db = new Database(path, { timeout: 0 });
+    db = openDatabase(path, { timeout: 0 });
     db.pragma('locking_mode = EXCLUSIVE');
     try {
       db.exec('BEGIN EXCLUSIVE');

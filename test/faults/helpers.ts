@@ -3,7 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../../src/io/sqlite.js';
 import { CLI } from '../helpers/cli.js';
 import { corpus61 } from '../helpers/corpus.js';
 import { REPO_ROOT } from '../helpers/build-fixtures.js';
@@ -142,7 +142,7 @@ export function runCli(args: readonly string[], opts: { timeoutMs: number; cwd?:
 
 /** Rows of an index, read with SQLite directly (an index that does not open fails the caller). */
 export function queryIndex<T>(db: string, sql: string): T[] {
-  const d = new Database(db, { readonly: true, fileMustExist: true });
+  const d = openDatabase(db, { readonly: true, fileMustExist: true });
   try {
     const check = d.pragma('integrity_check', { simple: true });
     if (check !== 'ok') throw new Error(`${db}: integrity_check says ${String(check)}`);

@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SQLITE_PACKAGE } from '../../src/io/sqlite.js';
 import { CLI } from '../helpers/cli.js';
 import { copyTree, faultCount, prng, queryIndex, runCli, seedModules, tempFiles } from './helpers.js';
 
@@ -148,7 +149,7 @@ test('an index write killed mid-transaction (a hot journal) is rolled back: read
   t.true(indexed.status === 0 || indexed.status === 1, indexed.stderr);
   const content = contentOf(db);
   // What apply's recording does, killed with a page of the index already overwritten.
-  const script = `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))}); const d = new D(${JSON.stringify(db)});
+  const script = `const D = require(${JSON.stringify(require.resolve(SQLITE_PACKAGE))}); const d = new D(${JSON.stringify(db)});
     d.pragma('cache_size = 1'); d.exec('BEGIN');
     const st = d.prepare("INSERT INTO errors (object_id, path, offset, kind, message) VALUES (NULL, ?, 0, 'format', ?)");
     for (let i = 0; i < 20000; i++) st.run('p' + i, 'x'.repeat(200));

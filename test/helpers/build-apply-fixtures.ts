@@ -19,7 +19,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../../src/io/sqlite.js';
 import { type CliResult, ksymtree as runCli } from './cli.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -254,7 +254,7 @@ async function buildBig(out: string): Promise<string> {
  * Returns how many aliases were added.
  */
 export function addFixtureAliases(dbPath: string): number {
-  const db = new Database(dbPath);
+  const db = openDatabase(dbPath);
   try {
     const rows = db.prepare(`SELECT s.object_id AS id, s.idx AS idx, s.name AS name FROM symbols s
       WHERE s.ks_letter IS NOT NULL AND s.name != '' AND substr(s.name, 1, 1) != '$'

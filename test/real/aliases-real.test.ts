@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../../src/io/sqlite.js';
 import { corpus61 } from '../helpers/corpus.js';
 import { ksymtree } from '../helpers/cli.js';
 
@@ -24,7 +24,7 @@ real('index with aliases succeeds on the whole debug tree', async (t) => {
 });
 
 real("every copy of vmlinux's name_show gets its own alias, built from its decl site", (t) => {
-  const sqlite = new Database(db1, { readonly: true });
+  const sqlite = openDatabase(db1, { readonly: true });
   const aliases = sqlite.prepare(`SELECT a.alias, a.sympos FROM aliases a JOIN objects o ON o.id = a.object_id JOIN symbols s
     ON s.object_id = a.object_id AND s.idx = a.idx WHERE o.kind = 'vmlinux' AND s.name = 'name_show' ORDER BY a.sympos`).all() as { alias: string; sympos: number }[];
   sqlite.close();
@@ -37,7 +37,7 @@ real("every copy of vmlinux's name_show gets its own alias, built from its decl 
 });
 
 real("bridge.ko's four jhash copies get four distinct unit-qualified aliases", (t) => {
-  const sqlite = new Database(db1, { readonly: true });
+  const sqlite = openDatabase(db1, { readonly: true });
   const rows = sqlite.prepare(`SELECT a.alias, o.path FROM aliases a JOIN objects o ON o.id = a.object_id JOIN symbols s
     ON s.object_id = a.object_id AND s.idx = a.idx WHERE o.module_name = 'bridge' AND s.name = 'jhash'`).all() as { alias: string; path: string }[];
   sqlite.close();
@@ -48,7 +48,7 @@ real("bridge.ko's four jhash copies get four distinct unit-qualified aliases", (
 });
 
 real('no alias is shared inside an object, none equals a symbol of its object, all fit KSYM_NAME_LEN', (t) => {
-  const sqlite = new Database(db1, { readonly: true });
+  const sqlite = openDatabase(db1, { readonly: true });
   const shared = sqlite.prepare('SELECT count(*) FROM (SELECT 1 FROM aliases GROUP BY object_id, alias HAVING count(*) > 1)').pluck().get();
   const clash = sqlite.prepare('SELECT count(*) FROM aliases a JOIN symbols s ON s.object_id = a.object_id AND s.name = a.alias').pluck().get();
   const longest = sqlite.prepare('SELECT max(length(alias)) FROM aliases').pluck().get() as number;

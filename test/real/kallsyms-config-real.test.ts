@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../../src/io/sqlite.js';
 import { scanObject } from '../../src/scan/scan-object.js';
 import { ksymtree, parseTsv } from '../helpers/cli.js';
 import { moduleKallsymsOracle } from '../helpers/module-kallsyms-oracle.js';
@@ -45,7 +45,7 @@ for (const [name, all] of [['6.1-cloud-arm64', 'n'], ['6.1-cloud-amd64', 'y']] a
   if (all === 'n') {
     real(title('no alias and no sympos for a symbol outside an executable section'), async (t) => {
       t.is((await indexed()).status, 0);
-      const sqlite = new Database(db, { readonly: true });
+      const sqlite = openDatabase(db, { readonly: true });
       const count = (where: string) => sqlite.prepare(`SELECT count(*) FROM symbols s JOIN objects o ON o.id = s.object_id
         JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx WHERE o.kind = 'module' AND (sec.flags & ${SHF_EXECINSTR}) = 0 AND ${where}`).pluck().get() as number;
       t.is(count('s.ks_letter IS NOT NULL'), 0, 'listed data symbols');
@@ -59,7 +59,7 @@ for (const [name, all] of [['6.1-cloud-arm64', 'n'], ['6.1-cloud-amd64', 'y']] a
     for (const module of ARM64_MODULES) {
       real(title(`${module}: kallsyms lines and sympos follow the loader's code-only rules (readelf oracle)`), async (t) => {
         t.is((await indexed()).status, 0);
-        const sqlite = new Database(db, { readonly: true });
+        const sqlite = openDatabase(db, { readonly: true });
         const ko = sqlite.prepare("SELECT debug_path FROM objects WHERE module_name = ? AND kind = 'module'").pluck().get(module) as string;
         sqlite.close();
         t.truthy(ko, `${module} is indexed with a debug copy`);

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../../src/io/sqlite.js';
 import { corpus61 } from '../helpers/corpus.js';
 import { ksymtree } from '../helpers/cli.js';
 
@@ -41,7 +41,7 @@ real('debug tree: every defined symbol (object, name, value, nm letter) equals n
   const r = await ksymtree(['index', corpus!.debug, '--db', db, '--quiet', '--no-aliases']);
   t.is(r.status, 0, r.stderr);
   const ours: string[] = [];
-  const sqlite = new Database(db, { readonly: true });
+  const sqlite = openDatabase(db, { readonly: true });
   const rows = sqlite.prepare(`SELECT o.path, s.value, s.nm_letter, s.name FROM symbols s JOIN objects o ON o.id = s.object_id
     WHERE s.nm_letter IS NOT NULL AND s.nm_letter NOT IN ('U', 'w', 'v')`).iterate() as IterableIterator<{ path: string; value: string; nm_letter: string; name: string }>;
   for (const r of rows) ours.push(`${r.path} ${r.value} ${r.nm_letter} ${r.name}`);
@@ -60,7 +60,7 @@ real('installed tree with --debug-dir: every module pairs with its debug copy by
   const db = join(work, 'installed.db');
   const r = await ksymtree(['index', corpus!.installed, '--debug-dir', corpus!.debug, '--db', db, '--quiet', '--no-aliases']);
   t.is(r.status, 0, r.stderr);
-  const sqlite = new Database(db, { readonly: true });
+  const sqlite = openDatabase(db, { readonly: true });
   const pairs = sqlite.prepare(`SELECT kind, debug_pairing, count(*) AS n FROM objects GROUP BY kind, debug_pairing`).all() as { kind: string; debug_pairing: string | null; n: number }[];
   const modules = pairs.filter((p) => p.kind === 'module');
   t.deepEqual(modules, [{ kind: 'module', debug_pairing: 'build-id', n: 1121 }]);
