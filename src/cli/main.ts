@@ -9,6 +9,7 @@ import { registerApplyCommands } from './apply-commands.js';
 import { diff, diffLine, lookup, lookupLine, stats, statsRecord, where, whereLine } from '../commands/query.js';
 import { resolve, resolveLines } from '../commands/resolve.js';
 import { registerSymbolize } from './symbolize-command.js';
+import { registerKlp } from './klp-command.js';
 import { type Db, openIndexDb } from '../index/db.js';
 import { DB_ENV, DB_HELP, indexPathToRead } from '../index/location.js';
 import { errorRecords, indexedConfig } from '../index/queries.js';
@@ -180,6 +181,7 @@ program.command('diff')
 
 registerApplyCommands(program);
 registerSymbolize(program);
+registerKlp(program);
 
 program.command('errors')
   .description('list the objects and paths that could not be (fully) read, with file, offset and what was expected')

@@ -1,0 +1,77 @@
+/**
+ * `ksymtree klp check` and `ksymtree klp funcs`: commander wiring only (src/commands/klp.ts does the work).
+ * check exits 1 when some reference does not bind as intended in some build or the module could not be
+ * fully read (each says why), 2 on usage or fatal problems.
+ */
+import { type Command, Option } from 'commander';
+import { type Build, klpCheck, klpCheckLines, klpFuncs, klpFuncsSource } from '../commands/klp.js';
+import { type Db, openIndexDb } from '../index/db.js';
+import { DB_HELP, indexPathToRead } from '../index/location.js';
+import { Output } from '../io/output.js';
+import { examplesText } from './examples.js';
+
+const EXIT_INCOMPLETE = 1;
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function print(text: string): void {
+  const out = new Output();
+  out.write(text);
+  out.flush();
+}
+
+/** Opens indexes (each once) for the time of `use`, closing all of them however it ends. */
+async function withIndexes<T>(use: (open: (p: string) => Db) => Promise<T>): Promise<T> {
+  const opened = new Map<string, Db>();
+  try {
+    return await use((p) => {
+      let db = opened.get(p);
+      if (!db) opened.set(p, (db = openIndexDb(p)));
+      return db;
+    });
+  } finally {
+    for (const db of opened.values()) db.close();
+  }
+}
+
+export function registerKlp(program: Command): void {
+  const klp = program.command('klp').description('livepatch: check a module against kernel builds, write klp_func initializers');
+
+  klp.command('check')
+    .description('check every reference of a livepatch module (.klp.sym symbols, struct klp_func arrays) against each build: the copy it binds, and with --reference whether it is the same definition site')
+    .argument('<livepatch-module>', 'the livepatch .ko (also .ko.xz/.zst/.gz, signed or not)')
+    .option('--db <file>', `a target build's index; repeat for each build (default: one index, ${DB_HELP})`, collect)
+    .option('--reference <file>', 'index of the build the patch was made for: each target must bind the copy of the same definition site')
+    .addOption(new Option('--format <format>', 'text, or json (fields: README, "Machine-readable output")').choices(['text', 'json']).default('text'))
+    .addHelpText('after', `\nExamples:\n${examplesText([
+      { command: 'ksymtree klp check livepatch-fix.ko --reference 6.1.0-50/ksymtree.db --db 6.1.0-51/ksymtree.db --db 6.1.0-52/ksymtree.db', what: 'does each reference bind the copy it was written for in every release?' },
+      { command: 'ksymtree klp check livepatch-fix.ko --db /lib/modules/$(uname -r)/ksymtree.db --format json', what: 'will it load on this kernel (kernel rules only), as JSON' },
+    ])}`)
+    .action(async (module: string, o: { db?: string[]; reference?: string; format: 'text' | 'json' }) => {
+      const targets = (o.db?.length ? o.db : o.reference ? [] : [undefined]).map((p) => indexPathToRead(p));
+      const reference = o.reference ? indexPathToRead(o.reference) : null;
+      await withIndexes(async (open) => {
+        const build = (path: string): Build => ({ path, db: open(path) });
+        const rec = await klpCheck(module, targets.map(build), reference ? build(reference) : null);
+        print(o.format === 'json' ? `${JSON.stringify(rec, null, 1)}\n` : `${klpCheckLines(rec).join('\n')}\n`);
+        if (!rec.ok) process.exitCode = EXIT_INCOMPLETE;
+      });
+    });
+
+  klp.command('funcs')
+    .description('the struct klp_func / klp_object initializers (objname, old_name, old_sympos) for the copies these aliases name')
+    .argument('<alias...>', 'aliases as `ksymtree aliases` lists them')
+    .option('--db <file>', DB_HELP)
+    .addOption(new Option('--format <format>', 'c (initializers to paste), or json').choices(['c', 'json']).default('c'))
+    .addHelpText('after', `\nExamples:\n${examplesText([
+      { command: 'ksymtree klp funcs name_show@kernel_irq_irqdesc_c_230 jhash@include_linux_jhash_h_70@net_bridge_br_fdb_c', what: 'klp_func arrays for vmlinux and bridge, and the klp_object array' },
+    ])}`)
+    .action(async (aliases: string[], o: { db?: string; format: 'c' | 'json' }) => {
+      await withIndexes(async (open) => {
+        const records = klpFuncs(open(indexPathToRead(o.db)), aliases);
+        print(o.format === 'json' ? `${JSON.stringify(records, null, 1)}\n` : klpFuncsSource(records));
+      });
+    });
+}
