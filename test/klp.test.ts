@@ -252,3 +252,15 @@ test('klp funcs refuses an absent alias and one that names copies in two objects
   t.is(r.status, 2);
   t.regex(r.stderr, /ambiguous, it names copies in 2 objects \(foo, foo\)/);
 });
+
+test('klp check and klp funcs have help with examples and their own entries in the man page', async (t) => {
+  for (const sub of ['check', 'funcs']) {
+    const r = await ksymtree(['klp', sub, '--help']);
+    t.is(r.status, 0);
+    t.regex(r.stdout, new RegExp(`^Examples:\\n  \\$ ksymtree klp ${sub} `, 'm'));
+  }
+  const man = (await ksymtree(['man'])).stdout;
+  t.true(man.includes('\n\\fBklp check\\fR <livepatch\\-module>\n'));
+  t.true(man.includes('\n\\fBklp funcs\\fR <alias...>\n'));
+  t.true(man.includes('\\fB\\-\\-reference <file>\\fR'));
+});

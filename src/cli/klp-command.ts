@@ -8,7 +8,6 @@ import { type Build, klpCheck, klpCheckLines, klpFuncs, klpFuncsSource } from '.
 import { type Db, openIndexDb } from '../index/db.js';
 import { DB_HELP, indexPathToRead } from '../index/location.js';
 import { Output } from '../io/output.js';
-import { examplesText } from './examples.js';
 
 const EXIT_INCOMPLETE = 1;
 
@@ -45,10 +44,6 @@ export function registerKlp(program: Command): void {
     .option('--db <file>', `a target build's index; repeat for each build (default: one index, ${DB_HELP})`, collect)
     .option('--reference <file>', 'index of the build the patch was made for: each target must bind the copy of the same definition site')
     .addOption(new Option('--format <format>', 'text, or json (fields: README, "Machine-readable output")').choices(['text', 'json']).default('text'))
-    .addHelpText('after', `\nExamples:\n${examplesText([
-      { command: 'ksymtree klp check livepatch-fix.ko --reference 6.1.0-50/ksymtree.db --db 6.1.0-51/ksymtree.db --db 6.1.0-52/ksymtree.db', what: 'does each reference bind the copy it was written for in every release?' },
-      { command: 'ksymtree klp check livepatch-fix.ko --db /lib/modules/$(uname -r)/ksymtree.db --format json', what: 'will it load on this kernel (kernel rules only), as JSON' },
-    ])}`)
     .action(async (module: string, o: { db?: string[]; reference?: string; format: 'text' | 'json' }) => {
       const targets = (o.db?.length ? o.db : o.reference ? [] : [undefined]).map((p) => indexPathToRead(p));
       const reference = o.reference ? indexPathToRead(o.reference) : null;
@@ -65,9 +60,6 @@ export function registerKlp(program: Command): void {
     .argument('<alias...>', 'aliases as `ksymtree aliases` lists them')
     .option('--db <file>', DB_HELP)
     .addOption(new Option('--format <format>', 'c (initializers to paste), or json').choices(['c', 'json']).default('c'))
-    .addHelpText('after', `\nExamples:\n${examplesText([
-      { command: 'ksymtree klp funcs name_show@kernel_irq_irqdesc_c_230 jhash@include_linux_jhash_h_70@net_bridge_br_fdb_c', what: 'klp_func arrays for vmlinux and bridge, and the klp_object array' },
-    ])}`)
     .action(async (aliases: string[], o: { db?: string; format: 'c' | 'json' }) => {
       await withIndexes(async (open) => {
         const records = klpFuncs(open(indexPathToRead(o.db)), aliases);

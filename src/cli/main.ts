@@ -15,7 +15,7 @@ import { DB_ENV, DB_HELP, indexPathToRead } from '../index/location.js';
 import { errorRecords, indexedConfig } from '../index/queries.js';
 import { COMMAND_EXAMPLES, USER_EXAMPLES, examplesText } from './examples.js';
 import { reportFailures } from './failures.js';
-import { manPage } from './man.js';
+import { commandsByName, manPage } from './man.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Output } from '../io/output.js';
 import { defaultJobs } from '../scan/pool.js';
@@ -200,8 +200,8 @@ program.command('man')
     files: '/lib/modules/$(uname -r)/ksymtree.db: the default index of the running kernel (./ksymtree.db when that tree is not writable).',
   })));
 
-for (const c of program.commands) {
-  const examples = COMMAND_EXAMPLES[c.name()];
+for (const [name, c] of commandsByName(program)) {
+  const examples = COMMAND_EXAMPLES[name];
   if (examples) c.addHelpText('after', `\nExamples:\n${examplesText(examples)}`);
 }
 
