@@ -16,13 +16,11 @@ export interface KallsymsCopy {
   readonly decl_line: number | null;
   readonly unit: string | null;
   readonly section: string | null;
-  /** st_value (vmlinux: the link-time address), 16 hex digits. */
-  readonly value: string;
 }
 
 const COPY_COLUMNS = 'a.alias, t.decl_file, t.decl_line, t.unit, sec.name AS section';
-const JOINS = (idx: string) => `LEFT JOIN symbols s ON s.object_id = ? AND s.idx = ${idx}
-  LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
+/** The alias and site of symbol `s`, and its section. */
+const COPY_JOINS = `LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
   LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
   LEFT JOIN sites t ON t.object_id = s.object_id AND t.idx = s.idx`;
 
@@ -37,12 +35,10 @@ export class CopyIndex {
     this.objectStmt = db.prepare(`SELECT id, path, kind, module_name AS module FROM objects WHERE status != 'failed'
       AND ((? = 'vmlinux' AND kind = 'vmlinux') OR (kind = 'module' AND module_name = ?)) ORDER BY id LIMIT 1`);
     this.hasTable = db.prepare('SELECT 1 FROM kallsyms_entries WHERE object_id = ? LIMIT 1').pluck();
-    this.tableStmt = db.prepare(`SELECT e.address AS value, ${COPY_COLUMNS} FROM kallsyms_entries e ${JOINS('e.symbol_idx')}
+    this.tableStmt = db.prepare(`SELECT ${COPY_COLUMNS} FROM kallsyms_entries e
+      LEFT JOIN symbols s ON s.object_id = e.object_id AND s.idx = e.symbol_idx ${COPY_JOINS}
       WHERE e.object_id = ? AND e.name = ? ORDER BY e.sympos, e.pos`);
-    this.symbolStmt = db.prepare(`SELECT s.value, ${COPY_COLUMNS} FROM symbols s
-      LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
-      LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
-      LEFT JOIN sites t ON t.object_id = s.object_id AND t.idx = s.idx
+    this.symbolStmt = db.prepare(`SELECT ${COPY_COLUMNS} FROM symbols s ${COPY_JOINS}
       WHERE s.object_id = ? AND s.name = ? AND s.ks_letter IS NOT NULL ORDER BY coalesce(s.sympos, 0), s.idx`);
   }
 
@@ -52,7 +48,7 @@ export class CopyIndex {
   }
 
   copies(o: IndexedObjectRef, name: string): KallsymsCopy[] {
-    const rows = (this.hasTable.get(o.id) ? this.tableStmt.all(o.id, o.id, name) : this.symbolStmt.all(o.id, name)) as Omit<KallsymsCopy, 'rank'>[];
+    const rows = (this.hasTable.get(o.id) ? this.tableStmt.all(o.id, name) : this.symbolStmt.all(o.id, name)) as Omit<KallsymsCopy, 'rank'>[];
     return rows.map((r, k) => ({ ...r, rank: k + 1 }));
   }
 }
