@@ -44,6 +44,12 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'klp funcs': [
     { command: 'ksymtree klp funcs name_show@kernel_irq_irqdesc_c_230 jhash@include_linux_jhash_h_70@net_bridge_br_fdb_c', what: 'klp_func arrays for vmlinux and bridge and the klp_object array, to paste into a livepatch module' },
   ],
+  'catalog add': [
+    { command: 'ksymtree catalog add builds.db farm/6.1.0-*/ksymtree.db', what: 'merge the indexes the build farm made into one catalogue' },
+  ],
+  'catalog sympos': [
+    { command: 'ksymtree catalog sympos name_show --catalog builds.db --object vmlinux', what: 'the copies of name_show, their aliases and sympos, in every build' },
+  ],
   man: [{ command: 'ksymtree man > ksymtree.1 && man -l ksymtree.1', what: 'this help as a man page' }],
 };
 

@@ -4,7 +4,10 @@
  * fully read (each says why), 2 on usage or fatal problems.
  */
 import { type Command, Option } from 'commander';
-import { type Build, klpCheck, klpCheckLines, klpFuncs, klpFuncsSource } from '../commands/klp.js';
+import { type Build, klpCheck, klpCheckLines, klpFuncs, klpFuncsSource, releaseOf } from '../commands/klp.js';
+import { CopyIndex } from '../index/kallsyms-copies.js';
+import { CatalogCopies, buildLabel, catalogBuilds } from '../catalog/copies.js';
+import { openCatalog } from '../catalog/db.js';
 import { type Db, openIndexDb } from '../index/db.js';
 import { DB_HELP, indexPathToRead } from '../index/location.js';
 import { Output } from '../io/output.js';
@@ -42,16 +45,24 @@ export function registerKlp(program: Command): void {
     .description('check every reference of a livepatch module (.klp.sym symbols, struct klp_func arrays) against each build: the copy it binds, and with --reference whether it is the same definition site')
     .argument('<livepatch-module>', 'the livepatch .ko (also .ko.xz/.zst/.gz, signed or not)')
     .option('--db <file>', `a target build's index; repeat for each build (default: one index, ${DB_HELP})`, collect)
+    .option('--catalog <file>', 'a catalogue (`ksymtree catalog add`): every build in it is a target')
     .option('--reference <file>', 'index of the build the patch was made for: each target must bind the copy of the same definition site')
     .addOption(new Option('--format <format>', 'text, or json (fields: README, "Machine-readable output")').choices(['text', 'json']).default('text'))
-    .action(async (module: string, o: { db?: string[]; reference?: string; format: 'text' | 'json' }) => {
-      const targets = (o.db?.length ? o.db : o.reference ? [] : [undefined]).map((p) => indexPathToRead(p));
+    .action(async (module: string, o: { db?: string[]; catalog?: string; reference?: string; format: 'text' | 'json' }) => {
+      const targets = (o.db?.length ? o.db : o.reference || o.catalog ? [] : [undefined]).map((p) => indexPathToRead(p));
       const reference = o.reference ? indexPathToRead(o.reference) : null;
       await withIndexes(async (open) => {
-        const build = (path: string): Build => ({ path, db: open(path) });
-        const rec = await klpCheck(module, targets.map(build), reference ? build(reference) : null);
-        print(o.format === 'json' ? `${JSON.stringify(rec, null, 1)}\n` : `${klpCheckLines(rec).join('\n')}\n`);
-        if (!rec.ok) process.exitCode = EXIT_INCOMPLETE;
+        const build = (path: string): Build => ({ label: path, copies: new CopyIndex(open(path)), release: releaseOf(open(path)) });
+        const catalog = o.catalog ? openCatalog(o.catalog) : null;
+        try {
+          const reader = catalog && new CatalogCopies(catalog);
+          const catalogued = catalog ? catalogBuilds(catalog).map((b): Build => ({ label: `${o.catalog}: ${buildLabel(b)}`, copies: reader!.source(b.id), release: b.release })) : [];
+          const rec = await klpCheck(module, [...targets.map(build), ...catalogued], reference ? build(reference) : null);
+          print(o.format === 'json' ? `${JSON.stringify(rec, null, 1)}\n` : `${klpCheckLines(rec).join('\n')}\n`);
+          if (!rec.ok) process.exitCode = EXIT_INCOMPLETE;
+        } finally {
+          catalog?.close();
+        }
       });
     });
 

@@ -10,6 +10,7 @@ import { diff, diffLine, lookup, lookupLine, stats, statsRecord, where, whereLin
 import { resolve, resolveLines } from '../commands/resolve.js';
 import { registerSymbolize } from './symbolize-command.js';
 import { registerKlp } from './klp-command.js';
+import { registerCatalog } from './catalog-command.js';
 import { type Db, openIndexDb } from '../index/db.js';
 import { DB_ENV, DB_HELP, indexPathToRead } from '../index/location.js';
 import { errorRecords, indexedConfig } from '../index/queries.js';
@@ -182,6 +183,7 @@ program.command('diff')
 registerApplyCommands(program);
 registerSymbolize(program);
 registerKlp(program);
+registerCatalog(program);
 
 program.command('errors')
   .description('list the objects and paths that could not be (fully) read, with file, offset and what was expected')

@@ -6,11 +6,12 @@
 import { FatalError } from '../errors.js';
 import { aliasRowsByAlias, objectName, siteText } from '../index/alias-rows.js';
 import type { Db } from '../index/db.js';
-import { CopyIndex, type KallsymsCopy, copyText } from '../index/kallsyms-copies.js';
+import { type CopySource, type KallsymsCopy, copyText } from '../index/kallsyms-copies.js';
 import { type BindStatus, type SiteMatch, checkTarget } from '../klp/binding.js';
 import { readLivepatchModule } from '../klp/module.js';
 
-export interface Build { readonly path: string; readonly db: Db }
+/** One build to check against: `label` names it in the output (an index path, or a catalogue's build). */
+export interface Build { readonly label: string; readonly copies: CopySource; readonly release: string | null }
 
 /** One reference in one build, as `klp check --format json` prints it. */
 export interface BuildResult {
@@ -40,7 +41,7 @@ export interface KlpCheckRecord {
 }
 
 /** The kernel release a build's modules were made for (the first word of vermagic), when the index has a module. */
-function releaseOf(db: Db): string | null {
+export function releaseOf(db: Db): string | null {
   const v = db.prepare('SELECT vermagic FROM objects WHERE vermagic IS NOT NULL ORDER BY id LIMIT 1').pluck().get() as string | undefined;
   return v?.split(' ')[0] || null;
 }
@@ -52,28 +53,22 @@ function boundRecord(c: KallsymsCopy | null): BuildResult['bound'] {
 /** `klp check`: the reference build (when given) first, then the targets; a build given twice is checked once. */
 export async function klpCheck(modulePath: string, targets: readonly Build[], reference: Build | null): Promise<KlpCheckRecord> {
   const module = await readLivepatchModule(modulePath);
-  const builds = [...(reference ? [reference] : []), ...targets.filter((t) => t.path !== reference?.path)];
-  const indexes = new Map(builds.map((b) => [b.path, new CopyIndex(b.db)]));
-  const copiesIn = (b: Build, objname: string, name: string) => {
-    const idx = indexes.get(b.path)!;
-    const o = idx.object(objname);
-    return o ? idx.copies(o, name) : null;
-  };
+  const builds = [...(reference ? [reference] : []), ...targets.filter((t) => t.label !== reference?.label)];
   const references = module.references.map((r): ReferenceResult => {
-    const refCopies = reference ? copiesIn(reference, r.objname, r.name) : null;
+    const refCopies = reference ? reference.copies.copies(r.objname, r.name) : null;
     return { ...r, builds: builds.map((b) => {
-      const copies = copiesIn(b, r.objname, r.name);
+      const copies = b.copies.copies(r.objname, r.name);
       const check = copies ? checkTarget(copies, r.sympos, b === reference ? null : refCopies ?? (reference ? [] : null)) : null;
       const status: BindStatus = check ? check.status : 'no-object';
-      return { db: b.path, status, ok: status === 'ok', copies: copies?.length ?? 0, bound: boundRecord(check?.bound ?? null),
+      return { db: b.label, status, ok: status === 'ok', copies: copies?.length ?? 0, bound: boundRecord(check?.bound ?? null),
         match: check?.match ?? null, sympos_to_bind: check?.symposToBind ?? null };
     }) };
   });
   return {
     module: modulePath,
-    reference: reference?.path ?? null,
+    reference: reference?.label ?? null,
     ok: !module.errors.length && references.every((r) => r.builds.every((b) => b.ok)),
-    builds: builds.map((b) => ({ db: b.path, role: b === reference ? 'reference' : 'target', release: releaseOf(b.db) })),
+    builds: builds.map((b) => ({ db: b.label, role: b === reference ? 'reference' : 'target', release: b.release })),
     errors: module.errors.map((e) => ({ offset: e.offset, message: e.message })),
     references,
   };
