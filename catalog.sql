@@ -8,7 +8,7 @@ PRAGMA user_version = 1;
 CREATE TABLE IF NOT EXISTS builds (
   id        INTEGER PRIMARY KEY,
   release   TEXT,                  -- first word of the modules' vermagic (6.1.0-50-cloud-amd64), NULL without modules
-  flavour   TEXT,                  -- Debian-style <version>-<abi>-<flavour> release suffix (cloud-amd64), else NULL
+  flavour   TEXT,                  -- the release after <version>-[<abi>-] (6.1.0-50-cloud-amd64, 6.12.117+deb12-cloud-amd64: cloud-amd64), else NULL
   arch      TEXT,                  -- from vmlinux's (else a module's) e_machine: x86_64, aarch64, ...
   build_id  TEXT,                  -- vmlinux's GNU build-id (NULL without vmlinux)
   identity  TEXT NOT NULL UNIQUE,  -- build_id, else the source index's path: adding it again replaces it

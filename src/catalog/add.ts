@@ -26,7 +26,7 @@ export function buildIdentity(index: Db, objects: readonly IndexedObjectRef[]): 
   const machine = (vmlinux ?? objects[0])?.machine;
   return {
     release,
-    flavour: release ? /^\d+\.\d+(?:\.\d+)?-\d+-(.+)$/.exec(release)?.[1] ?? null : null,
+    flavour: release ? /^\d+\.\d+[^-]*-(?:\d+-)?(.+)$/.exec(release)?.[1] ?? null : null,
     arch: machine == null ? null : ARCH[machine] ?? `EM_${machine}`,
     build_id: vmlinux?.build_id ?? null,
   };

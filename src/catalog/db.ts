@@ -12,7 +12,13 @@ function wantVersion(sql: string): number {
 }
 
 function checkVersion(db: Db, path: string, want: number): void {
-  const found = db.pragma('user_version', { simple: true }) as number;
+  let found: number;
+  try {
+    found = db.pragma('user_version', { simple: true }) as number;
+  } catch (e) {
+    db.close();
+    throw new FatalError(`cannot read catalogue ${path}: ${(e as Error).message}`);
+  }
   if (found !== want) {
     db.close();
     throw new FatalError(`catalogue ${path} has schema version ${found}, this ksymtree reads version ${want}: build a new one with \`ksymtree catalog add\``);
