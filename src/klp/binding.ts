@@ -29,26 +29,32 @@ export function bind(copies: readonly KallsymsCopy[], sympos: number): Binding {
   return { status: 'ok', bound: copies[Math.max(sympos, 1) - 1] };
 }
 
-/** How a copy of another build was recognised as the reference's: same file, line and unit, or same file and unit alone (moved). */
-export type SiteMatch = 'site' | 'moved' | 'unique';
-
-function known(c: KallsymsCopy): boolean {
-  return c.decl_file !== null || c.unit !== null;
-}
+/**
+ * How a copy of another build was recognised as the reference's: same decl file, line and unit (`site`); same
+ * file and unit, other line (`moved`: stable releases move functions inside their file); same unit where one
+ * side has no decl file (`unit`: an index whose DWARF gave only units); both names unique (`unique`).
+ */
+export type SiteMatch = 'site' | 'moved' | 'unit' | 'unique';
 
 /**
- * The copy of `copies` defined where `ref` is: same decl file, line and unit; else, when no copy has that
- * line, the only copy with the same decl file and unit (the function moved within its file, as stable
- * releases do). Null when none matches; 'unverifiable' when a site needed is missing.
+ * The copy of `copies` defined where `ref` is, by the first rule of SiteMatch that picks exactly one copy.
+ * Null when none matches; 'unverifiable' when the sites needed to tell are not in an index.
  */
 export function sameSite(ref: KallsymsCopy, copies: readonly KallsymsCopy[]): { copy: KallsymsCopy; match: SiteMatch } | null | 'unverifiable' {
-  if (!known(ref) || copies.some((c) => !known(c))) return 'unverifiable';
-  const place = (c: KallsymsCopy) => c.decl_file === ref.decl_file && c.unit === ref.unit;
-  const exact = copies.filter((c) => place(c) && c.decl_line === ref.decl_line);
-  if (exact.length === 1) return { copy: exact[0], match: 'site' };
-  if (exact.length > 1) return 'unverifiable';
-  const moved = copies.filter(place);
-  return moved.length === 1 ? { copy: moved[0], match: 'moved' } : null;
+  const only = (found: KallsymsCopy[], match: SiteMatch) => (found.length === 1 ? { copy: found[0], match } : null);
+  if (ref.decl_file !== null) {
+    const place = copies.filter((c) => c.decl_file === ref.decl_file && c.unit === ref.unit);
+    const exact = place.filter((c) => c.decl_line === ref.decl_line);
+    if (exact.length > 1) return 'unverifiable'; // copies that share file, line and unit cannot be told apart
+    const hit = only(exact, 'site') ?? only(place, 'moved');
+    if (hit) return hit;
+  }
+  if (ref.unit !== null) {
+    const hit = only(copies.filter((c) => c.unit === ref.unit && (c.decl_file === null || ref.decl_file === null)), 'unit');
+    if (hit) return hit;
+  }
+  const unknown = (c: KallsymsCopy) => c.decl_file === null && c.unit === null;
+  return unknown(ref) || copies.some(unknown) ? 'unverifiable' : null;
 }
 
 export interface TargetCheck extends Binding {
