@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS objset_copies (
   decl_line INTEGER,
   unit      TEXT,
   section   TEXT,
+  letter    TEXT NOT NULL,         -- kallsyms type letter
   PRIMARY KEY (objset_id, name_id, rank)
 ) WITHOUT ROWID;
 

@@ -5,7 +5,7 @@ import { bind, checkTarget, sameSite } from '../src/klp/binding.js';
 import type { KallsymsCopy } from '../src/index/kallsyms-copies.js';
 
 const copy = (rank: number, decl_file: string | null, decl_line: number | null, unit: string | null): KallsymsCopy =>
-  ({ rank, alias: null, decl_file, decl_line, unit, section: '.text' });
+  ({ rank, alias: null, decl_file, decl_line, unit, section: '.text', letter: 't' });
 const irq = copy(1, 'kernel/irq/irqdesc.c', 230, 'kernel/irq/irqdesc.c');
 const pnp = copy(2, 'drivers/pnp/card.c', 184, 'drivers/pnp/card.c');
 

@@ -32,7 +32,7 @@ export function buildIdentity(index: Db, objects: readonly IndexedObjectRef[]): 
   };
 }
 
-const line = (c: KallsymsCopy) => [c.rank, c.alias ?? '', c.decl_file ?? '', c.decl_line ?? '', c.unit ?? '', c.section ?? ''].join('\t');
+const line = (c: KallsymsCopy) => [c.rank, c.alias ?? '', c.decl_file ?? '', c.decl_line ?? '', c.unit ?? '', c.section ?? '', c.letter].join('\t');
 
 /** Merges the index `source` (opened as `index`) into `catalog`; a build already there (same identity) is replaced. */
 export function addBuild(catalog: Db, index: Db, source: string): AddResult {
@@ -43,7 +43,7 @@ export function addBuild(catalog: Db, index: Db, source: string): AddResult {
   const findObjset = catalog.prepare('SELECT id FROM objsets WHERE hash = ?').pluck();
   const newObjset = catalog.prepare('INSERT INTO objsets (hash) VALUES (?)');
   const insName = catalog.prepare('INSERT INTO objset_names VALUES (?, ?, ?)');
-  const insCopy = catalog.prepare('INSERT INTO objset_copies VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  const insCopy = catalog.prepare('INSERT INTO objset_copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   const insObject = catalog.prepare('INSERT INTO build_objects VALUES (?, ?, ?)');
   const identity = id.build_id ?? source;
   let newObjsets = 0;
@@ -69,7 +69,7 @@ export function addBuild(catalog: Db, index: Db, source: string): AddResult {
         for (const [name, cs] of groups) {
           const n = nameId.get(name) as number;
           insName.run(objset, n, cs.length);
-          if (cs.length > 1) for (const c of cs) insCopy.run(objset, n, c.rank, c.alias, c.decl_file, c.decl_line, c.unit, c.section);
+          if (cs.length > 1) for (const c of cs) insCopy.run(objset, n, c.rank, c.alias, c.decl_file, c.decl_line, c.unit, c.section, c.letter);
         }
       }
       insObject.run(build, objectName(o), objset);

@@ -25,7 +25,7 @@ export class CatalogCopies {
   constructor(catalog: Db) {
     this.objset = catalog.prepare('SELECT objset_id FROM build_objects WHERE build_id = ? AND objname = ?').pluck();
     this.count = catalog.prepare('SELECT n.copies FROM objset_names n JOIN names m ON m.id = n.name_id WHERE n.objset_id = ? AND m.name = ?').pluck();
-    this.rows = catalog.prepare(`SELECT c.rank, c.alias, c.decl_file, c.decl_line, c.unit, c.section FROM objset_copies c JOIN names m ON m.id = c.name_id
+    this.rows = catalog.prepare(`SELECT c.rank, c.alias, c.decl_file, c.decl_line, c.unit, c.section, c.letter FROM objset_copies c JOIN names m ON m.id = c.name_id
       WHERE c.objset_id = ? AND m.name = ? ORDER BY c.rank`);
     this.objectsWith = catalog.prepare(`SELECT b.objname FROM build_objects b JOIN objset_names n ON n.objset_id = b.objset_id
       JOIN names m ON m.id = n.name_id WHERE b.build_id = ? AND m.name = ? ORDER BY b.objname = 'vmlinux' DESC, b.objname`).pluck();
@@ -36,7 +36,7 @@ export class CatalogCopies {
     const objset = this.objset.get(build, objname) as number | undefined;
     if (objset === undefined) return null;
     const n = (this.count.get(objset, name) as number | undefined) ?? 0;
-    if (n < 2) return n ? [{ rank: 1, alias: null, decl_file: null, decl_line: null, unit: null, section: null }] : [];
+    if (n < 2) return n ? [{ rank: 1, alias: null, decl_file: null, decl_line: null, unit: null, section: null, letter: '?' }] : [];
     return this.rows.all(objset, name) as KallsymsCopy[];
   }
 

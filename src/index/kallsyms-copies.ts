@@ -14,6 +14,8 @@ export interface KallsymsCopy {
   readonly decl_line: number | null;
   readonly unit: string | null;
   readonly section: string | null;
+  /** The kallsyms type letter (t/T: text). */
+  readonly letter: string;
 }
 
 /** Where a build's copies come from: one index (CopyIndex) or one build of a catalogue. */
@@ -33,9 +35,9 @@ const COPY_JOINS = `LEFT JOIN sections sec ON sec.object_id = s.object_id AND se
 /** Copies of one object, of one name (`oneName`) or of all names (ordered by name), in walk order. */
 function copiesSql(table: boolean, oneName: boolean): string {
   return table
-    ? `SELECT e.name, ${COPY_COLUMNS} FROM kallsyms_entries e LEFT JOIN symbols s ON s.object_id = e.object_id AND s.idx = e.symbol_idx ${COPY_JOINS}
+    ? `SELECT e.name, e.letter, ${COPY_COLUMNS} FROM kallsyms_entries e LEFT JOIN symbols s ON s.object_id = e.object_id AND s.idx = e.symbol_idx ${COPY_JOINS}
       WHERE e.object_id = ?${oneName ? ' AND e.name = ?' : ''} ORDER BY e.name, e.sympos, e.pos`
-    : `SELECT s.name, ${COPY_COLUMNS} FROM symbols s ${COPY_JOINS}
+    : `SELECT s.name, s.ks_letter AS letter, ${COPY_COLUMNS} FROM symbols s ${COPY_JOINS}
       WHERE s.object_id = ?${oneName ? ' AND s.name = ?' : ''} AND s.ks_letter IS NOT NULL ORDER BY s.name, coalesce(s.sympos, 0), s.idx`;
 }
 
