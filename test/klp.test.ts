@@ -23,6 +23,12 @@ function vmlinuxFiles(vmlinux: string, name: string): string[] {
   return out.map((l) => basename(l.split(':')[0]));
 }
 
+/** Compilation unit (llvm-dwarfdump-19 --lookup) of each copy of `name` in vmlinux, in address order: header statics share a file, not a unit. */
+function vmlinuxUnits(vmlinux: string, name: string): string[] {
+  const addrs = sh('nm', ['-n', vmlinux]).split('\n').filter((l) => l.endsWith(` ${name}`)).map((l) => `0x${l.slice(0, 16)}`);
+  return addrs.map((a) => basename(/DW_TAG_compile_unit[\s\S]*?DW_AT_name\s+\("([^"]+)"\)/.exec(sh('llvm-dwarfdump-19', [`--lookup=${a}`, vmlinux]))![1]));
+}
+
 /** Source file (the STT_FILE before it) of each copy of `name` in a module, in .symtab order. */
 function moduleFiles(ko: string, name: string): string[] {
   let file = '';
@@ -263,4 +269,31 @@ test('klp check and klp funcs have help with examples and their own entries in t
   t.true(man.includes('\n\\fBklp check\\fR <livepatch\\-module>\n'));
   t.true(man.includes('\n\\fBklp funcs\\fR <alias...>\n'));
   t.true(man.includes('\\fB\\-\\-reference <file>\\fR'));
+});
+
+test('scripts/sympos-drift.mjs counts the function copies whose position moved, as nm with llvm-dwarfdump-19 and readelf order them', async (t) => {
+  // Function names with 2+ copies in each object of build A (nm t/T letters), and the file of each copy in A and B.
+  const dupFunctions = (file: string, letters: RegExp) => {
+    const counts = new Map<string, number>();
+    for (const l of sh('nm', [file]).split('\n')) {
+      const m = /^\S+ (\S) (\S+)$/.exec(l);
+      if (m && letters.test(m[1])) counts.set(m[2], (counts.get(m[2]) ?? 0) + 1);
+    }
+    return [...counts].filter(([, n]) => n > 1).map(([name]) => name);
+  };
+  let total = 0;
+  let moved = 0;
+  for (const [objname, file] of [['vmlinux', A.vmlinux], ['foo', A.foo]] as const) {
+    for (const name of dupFunctions(file, /^[tT]$/)) {
+      const unitsOf = (b: typeof A) => (objname === 'vmlinux' ? vmlinuxUnits(b.vmlinux, name) : moduleFiles(b.foo, name));
+      const before = unitsOf(A);
+      const after = unitsOf(B);
+      total += before.length;
+      moved += before.filter((f0, k) => after[k] !== f0).length;
+    }
+  }
+  t.true(moved > 0);
+  const out = sh(process.execPath, [join(FIXTURE_SOURCES, '../../scripts/sympos-drift.mjs'), A.db, B.db, '--functions']);
+  t.regex(out, new RegExp(`^${total} function copies of in-object duplicate names in`, 'm'), out);
+  t.regex(out, new RegExp(`^  other-copy\\t${moved}$`, 'm'), out);
 });
