@@ -9,6 +9,7 @@ import test from 'ava';
 import Database from 'better-sqlite3';
 import { buildKlpFixtures } from './helpers/build-klp-fixtures.js';
 import { ksymtree } from './helpers/cli.js';
+import { moduleFiles } from './helpers/copy-oracle.js';
 import type { CatalogSymposRecord } from '../src/commands/catalog.js';
 import type { KlpCheckRecord } from '../src/commands/klp.js';
 
@@ -17,17 +18,6 @@ const builds = [f.builds.A, f.builds.B, f.builds.C];
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 const buildId = (vmlinux: string) => /Build ID: ([0-9a-f]+)/.exec(sh('readelf', ['-n', vmlinux]))![1];
 const catalog = join(f.work, 'catalog.db');
-
-function helperFiles(ko: string): string[] {
-  let file = '';
-  const files: string[] = [];
-  for (const l of sh('readelf', ['-sW', ko]).split('\n')) {
-    const cols = l.trim().split(/\s+/);
-    if (cols[3] === 'FILE') file = cols[7];
-    else if (cols[7] === 'helper') files.push(file);
-  }
-  return files;
-}
 
 test.serial('catalog add merges each build once; an object identical in two builds is stored once; adding again replaces', async (t) => {
   const r = await ksymtree(['catalog', 'add', catalog, ...builds.map((b) => b.db)]);
@@ -58,7 +48,7 @@ test.serial('catalog sympos: every build\'s copies of helper in foo.ko in readel
     const rec = records.find((x) => x.build_id === buildId(b.vmlinux))!;
     t.truthy(rec, b.dir);
     t.is(rec.object, 'foo');
-    t.deepEqual(rec.copies.map((c) => [c.sympos, basename(c.decl_file!)]), helperFiles(b.foo).map((file, k) => [k + 1, file]));
+    t.deepEqual(rec.copies.map((c) => [c.sympos, basename(c.decl_file!)]), moduleFiles(b.foo, 'helper').map((file, k) => [k + 1, file]));
   }
   // Without --object: every object that has the name (vmlinux first); a unique name has sympos 0 and no site.
   const tick = JSON.parse((await ksymtree(['catalog', 'sympos', 'sched_tick', '--catalog', catalog, '--format', 'json'])).stdout) as CatalogSymposRecord[];

@@ -1,7 +1,6 @@
 // `ksymtree klp check` and `klp funcs` on fixture livepatch objects and three fixture kernel builds
 // (test/helpers/build-klp-fixtures.ts). Oracles: readelf -s/-r/-p/-S for what the livepatch objects hold,
-// nm -n (vmlinux walk order) with llvm-symbolizer-19 and readelf -s (module walk order, STT_FILE) for which
-// source file each copy of a build is in.
+// test/helpers/copy-oracle.ts (nm, llvm-symbolizer-19, llvm-dwarfdump-19, readelf) for which copy is which.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -9,37 +8,13 @@ import test from 'ava';
 import { type KlpFixtures, buildKlpFixtures } from './helpers/build-klp-fixtures.js';
 import { COMMON_CFLAGS, FIXTURE_SOURCES, TOOLCHAINS } from './helpers/build-fixtures.js';
 import { ksymtree } from './helpers/cli.js';
+import { moduleFiles, vmlinuxFiles, vmlinuxUnits } from './helpers/copy-oracle.js';
 import type { KlpCheckRecord, KlpFuncRecord } from '../src/commands/klp.js';
 
 const f: KlpFixtures = await buildKlpFixtures();
 const { A, B, C } = f.builds;
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
-
-/** Source file (basename) of each copy of `name` in vmlinux, in address order (6.1's kallsyms walk). */
-function vmlinuxFiles(vmlinux: string, name: string): string[] {
-  const addrs = sh('nm', ['-n', vmlinux]).split('\n').filter((l) => l.endsWith(` ${name}`)).map((l) => `0x${l.slice(0, 16)}`);
-  const out = sh('llvm-symbolizer-19', [`--obj=${vmlinux}`, ...addrs]).split('\n').filter((l) => l.includes(':'));
-  return out.map((l) => basename(l.split(':')[0]));
-}
-
-/** Compilation unit (llvm-dwarfdump-19 --lookup) of each copy of `name` in vmlinux, in address order: header statics share a file, not a unit. */
-function vmlinuxUnits(vmlinux: string, name: string): string[] {
-  const addrs = sh('nm', ['-n', vmlinux]).split('\n').filter((l) => l.endsWith(` ${name}`)).map((l) => `0x${l.slice(0, 16)}`);
-  return addrs.map((a) => basename(/DW_TAG_compile_unit[\s\S]*?DW_AT_name\s+\("([^"]+)"\)/.exec(sh('llvm-dwarfdump-19', [`--lookup=${a}`, vmlinux]))![1]));
-}
-
-/** Source file (the STT_FILE before it) of each copy of `name` in a module, in .symtab order. */
-function moduleFiles(ko: string, name: string): string[] {
-  let file = '';
-  const files: string[] = [];
-  for (const l of sh('readelf', ['-sW', ko]).split('\n')) {
-    const cols = l.trim().split(/\s+/);
-    if (cols[3] === 'FILE') file = cols[7];
-    else if (cols[7] === name && cols[6] !== 'UND') files.push(file);
-  }
-  return files;
-}
 
 const filesOf = (b: typeof A, objname: string, name: string) => (objname === 'vmlinux' ? vmlinuxFiles(b.vmlinux, name) : moduleFiles(b.foo, name));
 

@@ -10,6 +10,7 @@ import test from 'ava';
 import { corpus61 } from '../helpers/corpus.js';
 import { ksymtree } from '../helpers/cli.js';
 import { markLivepatch } from '../helpers/build-klp-fixtures.js';
+import { moduleFiles, vmlinuxAddresses, vmlinuxFiles } from '../helpers/copy-oracle.js';
 import type { KlpCheckRecord, KlpFuncRecord } from '../../src/commands/klp.js';
 
 const corpus = corpus61();
@@ -41,15 +42,8 @@ real('index the debug vmlinux and bridge.ko', async (t) => {
 });
 
 real("every copy of name_show (vmlinux) and jhash (bridge.ko) binds the copy nm/readelf put at that position; 0 and n+1 fail", async (t) => {
-  const addrs = sh('nm', ['-n', vmlinux()]).split('\n').filter((l) => / [tT] name_show$/.test(l)).map((l) => `0x${l.slice(0, 16)}`);
-  const showFiles = sh('llvm-symbolizer-19', [`--obj=${vmlinux()}`, ...addrs]).split('\n').filter((l) => l.includes(':')).map((l) => basename(l.split(':')[0]));
-  let file = '';
-  const jhashFiles: string[] = [];
-  for (const l of sh('readelf', ['-sW', bridge()]).split('\n')) {
-    const cols = l.trim().split(/\s+/);
-    if (cols[3] === 'FILE') file = cols[7];
-    else if (cols[7] === 'jhash' && cols[6] !== 'UND') jhashFiles.push(file);
-  }
+  const showFiles = vmlinuxFiles(vmlinux(), 'name_show', /^[tT]$/);
+  const jhashFiles = moduleFiles(bridge(), 'jhash');
   t.is(showFiles.length, 6);
   t.is(jhashFiles.length, 4);
   const refs = [
@@ -79,7 +73,7 @@ real("every copy of name_show (vmlinux) and jhash (bridge.ko) binds the copy nm/
 
 real('klp funcs gives the old_sympos of the alias that nm order puts there', async (t) => {
   const copies = JSON.parse((await ksymtree(['lookup', 'name_show', '--db', db, '--format', 'json'])).stdout) as { alias: string; address: string }[];
-  const order = sh('nm', ['-n', vmlinux()]).split('\n').filter((l) => / [tT] name_show$/.test(l)).map((l) => l.slice(0, 16));
+  const order = vmlinuxAddresses(vmlinux(), 'name_show', /^[tT]$/).map((a) => a.slice(2));
   for (const c of copies) {
     const r = await ksymtree(['klp', 'funcs', c.alias, '--db', db, '--format', 'json']);
     t.is(r.status, 0, r.stderr);
