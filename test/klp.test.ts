@@ -272,3 +272,39 @@ test('scripts/sympos-drift.mjs counts the function copies whose position moved, 
   t.regex(out, new RegExp(`^${total} function copies of in-object duplicate names in`, 'm'), out);
   t.regex(out, new RegExp(`^  other-copy\\t${moved}$`, 'm'), out);
 });
+
+test("klp-build's klp_object_ext/klp_func_ext tables (both section names): each entry's old_name relocation (readelf -r, -p) and the sympos the source gives", async (t) => {
+  for (const [module, objects, funcs] of [[f.klpBuild, '__klp_objects', '__klp_funcs'], [f.klpBuildInit, '.init.klp_objects', '.init.klp_funcs']] as const) {
+    const { status, rec } = await check(module, ['--reference', A.db, '--db', B.db]);
+    t.deepEqual(rec.errors, []);
+    // From klp-build-sample.c.
+    t.deepEqual(rec.references.map((r) => [r.kind, r.objname, r.name, r.sympos]),
+      [['klp_func_ext', 'vmlinux', 'show', 2], ['klp_func_ext', 'vmlinux', 'sched_tick', 0], ['klp_func_ext', 'foo', 'helper', 1]]);
+    const rela = sh('readelf', ['-rW', module]);
+    const section = rela.slice(rela.indexOf(`'.rela${funcs}'`));
+    const strings = new Map(sh('readelf', ['-p', '.rodata.str1.1', module]).split('\n').map((l) => /\[\s*([0-9a-f]+)\]\s+(\S+)/.exec(l))
+      .filter((m) => m).map((m) => [parseInt(m![1], 16), m![2]]));
+    const funcsOffset = parseInt(new RegExp(`\\] ${funcs.replace(/\./g, '\\.')}\\s+PROGBITS\\s+\\S+\\s+(\\S+)`).exec(sh('readelf', ['-SW', module]))![1], 16);
+    for (const r of rec.references) {
+      const at = parseInt(new RegExp(`${funcs.replace(/\./g, '\\.')}\\+0x([0-9a-f]+)`).exec(r.where)![1], 16);
+      t.true(r.where.startsWith(`${objects}[`), r.where);
+      t.is(r.offset, funcsOffset + at);
+      const reloc = new RegExp(`^0*${at.toString(16)}\\s+\\S+\\s+R_X86_64_64\\s+\\S+\\s+\\.rodata\\.str1\\.1 \\+ ([0-9a-f]+)$`, 'm').exec(section);
+      t.is(strings.get(parseInt(reloc![1], 16)), r.name, r.where);
+    }
+    // B reversed the link orders: both duplicated names bind the other copy there.
+    t.is(status, 1);
+    t.deepEqual(rec.references.map((r) => r.builds[1].status), ['other-copy', 'ok', 'other-copy']);
+  }
+});
+
+test('a klp_object_ext whose nr_funcs runs past its section is an error at that field; the other object is still read', async (t) => {
+  const { status, rec } = await check(f.klpBuildBad, ['--db', A.db]);
+  t.is(status, 1);
+  const objects = parseInt(/\] __klp_objects\s+PROGBITS\s+\S+\s+(\S+)/.exec(sh('readelf', ['-SW', f.klpBuildBad]))![1], 16);
+  t.is(rec.errors.length, 1);
+  // nr_funcs is the last word of the first 64-byte entry.
+  t.is(rec.errors[0].offset, objects + 64 - 8);
+  t.regex(rec.errors[0].message, /__klp_objects\[0\]\.nr_funcs: expected at most .* found 9/);
+  t.deepEqual(rec.references.map((r) => `${r.objname} ${r.name}`), ['foo helper']);
+});

@@ -9,6 +9,7 @@ import type { Db } from '../index/db.js';
 import { type CopySource, type KallsymsCopy, copyText } from '../index/kallsyms-copies.js';
 import { type BindStatus, type SiteMatch, checkTarget } from '../klp/binding.js';
 import { readLivepatchModule } from '../klp/module.js';
+import type { LivepatchReference } from '../klp/reference.js';
 
 /** One build to check against: `label` names it in the output (an index path, or a catalogue's build). */
 export interface Build { readonly label: string; readonly copies: CopySource; readonly release: string | null }
@@ -27,7 +28,7 @@ export interface BuildResult {
 }
 
 export interface ReferenceResult {
-  kind: 'klp_sym' | 'klp_func'; objname: string; name: string; sympos: number; where: string; offset: number;
+  kind: LivepatchReference['kind']; objname: string; name: string; sympos: number; where: string; offset: number;
   builds: BuildResult[];
 }
 

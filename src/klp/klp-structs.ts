@@ -1,7 +1,11 @@
 /**
- * The `struct klp_patch` → `klp_object[]` → `klp_func[]` tables of a hand-written (samples/livepatch style)
- * livepatch module, found through the relocations of its data sections. Only the leading "external" fields
- * are fixed (include/linux/livepatch.h, 6.1):
+ * The function tables of a livepatch module, found through the relocations of its data sections:
+ * 1. hand-written (samples/livepatch style) `struct klp_patch` → `klp_object[]` → `klp_func[]`;
+ * 2. klp-build's (objtool klp, 6.19+) `struct klp_object_ext` array in section `__klp_objects` (later
+ *    `.init.klp_objects`), each { name, funcs, [callbacks,] unsigned int nr_funcs } pointing at nr_funcs
+ *    `struct klp_func_ext` { old_name, new_func, sympos } in `__klp_funcs`; the module's init code turns them
+ *    into klp_object/klp_func (scripts/livepatch/init.c).
+ * For (1), only the leading "external" fields are fixed (include/linux/livepatch.h, 6.1):
  *   klp_patch  { struct module *mod; struct klp_object *objs; ... }        mod = THIS_MODULE (&__this_module)
  *   klp_object { const char *name; struct klp_func *funcs; callbacks (4 pointers); ... }   name NULL = vmlinux
  *   klp_func   { const char *old_name; void *new_func; unsigned long old_sympos; ... }
@@ -172,51 +176,105 @@ export function klpFuncReferences(elf: LivepatchElf): LivepatchReference[] {
   return out;
 }
 
-function objectReferences(data: ModuleData, obj: Place, label: string, errors: ObjectError[]): LivepatchReference[] {
-  const ptrs = data.pointers(obj.section);
-  const fileOffset = (p: Place) => p.section.offset + p.offset;
+const fileOffset = (p: Place) => p.section.offset + p.offset;
+
+/** klp_object.name / klp_object_ext.name: NULL is vmlinux. */
+function objectName(data: ModuleData, obj: Place, label: string): string {
+  const namePointer = data.pointers(obj.section).get(obj.offset);
+  if (namePointer) {
+    const at = data.target(namePointer);
+    if (!at) throw new ObjectError(data.file, fileOffset(obj), `${label}.name: expected a pointer to a string in the module, found symbol ${data.symbolName(namePointer.sym)}`);
+    return data.string(at, `${label}.name`);
+  }
+  if (data.word(obj) !== 0) {
+    throw new ObjectError(data.file, fileOffset(obj), `${label}.name: expected NULL (vmlinux) or a relocated pointer to a module name, found 0x${data.word(obj).toString(16)}`);
+  }
+  return 'vmlinux';
+}
+
+/** The array a `.funcs` pointer (at `obj` + one pointer) points at, in a data section of the module. */
+function funcsTarget(data: ModuleData, obj: Place, label: string): Place {
+  const funcsPointer = data.pointers(obj.section).get(obj.offset + data.ptr)!;
+  const funcs = data.target(funcsPointer);
+  if (!funcs || !data.isData(funcs.section)) {
+    throw new ObjectError(data.file, obj.section.offset + obj.offset + data.ptr,
+      `${label}.funcs: expected a pointer to an array in a data section, found symbol ${data.symbolName(funcsPointer.sym)}`);
+  }
+  return funcs;
+}
+
+/** One klp_func or klp_func_ext: { old_name, new_func, old_sympos/sympos } lead both. */
+function funcReference(data: ModuleData, entry: Place, where: string, objname: string, kind: LivepatchReference['kind']): LivepatchReference {
+  const sympos = { section: entry.section, offset: entry.offset + 2 * data.ptr };
+  if (data.pointers(entry.section).has(sympos.offset)) {
+    throw new ObjectError(data.file, fileOffset(sympos), `${where}: old_sympos: expected a number, found a relocated pointer`);
+  }
+  const namePointer = data.pointers(entry.section).get(entry.offset);
+  const oldName = namePointer && data.target(namePointer);
+  if (!oldName) throw new ObjectError(data.file, fileOffset(entry), `${where}: old_name: expected a relocated pointer to a string in the module`);
+  return { kind, objname, name: data.string(oldName, `${where}: old_name`), sympos: data.word(sympos), where, offset: fileOffset(entry) };
+}
+
+/** Runs `read`, turning an ObjectError into an error of the module and no references. */
+function collecting(errors: ObjectError[], read: () => LivepatchReference[]): LivepatchReference[] {
   try {
-    const namePointer = ptrs.get(obj.offset);
-    let objname = 'vmlinux';
-    if (namePointer) {
-      const at = data.target(namePointer);
-      if (!at) throw new ObjectError(data.file, fileOffset(obj), `${label}.name: expected a pointer to a string in the module, found symbol ${data.symbolName(namePointer.sym)}`);
-      objname = data.string(at, `${label}.name`);
-    } else if (data.word(obj) !== 0) {
-      throw new ObjectError(data.file, fileOffset(obj), `${label}.name: expected NULL (vmlinux) or a relocated pointer to a module name, found 0x${data.word(obj).toString(16)}`);
-    }
-    const funcsPointer = ptrs.get(obj.offset + data.ptr)!;
-    const funcs = data.target(funcsPointer);
-    const funcsAt = { section: obj.section, offset: obj.offset + data.ptr };
-    if (!funcs || !data.isData(funcs.section)) {
-      throw new ObjectError(data.file, fileOffset(funcsAt), `${label}.funcs: expected a pointer to an array of struct klp_func in a data section, found symbol ${data.symbolName(funcsPointer.sym)}`);
-    }
+    return read();
+  } catch (e) {
+    if (!(e instanceof ObjectError)) throw e;
+    errors.push(e);
+    return [];
+  }
+}
+
+function objectReferences(data: ModuleData, obj: Place, label: string, errors: ObjectError[]): LivepatchReference[] {
+  return collecting(errors, () => {
+    const objname = objectName(data, obj, label);
+    const funcs = funcsTarget(data, obj, label);
     const array = data.array(funcs, KLP_FUNC);
     if (!array) {
       const sized = data.arrayAt(funcs);
       throw new ObjectError(data.file, fileOffset(funcs), `${label}.funcs (${funcs.section.name}+0x${funcs.offset.toString(16)}): expected a { }-terminated array of struct klp_func `
         + `(old_name, new_func, old_sympos first), ${sized ? `found none that fits the ${sized.size} bytes of ${sized.name}` : 'found no object symbol whose size covers it'}`);
     }
-    return array.entries.flatMap((at, k) => {
-      const entry = { section: funcs.section, offset: at };
-      const where = `${array.name}[${k}] of ${label} (struct klp_func at ${funcs.section.name}+0x${at.toString(16)})`;
-      try {
-        const sympos = { section: funcs.section, offset: at + 2 * data.ptr };
-        if (data.pointers(funcs.section).has(sympos.offset)) {
-          throw new ObjectError(data.file, fileOffset(sympos), `${where}: old_sympos: expected a number, found a relocated pointer`);
-        }
-        const oldName = data.target(data.pointers(funcs.section).get(at)!);
-        if (!oldName) throw new ObjectError(data.file, fileOffset(entry), `${where}: old_name: expected a pointer to a string in the module, found an external symbol`);
-        return [{ kind: 'klp_func' as const, objname, name: data.string(oldName, `${where}: old_name`), sympos: data.word(sympos), where, offset: fileOffset(entry) }];
-      } catch (e) {
-        if (!(e instanceof ObjectError)) throw e;
-        errors.push(e);
-        return [];
+    return array.entries.flatMap((at, k) => collecting(errors, () => [funcReference(data, { section: funcs.section, offset: at }, 
+      `${array.name}[${k}] of ${label} (struct klp_func at ${funcs.section.name}+0x${at.toString(16)})`, objname, 'klp_func')]));
+  });
+}
+
+/** klp-build's section names for its klp_object_ext array, old and new. */
+const KLP_OBJECTS_SECTIONS = ['__klp_objects', '.init.klp_objects'];
+
+/**
+ * klp_object_ext entries of a klp-build module. Their size depends on the kernel (with or without callbacks),
+ * so it is the distance between two entries' `.funcs` relocations, or the section's size for one entry;
+ * `nr_funcs` (unsigned int) is the last field before the entry's end padding.
+ */
+export function klpBuildReferences(elf: LivepatchElf): LivepatchReference[] {
+  const data = new ModuleData(elf);
+  return elf.sections.filter((s) => KLP_OBJECTS_SECTIONS.includes(s.name)).flatMap((s) => collecting(elf.errors, () => {
+    const funcsAt = [...data.pointers(s)].filter(([, p]) => /klp_funcs$/.test(data.target(p)?.section.name ?? '')).map(([o]) => o).sort((a, b) => a - b);
+    const stride = funcsAt.length > 1 ? funcsAt[1] - funcsAt[0] : s.size;
+    const count = stride > 0 ? s.size / stride : 0;
+    const expected = Array.from({ length: count }, (_, k) => k * stride + data.ptr);
+    if (!funcsAt.length || !Number.isInteger(count) || stride < 3 * data.ptr || expected.join() !== funcsAt.join()) {
+      throw new ObjectError(data.file, s.offset, `section ${s.index} (${s.name}): expected an array of struct klp_object_ext whose every .funcs points into the klp_funcs section, `
+        + `found .funcs relocations at ${funcsAt.map((o) => `0x${o.toString(16)}`).join(', ') || 'no place'} in ${s.size} bytes`);
+    }
+    const bytes = data.bytes(s);
+    return expected.flatMap((_, k) => collecting(elf.errors, () => {
+      const obj = { section: s, offset: k * stride };
+      const label = `${s.name}[${k}]`;
+      const objname = objectName(data, obj, label);
+      const funcs = funcsTarget(data, obj, label);
+      const nrAt = obj.offset + stride - data.ptr;
+      const nr = elf.h.little ? bytes.readUInt32LE(nrAt) : bytes.readUInt32BE(nrAt);
+      if (funcs.offset + nr * 3 * data.ptr > data.bytes(funcs.section).length) {
+        throw new ObjectError(data.file, s.offset + nrAt, `${label}.nr_funcs: expected at most the ${data.bytes(funcs.section).length / (3 * data.ptr)} struct klp_func_ext of ${funcs.section.name}, found ${nr}`);
       }
-    });
-  } catch (e) {
-    if (!(e instanceof ObjectError)) throw e;
-    errors.push(e);
-    return [];
-  }
+      return Array.from({ length: nr }, (_, j) => collecting(elf.errors, () => {
+        const at = funcs.offset + j * 3 * data.ptr;
+        return [funcReference(data, { section: funcs.section, offset: at }, `${label}.funcs[${j}] (struct klp_func_ext at ${funcs.section.name}+0x${at.toString(16)})`, objname, 'klp_func_ext')];
+      })).flat();
+    }));
+  }));
 }

@@ -1,6 +1,7 @@
 /**
  * Reads a livepatch module (`.ko`, compressed or signed like any module) into the references it makes to
- * the objects it patches: `.klp.sym` symbols (klp-symbols.ts) and `struct klp_func` arrays (klp-structs.ts).
+ * the objects it patches: `.klp.sym` symbols (klp-symbols.ts), `struct klp_func` arrays and klp-build's
+ * `klp_func_ext` tables (klp-structs.ts).
  */
 import { readFileSync } from 'node:fs';
 import { ObjectError } from '../errors.js';
@@ -11,12 +12,12 @@ import { readSymbolTable } from '../elf/symbols.js';
 import { decompress, detectCompression } from '../io/decompress.js';
 import { type ByteSource, BufferSource, PrefixSource } from '../io/source.js';
 import { klpSymbolReferences } from './klp-symbols.js';
-import { klpFuncReferences } from './klp-structs.js';
+import { klpBuildReferences, klpFuncReferences } from './klp-structs.js';
 import type { LivepatchReference } from './reference.js';
 
 export interface LivepatchModule {
   readonly path: string;
-  /** In file order: `.klp.sym` symbols by symbol index, then klp_func entries by place. */
+  /** `.klp.sym` symbols by symbol index, then klp_func entries, then klp_func_ext entries. */
   readonly references: LivepatchReference[];
   /** What could not be read, each naming the file, the offset and what was expected there. */
   readonly errors: ObjectError[];
@@ -49,7 +50,7 @@ export async function readLivepatchModule(path: string): Promise<LivepatchModule
     const symtab = readSymbolTable(src, h, sections);
     if (!symtab) throw new ObjectError(path, h.shoff, 'expected a SHT_SYMTAB section (a livepatch module keeps its symbol table), found none');
     const elf = { src, h, sections, symtab, errors };
-    references.push(...klpSymbolReferences(elf), ...klpFuncReferences(elf));
+    references.push(...klpSymbolReferences(elf), ...klpFuncReferences(elf), ...klpBuildReferences(elf));
     if (!references.length && !errors.length) {
       throw new ObjectError(path, 0, 'expected .klp.sym.<objname>.<name>,<sympos> symbols (SHN_LIVEPATCH) or a struct klp_patch '
         + '(.mod = THIS_MODULE, .objs = an array of struct klp_object), found neither: not a livepatch module');

@@ -6,8 +6,9 @@ import type { Section } from '../elf/sections.js';
 import type { SymbolTable } from '../elf/symbols.js';
 
 export interface LivepatchReference {
-  /** `klp_sym`: a `.klp.sym.<obj>.<name>,<pos>` symbol; `klp_func`: an entry of a `struct klp_func` array. */
-  readonly kind: 'klp_sym' | 'klp_func';
+  /** `klp_sym`: a `.klp.sym.<obj>.<name>,<pos>` symbol; `klp_func`: an entry of a `struct klp_func` array;
+   * `klp_func_ext`: an entry of klp-build's `struct klp_func_ext` tables. */
+  readonly kind: 'klp_sym' | 'klp_func' | 'klp_func_ext';
   /** klp_object.name, or `vmlinux` (a NULL name). */
   readonly objname: string;
   /** old_name. */

@@ -10,6 +10,9 @@
  *   klp-sym.o     klp-sym.S with its `.klp.sym.*` symbols marked SHN_LIVEPATCH and `.klp.rela.*` sections
  *   klp-sym-bad.o klp-sym-bad.S likewise (one symbol left unmarked): malformed on purpose
  *   struct-bad.o  livepatch-bad.c: a klp_func whose old_name has no NUL
+ *   klp-build.o, klp-build-init.o, klp-build-bad.o   klp-build-sample.c: klp-build's klp_object_ext/klp_func_ext
+ *                 tables in __klp_objects/__klp_funcs, in .init.klp_objects/.init.klp_funcs, and with a
+ *                 nr_funcs past its section
  */
 import { cpSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -29,6 +32,9 @@ export interface KlpFixtures {
   readonly klpSym: string;
   readonly klpSymBad: string;
   readonly structBad: string;
+  readonly klpBuild: string;
+  readonly klpBuildInit: string;
+  readonly klpBuildBad: string;
   readonly work: string;
 }
 
@@ -111,5 +117,8 @@ export async function buildKlpFixtures(): Promise<KlpFixtures> {
   const klpSymBad = await cc('klp-sym-bad.S', path.join(work, 'klp-sym-bad.o'), klp);
   markLivepatch(klpSym);
   markLivepatch(klpSymBad);
-  return { builds: { A, B, C }, sample, klpSym, klpSymBad, structBad, work };
+  const klpBuild = await cc('klp-build-sample.c', path.join(work, 'klp-build.o'), klp);
+  const klpBuildInit = await cc('klp-build-sample.c', path.join(work, 'klp-build-init.o'), klp, ['-DNEW_SECTIONS']);
+  const klpBuildBad = await cc('klp-build-sample.c', path.join(work, 'klp-build-bad.o'), klp, ['-DBAD_NR_FUNCS']);
+  return { builds: { A, B, C }, sample, klpSym, klpSymBad, structBad, klpBuild, klpBuildInit, klpBuildBad, work };
 }
