@@ -6,8 +6,11 @@
 #  2. The real-kernel corpus (Debian 6.1 cloud-amd64), fetched and cached outside the clone when the
 #     fetch script is reachable; without it the real-kernel tests are reported as skipped, by name. The
 #     second architecture's (6.1 cloud-arm64, and an arm64 busybox) by scripts/fetch-debian-kernel-foreign.
-#  3. ava in TAP mode over every tier on the default node.
-#  4. The fixture tier again on Node 22 (scripts/test-node-versions.sh; node binaries, headers and
+#  3. The kbuild tier's kernel: Debian's linux-source-6.1 built by scripts/kbuild-kernel with contrib/kbuild's
+#     patch, linked with this checkout's ksymtree (compiled once, ~20 min on 2 cores, into ~/.cache/ksymtree-kbuild;
+#     relinked in ~1 min when ksymtree changes). KSYMTREE_KBUILD=0 skips it, saying so.
+#  4. ava in TAP mode over every tier on the default node.
+#  5. The fixture tier again on Node 22 (scripts/test-node-versions.sh; node binaries, headers and
 #     node_modules cached in ~/.cache/ksymtree-node). KSYMTREE_NODE_VERSIONS="22" picks lines; "none" skips, saying so.
 #  The last line is "N passed, N failed, N skipped" over all of them, for CI.
 #  The fault tier (test/faults/, also `npm run test:faults`) runs small counts; KSYMTREE_FAULT_MUTANTS and
@@ -15,7 +18,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(binutils gcc llvm-19 gcc-s390x-linux-gnu gcc-aarch64-linux-gnu xz-utils zstd gzip make kmod elfutils openssl linux-kbuild-6.1 linux-source-6.1 time qemu-system-x86 qemu-system-arm busybox-static)
+packages=(binutils gcc llvm-19 gcc-s390x-linux-gnu gcc-aarch64-linux-gnu xz-utils zstd gzip make kmod elfutils openssl linux-kbuild-6.1 linux-source-6.1 time qemu-system-x86 qemu-system-arm busybox-static flex bison bc libelf-dev libssl-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -69,6 +72,18 @@ for qemu in qemu-system-x86_64 qemu-system-aarch64; do
     echo "test: e2e tier on $qemu SKIPPED: its Debian package could not be installed"
   fi
 done
+
+# the kbuild tier: its link step runs this checkout's ksymtree, so dist/ is brought up to date first
+if [[ ${KSYMTREE_KBUILD:-1} == 0 ]]; then
+  echo "test: kbuild tier SKIPPED (KSYMTREE_KBUILD=0)"
+elif npx tsc -p . && dir=$(scripts/kbuild-kernel 6.1 2> >(tee /tmp/ksymtree-kbuild.log >&2)); then
+  export KSYMTREE_KBUILD_61=$dir
+  echo "test: kbuild tier uses $dir"
+else
+  # not a skip: the tier's test fails with this
+  export KSYMTREE_KBUILD_61_ERROR="scripts/kbuild-kernel 6.1 failed: $(tail -n 5 /tmp/ksymtree-kbuild.log)"
+  echo "test: kbuild tier: $KSYMTREE_KBUILD_61_ERROR"
+fi
 
 tap=$(mktemp)
 npx ava --tap "$@" | tee "$tap"

@@ -14,6 +14,10 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { command: 'ksymtree aliases --object bridge --format livepatch', what: 'klp_object.name, old_name and old_sympos of every duplicated name of bridge.ko' },
     { command: 'ksymtree aliases --object vmlinux --format nm -o vmlinux.aliases', what: 'nm -n with aliases, for scripts/kallsyms at link time' },
   ],
+  'kallsyms-aliases': [
+    { command: 'make KSYMTREE=$(command -v ksymtree)', what: 'with contrib/kbuild\'s patch, link-vmlinux.sh runs this on every temporary vmlinux' },
+    { command: 'ksymtree kallsyms-aliases --config .config --sysmap .tmp_vmlinux.kallsyms1.syms .tmp_vmlinux.kallsyms1', what: 'the same by hand: the list with alias lines, on stdout' },
+  ],
   lookup: [
     { command: 'ksymtree lookup name_show', what: 'every copy of name_show in the tree, with sympos, alias and site' },
     { command: 'ksymtree lookup name_show@kernel_irq_irqdesc_c_230 --format json', what: 'the one copy an alias names, as JSON' },
@@ -59,6 +63,7 @@ export const USER_EXAMPLES: readonly { readonly user: string; readonly examples:
     { command: 'ksymtree index $DESTDIR/lib/modules/$KVER --debug-dir $DEBUGDIR/lib/modules/$KVER', what: 'index the tree; exit 1 names each file that failed' },
     { command: 'ksymtree apply $DESTDIR/lib/modules/$KVER --resign $KEY $CERT', what: 'write the aliases into the modules' },
     { command: 'ksymtree verify $DESTDIR/lib/modules/$KVER', what: 'check before packaging' },
+    { command: 'make KSYMTREE=$(command -v ksymtree)', what: 'vmlinux aliases in the running kernel (contrib/kbuild patch; README)' },
   ] },
   { user: 'Livepatch author', examples: [
     { command: 'ksymtree aliases --object bridge --format livepatch', what: 'old_sympos of every duplicated name' },

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runIndex } from '../commands/index.js';
 import { describeConfig } from '../config/kernel-config.js';
@@ -5,6 +6,7 @@ import { runSymbols } from '../commands/symbols.js';
 import { FatalError } from '../errors.js';
 import { type AliasFormat, renderAliases } from '../commands/aliases.js';
 import { runKallsyms } from '../commands/kallsyms.js';
+import { runKallsymsAliases } from '../commands/kallsyms-aliases.js';
 import { registerApplyCommands } from './apply-commands.js';
 import { diff, diffLine, lookup, lookupLine, stats, statsRecord, where, whereLine } from '../commands/query.js';
 import { resolve, resolveLines } from '../commands/resolve.js';
@@ -202,6 +204,22 @@ program.command('man')
     files: '/lib/modules/$(uname -r)/ksymtree.db: the default index of the running kernel (./ksymtree.db when that tree is not writable).',
   })));
 
+program.command('kallsyms-aliases')
+  .description('kernel build step: add an alias line after each copy of a name duplicated in a temporary vmlinux to mksysmap\'s list (stdin), for scripts/kallsyms')
+  .argument('<vmlinux>', 'the temporary vmlinux of one kallsyms link pass, linked with its DWARF (contrib/kbuild)')
+  .option('--config <file>', "the kernel's .config (default: $KCONFIG_CONFIG, else .config)")
+  .option('--sysmap <file>', "mksysmap's output for VMLINUX (default: stdin)")
+  .option('-o, --output <file>', 'write to FILE atomically instead of stdout')
+  .action(async (vmlinux: string, o: { config?: string; sysmap?: string; output?: string }) => {
+    const sysmap = readInput(o.sysmap ?? 0, '--sysmap');
+    const config = o.config ?? process.env.KCONFIG_CONFIG ?? '.config';
+    const r = await runKallsymsAliases({ vmlinux, sysmap, config });
+    for (const s of r.skipped) process.stderr.write(`ksymtree: ${vmlinux}: alias ${s.alias.alias} not added: ${s.reason}\n`);
+    if (r.failures.length) reportFailures(r.failures, `\`ksymtree index ${vmlinux}\` and \`ksymtree errors\``);
+    emit(r.text, o.output);
+  });
+
+
 for (const [name, c] of commandsByName(program)) {
   const examples = COMMAND_EXAMPLES[name];
   if (examples) c.addHelpText('after', `\nExamples:\n${examplesText(examples)}`);
@@ -215,6 +233,15 @@ function withIndex<T>(given: string | undefined, use: (db: Db, path: string) => 
     return use(db, path);
   } finally {
     db.close();
+  }
+}
+
+/** A whole input file, or stdin (0), as bytes in a string. */
+function readInput(file: string | 0, option: string): string {
+  try {
+    return readFileSync(file, 'latin1');
+  } catch (e) {
+    throw new FatalError(`${file === 0 ? 'stdin' : `${option} ${file}`}: ${(e as Error).message}`);
   }
 }
 

@@ -66,6 +66,11 @@ export class SymbolTable {
     }
     return this.xindex.getUint32(i * 4, this.h.little);
   }
+  /** st_value. */
+  value(i: number): bigint {
+    const o = i * this.entsize;
+    return this.h.is64 ? this.view.getBigUint64(o + 8, this.h.little) : BigInt(this.view.getUint32(o + 4, this.h.little));
+  }
   /** st_value as 16 hex digits. */
   valueHex(i: number): string {
     const o = i * this.entsize;

@@ -110,7 +110,7 @@ class ModuleData {
     if (raw === SHN_UNDEF || (raw >= SHN_LORESERVE && raw !== SHN_XINDEX)) return null;
     const shndx = symtab.shndx(p.sym);
     if (!sections[shndx]) return null;
-    return { section: sections[shndx], offset: parseInt(symtab.valueHex(p.sym), 16) + p.addend };
+    return { section: sections[shndx], offset: Number(symtab.value(p.sym)) + p.addend };
   }
 
   symbolName(sym: number): string {
@@ -127,7 +127,7 @@ class ModuleData {
     let best: { name: string; size: number; exact: boolean } | null = null;
     for (let i = 1; i < symtab.count; i++) {
       if (symtab.type(i) !== STT_OBJECT || symtab.shndx(i) !== p.section.index) continue;
-      const value = parseInt(symtab.valueHex(i), 16);
+      const value = Number(symtab.value(i));
       const size = symtab.size(i);
       if (p.offset < value || p.offset >= value + size) continue;
       const exact = value === p.offset;

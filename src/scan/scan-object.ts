@@ -30,9 +30,11 @@ export function moduleNameFromPath(path: string): string {
 /**
  * Reads one object from disk into columns. Never throws for a bad object: problems become `errors`.
  * `rules` are the kallsyms rules of the kernel's configuration; null when it is not known, and then a
- * vmlinux reports its own (`elf.config`) and follows them.
+ * vmlinux reports its own (`elf.config`) and follows them. `linkPass`: the object is a temporary vmlinux of
+ * the kernel's kallsyms link passes, whose kallsyms tables are the previous pass's or a placeholder: its
+ * kallsyms view follows `rules` instead.
  */
-export async function scanObject(path: string, rules: KallsymsRules | null = null): Promise<ScannedObject> {
+export async function scanObject(path: string, rules: KallsymsRules | null = null, linkPass = false): Promise<ScannedObject> {
   const errors: ScanError[] = [];
   let kind: ObjectKind = MODULE_FILE.test(path) ? 'module' : 'vmlinux';
   let size = 0;
@@ -64,7 +66,7 @@ export async function scanObject(path: string, rules: KallsymsRules | null = nul
     const image = appliedOriginal(signed) ?? signed;
     const h = readElfHeader(image);
     if (h.type === ET_REL) kind = 'module';
-    elf = scanElf(image, h, kind, path, errors, signature !== null, compression.startsWith('vmlinuz-'), rules);
+    elf = scanElf(image, h, kind, path, errors, signature !== null, compression.startsWith('vmlinuz-'), rules, linkPass);
   } catch (e) {
     errors.push(toScanError(path, e));
   } finally {
@@ -84,7 +86,7 @@ function toScanError(path: string, e: unknown): ScanError {
 }
 
 function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, errors: ScanError[], signed: boolean, bootImage: boolean,
-  given: KallsymsRules | null): ScannedElf {
+  given: KallsymsRules | null, linkPass: boolean): ScannedElf {
   const sections = readSections(src, h);
   const read = (s: Section) => sectionBytes(src, s);
   const modinfoSection = findSection(sections, '.modinfo');
@@ -94,7 +96,7 @@ function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, 
   if (!symtab && !bootImage) {
     errors.push({ offset: h.shoff, kind: 'format', message: `${path}: at offset 0x${h.shoff.toString(16)}: expected a SHT_SYMTAB section, the object has none (fully stripped)` });
   }
-  const table = kind === 'vmlinux' ? decodeTable(src, h, sections, symtab, errors) : null;
+  const table = kind === 'vmlinux' && !linkPass ? decodeTable(src, h, sections, symtab, errors) : null;
   const config = given || kind !== 'vmlinux' ? null : ownConfig(path, sections, read, table);
   const rules = given ?? kallsymsRules(config ?? ASSUMED_CONFIG);
   return {

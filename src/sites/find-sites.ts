@@ -265,7 +265,7 @@ class SiteFinder {
       const target: Target = {
         req, sym, want, units: [], guessed: false, viaGroup: false, match: null, settled: false, decl: null, base: baseName(name),
         section: this.relocatable ? shndx : 0,
-        value: BigInt(`0x${t.valueHex(sym)}`),
+        value: t.value(sym),
       };
       let bySection = this.byAddress.get(target.section);
       if (!bySection) this.byAddress.set(target.section, (bySection = new Map()));
@@ -405,7 +405,7 @@ class SiteFinder {
       const shndx = t.shndx(j);
       if (shndx === SHN_UNDEF || shndx >= SHN_LORESERVE) continue;
       probes++;
-      const units = this.unitsAt(this.relocatable ? shndx : 0, BigInt(`0x${t.valueHex(j)}`));
+      const units = this.unitsAt(this.relocatable ? shndx : 0, t.value(j));
       // A function of the same STT_FILE group is code of the same object file, hence of the same unit: its
       // unit need not be read to check the name (that would read ~1,000 unit headers in a vmlinux).
       // Only overlapping ranges (several units) are told apart by the unit's basename.
@@ -444,7 +444,7 @@ class SiteFinder {
     if (!this.groups) return null;
     const list = this.localsOf(t.shndx(sym));
     if (!list) return null;
-    const value = BigInt(`0x${t.valueHex(sym)}`);
+    const value = t.value(sym);
     return { list, lo: partitionPoint(list.values.length, (k) => list.values[k] <= value) };
   }
 
@@ -489,7 +489,7 @@ class SiteFinder {
       if ((raw === 0xffff ? t.shndx(i) : raw) !== shndx) continue;
       const type = t.type(i);
       if (type !== STT_OBJECT && type !== STT_FUNC) continue;
-      l.push({ sym: i, value: BigInt(`0x${t.valueHex(i)}`) });
+      l.push({ sym: i, value: t.value(i) });
     }
     l.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
     const out = l.length ? { syms: l.map((e) => e.sym), values: l.map((e) => e.value) } : null;

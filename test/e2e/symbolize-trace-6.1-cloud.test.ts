@@ -2,31 +2,23 @@
 // bridge loaded); `ksymtree symbolize` annotates that dmesg, and every frame's whole file:line chain must
 // equal what scripts/decode_stacktrace.sh (Debian's linux-source-6.1) prints with binutils and with LLVM=-19.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { CLI, ksymtree } from '../helpers/cli.js';
 import { bootCapture, bootTimeoutMs } from './harness/boot.js';
-import { kernelCorpus, KERNELS } from './harness/kernels.js';
+import { kernelCorpus, KERNELS, LINUX_SOURCE_61, linuxSource61File } from './harness/kernels.js';
 import { e2eUnavailable } from './harness/suite.js';
 
 const spec = KERNELS.find((k) => k.id === '6.1-cloud-amd64')!;
-const SOURCE_TARBALL = '/usr/src/linux-source-6.1.tar.xz';
 
-/** decode_stacktrace.sh of Debian's linux-source-6.1 (KSYMTREE_DECODE_STACKTRACE overrides), cached beside the corpus. */
+/** decode_stacktrace.sh of Debian's linux-source-6.1 (KSYMTREE_DECODE_STACKTRACE overrides). */
 function decodeStacktrace(): string | null {
-  if (process.env.KSYMTREE_DECODE_STACKTRACE) return process.env.KSYMTREE_DECODE_STACKTRACE;
-  const cached = join(homedir(), '.cache/ksymtree-corpus/tools/decode_stacktrace-6.1.sh');
-  if (existsSync(cached)) return cached;
-  if (!existsSync(SOURCE_TARBALL)) return null;
-  const text = execFileSync('tar', ['-xJOf', SOURCE_TARBALL, 'linux-source-6.1/scripts/decode_stacktrace.sh'], { maxBuffer: 1 << 22 });
-  mkdirSync(join(cached, '..'), { recursive: true });
-  writeFileSync(cached, text, { mode: 0o755 });
-  return cached;
+  return process.env.KSYMTREE_DECODE_STACKTRACE ?? linuxSource61File('scripts/decode_stacktrace.sh');
 }
 
-const unavailable = e2eUnavailable(spec) ?? (decodeStacktrace() ? null : `no ${SOURCE_TARBALL} (apt-get install linux-source-6.1)`);
+const unavailable = e2eUnavailable(spec) ?? (decodeStacktrace() ? null : `no ${LINUX_SOURCE_61} (apt-get install linux-source-6.1)`);
 const title = 'e2e 6.1-cloud-amd64: a sysrq l/t trace decoded by symbolize equals decode_stacktrace.sh (binutils and LLVM=-19), frame by frame';
 
 interface Chain {

@@ -51,6 +51,13 @@ export interface BootOptions {
    * task). Off by default, and then the init script (hence every cache key) is what it always was.
    */
   readonly traces?: boolean;
+  /** Appended to the architecture's kernel command line (e.g. `module.sig_enforce=1`). */
+  readonly cmdline?: string;
+  /**
+   * Shell lines (busybox as $B) run after the modules are loaded and before the capture; what they print
+   * becomes the capture's `guest` file (Capture.guest). Unset, the init script is what it always was.
+   */
+  readonly guestScript?: string;
 }
 
 export interface InsmodResult {
@@ -72,6 +79,8 @@ export interface Capture {
   readonly insmod: readonly InsmodResult[];
   readonly release: string;
   readonly moduleSet: ModuleSet;
+  /** What `guestScript` printed ('' without one). */
+  readonly guest: string;
   /** Seconds of the qemu run that produced the capture (from its cache entry when cached). */
   readonly bootSeconds: number;
   readonly cached: boolean;
@@ -122,12 +131,12 @@ $B reboot -f
 
 const TRACES = 'echo 1 > /proc/sys/kernel/sysrq; echo l > /proc/sysrq-trigger; echo t > /proc/sysrq-trigger\n';
 
-/** The init script, with the sysrq trace lines before the capture when asked for. */
-function initScript(arch: Arch, traces: boolean): string {
+/** The init script, with the guest script's and the sysrq trace lines before the capture when asked for. */
+function initScript(arch: Arch, traces: boolean, guestScript?: string): string {
   const base = baseInitScript(arch);
-  if (!traces) return base;
   const at = base.indexOf('echo "@@@FILE kallsyms"');
-  return base.slice(0, at) + TRACES + base.slice(at);
+  const guest = guestScript ? `echo "@@@FILE guest" >> $C\n{\n${guestScript.trimEnd()}\n} >> $C 2>&1\n` : '';
+  return base.slice(0, at) + guest + (traces ? TRACES : '') + base.slice(at);
 }
 
 function sha256(data: Buffer | string): string {
@@ -191,14 +200,14 @@ function kernelDecompresses(kernel: string, release: string): boolean {
  * The initramfs: busybox, /init, /modules.list ("name m/file loader" in load order), the module files under /m,
  * and /bin/finit-module when a module is loaded with `finit`.
  */
-export function buildInitramfs(arch: Arch, busybox: string, set: ModuleSet, moduleBytes: Map<string, Buffer>, how: Compressed, finit: string | null = null, traces = false): Buffer {
+export function buildInitramfs(arch: Arch, busybox: string, set: ModuleSet, moduleBytes: Map<string, Buffer>, how: Compressed, finit: string | null = null, init = initScript(arch, false)): Buffer {
   const entries: CpioEntry[] = [
     { kind: 'dir', path: 'bin' }, { kind: 'dir', path: 'dev' }, { kind: 'dir', path: 'proc' }, { kind: 'dir', path: 'sys' },
     { kind: 'dir', path: 'tmp', mode: 0o1777 }, { kind: 'dir', path: 'm' },
     { kind: 'chardev', path: 'dev/console', major: 5, minor: 1 },
     { kind: 'file', path: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
     { kind: 'symlink', path: 'bin/sh', target: 'busybox' },
-    { kind: 'file', path: 'init', data: initScript(arch, traces), mode: 0o755 },
+    { kind: 'file', path: 'init', data: init, mode: 0o755 },
     { kind: 'file', path: 'modules.list', data: set.modules.map((m) => `${m.name} m/${fileName(m, how)} ${loaderOf(m, how)}\n`).join('') },
   ];
   if (finit) entries.push({ kind: 'file', path: 'bin/finit-module', data: readFileSync(finit), mode: 0o755 });
@@ -277,6 +286,7 @@ function loadCapture(dir: string, set: ModuleSet, cached: boolean): Capture {
     dir,
     sysModule: join(dir, 'sys/module'),
     kallsyms: readFileSync(join(dir, 'kallsyms'), 'latin1'),
+    guest: existsSync(join(dir, 'guest')) ? readFileSync(join(dir, 'guest'), 'latin1') : '',
     procModules: readFileSync(join(dir, 'modules'), 'latin1'),
     insmod: meta.insmod,
     release: meta.release,
@@ -323,8 +333,8 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   const bytes = new Map<string, Buffer>();
   for (const m of set.modules) bytes.set(m.name, how === 'host' ? readModuleElf(m.file) : readFileSync(m.file));
   const memoryMb = o.memoryMb ?? 1024;
-  const append = arch.append;
-  const init = initScript(arch, !!o.traces);
+  const append = o.cmdline ? `${arch.append} ${o.cmdline}` : arch.append;
+  const init = initScript(arch, !!o.traces, o.guestScript);
   const key = sha256(JSON.stringify({
     v: HARNESS_VERSION, kernel: sha256(readFileSync(o.kernel)), init, append, memoryMb,
     argv: qemuArgv('qemu', arch, { kernel: 'K', initrd: 'I', append, consoleFile: 'C', dataFile: 'D', memoryMb, timeoutMs: 0 }),
@@ -342,7 +352,7 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const initrd = join(work, 'initramfs.cpio');
-  writeFileSync(initrd, buildInitramfs(arch, tools.busybox, set, bytes, how, finit, !!o.traces));
+  writeFileSync(initrd, buildInitramfs(arch, tools.busybox, set, bytes, how, finit, init));
   const timeoutMs = o.timeoutMs ?? bootTimeoutMs();
   const consoleFile = join(work, 'console.log');
   const dataFile = arch.captureOnConsole ? consoleFile : join(work, 'data.out');
@@ -366,6 +376,7 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   writeFileSync(join(work, 'kallsyms'), parsed.files.get('kallsyms')!, 'latin1');
   writeFileSync(join(work, 'modules'), parsed.files.get('modules')!, 'latin1');
   writeFileSync(join(work, 'dmesg'), parsed.files.get('dmesg')!, 'latin1');
+  if (parsed.files.has('guest')) writeFileSync(join(work, 'guest'), parsed.files.get('guest')!, 'latin1');
   for (const [mod, sec, value] of parsed.sections) {
     mkdirSync(join(work, 'sys/module', mod, 'sections'), { recursive: true });
     writeFileSync(join(work, 'sys/module', mod, 'sections', sec), `${value}\n`);

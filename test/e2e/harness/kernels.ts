@@ -1,8 +1,9 @@
 // The kernels the e2e tier boots: Debian corpora fetched by ../shared/corpus/fetch-debian-kernel (amd64) and
-// scripts/fetch-debian-kernel-foreign (arm64, with the static busybox of that architecture).
-import { existsSync, readdirSync } from 'node:fs';
+// scripts/fetch-debian-kernel-foreign (arm64, with the static busybox of that architecture); files of linux-source-6.1.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ImageArch } from './image.js';
 
 export interface KernelSpec {
@@ -78,4 +79,21 @@ export function kernelCorpus(spec: KernelSpec): KernelCorpus | string {
     return `no ${spec.id} corpus at ${base} (run ${fetchCommand(spec)})`;
   }
   return { base, kernel: join(boot, kernel), config: join(boot, config), installed, debug, busybox };
+}
+
+export const LINUX_SOURCE_61 = '/usr/src/linux-source-6.1.tar.xz';
+
+/**
+ * One file of Debian's linux-source-6.1 (a script the tests run as their oracle), extracted once into
+ * ~/.cache/ksymtree-corpus/tools/; null when the package is not installed.
+ */
+export function linuxSource61File(relPath: string): string | null {
+  const cached = join(homedir(), '.cache/ksymtree-corpus/tools/6.1', relPath);
+  if (existsSync(cached)) return cached;
+  if (!existsSync(LINUX_SOURCE_61)) return null;
+  const text = execFileSync('tar', ['-xJOf', LINUX_SOURCE_61, `linux-source-6.1/${relPath}`], { maxBuffer: 1 << 22 });
+  mkdirSync(dirname(cached), { recursive: true });
+  writeFileSync(`${cached}.${process.pid}`, text, { mode: 0o755 });
+  renameSync(`${cached}.${process.pid}`, cached);
+  return cached;
 }
