@@ -41,6 +41,19 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   verify: [{ command: 'ksymtree verify debian/tmp/lib/modules/$KVER', what: 'the modules still hold what apply wrote (a package-build sanity step)' }],
   stats: [{ command: 'ksymtree stats --format json', what: 'counts of objects, symbols, duplicates, aliases, sites, errors' }],
   errors: [{ command: 'ksymtree errors --db /lib/modules/$KVER/ksymtree.db', what: 'every file that could not be fully read: file, offset, what was expected' }],
+  'klp check': [
+    { command: 'ksymtree klp check livepatch-fix.ko --reference 6.1.0-50/ksymtree.db --db 6.1.0-51/ksymtree.db --db 6.1.0-52/ksymtree.db', what: 'does every reference bind the copy it was written for in each release?' },
+    { command: 'ksymtree klp check livepatch-fix.ko --db /lib/modules/$(uname -r)/ksymtree.db --format json', what: 'would it load on this kernel (the kernel\'s rules only), as JSON' },
+  ],
+  'klp funcs': [
+    { command: 'ksymtree klp funcs name_show@kernel_irq_irqdesc_c_230 jhash@include_linux_jhash_h_70@net_bridge_br_fdb_c', what: 'klp_func arrays for vmlinux and bridge and the klp_object array, to paste into a livepatch module' },
+  ],
+  'catalog add': [
+    { command: 'ksymtree catalog add builds.db farm/6.1.0-*/ksymtree.db', what: 'merge the indexes the build farm made into one catalogue' },
+  ],
+  'catalog sympos': [
+    { command: 'ksymtree catalog sympos name_show --catalog builds.db --object vmlinux', what: 'the copies of name_show, their aliases and sympos, in every build' },
+  ],
   man: [{ command: 'ksymtree man > ksymtree.1 && man -l ksymtree.1', what: 'this help as a man page' }],
 };
 
@@ -55,6 +68,8 @@ export const USER_EXAMPLES: readonly { readonly user: string; readonly examples:
   { user: 'Livepatch author', examples: [
     { command: 'ksymtree aliases --object bridge --format livepatch', what: 'old_sympos of every duplicated name' },
     { command: 'ksymtree diff old/ksymtree.db new/ksymtree.db', what: 'which sympos changed in the new release' },
+    { command: 'ksymtree klp funcs name_show@kernel_irq_irqdesc_c_230', what: 'the klp_func initializer for exactly that copy' },
+    { command: 'ksymtree klp check fix.ko --reference built-for.db --db other-release.db', what: 'does the patch bind the same copies in another build?' },
   ] },
   { user: 'Tracer', examples: [
     { command: 'ksymtree lookup name_show', what: 'which copy is which' },

@@ -11,12 +11,14 @@ import { registerApplyCommands } from './apply-commands.js';
 import { diff, diffLine, lookup, lookupLine, stats, statsRecord, where, whereLine } from '../commands/query.js';
 import { resolve, resolveLines } from '../commands/resolve.js';
 import { registerSymbolize } from './symbolize-command.js';
+import { registerKlp } from './klp-command.js';
+import { registerCatalog } from './catalog-command.js';
 import { type Db, openIndexDb } from '../index/db.js';
 import { DB_ENV, DB_HELP, indexPathToRead } from '../index/location.js';
 import { errorRecords, indexedConfig } from '../index/queries.js';
 import { COMMAND_EXAMPLES, USER_EXAMPLES, examplesText } from './examples.js';
 import { reportFailures } from './failures.js';
-import { manPage } from './man.js';
+import { commandsByName, manPage } from './man.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Output } from '../io/output.js';
 import { defaultJobs } from '../scan/pool.js';
@@ -182,6 +184,8 @@ program.command('diff')
 
 registerApplyCommands(program);
 registerSymbolize(program);
+registerKlp(program);
+registerCatalog(program);
 
 program.command('errors')
   .description('list the objects and paths that could not be (fully) read, with file, offset and what was expected')
@@ -216,8 +220,8 @@ program.command('kallsyms-aliases')
   });
 
 
-for (const c of program.commands) {
-  const examples = COMMAND_EXAMPLES[c.name()];
+for (const [name, c] of commandsByName(program)) {
+  const examples = COMMAND_EXAMPLES[name];
   if (examples) c.addHelpText('after', `\nExamples:\n${examplesText(examples)}`);
 }
 

@@ -23,6 +23,12 @@ function examples(list: readonly Example[]): string[] {
   return list.flatMap((e) => ['.PP', '.nf', `\\fB${roff(e.command)}\\fR`, '.fi', '.RS 4', roff(e.what), '.RE']);
 }
 
+/** Every command by its full name (`klp check`), subcommands after their parent; commander's `help` left out. */
+export function commandsByName(program: Command, prefix = ''): [string, Command][] {
+  return program.commands.filter((c) => c.name() !== 'help')
+    .flatMap((c) => [[`${prefix}${c.name()}`, c] as [string, Command], ...commandsByName(c, `${prefix}${c.name()} `)]);
+}
+
 export function manPage(program: Command, version: string, extra: { exitCodes: string; environment: string; files: string }): string {
   const lines = [
     `.TH KSYMTREE 1 "" "ksymtree ${roff(version)}" "User Commands"`,
@@ -34,13 +40,12 @@ export function manPage(program: Command, version: string, extra: { exitCodes: s
     '\\fBksymtree help\\fR \\fICOMMAND\\fR',
     '.SH COMMANDS',
   ];
-  for (const c of program.commands) {
-    if (c.name() === 'help') continue;
+  for (const [name, c] of commandsByName(program)) {
     const args = c.registeredArguments.map((a) => (a.required ? `<${a.name()}${a.variadic ? '...' : ''}>` : `[${a.name()}${a.variadic ? '...' : ''}]`));
-    lines.push('.SS', `\\fB${c.name()}\\fR ${roff(args.join(' '))}`.trimEnd(), roff(c.description()));
+    lines.push('.SS', `\\fB${name}\\fR ${roff(args.join(' '))}`.trimEnd(), roff(c.description()));
     for (const a of c.registeredArguments) if (a.description) lines.push('.TP', `\\fI${roff(a.name())}\\fR`, roff(a.description));
     for (const o of c.options) lines.push('.TP', `\\fB${roff(o.flags)}\\fR`, roff(`${o.description}${optionDefault(o)}.${optionChoices(o)}`));
-    const ex = COMMAND_EXAMPLES[c.name()];
+    const ex = COMMAND_EXAMPLES[name];
     if (ex) lines.push('.PP', '\\fIExamples:\\fR', ...examples(ex));
   }
   lines.push('.SH EXAMPLES');

@@ -21,6 +21,8 @@ export const SHN_LORESERVE = 0xff00;
 export const SHN_ABS = 0xfff1;
 export const SHN_COMMON = 0xfff2;
 export const SHN_XINDEX = 0xffff;
+/** A livepatch module's `.klp.sym.<obj>.<name>,<pos>` symbols, resolved by the livepatch core (include/uapi/linux/elf.h). */
+export const SHN_LIVEPATCH = 0xff20;
 
 export const SHT_NULL = 0;
 export const SHT_PROGBITS = 1;
@@ -39,6 +41,8 @@ export const SHF_ALLOC = 0x2;
 export const SHF_EXECINSTR = 0x4;
 export const SHF_TLS = 0x400;
 export const SHF_COMPRESSED = 0x800;
+/** `.klp.rela.<obj>.<section>`: relocations the livepatch core applies once <obj> is loaded. */
+export const SHF_RELA_LIVEPATCH = 0x00100000;
 
 export const STB_LOCAL = 0;
 export const STB_GLOBAL = 1;

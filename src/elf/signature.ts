@@ -1,3 +1,6 @@
+import { ObjectError } from '../errors.js';
+import type { ByteSource } from '../io/source.js';
+
 /** The marker scripts/sign-file appends after a module's signature (include/linux/module_signature.h). */
 export const MODULE_SIG_MARKER = Buffer.from('~Module signature appended~\n', 'latin1');
 /** struct module_signature: algo, hash, id_type, signer_len, key_id_len, pad[3], __be32 sig_len. */
@@ -23,4 +26,17 @@ export function findModuleSignature(tail: Buffer, fileSize: number): ModuleSigna
   const elfSize = fileSize - MODULE_SIG_MARKER.length - MODULE_SIG_INFO_SIZE - signatureLength;
   if (elfSize <= 0) return 'malformed';
   return { elfSize, signatureLength };
+}
+
+/** The appended signature of a module image (null when unsigned); a marker with an impossible length is an ObjectError. */
+export function signatureOf(src: ByteSource): ModuleSignature | null {
+  const tailLength = Math.min(src.size, MODULE_SIG_MARKER.length + 12);
+  const tail = src.read(src.size - tailLength, tailLength, 'module signature trailer');
+  const found = findModuleSignature(tail, src.size);
+  if (found === 'malformed') {
+    const lengthAt = src.size - MODULE_SIG_MARKER.length - 4;
+    throw new ObjectError(src.file, Math.max(lengthAt, 0),
+      `module signature: expected a signature length (big-endian sig_len) that fits before the ${MODULE_SIG_MARKER.length}-byte marker, found ${lengthAt >= 0 ? src.read(lengthAt, 4, 'sig_len').readUInt32BE(0) : 'none'} (file size ${src.size})`);
+  }
+  return found;
 }

@@ -30,6 +30,10 @@ export class SymbolTable {
     this.names = strtab;
   }
 
+  /** File offset of entry i, for error messages. */
+  entryOffset(i: number): number {
+    return this.section.offset + i * this.entsize;
+  }
   nameOffset(i: number): number {
     return this.view.getUint32(i * this.entsize, this.h.little);
   }

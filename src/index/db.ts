@@ -47,7 +47,13 @@ export function openIndexDb(path: string): Db {
   } catch (e) {
     throw new FatalError(`cannot open index ${path}: ${(e as Error).message} (build one with \`ksymtree index\`)`);
   }
-  const found = db.pragma('user_version', { simple: true }) as number;
+  let found: number;
+  try {
+    found = db.pragma('user_version', { simple: true }) as number;
+  } catch (e) {
+    db.close();
+    throw new FatalError(`cannot read index ${path}: ${(e as Error).message} (build one with \`ksymtree index\`)`);
+  }
   const want = schemaVersion();
   if (found !== want) {
     db.close();

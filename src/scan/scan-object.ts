@@ -6,7 +6,7 @@ import { type ElfHeader, readElfHeader } from '../elf/header.js';
 import { findSection, parseModinfo } from '../elf/modinfo.js';
 import { findBuildId } from '../elf/notes.js';
 import { type Section, readSections, sectionBytes } from '../elf/sections.js';
-import { findModuleSignature, MODULE_SIG_MARKER } from '../elf/signature.js';
+import { signatureOf } from '../elf/signature.js';
 import { type SymbolTable, readSymbolTable } from '../elf/symbols.js';
 import { decompress, detectCompression } from '../io/decompress.js';
 import { appliedOriginal } from '../apply/original-source.js';
@@ -83,18 +83,6 @@ function toScanError(path: string, e: unknown): ScanError {
   }
   // A bug of ours, not a property of the input: keep the stack so it can be reported.
   return { offset: 0, kind: 'internal', message: `${path}: internal error: ${err?.stack ?? String(e)}` };
-}
-
-function signatureOf(src: ByteSource) {
-  const tailLength = Math.min(src.size, MODULE_SIG_MARKER.length + 12);
-  const tail = src.read(src.size - tailLength, tailLength, 'module signature trailer');
-  const found = findModuleSignature(tail, src.size);
-  if (found === 'malformed') {
-    const lengthAt = src.size - MODULE_SIG_MARKER.length - 4;
-    throw new ObjectError(src.file, Math.max(lengthAt, 0),
-      `module signature: expected a signature length (big-endian sig_len) that fits before the ${MODULE_SIG_MARKER.length}-byte marker, found ${lengthAt >= 0 ? src.read(lengthAt, 4, 'sig_len').readUInt32BE(0) : 'none'} (file size ${src.size})`);
-  }
-  return found;
 }
 
 function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, errors: ScanError[], signed: boolean, bootImage: boolean,

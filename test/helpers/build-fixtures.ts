@@ -459,6 +459,8 @@ function fakeSignature(seed: string, length = 0x2b5): Buffer {
 interface MiniSection {
   index: number;
   name: string;
+  /** sh_name: offset of the name in the section-name table. */
+  nameOff: number;
   type: number;
   offset: number;
   size: number;
@@ -523,13 +525,13 @@ export function miniElf(b: Buffer): MiniElf {
   return { is64, little, shoff, shentsize, sections };
 }
 
-function symtabOf(elf: MiniElf): { symtab: MiniSection; strtab: MiniSection; entsize: number } {
+export function symtabOf(elf: MiniElf): { symtab: MiniSection; strtab: MiniSection; entsize: number } {
   const symtab = elf.sections.find((s) => s.type === 2);
   if (!symtab) throw new Error('miniElf: no .symtab');
   return { symtab, strtab: elf.sections[symtab.link], entsize: elf.is64 ? 24 : 16 };
 }
 
-function symbolName(b: Buffer, elf: MiniElf, i: number): string {
+export function symbolName(b: Buffer, elf: MiniElf, i: number): string {
   const { symtab, strtab, entsize } = symtabOf(elf);
   const at = strtab.offset + u32(b, symtab.offset + i * entsize, elf.little);
   return b.toString('latin1', at, b.indexOf(0, at));

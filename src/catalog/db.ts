@@ -1,0 +1,48 @@
+/** The catalogue file (catalog.sql beside schema.sql): created on first `catalog add`, refused when its schema differs. */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { FatalError } from '../errors.js';
+import type { Db } from '../index/db.js';
+
+const CATALOG_SQL = fileURLToPath(new URL('../../../catalog.sql', import.meta.url));
+
+function wantVersion(sql: string): number {
+  return Number(/PRAGMA\s+user_version\s*=\s*(\d+)/i.exec(sql)![1]);
+}
+
+function checkVersion(db: Db, path: string, want: number): void {
+  let found: number;
+  try {
+    found = db.pragma('user_version', { simple: true }) as number;
+  } catch (e) {
+    db.close();
+    throw new FatalError(`cannot read catalogue ${path}: ${(e as Error).message}`);
+  }
+  if (found !== want) {
+    db.close();
+    throw new FatalError(`catalogue ${path} has schema version ${found}, this ksymtree reads version ${want}: build a new one with \`ksymtree catalog add\``);
+  }
+}
+
+/** Opens (creating when absent) a catalogue for `catalog add`. */
+export function openCatalogForWrite(path: string): Db {
+  const sql = readFileSync(CATALOG_SQL, 'utf8');
+  const fresh = !existsSync(path);
+  const db = new Database(path);
+  db.pragma('synchronous = FULL');
+  if (fresh) db.exec(sql);
+  else checkVersion(db, path, wantVersion(sql));
+  return db;
+}
+
+export function openCatalog(path: string): Db {
+  let db: Db;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (e) {
+    throw new FatalError(`cannot open catalogue ${path}: ${(e as Error).message} (make one with \`ksymtree catalog add\`)`);
+  }
+  checkVersion(db, path, wantVersion(readFileSync(CATALOG_SQL, 'utf8')));
+  return db;
+}

@@ -1,0 +1,63 @@
+/**
+ * Reads a livepatch module (`.ko`, compressed or signed like any module) into the references it makes to
+ * the objects it patches: `.klp.sym` symbols (klp-symbols.ts), `struct klp_func` arrays and klp-build's
+ * `klp_func_ext` tables (klp-structs.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { ObjectError } from '../errors.js';
+import { readElfHeader } from '../elf/header.js';
+import { readSections } from '../elf/sections.js';
+import { signatureOf } from '../elf/signature.js';
+import { readSymbolTable } from '../elf/symbols.js';
+import { decompress, detectCompression } from '../io/decompress.js';
+import { type ByteSource, BufferSource, PrefixSource } from '../io/source.js';
+import { klpSymbolReferences } from './klp-symbols.js';
+import { klpBuildReferences, klpFuncReferences } from './klp-structs.js';
+import type { LivepatchReference } from './reference.js';
+
+export interface LivepatchModule {
+  readonly path: string;
+  /** `.klp.sym` symbols by symbol index, then klp_func entries, then klp_func_ext entries. */
+  readonly references: LivepatchReference[];
+  /** What could not be read, each naming the file, the offset and what was expected there. */
+  readonly errors: ObjectError[];
+}
+
+/** The module's ELF image: decompressed, without its appended signature. */
+async function moduleImage(path: string): Promise<ByteSource> {
+  let file: Buffer;
+  try {
+    file = readFileSync(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new ObjectError(path, 0, `expected a readable livepatch module (${err.code ?? 'error'}: ${err.message})`, 'io');
+  }
+  if (file.length === 0) throw new ObjectError(path, 0, 'expected an ELF object or a compressed module, the file is empty', 'truncated');
+  const compression = detectCompression(file.subarray(0, 6));
+  const image = new BufferSource(path, compression === 'none' ? file : await decompress(path, compression, file));
+  const signature = signatureOf(image);
+  return signature ? new PrefixSource(image, signature.elfSize) : image;
+}
+
+/** Never throws for a bad module: what cannot be read becomes an error, and every other reference is still read. */
+export async function readLivepatchModule(path: string): Promise<LivepatchModule> {
+  const errors: ObjectError[] = [];
+  const references: LivepatchReference[] = [];
+  try {
+    const src = await moduleImage(path);
+    const h = readElfHeader(src);
+    const sections = readSections(src, h);
+    const symtab = readSymbolTable(src, h, sections);
+    if (!symtab) throw new ObjectError(path, h.shoff, 'expected a SHT_SYMTAB section (a livepatch module keeps its symbol table), found none');
+    const elf = { src, h, sections, symtab, errors };
+    references.push(...klpSymbolReferences(elf), ...klpFuncReferences(elf), ...klpBuildReferences(elf));
+    if (!references.length && !errors.length) {
+      throw new ObjectError(path, 0, 'expected .klp.sym.<objname>.<name>,<sympos> symbols (SHN_LIVEPATCH) or a struct klp_patch '
+        + '(.mod = THIS_MODULE, .objs = an array of struct klp_object), found neither: not a livepatch module');
+    }
+  } catch (e) {
+    if (!(e instanceof ObjectError)) throw e;
+    errors.push(e);
+  }
+  return { path, references, errors };
+}
