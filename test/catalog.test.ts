@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../src/io/sqlite.js';
 import { buildKlpFixtures } from './helpers/build-klp-fixtures.js';
 import { ksymtree } from './helpers/cli.js';
 import { moduleFiles } from './helpers/copy-oracle.js';
@@ -33,7 +33,7 @@ test.serial('catalog add merges each build once; an object identical in two buil
   const again = await ksymtree(['catalog', 'add', catalog, f.builds.A.db]);
   t.regex(again.stdout, /^replaced 6\.1\.0-ksymtree x86_64 .*2 objects, 0 not already in the catalogue/);
   t.regex(again.stdout, /: 3 builds, /);
-  const db = new Database(catalog, { readonly: true });
+  const db = openDatabase(catalog, { readonly: true });
   t.is(db.prepare('SELECT count(*) FROM objsets').pluck().get(), 5);
   t.deepEqual(db.prepare('SELECT flavour, arch FROM builds GROUP BY flavour, arch').raw().all(), [['ksymtree', 'x86_64']]);
   db.close();
@@ -82,7 +82,7 @@ test.serial('klp check --catalog answers as klp check --db on each build\'s own 
 
 test.serial('a catalogue of another schema version, or an index that cannot be opened, is refused with exit 2', async (t) => {
   const other = join(f.work, 'other.db');
-  const db = new Database(other);
+  const db = openDatabase(other);
   db.pragma('user_version = 99');
   db.close();
   const r = await ksymtree(['catalog', 'sympos', 'helper', '--catalog', other]);
@@ -93,7 +93,7 @@ test.serial('a catalogue of another schema version, or an index that cannot be o
   const bad = await ksymtree(['catalog', 'add', catalog, notIndex]);
   t.is(bad.status, 2);
   t.regex(bad.stderr, /not-an-index\.db/);
-  const still = new Database(catalog, { readonly: true });
+  const still = openDatabase(catalog, { readonly: true });
   t.is(still.prepare('SELECT count(*) FROM builds').pluck().get(), 3);
   still.close();
 });

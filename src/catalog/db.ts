@@ -1,9 +1,9 @@
 /** The catalogue file (catalog.sql beside schema.sql): created on first `catalog add`, refused when its schema differs. */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { FatalError } from '../errors.js';
 import type { Db } from '../index/db.js';
+import { openDatabase } from '../io/sqlite.js';
 
 const CATALOG_SQL = fileURLToPath(new URL('../../../catalog.sql', import.meta.url));
 
@@ -29,7 +29,7 @@ function checkVersion(db: Db, path: string, want: number): void {
 export function openCatalogForWrite(path: string): Db {
   const sql = readFileSync(CATALOG_SQL, 'utf8');
   const fresh = !existsSync(path);
-  const db = new Database(path);
+  const db = openDatabase(path);
   db.pragma('synchronous = FULL');
   if (fresh) db.exec(sql);
   else checkVersion(db, path, wantVersion(sql));
@@ -39,7 +39,7 @@ export function openCatalogForWrite(path: string): Db {
 export function openCatalog(path: string): Db {
   let db: Db;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    db = openDatabase(path, { readonly: true, fileMustExist: true });
   } catch (e) {
     throw new FatalError(`cannot open catalogue ${path}: ${(e as Error).message} (make one with \`ksymtree catalog add\`)`);
   }
