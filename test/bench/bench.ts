@@ -1,14 +1,17 @@
 // `npm run bench -- [TREE] [--debug-dir DIR] [--all-sites] [--apply INSTALLED_TREE] [--runs N]`: ksymtree
 // next to its peers on the same files, in one run: nm -A for the scan, addr2line (the kas_alias method) for
-// the sites, xz -dc for a tree of .ko.xz. Wall time and peak RSS come from GNU time (/usr/bin/time) around
+// the sites, xz -dc for a tree of .ko.xz, and, for the tree's vmlinux with a config beside it, one kernel-build
+// link pass (`kallsyms-aliases`) beside that pass's mksysmap. Wall time and peak RSS come from GNU time (/usr/bin/time) around
 // each command; the page cache is warmed first so that every command reads from memory. The commands run in
 // turn, N rounds (default 3), and each row gives the median. A row is marked UNRELIABLE when other processes
 // used more than a quarter of a core while it ran. Figures are printed, never asserted.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { findConfig } from '../../src/config/find-config.js';
 import { walkTree } from '../../src/tree/walk.js';
+import { linuxSource61File } from '../e2e/harness/kernels.js';
 
 interface Command {
   readonly label: string;
@@ -152,6 +155,7 @@ function main(): void {
       note: 'rewrites the modules with aliases; one round' });
   }
   rows.push(...measure(once, 1));
+  const link = linkPass(tree, debugDir, work, q, rounds);
   const base = rows[0].seconds;
   const whole = rows.find((r) => r.label === 'ksymtree index (whole job)')!;
   const pass1 = rows.find((r) => r.label === 'ksymtree index --no-aliases')!;
@@ -172,7 +176,34 @@ function main(): void {
   for (const r of rows) {
     r.runs.forEach((run, i) => { if (run.phases) process.stdout.write(`phases of ${r.label}${r.runs.length > 1 ? ` (round ${i + 1})` : ''}: ${run.phases}\n`); });
   }
+  if (link) {
+    const [peer, ours] = link;
+    process.stdout.write(`link pass (one per .tmp_vmlinux.kallsymsN; target <= 3 s): ${ours.label} ${ours.seconds.toFixed(2)} s (${range(ours)}), `
+      + `${peer.label} ${peer.seconds.toFixed(2)} s (${range(peer)}), x ${(ours.seconds / peer.seconds).toFixed(1)}`
+      + `${[peer, ours].some((r) => r.unreliable) ? '  UNRELIABLE: other processes ran' : ''}\n`);
+  }
   rmSync(work, { recursive: true, force: true });
+}
+
+/**
+ * The kernel build's step on the tree's vmlinux (its DWARF, the config beside it): mksysmap (the kernel's
+ * script, the peer in the same pass) and `ksymtree kallsyms-aliases` on its output. Null without them.
+ */
+function linkPass(tree: string, debugDir: string | undefined, work: string, q: (s: string) => string, rounds: number): Measure[] | null {
+  const vmlinux = [tree, debugDir].filter((d): d is string => !!d).map((d) => join(resolve(d), 'vmlinux')).find((p) => existsSync(p));
+  // found as index finds it, else the corpus layout's boot/config-<release> beside the debug tree
+  const corpusBoot = join(tree, '..', 'boot');
+  const beside = existsSync(corpusBoot) ? readdirSync(corpusBoot).find((f) => f.startsWith('config-')) : undefined;
+  const config = vmlinux ? findConfig([tree, ...(debugDir ? [debugDir] : [])])?.from ?? (beside ? join(corpusBoot, beside) : null) : null;
+  const mksysmap = linuxSource61File('scripts/mksysmap');
+  if (!vmlinux || !config || !mksysmap) return null;
+  const syms = join(work, 'vmlinux.syms');
+  const mk = `NM=nm sh ${q(mksysmap)} ${q(vmlinux)} ${q(syms)}`;
+  spawnSync('bash', ['-c', mk]);
+  return measure([
+    { label: 'mksysmap (nm -n)', shell: mk, note: 'peer: the pass\'s own symbol listing' },
+    { label: 'ksymtree kallsyms-aliases', shell: `node ${q(cli)} kallsyms-aliases --config ${q(config)} --sysmap ${q(syms)} ${q(vmlinux)} > /dev/null` },
+  ], rounds);
 }
 
 main();
