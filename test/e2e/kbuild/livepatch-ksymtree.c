@@ -1,0 +1,35 @@
+// The kbuild tier's livepatch: replaces the one copy of a duplicated vmlinux function that `ksymtree klp funcs`
+// names. NEW_FUNC (the replacement's name) and klp-funcs.h (its klp_func/klp_object arrays, with old_sympos) come
+// from `ksymtree klp funcs ALIAS`, as a livepatch author would paste them.
+#include <linux/kernel.h>
+#include <linux/kobject.h>
+#include <linux/livepatch.h>
+#include <linux/module.h>
+#include <linux/sysfs.h>
+
+/* the replaced copy is a sysfs show function: (kobj, attr, buf) */
+static ssize_t NEW_FUNC(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "ksymtree-livepatched\n");
+}
+
+#include "klp-funcs.h"
+
+static struct klp_patch patch = {
+	.mod = THIS_MODULE,
+	.objs = objs,
+};
+
+static int livepatch_ksymtree_init(void)
+{
+	return klp_enable_patch(&patch);
+}
+
+static void livepatch_ksymtree_exit(void)
+{
+}
+
+module_init(livepatch_ksymtree_init);
+module_exit(livepatch_ksymtree_exit);
+MODULE_LICENSE("GPL");
+MODULE_INFO(livepatch, "Y");
