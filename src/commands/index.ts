@@ -127,8 +127,10 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   const dbPath = indexPathToWrite(opts.db, inputs.trees);
   const lock = acquireLock(`${dbPath}.lock`, `the index ${dbPath}`);
   const tmp = tempPathFor(dbPath);
-  const removeTemp = () => {
-    for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${tmp}${suffix}`, { force: true });
+  const compact = `${tmp}-vacuum`;
+  /** The index being written, its SQLite files, and (unless it is about to be committed) its compacted copy. */
+  const removeTemp = (withCompact = true) => {
+    for (const suffix of ['', '-journal', '-wal', '-shm', ...(withCompact ? ['-vacuum'] : [])]) rmSync(`${tmp}${suffix}`, { force: true });
   };
   const onSignal = (signal: NodeJS.Signals) => {
     removeTemp();
@@ -208,8 +210,14 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     });
     writer.finish();
     const failures = writer.errorCount ? firstErrorPerFile(db) : [];
+    // Rows arrive in the workers' completion order, so pages (and the header's change counter) differ from run
+    // to run; VACUUM INTO writes a new file with every table and index in key order: the same inputs give the
+    // same file, byte for byte.
+    db.exec(`VACUUM INTO '${compact.replace(/'/g, "''")}'`);
+    endPhase('vacuum');
     db.close();
-    commitTemp(tmp, dbPath);
+    removeTemp(false);
+    commitTemp(compact, dbPath);
     endPhase('commit');
     return {
       dbPath, objects: objects.length, symbols: writer.symbolCount, errors: writer.errorCount, failures, sites,

@@ -9,7 +9,8 @@ export function tempPathFor(path: string): string {
 
 /**
  * Temporary files of `path` left by runs that were killed outright (SIGKILL, power loss): their process is
- * gone. SQLite's own files (`-journal`, `-wal`, `-shm`) of a killed index go with it.
+ * gone. SQLite's own files (`-journal`, `-wal`, `-shm`) of a killed index go with it, and its compacted copy
+ * (`-vacuum`).
  */
 export function removeStaleTemps(path: string): void {
   const prefix = basename(tempPathFor(path)).replace(/\d+$/, '');
@@ -21,7 +22,7 @@ export function removeStaleTemps(path: string): void {
   }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const pid = Number(/^(\d+)(?:-journal|-wal|-shm)?$/.exec(name.slice(prefix.length))?.[1]);
+    const pid = Number(/^(\d+)(?:-journal|-wal|-shm|-vacuum)?$/.exec(name.slice(prefix.length))?.[1]);
     if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) rmSync(join(dirname(path), name), { force: true });
   }
 }
