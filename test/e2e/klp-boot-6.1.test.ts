@@ -8,12 +8,10 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import test from 'ava';
 import { ksymtree } from '../helpers/cli.js';
-import { bootCapture, bootTimeoutMs } from './harness/boot.js';
-import { ARCHES, ensureTools } from './harness/qemu.js';
+import { bootCapture } from './harness/boot.js';
+import { kbuildTest } from './harness/kbuild.js';
 
-const dir = process.env.KSYMTREE_KBUILD_61;
 const SOURCE = fileURLToPath(new URL('../../../test/e2e/kbuild/livepatch-ksymtree.c', import.meta.url));
 /** The copy to patch: the one whose definition site is in this file. */
 const NAME = 'type_show';
@@ -21,12 +19,6 @@ const SITE = 'kernel/reboot.c';
 /** sysfs files of that copy and of three other copies of the name (irq descriptors, the serial port, CPU caches). */
 const FILES = ['/sys/kernel/reboot/type', '/sys/kernel/irq/0/type', '/sys/class/tty/ttyS0/type', '/sys/devices/system/cpu/cpu0/cache/index0/type'];
 
-function unavailable(): string | null {
-  if (process.env.KSYMTREE_KBUILD_61_ERROR) return null;
-  if (!dir) return 'KSYMTREE_KBUILD_61 is not set: scripts/test.sh sets it after scripts/kbuild-kernel 6.1 built the kernel (KSYMTREE_KBUILD=0 turns that off)';
-  const tools = ensureTools(ARCHES.amd64);
-  return typeof tools === 'string' ? tools : null;
-}
 
 const guestScript = FILES.map((f) => `echo "@@FILE ${f} $($B cat ${f} 2>&1)"`).join('\n')
   + '\necho "@@FILE enabled $($B cat /sys/kernel/livepatch/livepatch_ksymtree/enabled 2>&1)"';
@@ -38,68 +30,57 @@ function files(guest: string): Map<string, string> {
   }));
 }
 
-const why = unavailable();
-const title = 'kbuild 6.1: a livepatch made with `klp funcs` patches exactly the copy its alias names, in a booted kernel';
-if (why) {
-  test.skip(`${title} — SKIPPED (${why})`, () => {});
-} else {
-  test.serial(title, async (t) => {
-    if (process.env.KSYMTREE_KBUILD_61_ERROR) {
-      t.fail(process.env.KSYMTREE_KBUILD_61_ERROR);
-      return;
+kbuildTest('kbuild 6.1: a livepatch made with `klp funcs` patches exactly the copy its alias names, in a booted kernel', async (t, dir) => {
+  const tree = join(dir, 'tree');
+  const aliased = join(dir, 'aliased');
+  const release = readdirSync(join(aliased, 'modules/lib/modules'))[0];
+  const modules = join(aliased, 'modules/lib/modules', release);
+  const db = join(modules, 'ksymtree.db');
+  const copies = JSON.parse((await ksymtree(['lookup', NAME, '--db', db, '--format', 'json'])).stdout) as { alias: string; decl_file: string; sympos: number }[];
+  const target = copies.find((c) => c.decl_file === SITE)!;
+  t.truthy(target, `${NAME} has a copy defined in ${SITE}`);
+  t.true(copies.length > 1, `${NAME} is duplicated in vmlinux (${copies.length} copies)`);
+
+  const work = mkdtempSync(join(tmpdir(), 'ksymtree-klp-boot-'));
+  try {
+    // the livepatch, as its author makes it: klp funcs' arrays pasted in, built against the tree, signed
+    const funcs = await ksymtree(['klp', 'funcs', target.alias, '--db', db]);
+    t.is(funcs.status, 0, funcs.stderr);
+    t.regex(funcs.stdout, new RegExp(`\\.old_sympos = ${target.sympos},`));
+    const newFunc = /\.new_func = (\w+),/.exec(funcs.stdout)![1];
+    writeFileSync(join(work, 'klp-funcs.h'), funcs.stdout);
+    copyFileSync(SOURCE, join(work, 'livepatch-ksymtree.c'));
+    writeFileSync(join(work, 'Makefile'), `obj-m += livepatch-ksymtree.o\nccflags-y += -DNEW_FUNC=${newFunc}\n`);
+    execFileSync('make', ['-s', '-C', tree, 'ARCH=x86_64', `M=${work}`, 'modules'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const ko = join(work, 'livepatch-ksymtree.ko');
+    execFileSync(join(tree, 'scripts/sign-file'), ['sha256', join(tree, 'certs/signing_key.pem'), join(tree, 'certs/signing_key.x509'), ko]);
+
+    const check = await ksymtree(['klp', 'check', ko, '--db', db, '--format', 'json']);
+    t.is(check.status, 0, `${check.stdout}${check.stderr}`);
+    t.true(check.stdout.includes(target.alias), `klp check binds ${target.alias}:\n${check.stdout}`);
+
+    // a copy of the installed modules with the livepatch added; a boot without it, then one with it
+    const withPatch = join(work, 'lib/modules', release);
+    cpSync(modules, withPatch, { recursive: true });
+    mkdirSync(join(withPatch, 'extra'), { recursive: true });
+    copyFileSync(ko, join(withPatch, 'extra/livepatch-ksymtree.ko'));
+    const boot = (mods: string[]) => bootCapture({ kernel: join(aliased, 'bzImage'), modulesDir: withPatch, modules: mods, cmdline: 'module.sig_enforce=1',
+      guestScript, reboot: true, log: (l) => console.error(`[klp 6.1] ${l}`) });
+    const before = files((await boot([])).guest);
+    const capture = await boot(['livepatch_ksymtree']);
+    const after = files(capture.guest);
+    t.is(capture.insmod.find((i) => i.name === 'livepatch_ksymtree')?.status, 0, 'the signed livepatch loads with module.sig_enforce=1');
+    t.is(after.get('enabled'), '1', '/sys/kernel/livepatch/livepatch_ksymtree/enabled');
+    t.log(`before: ${[...before].map(([f, v]) => `${f}=${v}`).join(', ')}`);
+    t.log(`after:  ${[...after].map(([f, v]) => `${f}=${v}`).join(', ')}`);
+    t.not(before.get(FILES[0]), 'ksymtree-livepatched');
+    t.is(after.get(FILES[0]), 'ksymtree-livepatched', `${FILES[0]} is served by the patched copy`);
+    for (const f of FILES.slice(1)) {
+      t.false(/No such file/.test(before.get(f) ?? ''), `${f} exists`);
+      t.is(after.get(f), before.get(f), `${f} (another copy of ${NAME}) is unchanged`);
     }
-    t.timeout(3 * bootTimeoutMs() + 10 * 60_000, 'module build and two boots');
-    const tree = join(dir!, 'tree');
-    const aliased = join(dir!, 'aliased');
-    const release = readdirSync(join(aliased, 'modules/lib/modules'))[0];
-    const modules = join(aliased, 'modules/lib/modules', release);
-    const db = join(modules, 'ksymtree.db');
-    const copies = JSON.parse((await ksymtree(['lookup', NAME, '--db', db, '--format', 'json'])).stdout) as { alias: string; decl_file: string; sympos: number }[];
-    const target = copies.find((c) => c.decl_file === SITE)!;
-    t.truthy(target, `${NAME} has a copy defined in ${SITE}`);
-    t.true(copies.length > 1, `${NAME} is duplicated in vmlinux (${copies.length} copies)`);
-
-    const work = mkdtempSync(join(tmpdir(), 'ksymtree-klp-boot-'));
-    try {
-      // the livepatch, as its author makes it: klp funcs' arrays pasted in, built against the tree, signed
-      const funcs = await ksymtree(['klp', 'funcs', target.alias, '--db', db]);
-      t.is(funcs.status, 0, funcs.stderr);
-      t.regex(funcs.stdout, new RegExp(`\\.old_sympos = ${target.sympos},`));
-      const newFunc = /\.new_func = (\w+),/.exec(funcs.stdout)![1];
-      writeFileSync(join(work, 'klp-funcs.h'), funcs.stdout);
-      copyFileSync(SOURCE, join(work, 'livepatch-ksymtree.c'));
-      writeFileSync(join(work, 'Makefile'), `obj-m += livepatch-ksymtree.o\nccflags-y += -DNEW_FUNC=${newFunc}\n`);
-      execFileSync('make', ['-s', '-C', tree, 'ARCH=x86_64', `M=${work}`, 'modules'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      const ko = join(work, 'livepatch-ksymtree.ko');
-      execFileSync(join(tree, 'scripts/sign-file'), ['sha256', join(tree, 'certs/signing_key.pem'), join(tree, 'certs/signing_key.x509'), ko]);
-
-      const check = await ksymtree(['klp', 'check', ko, '--db', db, '--format', 'json']);
-      t.is(check.status, 0, `${check.stdout}${check.stderr}`);
-      t.true(check.stdout.includes(target.alias), `klp check binds ${target.alias}:\n${check.stdout}`);
-
-      // a copy of the installed modules with the livepatch added; a boot without it, then one with it
-      const withPatch = join(work, 'lib/modules', release);
-      cpSync(modules, withPatch, { recursive: true });
-      mkdirSync(join(withPatch, 'extra'), { recursive: true });
-      copyFileSync(ko, join(withPatch, 'extra/livepatch-ksymtree.ko'));
-      const boot = (mods: string[]) => bootCapture({ kernel: join(aliased, 'bzImage'), modulesDir: withPatch, modules: mods, cmdline: 'module.sig_enforce=1',
-        guestScript, reboot: true, log: (l) => console.error(`[klp 6.1] ${l}`) });
-      const before = files((await boot([])).guest);
-      const capture = await boot(['livepatch_ksymtree']);
-      const after = files(capture.guest);
-      t.is(capture.insmod.find((i) => i.name === 'livepatch_ksymtree')?.status, 0, 'the signed livepatch loads with module.sig_enforce=1');
-      t.is(after.get('enabled'), '1', '/sys/kernel/livepatch/livepatch_ksymtree/enabled');
-      t.log(`before: ${[...before].map(([f, v]) => `${f}=${v}`).join(', ')}`);
-      t.log(`after:  ${[...after].map(([f, v]) => `${f}=${v}`).join(', ')}`);
-      t.not(before.get(FILES[0]), 'ksymtree-livepatched');
-      t.is(after.get(FILES[0]), 'ksymtree-livepatched', `${FILES[0]} is served by the patched copy`);
-      for (const f of FILES.slice(1)) {
-        t.false(/No such file/.test(before.get(f) ?? ''), `${f} exists`);
-        t.is(after.get(f), before.get(f), `${f} (another copy of ${NAME}) is unchanged`);
-      }
-      t.regex(readFileSync(join(capture.dir, 'dmesg'), 'latin1'), /livepatch: 'livepatch_ksymtree': (starting patching transition|patching complete)/);
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
-  });
-}
+    t.regex(readFileSync(join(capture.dir, 'dmesg'), 'latin1'), /livepatch: 'livepatch_ksymtree': (starting patching transition|patching complete)/);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
