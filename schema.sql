@@ -2,7 +2,7 @@
 -- file that is renamed over the old one, so readers never see a half-written index.
 -- Addresses are TEXT of 16 lower-case hex digits: 64-bit kernel addresses do not fit SQLite's signed
 -- INTEGER unchanged, and fixed-width hex sorts in address order.
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;
 
 -- Run parameters: schema, tool version, inputs, when it was built.
 CREATE TABLE meta (
@@ -60,6 +60,8 @@ CREATE TABLE symbols (
   ks_letter  TEXT,                           -- as /proc/kallsyms prints it; NULL when kallsyms hides it
   sympos     INTEGER,                        -- livepatch position when the name occurs 2+ times among the
                                              -- object's kallsyms-visible symbols; NULL for a unique name
+  ftrace     INTEGER,                        -- functions: 1 with an ftrace call site (__mcount_loc), 0 without
+                                             -- (notrace: kprobe events refuse it); NULL when not known
   PRIMARY KEY (object_id, idx)
 ) WITHOUT ROWID;
 

@@ -114,7 +114,7 @@ test('--format json: lookup, where, resolve, stats, diff and errors print the do
   t.deepEqual(lookup.map((r: { address: string }) => BigInt(`0x${r.address}`)).sort(), [...readelf].sort());
   t.deepEqual(lookup.map((r: { alias: string }) => r.alias).sort(), aliases.map((a) => a.alias).sort());
   for (const r of lookup) {
-    t.deepEqual(Object.keys(r), ['object', 'path', 'name', 'alias', 'sympos', 'kallsyms', 'section', 'offset', 'address', 'decl_file', 'decl_line', 'unit', 'class']);
+    t.deepEqual(Object.keys(r), ['object', 'path', 'name', 'alias', 'sympos', 'kallsyms', 'section', 'offset', 'address', 'decl_file', 'decl_line', 'unit', 'class', 'ftrace']);
     t.not(r.class, null, 'helper is duplicated in foo: it has a collision class');
     t.true(r.path.endsWith('/foo.ko'));
   }

@@ -19,7 +19,7 @@ function record(r: AliasRow, classes?: Map<string, CollisionClass>) {
     object: r.object, module: r.module, name: r.name, alias: r.alias, sympos: r.sympos, section: r.section,
     value: displayAddress(r.value, r.elf_class), size: r.size, kallsyms: r.kallsyms, decl_file: r.decl_file,
     decl_line: r.decl_line, unit: r.unit, site_source: r.site_source,
-    ...(classes ? { class: classes.get(classKey(r.object_id, r.name)) ?? 'unknown' } : {}),
+    ...(classes ? { class: classes.get(classKey(r.object_id, r.name)) ?? 'unknown', ftrace: r.ftrace === null ? null : r.ftrace === 1 } : {}),
   };
 }
 

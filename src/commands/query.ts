@@ -8,11 +8,11 @@ import { describeConfig } from '../config/kernel-config.js';
 interface Definition {
   object_id: number; object: string; kind: 'vmlinux' | 'module'; module: string | null; elf_class: number | null; idx: number; name: string;
   value: string; ks_letter: string | null; section: string | null; section_addr: string | null; alias: string | null; sympos: number | null;
-  decl_file: string | null; decl_line: number | null; unit: string | null;
+  decl_file: string | null; decl_line: number | null; unit: string | null; ftrace: number | null;
 }
 
 const DEFINITIONS = `SELECT s.object_id, o.path AS object, o.kind, o.module_name AS module, o.elf_class, s.idx, s.name, s.value, s.ks_letter,
-    sec.name AS section, sec.addr AS section_addr, a.alias, a.sympos, t.decl_file, t.decl_line, t.unit
+    sec.name AS section, sec.addr AS section_addr, a.alias, a.sympos, t.decl_file, t.decl_line, t.unit, s.ftrace
   FROM symbols s JOIN objects o ON o.id = s.object_id
   LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
   LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
@@ -25,17 +25,24 @@ export interface LookupRecord {
   section: string | null; offset: string; address: string; decl_file: string | null; decl_line: number | null; unit: string | null;
   /** The collision class of a duplicated name (src/alias/collision.ts), null for a unique one. */
   class: CollisionClass | null;
+  /** Functions: whether ftrace has a call site in this copy (false: notrace, kprobe events refuse it); null unknown. */
+  ftrace: boolean | null;
 }
 
 function lookupRecord(d: Definition, classes: Map<string, CollisionClass>): LookupRecord {
   return { object: objectName(d), path: d.object, name: d.name, alias: d.alias, sympos: d.sympos ?? 0, kallsyms: d.ks_letter,
     section: d.section, offset: offsetInSection(d), address: displayAddress(d.value, d.elf_class),
-    decl_file: d.decl_file, decl_line: d.decl_line, unit: d.unit, class: d.alias ? classes.get(classKey(d.object_id, d.name)) ?? 'unknown' : null };
+    decl_file: d.decl_file, decl_line: d.decl_line, unit: d.unit, class: d.alias ? classes.get(classKey(d.object_id, d.name)) ?? 'unknown' : null,
+    ftrace: d.ftrace === null ? null : d.ftrace === 1 };
 }
 
-/** Columns: object, kallsyms letter ('-' hidden), sympos, alias (or the name), section+offset, site, path, collision class. */
+/**
+ * Columns: object, kallsyms letter ('-' hidden), sympos, alias (or the name), section+offset, site, path,
+ * collision class, and `notrace` for a function copy without an ftrace entry.
+ */
 export function lookupLine(r: LookupRecord): string {
-  return [r.object, r.kallsyms ?? '-', `sympos ${r.sympos}`, r.alias ?? r.name, `${r.section ?? '?'}+${r.offset}`, siteText(r), r.path, r.class ?? ''].join('\t');
+  return [r.object, r.kallsyms ?? '-', `sympos ${r.sympos}`, r.alias ?? r.name, `${r.section ?? '?'}+${r.offset}`, siteText(r), r.path, r.class ?? '',
+    ...(r.ftrace === false ? ['notrace'] : [])].join('\t');
 }
 
 /** `ksymtree lookup NAME|ALIAS`: every definition of a name across the tree, or the one symbol an alias names. */
@@ -48,7 +55,7 @@ export function lookup(db: Db, key: string): LookupRecord[] {
 
 function asDefinition(r: AliasRow): Definition {
   return { object_id: r.object_id, object: r.object, kind: r.kind, module: r.module, elf_class: r.elf_class, idx: r.idx, name: r.name, value: r.value,
-    ks_letter: r.kallsyms, section: r.section, section_addr: r.section_addr, alias: r.alias, sympos: r.sympos, decl_file: r.decl_file, decl_line: r.decl_line, unit: r.unit };
+    ks_letter: r.kallsyms, section: r.section, section_addr: r.section_addr, alias: r.alias, sympos: r.sympos, decl_file: r.decl_file, decl_line: r.decl_line, unit: r.unit, ftrace: r.ftrace };
 }
 
 /** One definition site as `where --format json` prints it. */

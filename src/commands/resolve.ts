@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { indexedConfig } from '../index/queries.js';
 import { FatalError } from '../errors.js';
 import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../index/alias-rows.js';
 import type { Db } from '../index/db.js';
@@ -86,20 +87,38 @@ export interface ResolveRecord {
   anchor: { name: string; offset: string; kprobe_event: string } | null;
   /** With --kallsyms or a /sys/module copy: this boot's address and trace lines using it. */
   runtime: { address: string; how: string; kprobe_event: string; perf_probe: string; bpftrace: string } | null;
+  /** Functions: whether ftrace has a call site in this copy; null when not known. */
+  ftrace: boolean | null;
+  /** Why kprobes (kprobe_events, perf, bpftrace) cannot attach to this copy, when they cannot; no probe lines then. */
+  probe_refused: string | null;
+}
+
+/**
+ * trace_kprobe.c within_notrace_func(): without CONFIG_KPROBE_EVENTS_ON_NOTRACE a kprobe (events, perf and
+ * bpftrace alike) must land in a function ftrace can trace; the kernel answers EINVAL and logs
+ * "Could not probe notrace function".
+ */
+function probeRefused(r: AliasRow, notraceAllowed: boolean): string | null {
+  if (r.ftrace !== 0 || notraceAllowed) return null;
+  return 'this copy has no ftrace entry (notrace: e.g. an out-of-line copy of a header inline), and without '
+    + 'CONFIG_KPROBE_EVENTS_ON_NOTRACE the kernel refuses kprobes on it (EINVAL, "Could not probe notrace function"); '
+    + 'probe its callers, or use its livepatch position';
 }
 
 /** `ksymtree resolve ALIAS`: where that copy is, and trace lines that reach exactly it on a running kernel. */
 export function resolve(db: Db, alias: string, opts: ResolveOptions): ResolveRecord[] {
   const rows = aliasRowsByAlias(db, alias);
   if (!rows.length) throw new FatalError(`${alias}: no such alias in the index (see \`ksymtree lookup NAME\`)`);
+  const notraceAllowed = indexedConfig(db)?.options.CONFIG_KPROBE_EVENTS_ON_NOTRACE === 'y';
   return rows.map((r) => {
+    const refused = probeRefused(r, notraceAllowed);
     const obj = objectName(r);
     const ev = eventName(r);
     // Each form gets its own event name: pasting both then makes two events, not one firing twice.
     const evAddress = eventName(r, '_addr');
     const found = uniqueAnchor(db, r);
     const prefix = r.kind === 'module' ? `${obj}:` : '';
-    const anchor = found && ((delta) => ({ name: found.name, offset: delta, kprobe_event: `p:ksymtree/${ev} ${prefix}${found.name}+${delta}` }))(
+    const anchor = refused || !found ? null : ((delta) => ({ name: found.name, offset: delta, kprobe_event: `p:ksymtree/${ev} ${prefix}${found.name}+${delta}` }))(
       `0x${(BigInt(`0x${r.value}`) - BigInt(`0x${found.value}`)).toString(16)}`);
     const rt = runtimeAddress(r, opts);
     const addr = rt && `0x${rt.address.toString(16)}`;
@@ -108,8 +127,10 @@ export function resolve(db: Db, alias: string, opts: ResolveOptions): ResolveRec
       decl_file: r.decl_file, decl_line: r.decl_line, unit: r.unit,
       livepatch: { objname: r.kind === 'vmlinux' ? null : obj, old_name: r.name, old_sympos: r.sympos },
       anchor,
-      runtime: rt && addr ? { address: addr, how: rt.how, kprobe_event: `p:ksymtree/${evAddress} ${addr}`, perf_probe: `perf probe --add '${addr}'`,
+      runtime: !refused && rt && addr ? { address: addr, how: rt.how, kprobe_event: `p:ksymtree/${evAddress} ${addr}`, perf_probe: `perf probe --add '${addr}'`,
         bpftrace: `bpftrace -e 'kprobe:${addr} { printf("${evAddress}\\n"); }'` } : null,
+      ftrace: r.ftrace === null ? null : r.ftrace === 1,
+      probe_refused: refused,
     };
   });
 }
@@ -121,6 +142,7 @@ export function resolveLines(records: readonly ResolveRecord[]): string[] {
     const site = siteText(r);
     out.push(`${r.alias}: ${r.object} ${r.name} sympos ${r.sympos}, ${r.section ?? '?'}+${r.offset}, size ${r.size}${site ? `, defined at ${site}` : ''}`);
     out.push(`  livepatch: .objname = ${r.livepatch.objname === null ? 'NULL' : `"${r.livepatch.objname}"`}, .old_name = "${r.name}", .old_sympos = ${r.sympos}`);
+    if (r.probe_refused) out.push(`  no probe lines: ${r.probe_refused}`);
     if (r.anchor) {
       out.push(`  kprobe_events: ${r.anchor.kprobe_event}`);
       out.push(`    (${r.anchor.name} is unique in ${r.livepatch.objname === null ? 'the whole tree' : r.object}, so kernels that refuse non-unique names accept it; stable across module loads and KASLR)`);
@@ -131,7 +153,7 @@ export function resolveLines(records: readonly ResolveRecord[]): string[] {
       out.push(`  perf probe: ${r.runtime.perf_probe}`);
       out.push(`  bpftrace: ${r.runtime.bpftrace}`);
       out.push('    (a raw address names one copy whatever its name; valid for this boot and this module load only)');
-    } else if (!r.anchor) {
+    } else if (!r.anchor && !r.probe_refused) {
       out.push('  no unique neighbour in this section: give --kallsyms /proc/kallsyms for a runtime address');
     }
   }

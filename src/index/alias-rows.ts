@@ -20,10 +20,12 @@ export interface AliasRow {
   decl_line: number | null;
   unit: string | null;
   site_source: string | null;
+  /** Functions: 1 with an ftrace call site, 0 notrace, null unknown (symbols.ftrace). */
+  ftrace: number | null;
 }
 
 const ALIAS_SELECT = `SELECT a.object_id, o.path AS object, o.kind, o.module_name AS module, o.elf_class, a.idx, s.name, a.alias, a.sympos,
-    sec.name AS section, sec.addr AS section_addr, s.value, s.size, s.ks_letter AS kallsyms, t.decl_file, t.decl_line, t.unit, t.source AS site_source
+    sec.name AS section, sec.addr AS section_addr, s.value, s.size, s.ks_letter AS kallsyms, t.decl_file, t.decl_line, t.unit, t.source AS site_source, s.ftrace
   FROM aliases a
   JOIN objects o ON o.id = a.object_id
   JOIN symbols s ON s.object_id = a.object_id AND s.idx = a.idx

@@ -30,7 +30,7 @@ export class IndexWriter {
       elf_class, endian, machine, elf_type, compression, signed, debug_path, debug_pairing, size, mtime_ms, kallsyms_source, symbol_count)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertSection = db.prepare('INSERT INTO sections VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.insertSymbol = db.prepare('INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insertSymbol = db.prepare('INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.insertError = db.prepare('INSERT INTO errors (object_id, path, offset, kind, message) VALUES (?, ?, ?, ?, ?)');
     this.setDebug = db.prepare('UPDATE objects SET debug_path = ?, debug_pairing = ? WHERE id = ?');
     this.insertEntry = db.prepare('INSERT INTO kallsyms_entries VALUES (?, ?, ?, ?, ?, ?, ?)');
@@ -58,7 +58,8 @@ export class IndexWriter {
       const nm = s.nmLetters[i];
       const ks = s.kallsymsLetters[i];
       this.insertSymbol.run(id, s.index[i], s.names.slice(start, end), s.values.substr(i * 16, 16), s.size[i],
-        info & 0xf, info >> 4, s.other[i], s.shndx[i], nm === ' ' ? null : nm, ks === ' ' ? null : ks, s.sympos[i] || null);
+        info & 0xf, info >> 4, s.other[i], s.shndx[i], nm === ' ' ? null : nm, ks === ' ' ? null : ks, s.sympos[i] || null,
+        s.ftrace[i] === 0 ? null : s.ftrace[i] === 1 ? 1 : 0);
       start = end;
     }
     this.symbolCount += s.count;

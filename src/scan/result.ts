@@ -108,4 +108,9 @@ export interface SymbolColumns {
    * (an in-object duplicate); 0 for a unique or hidden name.
    */
   readonly sympos: Uint32Array;
+  /**
+   * Functions only: 1 when ftrace has a call site in the function (`__mcount_loc`), 2 when it has none (notrace:
+   * kprobe events refuse it), 0 when that cannot be known (not a function, not x86, no ftrace in the build).
+   */
+  readonly ftrace: Uint8Array;
 }

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ObjectError } from '../errors.js';
-import { EM_X86_64, ET_REL } from '../elf/constants.js';
+import { EM_X86_64, ET_REL, SHN_LORESERVE, SHN_UNDEF, STT_FUNC } from '../elf/constants.js';
 import { type ElfHeader, readElfHeader } from '../elf/header.js';
 import { findSection, parseModinfo } from '../elf/modinfo.js';
 import { findBuildId } from '../elf/notes.js';
@@ -19,6 +19,7 @@ import { ASSUMED_CONFIG, type KallsymsRules, type KernelConfig, kallsymsRules } 
 import { configFromIkconfig, configFromKallsymsTable } from '../config/from-vmlinux.js';
 import { type SymposInput, symposOf } from '../alias/sympos.js';
 import { type VmlinuxKallsyms, decodeVmlinuxKallsyms, matchSymtab } from '../kallsyms/vmlinux-table.js';
+import { type FtraceEntries, readFtraceEntries } from './ftrace-entries.js';
 import type { KallsymsColumns, ObjectCompression, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
 
 export const MODULE_FILE = /\.ko(\.gz|\.xz|\.zst)?$/;
@@ -113,7 +114,7 @@ function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, 
     kallsymsSource: kind === 'module' ? 'module-loader' : table ? 'vmlinux-table' : 'nm-rules',
     config,
     sections: sectionColumns(sections),
-    symbols: symtab ? symbolColumns(symtab, sections, h, kind, table, rules, errors) : emptySymbols(),
+    symbols: symtab ? symbolColumns(symtab, sections, h, kind, table, rules, errors, readFtraceEntries(src, h, sections, symtab)) : emptySymbols(),
     kallsyms: table ? kallsymsColumns(table) : null,
   };
 }
@@ -172,11 +173,11 @@ function sectionColumns(sections: readonly Section[]): SectionColumns {
 
 function emptySymbols(): SymbolColumns {
   return { count: 0, index: new Uint32Array(0), names: '', nameEnd: new Uint32Array(0), values: '', size: new Float64Array(0),
-    info: new Uint8Array(0), other: new Uint8Array(0), shndx: new Uint32Array(0), nmLetters: '', kallsymsLetters: '', sympos: new Uint32Array(0) };
+    info: new Uint8Array(0), other: new Uint8Array(0), shndx: new Uint32Array(0), nmLetters: '', kallsymsLetters: '', sympos: new Uint32Array(0), ftrace: new Uint8Array(0) };
 }
 
 function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeader, kind: ObjectKind, table: DecodedTable | null,
-  rules: KallsymsRules, errors: ScanError[]): SymbolColumns {
+  rules: KallsymsRules, errors: ScanError[], ftraceEntries: FtraceEntries | null): SymbolColumns {
   const n = t.count;
   const index = new Uint32Array(n);
   const nameEnd = new Uint32Array(n);
@@ -184,6 +185,7 @@ function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeade
   const info = new Uint8Array(n);
   const other = new Uint8Array(n);
   const shndx = new Uint32Array(n);
+  const ftrace = new Uint8Array(n);
   const names: string[] = [];
   const values: string[] = [];
   const nmLetters: string[] = [];
@@ -214,6 +216,10 @@ function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeade
     info[rows] = t.info(i);
     other[rows] = t.visibility(i);
     shndx[rows] = resolved;
+    if (ftraceEntries && t.type(i) === STT_FUNC && resolved !== SHN_UNDEF && resolved < SHN_LORESERVE) {
+      const start = t.value(i);
+      ftrace[rows] = ftraceEntries.within(resolved, start, start + BigInt(Math.max(t.size(i), 1))) ? 1 : 2;
+    }
     nmLetters.push(nm || ' ');
     ksLetters.push(kallsyms(i, name, nm) || ' ');
     rows++;
@@ -224,7 +230,7 @@ function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeade
   const rowIndex = index.slice(0, rows);
   return {
     count: rows, index: rowIndex, names: names.join(''), nameEnd: nameEnd.slice(0, rows), values: values.join(''),
-    size: size.slice(0, rows), info: info.slice(0, rows), other: other.slice(0, rows), shndx: shndx.slice(0, rows),
+    size: size.slice(0, rows), info: info.slice(0, rows), other: other.slice(0, rows), shndx: shndx.slice(0, rows), ftrace: ftrace.slice(0, rows),
     nmLetters: nmLetters.join(''), kallsymsLetters: ksLetters.join(''),
     sympos: table ? tableSympos(table, rowIndex) : computedSympos(rowIndex, names, values, ksLetters, kind),
   };

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ksymtree, parseTsv } from '../helpers/cli.js';
+import { ksymtree } from '../helpers/cli.js';
 import { bootCapture, type Capture } from './harness/boot.js';
 import { byObject, type KsymLine, parseKallsyms } from './harness/compare.js';
 import { kbuildTest } from './harness/kbuild.js';
@@ -66,10 +66,11 @@ kbuildTest('kbuild 6.1: a kernel linked with KSYMTREE lists every vmlinux alias 
   const release = readdirSync(join(aliased, 'modules/lib/modules'))[0];
   const modulesDir = join(aliased, 'modules/lib/modules', release);
   const db = join(modulesDir, 'ksymtree.db');
-  const rows = parseTsv((await ksymtree(['aliases', '--db', db, '--format', 'tsv'])).stdout);
+  const rows = JSON.parse((await ksymtree(['aliases', '--db', db, '--format', 'json'])).stdout) as
+    { module: string | null; name: string; alias: string; sympos: number; kallsyms: string; ftrace: boolean | null }[];
   const vmlinuxRows = rows.filter((r) => !r.module);
   const moduleRows = rows.filter((r) => r.module);
-  const modules = [...new Set(moduleRows.map((r) => r.module))].sort();
+  const modules = [...new Set(moduleRows.map((r) => r.module!))].sort();
   t.true(modules.length >= 1, `modules with aliases: ${modules.join(', ')}`);
 
   const boot = (kernel: string, mods: string[], script: string): Promise<Capture> =>
@@ -84,11 +85,15 @@ kbuildTest('kbuild 6.1: a kernel linked with KSYMTREE lists every vmlinux alias 
   for (const e of expected) copiesOf.set(e.original.name, (copiesOf.get(e.original.name) ?? 0) + 1);
   const candidates = expected.filter((e) => 'tT'.includes(e.alias.letter) && traceable.get(e.original.name) === copiesOf.get(e.original.name)).slice(0, 12);
   t.true(candidates.length >= 5, `${candidates.length} aliases of traceable duplicated functions`);
-  const moduleText = moduleRows.find((r) => 'tT'.includes(r.kallsyms));
+  const moduleText = moduleRows.find((r) => 'tT'.includes(r.kallsyms) && r.ftrace);
+  // and every function alias, vmlinux and modules: the kernel must take exactly those ksymtree marks traceable
+  const probed = rows.filter((r) => r.ftrace !== null);
+  const target = (r: (typeof rows)[number]) => (r.module ? `${r.module}:${r.alias}` : r.alias);
   const probes: [string, string][] = [
     ...candidates.map((e, i): [string, string] => [`a${i}`, e.alias.name]),
     ['dup', candidates[0].original.name],
-    ...(moduleText ? [['mod', `${moduleText.module}:${moduleText.alias}`] as [string, string]] : []),
+    ...(moduleText ? [['mod', target(moduleText)] as [string, string]] : []),
+    ...probed.map((r, i): [string, string] => [`f${i}`, target(r)]),
   ];
   const capture = await boot(join(aliased, 'bzImage'), modules, guestScript(probes));
   t.log(`captures ${capture.dir} (${capture.bootSeconds} s), ${stock.dir} (${stock.bootSeconds} s)`);
@@ -149,5 +154,27 @@ kbuildTest('kbuild 6.1: a kernel linked with KSYMTREE lists every vmlinux alias 
   // (6) modules rewritten and re-signed by ksymtree-modules-install load with signatures enforced; aliases listed
   for (const m of modules) t.is(capture.insmod.find((i) => i.name === m)?.status, 0, `insmod ${m} with module.sig_enforce=1`);
   const modLines = byObject(parseKallsyms(capture.kallsyms));
-  for (const r of moduleRows) t.true((modLines.get(r.module) ?? []).some((l) => l.name === r.alias), `${r.module}: ${r.alias} in /proc/kallsyms`);
+  for (const r of moduleRows) t.true((modLines.get(r.module!) ?? []).some((l) => l.name === r.alias), `${r.module}: ${r.alias} in /proc/kallsyms`);
+
+  // (7) ftrace entries (__mcount_loc): kprobe events (CONFIG_KPROBE_EVENTS_ON_NOTRACE unset) refuse exactly the
+  // copies ksymtree marks notrace; traceable ones are taken, but for init code the kernel has freed
+  const initText = ['_sinittext', '_einittext'].map((n) => parseKallsyms(readFileSync(join(aliased, 'System.map'), 'latin1')).find((l) => l.name === n)!.address);
+  const wrong: string[] = [];
+  let taken = 0;
+  let refused = 0;
+  let freedInit = 0;
+  probed.forEach((r, i) => {
+    const got = result.get(`f${i}`) ?? 'missing';
+    const ok = got === 'ok';
+    taken += Number(ok);
+    refused += Number(!ok);
+    const copy = r.module ? null : (byName.get(r.alias) ?? [])[0];
+    const inInit = r.module ? false : !!copy && copy.address >= initText[0] && copy.address < initText[1];
+    if (!ok && r.ftrace && inInit) freedInit++;
+    else if (ok !== r.ftrace) wrong.push(`${target(r)}: ksymtree says ${r.ftrace ? 'traceable' : 'notrace'}, the kernel ${got}`);
+  });
+  t.log(`${probed.length} function aliases probed: ${taken} taken, ${refused} refused (${freedInit} traceable but freed init code); ${wrong.length} disagreements`);
+  for (const w of wrong.slice(0, 20)) t.log(w);
+  t.true(probed.some((r) => r.ftrace === false) && probed.some((r) => r.ftrace === true), 'both kinds are probed');
+  t.is(wrong.length, 0);
 });

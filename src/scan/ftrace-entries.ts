@@ -1,0 +1,82 @@
+// Which functions ftrace can attach to: the call sites the compiler recorded in `__mcount_loc` (x86 `-mfentry
+// -mrecord-mcount`). A function copy with none is notrace (every out-of-line copy of a header `static inline`),
+// and kprobe events refuse it unless CONFIG_KPROBE_EVENTS_ON_NOTRACE=y (trace_kprobe.c within_notrace_func()).
+import { EM_386, EM_X86_64, ET_REL, SHT_NOBITS } from '../elf/constants.js';
+import type { ElfHeader } from '../elf/header.js';
+import { absoluteRelocation, readRelocations, relocationSectionsFor } from '../elf/relocations.js';
+import { type Section, sectionBytes } from '../elf/sections.js';
+import type { SymbolTable } from '../elf/symbols.js';
+import type { ByteSource } from '../io/source.js';
+import { partitionPoint } from '../partition-point.js';
+
+/** The recorded call sites: sorted addresses (vmlinux) or sorted offsets per section index (a module). */
+export class FtraceEntries {
+  constructor(private readonly sites: ReadonlyMap<number, readonly bigint[]>) {}
+
+  /** Whether a call site lies in [start, end) of section `shndx` (any section for vmlinux: addresses are absolute). */
+  within(shndx: number, start: bigint, end: bigint): boolean {
+    const list = this.sites.get(this.sites.has(ANY) ? ANY : shndx);
+    if (!list) return false;
+    const i = partitionPoint(list.length, (k) => list[k] < start);
+    return i < list.length && list[i] < end;
+  }
+}
+
+const ANY = -1;
+const MCOUNT_LOC = '__mcount_loc';
+
+/**
+ * The call sites of an x86 object, or null when they cannot be known: another machine (arm64 and others record
+ * `__patchable_function_entries`, not read here), or no ftrace in the build.
+ */
+export function readFtraceEntries(src: ByteSource, h: ElfHeader, sections: readonly Section[], symtab: SymbolTable): FtraceEntries | null {
+  if (h.machine !== EM_X86_64 && h.machine !== EM_386) return null;
+  return h.type === ET_REL ? moduleEntries(src, h, sections, symtab) : vmlinuxEntries(src, h, sections, symtab);
+}
+
+/** vmlinux: the addresses between __start_mcount_loc and __stop_mcount_loc (in .init.data). */
+function vmlinuxEntries(src: ByteSource, h: ElfHeader, sections: readonly Section[], symtab: SymbolTable): FtraceEntries | null {
+  let start: bigint | null = null;
+  let stop: bigint | null = null;
+  for (let i = 1; i < symtab.count && (start === null || stop === null); i++) {
+    const name = symtab.name(i);
+    if (name === '__start_mcount_loc') start = symtab.value(i);
+    else if (name === '__stop_mcount_loc') stop = symtab.value(i);
+  }
+  if (start === null || stop === null || stop < start) return null;
+  const holder = sections.find((s) => s.type !== SHT_NOBITS && BigInt(`0x${s.addr}`) <= start! && stop! <= BigInt(`0x${s.addr}`) + BigInt(s.size) && s.size > 0);
+  if (!holder) return null;
+  const bytes = sectionBytes(src, holder).subarray(Number(start - BigInt(`0x${holder.addr}`)), Number(stop - BigInt(`0x${holder.addr}`)));
+  const width = h.is64 ? 8 : 4;
+  const sites: bigint[] = [];
+  for (let o = 0; o + width <= bytes.length; o += width) {
+    const v = h.is64 ? (h.little ? bytes.readBigUInt64LE(o) : bytes.readBigUInt64BE(o)) : BigInt(h.little ? bytes.readUInt32LE(o) : bytes.readUInt32BE(o));
+    if (v !== 0n) sites.push(v);
+  }
+  return new FtraceEntries(new Map([[ANY, sites.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))]]));
+}
+
+/** A module: each `__mcount_loc` entry is an absolute relocation to (section, offset) of a call site. */
+function moduleEntries(src: ByteSource, h: ElfHeader, sections: readonly Section[], symtab: SymbolTable): FtraceEntries | null {
+  const loc = sections.find((s) => s.name === MCOUNT_LOC);
+  if (!loc) return null;
+  const bytes = sectionBytes(src, loc);
+  const sites = new Map<number, bigint[]>();
+  for (const rs of relocationSectionsFor(sections, loc)) {
+    const table = readRelocations(src, h, rs);
+    for (let i = 0; i < table.count; i++) {
+      const abs = absoluteRelocation(h.machine, table.type(i));
+      if (!abs) continue;
+      const sym = table.symbol(i);
+      const at = table.offset(i);
+      // REL (i386) keeps the addend in the relocated bytes
+      const addend = table.explicit ? BigInt(table.addend(i)) : BigInt(h.little ? bytes.readInt32LE(at) : bytes.readInt32BE(at));
+      const shndx = symtab.shndx(sym);
+      let list = sites.get(shndx);
+      if (!list) sites.set(shndx, (list = []));
+      list.push(symtab.value(sym) + addend);
+    }
+  }
+  for (const list of sites.values()) list.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return new FtraceEntries(sites);
+}
