@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { symbolName } from '../src/scan/result.js';
 import { scanObject } from '../src/scan/scan-object.js';
 
 const SOURCE = `int traced(int x) { return x * 3 + 1; }
@@ -37,7 +38,7 @@ test('a module\'s functions: traceable exactly where readelf shows an __mcount_l
     const s = (await scanObject(ko)).elf!.symbols;
     const got: Record<string, number> = {};
     for (let row = 0; row < s.count; row++) {
-      const name = s.names.slice(row ? s.nameEnd[row - 1] : 0, s.nameEnd[row]);
+      const name = symbolName(s, row);
       if (name in expected || name === 'data') got[name] = s.ftrace[row];
     }
     t.deepEqual(got, { ...expected, data: 0 }, 'functions 1 (call site) or 2 (notrace); not a function: 0');

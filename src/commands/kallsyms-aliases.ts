@@ -6,6 +6,7 @@ import { siteRequests } from '../analyse/duplicates.js';
 import { kallsymsRules } from '../config/kernel-config.js';
 import { readConfigFile } from '../config/find-config.js';
 import { FatalError } from '../errors.js';
+import { symbolName, symbolValue } from '../scan/result.js';
 import { scanObject } from '../scan/scan-object.js';
 import { findSites } from '../sites/find-sites.js';
 
@@ -66,7 +67,9 @@ export function addAliasLines(sysmap: string, aliases: readonly LinkAlias[]): Om
   const byCopy = new Map<string, LinkAlias[]>();
   for (const a of [...aliases].sort((x, y) => x.sympos - y.sympos)) {
     const key = `${a.address.toString(16)} ${a.name}`;
-    byCopy.set(key, [...(byCopy.get(key) ?? []), a]);
+    const list = byCopy.get(key);
+    if (list) list.push(a);
+    else byCopy.set(key, [a]);
   }
   const used = new Set<LinkAlias>();
   const skipped: { alias: LinkAlias; reason: string }[] = [];
@@ -105,20 +108,20 @@ async function linkPassAliases(o: KallsymsAliasesOptions): Promise<{ aliases: Li
   const requests = siteRequests(s, false);
   const found = await findSites(o.vmlinux, o.vmlinux, requests.map((symtabIndex) => ({ symtabIndex })));
   const sites = new Map(found.sites.map((x) => [x.symtabIndex, x]));
-  const name = (row: number) => s.names.slice(row ? s.nameEnd[row - 1] : 0, s.nameEnd[row]);
   const copies: AliasInput[] = [];
   const rowOf = new Map<number, number>();
   const existing = new Set<string>();
   for (let row = 0; row < s.count; row++) {
-    if (name(row).includes('@')) existing.add(name(row));
+    const name = symbolName(s, row);
+    if (name.includes('@')) existing.add(name);
     if (!s.sympos[row]) continue;
     const site = sites.get(s.index[row]);
-    copies.push({ idx: s.index[row], name: name(row), sympos: s.sympos[row], declFile: site?.declFile ?? null, declLine: site?.declLine ?? null, unit: site?.unit ?? null });
+    copies.push({ idx: s.index[row], name, sympos: s.sympos[row], declFile: site?.declFile ?? null, declLine: site?.declLine ?? null, unit: site?.unit ?? null });
     rowOf.set(s.index[row], row);
   }
   const aliases = aliasesForObject(copies, existing, maxSymbolLength(config.version)).map((a) => {
     const row = rowOf.get(a.idx)!;
-    return { name: name(row), address: BigInt(`0x${s.values.slice(row * 16, row * 16 + 16)}`), sympos: s.sympos[row], alias: a.alias };
+    return { name: symbolName(s, row), address: symbolValue(s, row), sympos: s.sympos[row], alias: a.alias };
   });
   const failures = [...scanned.errors, ...found.errors].map((e) => e.message);
   return { aliases, failures };

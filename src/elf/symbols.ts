@@ -102,3 +102,14 @@ export function readSymbolTable(src: ByteSource, h: ElfHeader, sections: readonl
   const xindex = shndxSec ? viewOf(sectionBytes(src, shndxSec)) : null;
   return new SymbolTable(src.file, symtab, sectionBytes(src, symtab), strtab, h, xindex);
 }
+
+/** The value (16 hex digits) of the first symbol of each name, for the names present. */
+export function firstValues(t: SymbolTable, names: readonly string[]): Map<string, string> {
+  const wanted = new Set(names);
+  const values = new Map<string, string>();
+  for (let i = 1; i < t.count && values.size < wanted.size; i++) {
+    const name = t.name(i);
+    if (wanted.has(name) && !values.has(name)) values.set(name, t.valueHex(i));
+  }
+  return values;
+}

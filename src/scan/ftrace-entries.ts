@@ -5,7 +5,7 @@ import { EM_386, EM_X86_64, ET_REL, SHT_NOBITS } from '../elf/constants.js';
 import type { ElfHeader } from '../elf/header.js';
 import { absoluteRelocation, readRelocations, relocationSectionsFor } from '../elf/relocations.js';
 import { type Section, sectionBytes } from '../elf/sections.js';
-import type { SymbolTable } from '../elf/symbols.js';
+import { type SymbolTable, firstValues } from '../elf/symbols.js';
 import type { ByteSource } from '../io/source.js';
 import { partitionPoint } from '../partition-point.js';
 
@@ -36,15 +36,11 @@ export function readFtraceEntries(src: ByteSource, h: ElfHeader, sections: reado
 
 /** vmlinux: the addresses between __start_mcount_loc and __stop_mcount_loc (in .init.data). */
 function vmlinuxEntries(src: ByteSource, h: ElfHeader, sections: readonly Section[], symtab: SymbolTable): FtraceEntries | null {
-  let start: bigint | null = null;
-  let stop: bigint | null = null;
-  for (let i = 1; i < symtab.count && (start === null || stop === null); i++) {
-    const name = symtab.name(i);
-    if (name === '__start_mcount_loc') start = symtab.value(i);
-    else if (name === '__stop_mcount_loc') stop = symtab.value(i);
-  }
-  if (start === null || stop === null || stop < start) return null;
-  const holder = sections.find((s) => s.type !== SHT_NOBITS && BigInt(`0x${s.addr}`) <= start! && stop! <= BigInt(`0x${s.addr}`) + BigInt(s.size) && s.size > 0);
+  const marks = firstValues(symtab, ['__start_mcount_loc', '__stop_mcount_loc']);
+  if (marks.size < 2) return null;
+  const [start, stop] = ['__start_mcount_loc', '__stop_mcount_loc'].map((n) => BigInt(`0x${marks.get(n)}`));
+  if (stop < start) return null;
+  const holder = sections.find((s) => s.type !== SHT_NOBITS && BigInt(`0x${s.addr}`) <= start && stop <= BigInt(`0x${s.addr}`) + BigInt(s.size) && s.size > 0);
   if (!holder) return null;
   const bytes = sectionBytes(src, holder).subarray(Number(start - BigInt(`0x${holder.addr}`)), Number(stop - BigInt(`0x${holder.addr}`)));
   const width = h.is64 ? 8 : 4;

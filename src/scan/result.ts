@@ -114,3 +114,13 @@ export interface SymbolColumns {
    */
   readonly ftrace: Uint8Array;
 }
+
+/** Row `row`'s name. */
+export function symbolName(s: SymbolColumns, row: number): string {
+  return s.names.slice(row ? s.nameEnd[row - 1] : 0, s.nameEnd[row]);
+}
+
+/** Row `row`'s st_value. */
+export function symbolValue(s: SymbolColumns, row: number): bigint {
+  return BigInt(`0x${s.values.slice(row * 16, row * 16 + 16)}`);
+}

@@ -7,7 +7,7 @@ import { findSection, parseModinfo } from '../elf/modinfo.js';
 import { findBuildId } from '../elf/notes.js';
 import { type Section, readSections, sectionBytes } from '../elf/sections.js';
 import { signatureOf } from '../elf/signature.js';
-import { type SymbolTable, readSymbolTable } from '../elf/symbols.js';
+import { type SymbolTable, firstValues, readSymbolTable } from '../elf/symbols.js';
 import { decompress, detectCompression } from '../io/decompress.js';
 import { appliedOriginal } from '../apply/original-source.js';
 import { extractVmlinuz, isBzImage } from '../kallsyms/vmlinuz.js';
@@ -290,7 +290,7 @@ function tableKallsyms({ decoded, symbolIndex }: DecodedTable): KallsymsLetter {
  * CONFIG_KALLSYMS_ALL only the text ranges are kept.
  */
 function vmlinuxKallsyms(t: SymbolTable, h: ElfHeader, rules: KallsymsRules): KallsymsLetter {
-  const markers = valuesOf(t, ['__per_cpu_start', '__per_cpu_end', ...TEXT_RANGES.flat()]);
+  const markers = firstValues(t, ['__per_cpu_start', '__per_cpu_end', ...TEXT_RANGES.flat()]);
   const percpu = h.machine === EM_X86_64 ? perCpuRange(markers) : null;
   const inText = rules.all ? null : vmlinuxTextRanges(markers, rules.keepStartStop);
   return (i, name, nm) => {
@@ -308,15 +308,4 @@ function perCpuRange(markers: ReadonlyMap<string, string>): { start: string; end
   const start = markers.get('__per_cpu_start');
   const end = markers.get('__per_cpu_end');
   return start === '0000000000000000' && end !== undefined ? { start, end } : null;
-}
-
-/** The value (16 hex digits) of the first symbol of each name, for the names present. */
-function valuesOf(t: SymbolTable, names: readonly string[]): Map<string, string> {
-  const wanted = new Set(names);
-  const values = new Map<string, string>();
-  for (let i = 1; i < t.count && values.size < wanted.size; i++) {
-    const name = t.name(i);
-    if (wanted.has(name) && !values.has(name)) values.set(name, t.valueHex(i));
-  }
-  return values;
 }
