@@ -238,11 +238,17 @@ function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeade
 
 /** The decoded table's own positions, carried over to the .symtab symbols its entries were matched to. */
 function tableSympos({ decoded, symbolIndex }: DecodedTable, rowIndex: Uint32Array): Uint32Array {
-  const byIndex = new Map<number, number>();
+  const byIndex = new Uint32Array(maxIndex(symbolIndex, rowIndex) + 1);
   symbolIndex.forEach((idx, k) => {
-    if (idx >= 0 && decoded.sympos[k] > 0) byIndex.set(idx, decoded.sympos[k]);
+    if (idx >= 0) byIndex[idx] = decoded.sympos[k];
   });
-  return Uint32Array.from(rowIndex, (idx) => byIndex.get(idx) ?? 0);
+  return rowIndex.map((idx) => byIndex[idx]);
+}
+
+function maxIndex(...lists: ArrayLike<number>[]): number {
+  let max = 0;
+  for (const list of lists) for (let i = 0; i < list.length; i++) if (list[i] > max) max = list[i];
+  return max;
 }
 
 /** Positions in the object's kallsyms walk, over the rows kallsyms shows. */
@@ -277,11 +283,11 @@ function moduleKallsyms(t: SymbolTable, sections: readonly Section[], rules: Kal
 
 /** The letter of the decoded entry matched to each .symtab symbol: the kernel's own view. */
 function tableKallsyms({ decoded, symbolIndex }: DecodedTable): KallsymsLetter {
-  const letterOf = new Map<number, string>();
+  const letterOf: string[] = new Array(maxIndex(symbolIndex) + 1).fill('');
   symbolIndex.forEach((idx, k) => {
-    if (idx >= 0) letterOf.set(idx, decoded.entries[k].letter);
+    if (idx >= 0) letterOf[idx] = decoded.entries[k].letter;
   });
-  return (i) => letterOf.get(i) ?? '';
+  return (i) => letterOf[i] ?? '';
 }
 
 /**
