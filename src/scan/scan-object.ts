@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { MODULE_FILE, moduleNameFromPath } from '../tree/walk.js';
 import { ObjectError } from '../errors.js';
 import { EM_X86_64, ET_REL, SHN_LORESERVE, SHN_UNDEF, STT_FUNC } from '../elf/constants.js';
 import { type ElfHeader, readElfHeader } from '../elf/header.js';
@@ -22,11 +22,6 @@ import { type VmlinuxKallsyms, decodeVmlinuxKallsyms, matchSymtab } from '../kal
 import { type FtraceEntries, readFtraceEntries } from './ftrace-entries.js';
 import type { KallsymsColumns, ObjectCompression, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
 
-export const MODULE_FILE = /\.ko(\.gz|\.xz|\.zst)?$/;
-
-export function moduleNameFromPath(path: string): string {
-  return basename(path).replace(MODULE_FILE, '').replace(/-/g, '_');
-}
 
 /**
  * Reads one object from disk into columns. Never throws for a bad object: problems become `errors`.
