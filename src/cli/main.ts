@@ -1,3 +1,5 @@
+// The `ksymtree` executable: commander wiring of index, symbols, aliases, kallsyms, lookup, where, resolve, stats,
+// diff, errors, man and kallsyms-aliases; apply/verify, symbolize, klp and catalog register from their own files.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runIndex } from '../commands/index.js';

@@ -1,3 +1,5 @@
+// `ksymtree index`, the whole pipeline: walk the trees, scan every object in the worker pool, pair debug copies by
+// build-id, find the duplicates' DWARF sites, merge the shards and name aliases, into an index committed atomically.
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FatalError, environmentProblem } from '../errors.js';

@@ -1,3 +1,5 @@
+// `ksymtree lookup`, `where`, `stats` and `diff`: read-only questions to the index, each answered as records
+// (--format json) and as text lines.
 import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../index/alias-rows.js';
 import { COLLISION_CLASSES, type CollisionClass } from '../alias/collision.js';
 import { classKey, collisionClasses } from '../index/collision-rows.js';

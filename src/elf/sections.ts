@@ -1,3 +1,5 @@
+// ELF section headers: the section header table read and named through `.shstrtab`, section contents, and
+// NUL-terminated string tables read in place.
 import { ObjectError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import { SHT_NOBITS, SHT_STRTAB } from './constants.js';

@@ -1,3 +1,5 @@
+// `.symtab`, the symbol table every view starts from (nm, kallsyms, sympos, sites): read in place, one field of
+// one entry at a time, with SHT_SYMTAB_SHNDX extended section indexes.
 import { ObjectError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import { SHN_XINDEX, SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX } from './constants.js';

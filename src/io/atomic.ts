@@ -1,3 +1,5 @@
+// Files replaced atomically and durably (a temporary beside the target, fsync, rename, fsync of the directory),
+// and the temporaries of killed runs removed; the index and rewritten modules are written this way.
 import { closeSync, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { processAlive } from './process.js';

@@ -1,3 +1,5 @@
+// The piscina worker pool of an index run: scan tasks (workers/scan.ts) and site tasks (workers/sites.ts),
+// each result handed back as it completes.
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { SitesDone, SitesTask } from '../sites/types.js';

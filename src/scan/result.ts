@@ -1,3 +1,5 @@
+// The contract between the scan (workers) and the index run (main thread): the task for one object and what
+// comes back: its facts, its errors, and its sections, symbols and kallsyms view as columns.
 import type { Compression } from '../io/decompress.js';
 import type { KernelCompression } from '../kallsyms/vmlinuz.js';
 import type { KallsymsRules, KernelConfig } from '../config/kernel-config.js';

@@ -1,3 +1,5 @@
+// The scan of one object (open → scan): opened once (decompressed, vmlinuz payload, signature cut, apply's
+// original), then its sections, .symtab, kallsyms view, sympos and ftrace entries as columns; errors as values.
 import { readFileSync, statSync } from 'node:fs';
 import { MODULE_FILE, moduleNameFromPath } from '../tree/walk.js';
 import { ObjectError } from '../errors.js';

@@ -1,3 +1,5 @@
+// The start of the pipeline (tree → open): every vmlinux and module file (`*.ko[.gz|.xz|.zst]`) under a tree, in
+// sorted order, symlinks followed and cycles reported; and a module's name from its file name.
 import { type Stats, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 
