@@ -801,11 +801,6 @@ export function baseName(name: string): string {
 }
 
 /**
- * Maps symbol indices of a stripped object to its debug copy. Debian's pairs share one symbol table layout,
- * so the same index is tried first and accepted when section name, value and name agree; otherwise the
- * symbol is found by that triple.
- */
-/**
  * Requests index the object's symbol table; sites are found through the DWARF file's, which differs for a
  * stripped object paired with its debug copy (Debian's drop the STT_FILE symbols). A symbol is matched by
  * (section, value, name) and, among symbols sharing those (zero-size `__key.0` of two files at one
