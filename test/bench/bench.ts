@@ -1,4 +1,5 @@
-// `npm run bench -- [TREE] [--debug-dir DIR] [--all-sites] [--apply INSTALLED_TREE] [--runs N]`: ksymtree
+// `npm run bench -- [TREE] [--debug-dir DIR] [--all-sites] [--apply INSTALLED_TREE] [--runs N] [--no-addr2line]
+// [--no-link-pass]`: ksymtree
 // next to its peers on the same files, in one run: nm -A for the scan, addr2line (the kas_alias method) for
 // the sites, xz -dc for a tree of .ko.xz, and, for the tree's vmlinux with a config beside it, one kernel-build
 // link pass (`kallsyms-aliases`) beside that pass's mksysmap. Wall time and peak RSS come from GNU time (/usr/bin/time) around
@@ -117,6 +118,9 @@ function main(): void {
   const applyTree = option('--apply');
   const allSites = flag('--all-sites');
   const rounds = Math.max(1, Number(option('--runs') ?? 3));
+  // The addr2line peer takes minutes; the link pass needs linux-source-6.1. Either can be left out of a run.
+  const withAddr2line = !flag('--no-addr2line');
+  const withLinkPass = !flag('--no-link-pass');
   const tree = resolve(args[0] ?? defaultTree());
   const { objects } = walkTree(tree);
   const plain = objects.filter((o) => !/\.(gz|xz|zst)$/.test(o.path)).map((o) => o.path);
@@ -142,9 +146,11 @@ function main(): void {
     { label: 'ksymtree index --no-aliases', shell: index(' --no-aliases', join(work, 'pass1.db')), note: 'pass 1: scan' },
     { label: 'ksymtree index (whole job)', shell: index(''), note: 'scan + sites + sympos + aliases' },
   ], rounds);
-  const cmds = addr2lineScript(db, work);
-  const once: Command[] = [{ label: `binutils: addr2line (xargs -P ${cores})`, shell: `tr '\\n' '\\0' < ${q(cmds)} | xargs -0 -P ${cores} -I{} bash -c {} > /dev/null`,
-    note: 'peer: the kas_alias method, duplicates only; one round' }];
+  const once: Command[] = [];
+  if (withAddr2line) {
+    once.push({ label: `binutils: addr2line (xargs -P ${cores})`, shell: `tr '\\n' '\\0' < ${q(addr2lineScript(db, work))} | xargs -0 -P ${cores} -I{} bash -c {} > /dev/null`,
+      note: 'peer: the kas_alias method, duplicates only; one round' });
+  }
   if (allSites) once.push({ label: 'ksymtree index --all-sites', shell: index(' --all-sites', join(work, 'all.db')), note: 'a site for every function and variable; one round' });
   if (applyTree) {
     const copy = join(work, 'apply-tree');
@@ -155,7 +161,7 @@ function main(): void {
       note: 'rewrites the modules with aliases; one round' });
   }
   rows.push(...measure(once, 1));
-  const link = linkPass(tree, debugDir, work, q, rounds);
+  const link = withLinkPass ? linkPass(tree, debugDir, work, q, rounds) : null;
   const base = rows[0].seconds;
   const whole = rows.find((r) => r.label === 'ksymtree index (whole job)')!;
   const pass1 = rows.find((r) => r.label === 'ksymtree index --no-aliases')!;
