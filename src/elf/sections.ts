@@ -66,7 +66,11 @@ export function readSections(src: ByteSource, h: ElfHeader): Section[] {
     throw new ObjectError(src.file, shstr.headerOffset, `section ${h.shstrndx} (e_shstrndx): expected SHT_STRTAB, found type ${shstr.type}`);
   }
   const names = new StringTable(src.read(shstr.offset, shstr.size, `section name table (section ${h.shstrndx})`), src.file, shstr.offset);
-  return raw.map((s, index) => ({ ...s, index, name: index === 0 ? '' : names.get(s.nameOff, `name of section ${index}`) }));
+  return raw.map((s, index) => ({ ...s, index, name: index === 0 ? '' : names.get(s.nameOff, () => `name of section ${index}`) }));
+}
+
+function describe(what: string | (() => string)): string {
+  return typeof what === 'string' ? what : what();
 }
 
 /** Contents of a section; NOBITS sections have none. */
@@ -79,20 +83,23 @@ export function sectionBytes(src: ByteSource, s: Section): Buffer {
 export class StringTable {
   constructor(readonly bytes: Buffer, private file: string, private fileOffset: number) {}
 
-  /** The end (exclusive) of the string at `offset`, or throws when it is outside the table or unterminated. */
-  end(offset: number, what: string): number {
+  /**
+   * The end (exclusive) of the string at `offset`, or throws when it is outside the table or unterminated.
+   * `what` names the string in that error; given as a function, it is only built for the error.
+   */
+  end(offset: number, what: string | (() => string)): number {
     if (offset >= this.bytes.length) {
       throw new ObjectError(this.file, this.fileOffset + offset,
-        `${what}: expected a string table offset below 0x${this.bytes.length.toString(16)}, found 0x${offset.toString(16)}`);
+        `${describe(what)}: expected a string table offset below 0x${this.bytes.length.toString(16)}, found 0x${offset.toString(16)}`);
     }
     const end = this.bytes.indexOf(0, offset);
     if (end < 0) {
-      throw new ObjectError(this.file, this.fileOffset + offset, `${what}: expected a NUL-terminated string, the table ends first`, 'truncated');
+      throw new ObjectError(this.file, this.fileOffset + offset, `${describe(what)}: expected a NUL-terminated string, the table ends first`, 'truncated');
     }
     return end;
   }
 
-  get(offset: number, what: string): string {
+  get(offset: number, what: string | (() => string)): string {
     return this.bytes.toString('latin1', offset, this.end(offset, what));
   }
 }

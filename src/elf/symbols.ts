@@ -42,7 +42,7 @@ export class SymbolTable {
     return this.view.getUint32(i * this.entsize, this.h.little);
   }
   name(i: number): string {
-    return (this.decodedNames[i] ??= this.names.get(this.nameOffset(i), `name of symbol ${i} in section ${this.section.index} (${this.section.name})`));
+    return (this.decodedNames[i] ??= this.names.get(this.nameOffset(i), () => `name of symbol ${i} in section ${this.section.index} (${this.section.name})`));
   }
   info(i: number): number {
     return this.view.getUint8(i * this.entsize + (this.h.is64 ? 4 : 12));
