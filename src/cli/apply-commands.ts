@@ -12,7 +12,7 @@ import { reportFailures } from './failures.js';
 
 const EXIT_INCOMPLETE = 1;
 
-function positiveInt(value: string): number {
+export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;

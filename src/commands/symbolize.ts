@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Db } from '../index/db.js';
 import type { Output } from '../io/output.js';
+import { defaultJobs } from '../scan/pool.js';
 import { type Copy, CopyFinder, type Placement } from '../symbolize/copies.js';
 import { type InputFrame, framesOfArguments, framesOfLine } from '../symbolize/frames.js';
 import { KallsymsFile } from '../symbolize/kallsyms-file.js';
@@ -15,6 +16,8 @@ export interface SymbolizeOptions {
   /** A debug tree for objects the index has no debug copy for (an installed tree indexed alone). */
   readonly debugDir?: string;
   readonly sourceRoot?: string;
+  /** Threads reading DWARF (default: the number of cores); 1 reads in this thread. */
+  readonly jobs?: number;
 }
 
 /** One copy's answer: its source frames (innermost first) or why there are none. */
@@ -47,14 +50,15 @@ async function resolveFrames(db: Db, frames: { frame: InputFrame; at: number }[]
     });
   });
   const answers: CopyAnswer[][] = placements.map((p) => ('error' in p ? [] : p.copies.map((copy) => ({ copy, frames: '' }))));
-  const lines = new ObjectLines(opts.debugDir ?? null, opts.sourceRoot);
+  const lists = [...byObject.values()];
+  const lines = new ObjectLines(opts.debugDir ?? null, opts.sourceRoot, opts.jobs ?? defaultJobs(), lists.reduce((n, l) => n + l.length, 0));
   try {
-    for (const list of byObject.values()) {
-      const found = await lines.frames(list[0].copy.object, list.map((x) => ({ section: x.copy.section, value: x.copy.value + x.offset })));
-      list.forEach((x, k) => (answers[x.slot[0]][x.slot[1]] = { copy: x.copy, frames: found[k] }));
-    }
+    const found = await lines.frames(lists.map((list) => ({
+      object: list[0].copy.object, places: list.map((x) => ({ section: x.copy.section, value: x.copy.value + x.offset })),
+    })));
+    lists.forEach((list, n) => list.forEach((x, k) => (answers[x.slot[0]][x.slot[1]] = { copy: x.copy, frames: found[n][k] })));
   } finally {
-    lines.close();
+    await lines.close();
   }
   return frames.map(({ frame, at }, i) => ({ frame, at, placement: placements[i], answers: answers[i] }));
 }

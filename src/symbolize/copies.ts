@@ -105,7 +105,8 @@ export class CopyFinder {
    * (vmlinux: its decoded table; a module: the next visible symbol of the same section, else the section end).
    */
   private kernelSize(c: Copy): bigint | null {
-    const key = `${c.object.id}:${c.section}`;
+    // vmlinux's table holds every section's symbols: one list for the object.
+    const key = c.object.kind === 'vmlinux' ? `${c.object.id}` : `${c.object.id}:${c.section}`;
     let list = this.gaps.get(key);
     if (!list) {
       const rows = c.object.kind === 'vmlinux'

@@ -1,0 +1,86 @@
+// The DWARF half of `symbolize`, the part worker threads run: debug copies opened once per thread, places
+// (section name + offset, or a vmlinux address) turned into source frames with DWARF's own paths.
+import { addressFrames, type SourceFrame } from '../dwarf/addr2line.js';
+import { Dwarf } from '../dwarf/context.js';
+import { DwarfFile } from '../dwarf/sections.js';
+import { UnitAddressIndex } from '../dwarf/unit-index.js';
+import { ET_REL } from '../elf/constants.js';
+import { type OpenedObject, openObject } from '../sites/object.js';
+
+/** A place in an object as the index stores it: section name and offset (vmlinux: the address itself). */
+export interface Place {
+  readonly section: string | null;
+  readonly value: bigint;
+}
+
+/** One object's places to symbolize: what a worker task carries. */
+export interface DwarfTask {
+  /** The debug copy to read. */
+  readonly path: string;
+  readonly places: readonly Place[];
+}
+
+/** Source frames (innermost first) of each place, or why there are none. */
+export type DwarfAnswer = (SourceFrame[] | string)[];
+
+const ignore = () => {};
+
+interface Opened {
+  obj: OpenedObject;
+  file: DwarfFile;
+  dwarf: Dwarf;
+  units: UnitAddressIndex;
+}
+
+/** Debug copies opened by path and kept open (with their decoded units) for the next places. */
+export class DwarfObjects {
+  private open = new Map<string, Opened | string>();
+
+  private async opened(path: string): Promise<Opened | string> {
+    let x = this.open.get(path);
+    if (x === undefined) {
+      try {
+        const obj = await openObject(path);
+        // As before the split into threads, a section's problems are not listed: the places they touch get
+        // no frames or an error of their own.
+        const file = new DwarfFile(obj.src, obj.h, obj.sections, obj.symtab, ignore);
+        const dwarf = new Dwarf(file);
+        x = dwarf.info ? { obj, file, dwarf, units: new UnitAddressIndex(dwarf, ignore) } : `${path}: no .debug_info`;
+      } catch (e) {
+        x = `${path}: ${(e as Error).message}`;
+      }
+      this.open.set(path, x);
+    }
+    return x;
+  }
+
+  /** The frames of each place of the debug copy at `task.path`; a string says why a place has none. */
+  async frames(task: DwarfTask): Promise<DwarfAnswer> {
+    const { places } = task;
+    const x = await this.opened(task.path);
+    if (typeof x === 'string') return places.map(() => x);
+    const relocatable = x.obj.h.type === ET_REL;
+    const targets = places.map((p) => {
+      if (!relocatable) return { section: 0, value: p.value };
+      const s = x.obj.sections.find((sec) => sec.name === p.section);
+      return { section: s ? s.index : -2, value: p.value };
+    });
+    let found: SourceFrame[][];
+    try {
+      found = addressFrames(x.dwarf, x.units, targets);
+    } catch (e) {
+      const why = `${x.obj.path}: ${(e as Error).message}`;
+      return places.map(() => why);
+    }
+    return found.map((frames) => (frames.length ? frames : `${x.obj.path}: no line-table row or subprogram covers this address`));
+  }
+
+  close(): void {
+    for (const x of this.open.values()) {
+      if (typeof x === 'string') continue;
+      x.file.close();
+      x.obj.close();
+    }
+    this.open.clear();
+  }
+}
