@@ -34,24 +34,29 @@ interface Opened {
 
 /** Debug copies opened by path and kept open (with their decoded units) for the next places. */
 export class DwarfObjects {
-  private open = new Map<string, Opened | string>();
+  private open = new Map<string, Promise<Opened | string>>();
 
-  private async opened(path: string): Promise<Opened | string> {
+  /** The opened copy; tasks of one object that arrive together share one opening. */
+  private opened(path: string): Promise<Opened | string> {
     let x = this.open.get(path);
-    if (x === undefined) {
-      try {
-        const obj = await openObject(path);
-        // As before the split into threads, a section's problems are not listed: the places they touch get
-        // no frames or an error of their own.
-        const file = new DwarfFile(obj.src, obj.h, obj.sections, obj.symtab, ignore);
-        const dwarf = new Dwarf(file);
-        x = dwarf.info ? { obj, file, dwarf, units: new UnitAddressIndex(dwarf, ignore) } : `${path}: no .debug_info`;
-      } catch (e) {
-        x = `${path}: ${(e as Error).message}`;
-      }
+    if (!x) {
+      x = DwarfObjects.openCopy(path);
       this.open.set(path, x);
     }
     return x;
+  }
+
+  private static async openCopy(path: string): Promise<Opened | string> {
+    try {
+      const obj = await openObject(path);
+      // As before the split into threads, a section's problems are not listed: the places they touch get
+      // no frames or an error of their own.
+      const file = new DwarfFile(obj.src, obj.h, obj.sections, obj.symtab, ignore);
+      const dwarf = new Dwarf(file);
+      return dwarf.info ? { obj, file, dwarf, units: new UnitAddressIndex(dwarf, ignore) } : `${path}: no .debug_info`;
+    } catch (e) {
+      return `${path}: ${(e as Error).message}`;
+    }
   }
 
   /** The frames of each place of the debug copy at `task.path`; a string says why a place has none. */
@@ -75,8 +80,9 @@ export class DwarfObjects {
     return found.map((frames) => (frames.length ? frames : `${x.obj.path}: no line-table row or subprogram covers this address`));
   }
 
-  close(): void {
-    for (const x of this.open.values()) {
+  async close(): Promise<void> {
+    for (const opening of this.open.values()) {
+      const x = await opening;
       if (typeof x === 'string') continue;
       x.file.close();
       x.obj.close();

@@ -33,7 +33,7 @@ interface Reader {
 
 function inThread(): Reader {
   const objects = new DwarfObjects();
-  return { frames: (task) => objects.frames(task), close: async () => objects.close() };
+  return { frames: (task) => objects.frames(task), close: () => objects.close() };
 }
 
 function workers(jobs: number): Reader {
