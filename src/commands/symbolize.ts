@@ -37,30 +37,31 @@ interface Resolved {
 
 /** Resolves every frame: copies from the index, then each object's DWARF once for all its addresses. */
 async function resolveFrames(db: Db, frames: { frame: InputFrame; at: number }[], opts: SymbolizeOptions): Promise<Resolved[]> {
-  const finder = new CopyFinder(db, opts.kallsyms ? new KallsymsFile(opts.kallsyms) : null);
-  finder.prefetch(frames.map((f) => f.frame));
-  const placements = frames.map(({ frame }) => finder.place(frame));
-  const byObject = new Map<number, { copy: Copy; offset: bigint; slot: [number, number] }[]>();
-  placements.forEach((p, i) => {
-    if ('error' in p) return;
-    p.copies.forEach((copy, j) => {
-      const list = byObject.get(copy.object.id) ?? [];
-      list.push({ copy, offset: p.offset, slot: [i, j] });
-      byObject.set(copy.object.id, list);
-    });
-  });
-  const answers: CopyAnswer[][] = placements.map((p) => ('error' in p ? [] : p.copies.map((copy) => ({ copy, frames: '' }))));
-  const lists = [...byObject.values()];
-  const lines = new ObjectLines(opts.debugDir ?? null, opts.sourceRoot, opts.jobs ?? defaultJobs(), lists.reduce((n, l) => n + l.length, 0));
+  // Made first: its threads (for many frames) start while the index is queried.
+  const lines = new ObjectLines(opts.debugDir ?? null, opts.sourceRoot, opts.jobs ?? defaultJobs(), frames.length);
   try {
+    const finder = new CopyFinder(db, opts.kallsyms ? new KallsymsFile(opts.kallsyms) : null);
+    finder.prefetch(frames.map((f) => f.frame));
+    const placements = frames.map(({ frame }) => finder.place(frame));
+    const byObject = new Map<number, { copy: Copy; offset: bigint; slot: [number, number] }[]>();
+    placements.forEach((p, i) => {
+      if ('error' in p) return;
+      p.copies.forEach((copy, j) => {
+        const list = byObject.get(copy.object.id) ?? [];
+        list.push({ copy, offset: p.offset, slot: [i, j] });
+        byObject.set(copy.object.id, list);
+      });
+    });
+    const answers: CopyAnswer[][] = placements.map((p) => ('error' in p ? [] : p.copies.map((copy) => ({ copy, frames: '' }))));
+    const lists = [...byObject.values()];
     const found = await lines.frames(lists.map((list) => ({
       object: list[0].copy.object, places: list.map((x) => ({ section: x.copy.section, value: x.copy.value + x.offset })),
     })));
     lists.forEach((list, n) => list.forEach((x, k) => (answers[x.slot[0]][x.slot[1]] = { copy: x.copy, frames: found[n][k] })));
+    return frames.map(({ frame, at }, i) => ({ frame, at, placement: placements[i], answers: answers[i] }));
   } finally {
     await lines.close();
   }
-  return frames.map(({ frame, at }, i) => ({ frame, at, placement: placements[i], answers: answers[i] }));
 }
 
 const sameFrames = (a: Frame[] | string, b: Frame[] | string) => JSON.stringify(a) === JSON.stringify(b);

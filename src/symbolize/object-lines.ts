@@ -22,8 +22,8 @@ export interface Frame {
 const WORKER = new URL('../../workers/symbolize.js', import.meta.url).href;
 /** Places per worker task: small enough to share a large object (vmlinux) between the threads. */
 const TASK_PLACES = 1000;
-/** Below this many places in all, threads cost more to start than they save. */
-const THREADED_PLACES = 2000;
+/** Below this many frames in all, threads cost more to start than they save. */
+const THREADED_FRAMES = 2000;
 
 /** Where the DWARF reading runs: this thread, or a pool of worker threads. */
 interface Reader {
@@ -46,9 +46,9 @@ export class ObjectLines {
   private debugDirFiles: FoundObject[] | null = null;
   private reader: Reader | null = null;
 
-  /** `jobs` threads read DWARF when `places` (all places of the run) are many enough; else this thread does. */
-  constructor(private debugDir: string | null, private sourceRoot: string | undefined, jobs: number, places: number) {
-    if (jobs > 1 && places >= THREADED_PLACES) this.reader = workers(jobs);
+  /** `jobs` threads read DWARF when the run has `frames` enough; else this thread does. */
+  constructor(private debugDir: string | null, private sourceRoot: string | undefined, jobs: number, frames: number) {
+    if (jobs > 1 && frames >= THREADED_FRAMES) this.reader = workers(jobs);
   }
 
   private async debugPath(o: IndexedObject): Promise<string | null> {
