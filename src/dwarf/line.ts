@@ -255,7 +255,7 @@ export class LineProgram {
    * end_sequence; stops early when `sink.done()`.
    */
   private execute(sink: RowSink): void {
-    const program = this.section.read(this.offset + this.programStart, this.end - this.programStart, 'line program opcodes');
+    const program = opcodes(this.section, this.offset + this.programStart, this.end - this.programStart);
     const r = new DwarfReader(program, this.section.little, this.section, this.offset + this.programStart);
     const relocatable = this.section.relocatable;
     let off = 0;
@@ -330,6 +330,18 @@ export class LineProgram {
       }
     }
   }
+}
+
+/** Opcodes of on-disk programs are read into one buffer, reused: a run is over before the next begins. */
+let scratch = Buffer.alloc(0);
+
+/** A program's opcode bytes: a view of an in-memory section, else read into the scratch buffer. */
+function opcodes(section: DwarfSection, offset: number, length: number): Buffer {
+  if (section.inMemory || !section.readInto) return section.read(offset, length, 'line program opcodes');
+  if (scratch.length < length) scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(length, 1 << 16))));
+  const bytes = scratch.subarray(0, length);
+  section.readInto(offset, bytes, 'line program opcodes');
+  return bytes;
 }
 
 /** What LineProgram.execute reports; offsets are from the base of the current sequence. */

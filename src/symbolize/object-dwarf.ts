@@ -3,6 +3,7 @@
 import { addressFrames, type SourceFrame } from '../dwarf/addr2line.js';
 import { Dwarf } from '../dwarf/context.js';
 import { DwarfFile } from '../dwarf/sections.js';
+import type { Address } from '../dwarf/unit.js';
 import { UnitAddressIndex } from '../dwarf/unit-index.js';
 import { ET_REL } from '../elf/constants.js';
 import { type OpenedObject, openObject } from '../sites/object.js';
@@ -18,12 +19,27 @@ export interface DwarfTask {
   /** The debug copy to read. */
   readonly path: string;
   readonly places: readonly Place[];
+  /**
+   * Share `index` of `count` of the object's units: only places in those units are answered (each unit is
+   * then decoded by one thread only). Absent: every place.
+   */
+  readonly share?: { readonly index: number; readonly count: number };
 }
 
-/** Source frames (innermost first) of each place, or why there are none. */
-export type DwarfAnswer = (SourceFrame[] | string)[];
+/** Source frames (innermost first) of each place, or why there are none; null for places of another share. */
+export type DwarfAnswer = (SourceFrame[] | string | null)[];
 
 const ignore = () => {};
+
+/**
+ * The targets of one share: the units covering any target, in section order, dealt out in turn; targets no
+ * unit covers belong to share 0. Every thread computes the same deal from the same targets.
+ */
+function shareOf(units: UnitAddressIndex, targets: readonly Address[], share: { index: number; count: number }): number[] {
+  const unitOf = targets.map((t) => units.unitsAt(t.section, t.value)[0] ?? -1);
+  const dealt = new Map([...new Set(unitOf)].sort((a, b) => a - b).map((u, k) => [u, u < 0 ? 0 : k % share.count]));
+  return unitOf.flatMap((u, i) => (dealt.get(u) === share.index ? [i] : []));
+}
 
 interface Opened {
   obj: OpenedObject;
@@ -70,14 +86,18 @@ export class DwarfObjects {
       const s = x.obj.sections.find((sec) => sec.name === p.section);
       return { section: s ? s.index : -2, value: p.value };
     });
+    const mine = task.share ? shareOf(x.units, targets, task.share) : targets.map((_, i) => i);
+    const out: DwarfAnswer = places.map(() => null);
     let found: SourceFrame[][];
     try {
-      found = addressFrames(x.dwarf, x.units, targets);
+      found = addressFrames(x.dwarf, x.units, mine.map((i) => targets[i]));
     } catch (e) {
       const why = `${x.obj.path}: ${(e as Error).message}`;
-      return places.map(() => why);
+      for (const i of mine) out[i] = why;
+      return out;
     }
-    return found.map((frames) => (frames.length ? frames : `${x.obj.path}: no line-table row or subprogram covers this address`));
+    mine.forEach((i, k) => (out[i] = found[k].length ? found[k] : `${x.obj.path}: no line-table row or subprogram covers this address`));
+    return out;
   }
 
   async close(): Promise<void> {

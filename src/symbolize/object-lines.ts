@@ -7,6 +7,7 @@ import { pairDebugCopies } from '../tree/debug-pairing.js';
 import { type FoundObject, walkTree } from '../tree/walk.js';
 import { PathMapper } from '../sites/paths.js';
 import type { IndexedObject } from './copies.js';
+import type { SourceFrame } from '../dwarf/addr2line.js';
 import { type DwarfAnswer, DwarfObjects, type DwarfTask, type Place } from './object-dwarf.js';
 
 export type { Place } from './object-dwarf.js';
@@ -20,8 +21,8 @@ export interface Frame {
 }
 
 const WORKER = new URL('../../workers/symbolize.js', import.meta.url).href;
-/** Places per worker task: small enough to share a large object (vmlinux) between the threads. */
-const TASK_PLACES = 1000;
+/** An object with this many places is shared out between the threads (vmlinux); a smaller one is not. */
+const SHARED_PLACES = 1000;
 /** Below this many frames in all, threads cost more to start than they save. */
 const THREADED_FRAMES = 2000;
 
@@ -45,10 +46,14 @@ function workers(jobs: number): Reader {
 export class ObjectLines {
   private debugDirFiles: FoundObject[] | null = null;
   private reader: Reader | null = null;
+  private threads = 1;
 
   /** `jobs` threads read DWARF when the run has `frames` enough; else this thread does. */
   constructor(private debugDir: string | null, private sourceRoot: string | undefined, jobs: number, frames: number) {
-    if (jobs > 1 && frames >= THREADED_FRAMES) this.reader = workers(jobs);
+    if (jobs > 1 && frames >= THREADED_FRAMES) {
+      this.reader = workers(jobs);
+      this.threads = jobs;
+    }
   }
 
   private async debugPath(o: IndexedObject): Promise<string | null> {
@@ -63,7 +68,7 @@ export class ObjectLines {
 
   /**
    * Source frames (innermost first) of the places of each object; a string says why a place has none.
-   * An object's places are read in tasks of consecutive addresses, all objects' tasks at once.
+   * All objects' tasks run at once.
    */
   async frames(objects: readonly { object: IndexedObject; places: readonly Place[] }[]): Promise<(Frame[] | string)[][]> {
     this.reader ??= inThread();
@@ -71,13 +76,11 @@ export class ObjectLines {
     const answers = await Promise.all(objects.map(async ({ object, places }) => {
       const path = await this.debugPath(object);
       if (!path) return places.map(() => `${object.path}: no DWARF (index it with --debug-dir, or give --debug-dir)`);
-      const order = Array.from(places.keys()).sort((a, b) => compare(places[a], places[b]));
-      const out: DwarfAnswer = new Array(places.length);
-      const tasks: Promise<void>[] = [];
-      for (let k = 0; k < order.length; k += TASK_PLACES) {
-        const part = order.slice(k, k + TASK_PLACES);
-        tasks.push(reader.frames({ path, places: part.map((i) => places[i]) }).then((found) => part.forEach((i, j) => (out[i] = found[j]))));
-      }
+      // A large object is shared out by units between the threads; a small one is one thread's task.
+      const count = places.length >= SHARED_PLACES ? this.threads : 1;
+      const out: (SourceFrame[] | string)[] = new Array(places.length);
+      const tasks = Array.from({ length: count }, (_, index) => reader.frames({ path, places, ...(count > 1 ? { share: { index, count } } : {}) })
+        .then((found) => found.forEach((f, i) => { if (f !== null) out[i] = f; })));
       await Promise.all(tasks);
       return out;
     }));
@@ -97,9 +100,4 @@ export class ObjectLines {
   close(): Promise<void> {
     return this.reader?.close() ?? Promise.resolve();
   }
-}
-
-function compare(a: Place, b: Place): number {
-  const s = (a.section ?? '').localeCompare(b.section ?? '');
-  return s || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
 }
