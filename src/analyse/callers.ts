@@ -13,10 +13,6 @@ import { readRelocations, relocationSectionsFor } from '../elf/relocations.js';
 import { type Section, sectionBytes } from '../elf/sections.js';
 import { type OpenedObject, openObject } from '../sites/object.js';
 
-const DW_AT_call_return_pc = 0x7d;
-const DW_AT_call_origin = 0x7f;
-const DW_AT_call_tail_call = 0x82;
-const DW_AT_GNU_tail_call = 0x2115;
 const R_X86_64_PC32 = 2;
 const R_X86_64_PLT32 = 4;
 
@@ -74,13 +70,13 @@ function recordedCalls(dwarf: Dwarf, unitOff: number, name: string): { section: 
   while (c.next()) {
     const gnu = c.tag === C.DW_TAG_GNU_call_site;
     if (c.tag !== C.DW_TAG_call_site && !gnu) continue;
-    const k = c.find(gnu ? C.DW_AT_abstract_origin : DW_AT_call_origin);
+    const k = c.find(gnu ? C.DW_AT_abstract_origin : C.DW_AT_call_origin);
     const ref = k >= 0 ? c.reference(k) : null;
     if (!ref || ref.kind !== 'offset') continue; // an indirect call: no callee to name
-    const pcAt = c.find(gnu ? C.DW_AT_low_pc : DW_AT_call_return_pc);
+    const pcAt = c.find(gnu ? C.DW_AT_low_pc : C.DW_AT_call_return_pc);
     const pc = pcAt >= 0 ? c.address(pcAt) : null;
     if (!pc) continue;
-    const tailAt = c.find(gnu ? DW_AT_GNU_tail_call : DW_AT_call_tail_call);
+    const tailAt = c.find(gnu ? C.DW_AT_GNU_tail_call : C.DW_AT_call_tail_call);
     const tail = tailAt >= 0 && c.flag(tailAt);
     if (originName(dwarf, unitOff, ref.offset) === name) out.push({ section: pc.section, returnPc: pc.value, tail });
   }
