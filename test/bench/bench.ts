@@ -23,6 +23,8 @@ interface Command {
 
 interface Run {
   readonly seconds: number;
+  /** User + system CPU seconds of the command (and its children). */
+  readonly cpu: number;
   readonly peakRssMb: number;
   /** CPU seconds other processes used while this run went on (the machine's busy time minus ours). */
   readonly otherCpu: number;
@@ -66,7 +68,7 @@ function timed(c: Command): Run {
   if (r.error || !m) throw new Error(`${c.label}: could not time \`${c.shell}\` (needs GNU time at /usr/bin/time): ${r.error?.message ?? r.stderr}`);
   if (r.status !== 0 && r.status !== 1) process.stderr.write(`bench: ${c.label} exited with ${r.status}: ${r.stderr.slice(-400)}\n`);
   const phases = /ksymtree: timings: (.*)/.exec(r.stderr)?.[1];
-  return { seconds: Number(m[1]), peakRssMb: Number(m[2]) / 1024, otherCpu: Math.max(0, busy - Number(m[3]) - Number(m[4])), phases };
+  return { seconds: Number(m[1]), cpu: Number(m[3]) + Number(m[4]), peakRssMb: Number(m[2]) / 1024, otherCpu: Math.max(0, busy - Number(m[3]) - Number(m[4])), phases };
 }
 
 /** Every command once per round, in turn, so that a change of machine load falls on all of them alike. */
@@ -250,7 +252,9 @@ function symbolizeRows(db: string, modules: string, work: string, q: (s: string)
 function printSymbolize(m: SymbolizeMeasures | null): void {
   if (!m) return;
   const busy = (r: Measure) => (r.unreliable ? '  UNRELIABLE: other processes ran' : '');
-  const span = (r: Measure) => `${r.seconds.toFixed(2)} s (${Math.min(...r.runs.map((x) => x.seconds)).toFixed(2)}-${Math.max(...r.runs.map((x) => x.seconds)).toFixed(2)})`;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const span = (r: Measure) => `${r.seconds.toFixed(2)} s (${Math.min(...r.runs.map((x) => x.seconds)).toFixed(2)}-${Math.max(...r.runs.map((x) => x.seconds)).toFixed(2)}; `
+    + `CPU ${median(r.runs.map((x) => x.cpu)).toFixed(2)} s)`;
   process.stdout.write(`symbolize (${m.frames} frames of vmlinux and ${m.objects - 1} modules, warm index; target <= 2 s): ksymtree ${span(m.ours)}${busy(m.ours)}, `
     + `addr2line on the same places ${span(m.addr2line)}${busy(m.addr2line)}`);
   if (m.script) {
