@@ -1,5 +1,5 @@
 // `ksymtree klp check` and `klp funcs` on fixture livepatch objects and three fixture kernel builds
-// (test/helpers/build-klp-fixtures.ts). Oracles: readelf -s/-r/-p/-S for what the livepatch objects hold,
+// (test/helpers/build-klp-fixtures.ts). Oracles: readelf -s/-r/-p/-S/-x for what the livepatch objects hold,
 // test/helpers/copy-oracle.ts (nm, llvm-symbolizer-19, llvm-dwarfdump-19, readelf) for which copy is which.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { type KlpFixtures, buildKlpFixtures } from './helpers/build-klp-fixtures
 import { COMMON_CFLAGS, FIXTURE_SOURCES, TOOLCHAINS } from './helpers/build-fixtures.js';
 import { ksymtree } from './helpers/cli.js';
 import { moduleFiles, vmlinuxFiles, vmlinuxUnits } from './helpers/copy-oracle.js';
+import { readelfHexDump, readelfRelocs, readelfSections, readelfSymbols } from './helpers/oracle.js';
 import type { KlpCheckRecord, KlpFuncRecord } from '../src/commands/klp.js';
 
 const f: KlpFixtures = await buildKlpFixtures();
@@ -179,7 +180,7 @@ test('a truncated module, a file that is not ELF and an object that is no livepa
   const notElf = join(f.work, 'not-elf.ko');
   writeFileSync(notElf, 'hello, not an ELF object\n');
   for (const [file, expected] of [[cut, /at offset 0x0: .*ELF64 file header: expected 64 bytes/], [notElf, /at offset 0x0: expected ELF magic/],
-    [A.foo, /at offset 0x0: expected \.klp\.sym.*found neither: not a livepatch module/]] as const) {
+    [A.foo, /at offset 0x0: expected \.klp\.sym.*found none: not a livepatch module/]] as const) {
     const r = await ksymtree(['klp', 'check', file, '--db', A.db]);
     t.is(r.status, 1, file);
     t.regex(r.stdout, expected, file);
@@ -307,4 +308,79 @@ test('a klp_object_ext whose nr_funcs runs past its section is an error at that 
   t.is(rec.errors[0].offset, objects + 64 - 8);
   t.regex(rec.errors[0].message, /__klp_objects\[0\]\.nr_funcs: expected at most .* found 9/);
   t.deepEqual(rec.references.map((r) => `${r.objname} ${r.name}`), ['foo helper']);
+});
+
+/** kpatch_patch_func entries as readelf shows them: sympos from `-x .kpatch.funcs`, name and objname where their
+ * `.rela.kpatch.funcs` entries point (`-r`) in `-x .kpatch.strings`, and whether new_addr is relocated to `.text`. */
+async function readelfKpatchFuncs(file: string): Promise<{ offset: number; objname: string | null; name: string; sympos: number; newAddr: string | null }[]> {
+  const sections = await readelfSections(file);
+  const symbols = await readelfSymbols(file);
+  const funcs = sections.find((s) => s.name === '.kpatch.funcs')!;
+  const bytes = await readelfHexDump(file, '.kpatch.funcs');
+  const strings = await readelfHexDump(file, '.kpatch.strings');
+  const relocs = new Map((await readelfRelocs(file, true)).get('.rela.kpatch.funcs')!.map((r) => [r.offset, r]));
+  const target = (at: number) => {
+    const r = relocs.get(at);
+    return r ? { section: sections[Number(symbols[r.symIndex].ndx)].name, addend: Number(r.addend) } : null;
+  };
+  const string = (at: number) => {
+    const p = target(at);
+    if (!p) return null;
+    if (p.section !== '.kpatch.strings') throw new Error(`${file}: the relocation at .kpatch.funcs+0x${at.toString(16)} points into ${p.section}`);
+    return strings.subarray(p.addend, strings.indexOf(0, p.addend)).toString('latin1');
+  };
+  return Array.from({ length: Math.floor(bytes.length / 56) }, (_, k) => ({
+    offset: funcs.offset + k * 56, objname: string(k * 56 + 48), name: string(k * 56 + 40)!,
+    sympos: Number(bytes.readBigUInt64LE(k * 56 + 32)), newAddr: target(k * 56)?.section ?? null,
+  }));
+}
+
+test("kpatch-build's .kpatch.funcs: each kpatch_patch_func's name, objname and sympos as readelf -r/-x show them, also after ld -r", async (t) => {
+  // From kpatch-sample.c: the oracle read what the source wrote; the linked module holds its table twice.
+  const source = [['vmlinux', 'show', 2, '.text'], ['vmlinux', 'sched_tick', 0, '.text'], ['foo', 'helper', 1, '.text'], ['foo', 'foo_api', 0, '.text']];
+  for (const [module, expected] of [[f.kpatch, source], [f.kpatchLinked, [...source, ...source]]] as const) {
+    const { status, rec } = await check(module, ['--db', A.db]);
+    const oracle = await readelfKpatchFuncs(module);
+    t.deepEqual(oracle.map((e) => [e.objname, e.name, e.sympos, e.newAddr]), expected);
+    t.deepEqual(rec.errors, []);
+    t.deepEqual(rec.references.map((r) => ({ offset: r.offset, objname: r.objname, name: r.name, sympos: r.sympos, newAddr: '.text' })), oracle);
+    t.true(rec.references.every((r, k) => r.kind === 'kpatch_func' && r.where.startsWith(`.kpatch.funcs[${k}] `)));
+    // Bound as the kernel binds the klp_func the hook makes of each entry: the sympos-th copy in nm/readelf order.
+    t.is(status, 0, JSON.stringify(rec, null, 1));
+    for (const r of rec.references) {
+      const files = filesOf(A, r.objname, r.name);
+      t.is(r.builds[0].copies, files.length, `${r.objname} ${r.name}`);
+      t.not(r.builds[0].bound, null);
+      if (files.length > 1) t.is(basename(r.builds[0].bound!.decl_file!), files[r.sympos - 1], `${r.objname} ${r.name},${r.sympos}`);
+    }
+  }
+});
+
+test('.kpatch.funcs with --reference: in the build whose link order moved the copies, the sympos that binds the reference copy', async (t) => {
+  const { status, rec } = await check(f.kpatch, ['--reference', A.db, '--db', B.db]);
+  t.is(status, 1);
+  for (const r of rec.references) {
+    const refFile = filesOf(A, r.objname, r.name)[Math.max(r.sympos, 1) - 1];
+    const files = filesOf(B, r.objname, r.name);
+    const res = r.builds[1];
+    if (files[Math.max(r.sympos, 1) - 1] === refFile) t.is(res.status, 'ok', r.name);
+    else {
+      t.is(res.status, 'other-copy', r.name);
+      t.is(res.sympos_to_bind, files.indexOf(refFile) + 1, r.name);
+    }
+  }
+  t.deepEqual(rec.references.map((r) => r.builds[1].status), ['other-copy', 'ok', 'other-copy', 'ok']);
+});
+
+test('malformed .kpatch.funcs: a NULL objname and bytes after the last entry are errors at their offsets (readelf -S), the other entries are read', async (t) => {
+  const { status, rec } = await check(f.kpatchBad, ['--db', A.db]);
+  t.is(status, 1);
+  const funcs = (await readelfSections(f.kpatchBad)).find((s) => s.name === '.kpatch.funcs')!;
+  t.is(funcs.size, 4 * 56 + 8);
+  t.deepEqual(rec.errors.map((e) => e.offset), [funcs.offset + 4 * 56, funcs.offset + 56 + 48]);
+  t.regex(rec.errors[0].message, /\.kpatch\.funcs\): expected an array of struct kpatch_patch_func \(56 bytes each\), found 232 bytes/);
+  t.regex(rec.errors[1].message, /\.kpatch\.funcs\[1\] .*: objname: expected a relocated pointer to a string in \.kpatch\.strings, found none/);
+  const oracle = await readelfKpatchFuncs(f.kpatchBad);
+  t.is(oracle[1].objname, null);
+  t.deepEqual(rec.references.map((r) => [r.objname, r.name, r.sympos]), oracle.filter((e) => e.objname !== null).map((e) => [e.objname, e.name, e.sympos]));
 });

@@ -1,16 +1,14 @@
+// Alias names for the copies of a name duplicated inside one object (the rule the kas_alias review settled on).
+//
+//   stage 'site'   NAME@<mangled decl file>_<line>        name_show@kernel_irq_irqdesc_c_230
+//                  NAME@<mangled unit>                    when only the compilation unit is known
+//   stage 'unit'   ...@<mangled unit>                     copies that share one decl site (header statics)
+//   stage 'sympos' ...@<sympos>                           anything still ambiguous, or nothing known at all
+//
+// An alias never equals another alias of the object nor any existing symbol name of the object.
 import { createHash } from 'node:crypto';
 import { versionAtLeast } from '../config/kernel-config.js';
 
-/**
- * Alias names for the copies of a name duplicated inside one object (the rule the kas_alias review settled on).
- *
- *   stage 'site'   NAME@<mangled decl file>_<line>        name_show@kernel_irq_irqdesc_c_230
- *                  NAME@<mangled unit>                    when only the compilation unit is known
- *   stage 'unit'   ...@<mangled unit>                     copies that share one decl site (header statics)
- *   stage 'sympos' ...@<sympos>                           anything still ambiguous, or nothing known at all
- *
- * An alias never equals another alias of the object nor any existing symbol name of the object.
- */
 export interface AliasInput {
   readonly idx: number;
   readonly name: string;

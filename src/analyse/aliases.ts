@@ -1,3 +1,5 @@
+// The aliases step (db → aliases): one alias per copy of every in-object duplicate, named from the index's rows
+// (sympos, sites) by the pure rules of src/alias/naming.ts; and the kernel release that sets KSYM_NAME_LEN.
 import { type Alias, type AliasInput, aliasesForObject } from '../alias/naming.js';
 import { objectsWithDuplicates } from './duplicates.js';
 import type { Db } from '../index/db.js';

@@ -1,3 +1,5 @@
+// Which symbols need a DWARF definition site: an object's in-object duplicates (the rows the scan gave a sympos),
+// or with --all-sites every defined function and variable; and which indexed objects have duplicates.
 import { STT_FUNC, STT_OBJECT } from '../elf/constants.js';
 import type { SymbolColumns } from '../scan/result.js';
 import type { Db } from '../index/db.js';

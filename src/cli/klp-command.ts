@@ -42,7 +42,7 @@ export function registerKlp(program: Command): void {
   const klp = program.command('klp').description('livepatch: check a module against kernel builds, write klp_func initializers');
 
   klp.command('check')
-    .description('check every reference of a livepatch module (.klp.sym symbols, struct klp_func arrays) against each build: the copy it binds, and with --reference whether it is the same definition site')
+    .description('check every reference of a livepatch module (.klp.sym symbols, struct klp_func arrays, klp-build klp_func_ext and kpatch-build .kpatch.funcs tables) against each build: the copy it binds, and with --reference whether it is the same definition site')
     .argument('<livepatch-module>', 'the livepatch .ko (also .ko.xz/.zst/.gz, signed or not)')
     .option('--db <file>', `a target build's index; repeat for each build (default: one index, ${DB_HELP})`, collect)
     .option('--catalog <file>', 'a catalogue (`ksymtree catalog add`): every build in it is a target')

@@ -1,3 +1,5 @@
+// The `ksymtree` executable: commander wiring of index, symbols, aliases, kallsyms, lookup, where, resolve, stats,
+// diff, errors, man and kallsyms-aliases; apply/verify, symbolize, klp and catalog register from their own files.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runIndex } from '../commands/index.js';
@@ -17,6 +19,7 @@ import { type Db, openIndexDb } from '../index/db.js';
 import { DB_ENV, DB_HELP, indexPathToRead } from '../index/location.js';
 import { errorRecords, indexedConfig } from '../index/queries.js';
 import { COMMAND_EXAMPLES, USER_EXAMPLES, examplesText } from './examples.js';
+import { positiveInt } from './arguments.js';
 import { reportFailures } from './failures.js';
 import { commandsByName, manPage } from './man.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -27,12 +30,6 @@ import { TOOL_VERSION } from '../version.js';
 /** Exit codes: 0 everything indexed, 1 some objects failed (the rest are indexed), 2 usage or fatal. */
 const EXIT_PARTIAL = 1;
 const EXIT_FATAL = 2;
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
 
 function parseAddress(value: string): bigint {
   try {

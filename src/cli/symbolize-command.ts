@@ -8,7 +8,7 @@ import { openIndexDb } from '../index/db.js';
 import { DB_HELP, indexPathToRead } from '../index/location.js';
 import { Output } from '../io/output.js';
 import { defaultJobs } from '../scan/pool.js';
-import { positiveInt } from './apply-commands.js';
+import { positiveInt } from './arguments.js';
 
 const EXIT_INCOMPLETE = 1;
 

@@ -1,3 +1,5 @@
+// `ksymtree aliases` (emit): every alias of the index with its sympos and site, as json, tsv, livepatch positions
+// (objname, old_name, old_sympos) or `nm -n` with alias lines (what scripts/kallsyms reads).
 import { FatalError } from '../errors.js';
 import { type AliasRow, aliasRows, objectName, siteText } from '../index/alias-rows.js';
 import type { CollisionClass } from '../alias/collision.js';

@@ -1,3 +1,5 @@
+// `ksymtree kallsyms`: the index's kallsyms view as /proc/kallsyms prints it (vmlinux in address or decoded table
+// order, modules in .symtab order), with load addresses when given and, with --aliases, each alias after its copy.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../index/db.js';

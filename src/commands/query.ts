@@ -1,9 +1,12 @@
+// `ksymtree lookup`, `where`, `stats` and `diff`: read-only questions to the index, each answered as records
+// (--format json) and as text lines.
 import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../index/alias-rows.js';
 import { COLLISION_CLASSES, type CollisionClass } from '../alias/collision.js';
 import { classKey, collisionClasses } from '../index/collision-rows.js';
 import type { Db } from '../index/db.js';
 import { displayAddress, indexedConfig } from '../index/queries.js';
 import { describeConfig } from '../config/kernel-config.js';
+import { SHN_UNDEF, STT_FILE, STT_SECTION } from '../elf/constants.js';
 
 interface Definition {
   object_id: number; object: string; kind: 'vmlinux' | 'module'; module: string | null; elf_class: number | null; idx: number; name: string;
@@ -17,7 +20,7 @@ const DEFINITIONS = `SELECT s.object_id, o.path AS object, o.kind, o.module_name
   LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
   LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
   LEFT JOIN sites t ON t.object_id = s.object_id AND t.idx = s.idx
-  WHERE s.name = ? AND s.shndx != 0 AND s.type NOT IN (3, 4) ORDER BY o.id, s.idx`;
+  WHERE s.name = ? AND s.shndx != ${SHN_UNDEF} AND s.type NOT IN (${STT_SECTION}, ${STT_FILE}) ORDER BY o.id, s.idx`;
 
 /** One definition as `lookup --format json` prints it (README: "Machine-readable output"). */
 export interface LookupRecord {

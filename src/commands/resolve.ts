@@ -1,3 +1,5 @@
+// `ksymtree resolve ALIAS`: the copy an alias names (objname, section+offset, site, livepatch sympos) and trace
+// lines (kprobe events, perf probe, bpftrace) that reach exactly that copy on a running kernel.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// `ksymtree symbols`: every .symtab entry of the selected objects with its nm and kallsyms letters, as tsv or json.
 import type { Db } from '../index/db.js';
 import { displayAddress, selectObjects } from '../index/queries.js';
 import { Output } from '../io/output.js';

@@ -1,3 +1,5 @@
+// `.debug_abbrev`: a unit's abbreviation table (tag, children flag and attribute forms of each DIE code), parsed
+// on demand into flat typed arrays, with the attribute layouts of fixed-size DIEs; tables cached by offset.
 import { DW_AT_sibling, DW_FORM_implicit_const } from './constants.js';
 import { DwarfError } from './reader.js';
 import type { DwarfSection } from './sections.js';

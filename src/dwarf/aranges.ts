@@ -1,12 +1,10 @@
+// `.debug_aranges` as a sorted interval index: (section, address) → the units whose code covers it. This is
+// what lets a lookup decode a handful of units of a 170 MB `.debug_info` instead of all of them.
 import type { ObjectError } from '../errors.js';
 import { DwarfError } from './reader.js';
 import type { DwarfSection } from './sections.js';
 import { partitionPoint } from '../partition-point.js';
 
-/**
- * `.debug_aranges` as a sorted interval index: (section, address) → the units whose code covers it. This is
- * what lets a lookup decode a handful of units of a 170 MB `.debug_info` instead of all of them.
- */
 export class ArangeIndex {
   /** Offsets (in .debug_info) of every unit that has an address-range set. */
   readonly units = new Set<number>();

@@ -1,3 +1,5 @@
+// class Dwarf, the DWARF of one object opened lazily: units located and decoded only when asked for, string and
+// address tables and line programs opened on first use; nothing walks all of `.debug_info` unless asked to.
 import { AbbrevCache } from './abbrev.js';
 import * as C from './constants.js';
 import { LineProgram } from './line.js';
@@ -13,11 +15,6 @@ const SUMMARY_BYTES = 2048;
 /** The smallest unit_length a unit can have: version, debug_abbrev_offset, address_size (DWARF 2–4). */
 const MIN_UNIT_LENGTH = 7;
 
-/**
- * Lazy access to the DWARF of one object: units are located and decoded only when asked for, string and
- * address tables are opened on first use. Nothing here walks all of `.debug_info` unless a caller asks for
- * the unit list.
- */
 export class Dwarf {
   private abbrevCache: AbbrevCache | null = null;
   private units = new Map<string, Unit>();

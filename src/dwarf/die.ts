@@ -1,3 +1,7 @@
+// DIE decoding: DieCursor walks one unit's DIEs in pre-order and decodes attribute values only when asked
+// (constants, strings, addresses, references, blocks, locations); the inner loop of every DWARF lookup.
+// Over 400 lines because it is one class: its walk and its value decoders share the per-DIE value positions,
+// and the module-level scratch arrays and LEB128 end register that keep the walk free of allocations.
 import type { AbbrevTable } from './abbrev.js';
 import * as F from './constants.js';
 import { fixedFormSize, formName, isConstantForm, shapeKey } from './forms.js';

@@ -1,3 +1,5 @@
+// DW_FORM_* by class and size: which forms are constants or addresses, and the byte size of the fixed-size ones
+// for a unit's shape (address size, 32- or 64-bit DWARF, version).
 import * as F from './constants.js';
 
 /** The shape of a unit that decides form sizes. */

@@ -1,3 +1,5 @@
+// `.debug_line`: one unit's line-number program (DWARF 2–5), its directory and file tables, file paths as
+// llvm-dwarfdump prints them, and the rows at or covering given addresses (site fallback, symbolize).
 import * as C from './constants.js';
 import type { Dwarf } from './context.js';
 import { DwarfReader } from './reader.js';

@@ -1,3 +1,5 @@
+// Address ranges of DIEs and units: DW_AT_low_pc/high_pc, DWARF 5 `.debug_rnglists` and DWARF 2–4
+// `.debug_ranges`, each range with the ELF section it lies in (relocatable objects).
 import * as C from './constants.js';
 import type { DieCursor } from './die.js';
 import { DwarfError } from './reader.js';

@@ -1,3 +1,5 @@
+// The bottom of the DWARF decoder: DwarfReader, a bounds-checked cursor over one section's bytes (integers,
+// LEB128, addresses, strings), and DwarfError, which names the file, section and offset of a failure.
 import { type ObjectErrorKind, ObjectError } from '../errors.js';
 
 /** Where bytes being decoded came from, so that an error can name file, section and offset. */

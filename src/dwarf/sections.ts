@@ -1,3 +1,7 @@
+// Where DWARF bytes come from: each debug section of an ELF object, decompressed, relocated (ET_REL) and held in
+// memory or read by ranges from disk, behind one DwarfSection interface; DwarfFile opens them by name, lazily.
+// Over 400 lines because it holds every storage path (memory, pread ranges, pread with on-disk relocations,
+// paged strings) beside DwarfFile's open(), the one place that chooses among them.
 import { closeSync, openSync } from 'node:fs';
 import { debugSectionName, isCompressedSection, sectionContents } from '../elf/compressed.js';
 import { ET_REL, SHT_NOBITS, SHT_RELA } from '../elf/constants.js';

@@ -1,3 +1,5 @@
+// Compilation and type units: the unit header (unit_length, version, unit type, abbrev offset, address size) and
+// Unit, a loaded unit with the unit-DIE attributes other lookups need (str/addr/rnglists bases, stmt_list, comp_dir).
 import type { AbbrevTable } from './abbrev.js';
 import * as C from './constants.js';
 import type { Dwarf } from './context.js';

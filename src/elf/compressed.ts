@@ -1,3 +1,5 @@
+// Compressed debug sections: SHF_COMPRESSED (zlib or zstd behind an Elf_Chdr) and legacy `.zdebug_*` (zlib-gnu),
+// inflated into the bytes a DWARF reader expects, under the uncompressed section name.
 import { inflateSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
 import { ObjectError } from '../errors.js';

@@ -1,3 +1,5 @@
+// The ELF file header (class, byte order, type, machine, where the section headers are, extended numbering
+// resolved): every read of an object starts here.
 import { ObjectError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import { ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, SHN_XINDEX } from './constants.js';

@@ -1,3 +1,4 @@
+// `.modinfo`, a module's key=value strings (name=, vermagic=, alias=, ...); and finding a section by name.
 import type { Section } from './sections.js';
 
 /** `.modinfo` is a list of NUL-terminated `key=value` strings; a key may repeat (alias=, parm=). */

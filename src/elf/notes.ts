@@ -1,3 +1,4 @@
+// ELF notes: the GNU build-id (NT_GNU_BUILD_ID), which pairs an installed object with its debug copy.
 import { NT_GNU_BUILD_ID, SHT_NOTE } from './constants.js';
 import type { ElfHeader } from './header.js';
 import { viewOf } from './header.js';

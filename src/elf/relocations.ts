@@ -1,3 +1,5 @@
+// ELF relocations: SHT_REL/SHT_RELA tables read in place, and the absolute data relocations applied to a
+// relocatable module's debug sections (all at once, or range by range) so that its DWARF holds usable addresses.
 import { ObjectError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import { EM_386, EM_AARCH64, EM_PPC64, EM_S390, EM_X86_64, ET_REL, SHT_REL, SHT_RELA } from './constants.js';

@@ -1,3 +1,5 @@
+// Appended module signatures (scripts/sign-file: signature, struct module_signature, "~Module signature
+// appended~"): whether a module is signed and where its ELF image ends.
 import { ObjectError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 

@@ -1,3 +1,5 @@
+// Alias rows for the emitters and queries (aliases, lookup, resolve, klp): each alias joined with its symbol,
+// section and site, and the small formatters they share (objname, offset in section, `file:line`).
 import type { Db } from './db.js';
 
 /** One alias with everything the emitters print about it. */

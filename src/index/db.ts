@@ -1,3 +1,5 @@
+// The index file: schema.sql (its tables, then its `-- @indexes` part after the bulk load), a fresh index
+// created for writing, an existing one opened for reading and refused when its schema version differs.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FatalError } from '../errors.js';

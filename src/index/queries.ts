@@ -1,3 +1,5 @@
+// Small read queries the commands share: objects chosen by --object, the index's kernel config, its error
+// rows; and addresses printed 8 or 16 hex digits wide by ELF class.
 import { FatalError } from '../errors.js';
 import type { Db } from './db.js';
 import { type KernelConfig, configFromMeta } from '../config/kernel-config.js';

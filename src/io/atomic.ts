@@ -1,3 +1,5 @@
+// Files replaced atomically and durably (a temporary beside the target, fsync, rename, fsync of the directory),
+// and the temporaries of killed runs removed; the index and rewritten modules are written this way.
 import { closeSync, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { processAlive } from './process.js';
@@ -9,8 +11,8 @@ export function tempPathFor(path: string): string {
 
 /**
  * Temporary files of `path` left by runs that were killed outright (SIGKILL, power loss): their process is
- * gone. SQLite's own files (`-journal`, `-wal`, `-shm`) of a killed index go with it, and its compacted copy
- * (`-vacuum`).
+ * gone. SQLite's own files (`-journal`, `-wal`, `-shm`) of a killed index go with it, and the directory of
+ * its workers' shards (`-shards`).
  */
 export function removeStaleTemps(path: string): void {
   const prefix = basename(tempPathFor(path)).replace(/\d+$/, '');
@@ -22,8 +24,8 @@ export function removeStaleTemps(path: string): void {
   }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const pid = Number(/^(\d+)(?:-journal|-wal|-shm|-vacuum)?$/.exec(name.slice(prefix.length))?.[1]);
-    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) rmSync(join(dirname(path), name), { force: true });
+    const pid = Number(/^(\d+)(?:-journal|-wal|-shm|-shards)?$/.exec(name.slice(prefix.length))?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) rmSync(join(dirname(path), name), { recursive: true, force: true });
   }
 }
 

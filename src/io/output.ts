@@ -1,9 +1,7 @@
+// Buffered synchronous writes to stdout: large listings (a million symbol lines) stream out without
+// holding them in memory, and a closed pipe (`| head`) ends the program quietly.
 import { writeSync } from 'node:fs';
 
-/**
- * Buffered synchronous writes to stdout: large listings (a million symbol lines) stream out without
- * holding them in memory, and a closed pipe (`| head`) ends the program quietly.
- */
 export class Output {
   private parts: string[] = [];
   private length = 0;

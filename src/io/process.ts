@@ -1,3 +1,4 @@
+// Whether a process still runs: temporaries named after the pid of a killed run are removed (atomic.ts).
 /** True while a process with this pid exists (EPERM: it exists but belongs to another user). */
 export function processAlive(pid: number): boolean {
   try {

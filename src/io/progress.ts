@@ -1,9 +1,7 @@
+// A one-line progress bar on stderr, redrawn at most ten times a second; silent when stderr is not a
+// terminal or when the user asked for quiet.
 import { basename } from 'node:path';
 
-/**
- * A one-line progress bar on stderr, redrawn at most ten times a second; silent when stderr is not a
- * terminal or when the user asked for quiet.
- */
 export class Progress {
   private done = 0;
   private lastDraw = 0;

@@ -1,3 +1,5 @@
+// Random access to an object's bytes (ByteSource): a file read by pread, a decompressed image in memory, or a
+// signed module's image without its signature; every parser reads through it.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { ObjectError } from '../errors.js';
 

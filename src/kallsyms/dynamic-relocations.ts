@@ -1,17 +1,18 @@
+// Link-time values of address words in a PIE vmlinux, from its dynamic relocations: what the kallsyms tables'
+// relative_base and address words hold before the kernel relocates itself.
+//
+// Position-independent kernels (arm64, s390x, ppc64le, riscv) are linked with `-pie`: a word that holds an
+// address (such as `kallsyms_relative_base`, `PTR _text + x`) is left 0 in the file, and its link-time value
+// is in a dynamic relocation that the kernel applies to itself at boot. Only SHT_RELA sections that are
+// SHF_ALLOC are dynamic: x86_64's `--emit-relocs` `.rela.*` sections are not allocated and describe the
+// link, not a fix-up. SHT_REL (i386, arm) keeps its addend in place, so the stored word is already right.
+//
+// Read with BigInt: the relocated places of a 64-bit kernel (0xffff8000…) do not fit a double.
 import { EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64, SHF_ALLOC, SHT_RELA } from '../elf/constants.js';
 import type { ElfHeader } from '../elf/header.js';
 import { type Section, sectionBytes } from '../elf/sections.js';
 import type { ByteSource } from '../io/source.js';
 
-/**
- * Position-independent kernels (arm64, s390x, ppc64le, riscv) are linked with `-pie`: a word that holds an
- * address (such as `kallsyms_relative_base`, `PTR _text + x`) is left 0 in the file, and its link-time value
- * is in a dynamic relocation that the kernel applies to itself at boot. Only SHT_RELA sections that are
- * SHF_ALLOC are dynamic: x86_64's `--emit-relocs` `.rela.*` sections are not allocated and describe the
- * link, not a fix-up. SHT_REL (i386, arm) keeps its addend in place, so the stored word is already right.
- *
- * Read with BigInt: the relocated places of a 64-bit kernel (0xffff8000…) do not fit a double.
- */
 const RELATIVE: Readonly<Record<number, number>> = {
   [EM_X86_64]: 8, [EM_386]: 8, [EM_AARCH64]: 1027, [EM_S390]: 12, [EM_PPC64]: 22, [EM_RISCV]: 3, [EM_ARM]: 23,
   258: 3, // EM_LOONGARCH

@@ -1,3 +1,5 @@
+// A module's kallsyms view as the loader builds it (kernel/module/kallsyms.c): which .symtab symbols stay after
+// init (is_core_symbol()) and the letter /proc/kallsyms prints for each (elf_type(), upper case when exported).
 import {
   SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, STB_LOCAL, STB_WEAK, STT_OBJECT,
 } from '../elf/constants.js';

@@ -1,3 +1,5 @@
+// The letter `nm` prints for a symbol, by binutils' rules (bfd's decode_section_type and section-name table):
+// the `symbols` listing's nm column, and the input the kallsyms emulation reads for a vmlinux without tables.
 import {
   EM_AARCH64, EM_ARM, EM_RISCV, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS,
   STB_GLOBAL, STB_GNU_UNIQUE, STB_LOCAL, STB_WEAK, STT_FILE, STT_GNU_IFUNC, STT_OBJECT, STT_SECTION,

@@ -1,11 +1,11 @@
+// kallsyms_token_table and kallsyms_token_index: read, found by their shape, and used to expand compressed names.
+//
+// kallsyms' name compression (scripts/kallsyms.c): every byte of a compressed name indexes
+// `kallsyms_token_table`, 256 NUL-terminated strings whose starts `kallsyms_token_index` (256 u16)
+// gives. A byte that occurs in some name stands for itself; the unused byte values stand for the most
+// profitable substrings. Nothing else about the tables is fixed, which is why they can be found by shape.
 import { ObjectError } from '../errors.js';
 
-/**
- * kallsyms' name compression (scripts/kallsyms.c): every byte of a compressed name indexes
- * `kallsyms_token_table`, 256 NUL-terminated strings whose starts `kallsyms_token_index` (256 u16)
- * gives. A byte that occurs in some name stands for itself; the unused byte values stand for the most
- * profitable substrings. Nothing else about the tables is fixed, which is why they can be found by shape.
- */
 export const TOKEN_COUNT = 256;
 export const TOKEN_INDEX_SIZE = TOKEN_COUNT * 2;
 

@@ -1,3 +1,17 @@
+// The kernel's own kallsyms tables in a vmlinux (scripts/kallsyms.c writes them, kernel/kallsyms.c reads
+// them): decoding them gives exactly the symbols, letters and order /proc/kallsyms shows for vmlinux,
+// whatever filter rules that kernel version's scripts/kallsyms applied.
+//
+// Table layouts this reads (ALGN is 8 on 64-bit, 4 on 32-bit; the newest kernels use 4 everywhere):
+//   ≤ 6.3: [offsets|addresses] [relative_base] num_syms names markers [seqs_of_names] token_table token_index
+//   ≥ 6.4: num_syms names markers token_table token_index [offsets|addresses] [relative_base] seqs_of_names
+// Older kernels write num_syms and markers as pointer-sized words; 6.1 added the two-byte name length;
+// 6.2 added seqs_of_names (3 bytes an entry, most significant first, whatever the byte order).
+//
+// Steps: locate the tables by their `.symtab` names, or without them by shape around the token table; decode
+// names, letters, addresses and seqs_of_names (hence each entry's sympos); match the entries to `.symtab`.
+// Over 400 lines because both locators prove a candidate by decoding it: they share the Region view, the name
+// walk and the address and seqs_of_names decoders, which stay private to this file.
 import { ObjectError } from '../errors.js';
 import { SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, STT_FILE, STT_SECTION } from '../elf/constants.js';
 import type { ElfHeader } from '../elf/header.js';
@@ -8,17 +22,6 @@ import { dynamicRelocationValues } from './dynamic-relocations.js';
 import { type TokenTable, expandName, findTokenTables, readTokenTable } from './token-table.js';
 import { tableSympos } from '../alias/sympos.js';
 
-/**
- * The kernel's own kallsyms tables in a vmlinux (scripts/kallsyms.c writes them, kernel/kallsyms.c reads
- * them): decoding them gives exactly the symbols, letters and order /proc/kallsyms shows for vmlinux,
- * whatever filter rules that kernel version's scripts/kallsyms applied.
- *
- * Table layouts this reads (ALGN is 8 on 64-bit, 4 on 32-bit; the newest kernels use 4 everywhere):
- *   ≤ 6.3: [offsets|addresses] [relative_base] num_syms names markers [seqs_of_names] token_table token_index
- *   ≥ 6.4: num_syms names markers token_table token_index [offsets|addresses] [relative_base] seqs_of_names
- * Older kernels write num_syms and markers as pointer-sized words; 6.1 added the two-byte name length;
- * 6.2 added seqs_of_names (3 bytes an entry, most significant first, whatever the byte order).
- */
 export interface KallsymsEntry {
   name: string;
   letter: string;
@@ -674,7 +677,8 @@ export interface SymtabMatch {
 export function matchSymtab(entries: readonly KallsymsEntry[], t: SymbolTable): SymtabMatch {
   const wanted = new Set<string>();
   for (const e of entries) wanted.add(e.name);
-  const twins = new Map<string, number[]>();
+  // The defined symbols of each listed name, in .symtab order; nearly every name has one.
+  const candidates = new Map<string, number[]>();
   for (let i = 1; i < t.count; i++) {
     const type = t.type(i);
     if (type === STT_SECTION || type === STT_FILE || t.rawShndx(i) === SHN_UNDEF) continue;
@@ -686,18 +690,22 @@ export function matchSymtab(entries: readonly KallsymsEntry[], t: SymbolTable): 
       throw e;
     }
     if (!wanted.has(name)) continue;
-    const key = `${t.valueHex(i)} ${name}`;
-    const list = twins.get(key);
+    const list = candidates.get(name);
     if (list) list.push(i);
-    else twins.set(key, [i]);
+    else candidates.set(name, [i]);
   }
   const symbolIndex = new Int32Array(entries.length).fill(-1);
   const unmatched: number[] = [];
   entries.forEach((e, k) => {
-    const list = twins.get(`${e.address} ${e.name}`);
-    const i = list?.shift();
-    if (i === undefined) unmatched.push(k);
-    else symbolIndex[k] = i;
+    // The first symbol of that name and address not yet taken by an earlier entry.
+    const list = candidates.get(e.name);
+    const at = list ? list.findIndex((i) => i >= 0 && t.valueHex(i) === e.address) : -1;
+    if (at < 0) {
+      unmatched.push(k);
+      return;
+    }
+    symbolIndex[k] = list![at];
+    list![at] = -1;
   });
   return { symbolIndex, unmatched };
 }

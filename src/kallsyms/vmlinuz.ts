@@ -1,18 +1,16 @@
+// The vmlinux inside a compressed kernel image, so that an installed tree without a debug package still
+// yields the kernel's kallsyms tables. An x86 bzImage says where its payload is (boot protocol ≥ 2.08:
+// `payload_offset`/`payload_length` in the setup header); anything else is searched for compressed-stream
+// magic numbers. x86's payload is `vmlinux.bin`: vmlinux after `objcopy -S`, so an ELF with sections and
+// no `.symtab`, which decodeVmlinuxKallsyms reads by shape.
+//
+// Compressors, as the kernel's build writes them (scripts/Makefile.lib): every format but gzip has the
+// uncompressed size appended as 4 little-endian bytes (size_append), which is stripped before decoding and
+// checked after. lz4 is the legacy frame (`lz4 -l`), 8 MiB blocks, which no Node built-in reads.
 import { ObjectError } from '../errors.js';
 import { ELF_MAGIC } from '../elf/header.js';
 import { DEFAULT_DECOMPRESSED_CAP, decompress, systemXz } from '../io/decompress.js';
 
-/**
- * The vmlinux inside a compressed kernel image, so that an installed tree without a debug package still
- * yields the kernel's kallsyms tables. An x86 bzImage says where its payload is (boot protocol ≥ 2.08:
- * `payload_offset`/`payload_length` in the setup header); anything else is searched for compressed-stream
- * magic numbers. x86's payload is `vmlinux.bin`: vmlinux after `objcopy -S`, so an ELF with sections and
- * no `.symtab`, which decodeVmlinuxKallsyms reads by shape.
- *
- * Compressors, as the kernel's build writes them (scripts/Makefile.lib): every format but gzip has the
- * uncompressed size appended as 4 little-endian bytes (size_append), which is stripped before decoding and
- * checked after. lz4 is the legacy frame (`lz4 -l`), 8 MiB blocks, which no Node built-in reads.
- */
 export type KernelCompression = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'lzma' | 'bzip2';
 
 export interface ExtractedKernel {

@@ -11,6 +11,7 @@
  *   klp_func   { const char *old_name; void *new_func; unsigned long old_sympos; ... }
  * The rest (kobject, lists) depends on the kernel's configuration, so each array's element size is learned
  * from the array itself: its symbol's size, the places its relocations write, and the zeroed terminator.
+ * ModuleData (pointer relocations, fields, strings) also reads kpatch-build's `.kpatch.funcs` (kpatch-funcs.ts).
  */
 import { ObjectError } from '../errors.js';
 import { SHF_ALLOC, SHF_EXECINSTR, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, STT_OBJECT } from '../elf/constants.js';
@@ -20,7 +21,11 @@ import { type Section, StringTable, sectionBytes } from '../elf/sections.js';
 import type { LivepatchElf, LivepatchReference } from './reference.js';
 
 interface Pointer { readonly sym: number; readonly addend: number }
-interface Place { readonly section: Section; readonly offset: number }
+/** A byte of a section of the module: a struct, or one of its fields. */
+export interface Place { readonly section: Section; readonly offset: number }
+
+/** A place's offset in the file. */
+export const fileOffset = (p: Place) => p.section.offset + p.offset;
 
 /** The layout of one kind of struct array: where its fields are, in pointer-sized words. */
 export interface ArrayLayout {
@@ -55,7 +60,7 @@ export function arrayStride(size: number, relocated: readonly number[], layout: 
 }
 
 /** The data sections of one module with their pointer relocations, decoded once each. */
-class ModuleData {
+export class ModuleData {
   readonly ptr: number;
   private pointerMaps = new Map<number, Map<number, Pointer>>();
   private bytesOf = new Map<number, Buffer>();
@@ -121,6 +126,23 @@ class ModuleData {
     return new StringTable(this.bytes(p.section), this.file, p.section.offset).get(p.offset, `${what} (${p.section.name}+0x${p.offset.toString(16)})`);
   }
 
+  /** The string a `char *` field points at; null when the field is not relocated (NULL, or a number). */
+  stringAt(field: Place, what: string): string | null {
+    const pointer = this.pointers(field.section).get(field.offset);
+    if (!pointer) return null;
+    const at = this.target(pointer);
+    if (!at) throw new ObjectError(this.file, fileOffset(field), `${what}: expected a pointer to a string in the module, found symbol ${this.symbolName(pointer.sym)}`);
+    return this.string(at, what);
+  }
+
+  /** An `unsigned long` field (a sympos): a number as stored, never a relocated pointer. */
+  number(field: Place, what: string): number {
+    if (this.pointers(field.section).has(field.offset)) {
+      throw new ObjectError(this.file, fileOffset(field), `${what}: expected a number, found a relocated pointer`);
+    }
+    return this.word(field);
+  }
+
   /** The object symbol whose bytes hold `p` (the array it starts), and the bytes from `p` to its end. */
   arrayAt(p: Place): { name: string; size: number } | null {
     const { symtab } = this.elf;
@@ -176,16 +198,10 @@ export function klpFuncReferences(elf: LivepatchElf): LivepatchReference[] {
   return out;
 }
 
-const fileOffset = (p: Place) => p.section.offset + p.offset;
-
 /** klp_object.name / klp_object_ext.name: NULL is vmlinux. */
 function objectName(data: ModuleData, obj: Place, label: string): string {
-  const namePointer = data.pointers(obj.section).get(obj.offset);
-  if (namePointer) {
-    const at = data.target(namePointer);
-    if (!at) throw new ObjectError(data.file, fileOffset(obj), `${label}.name: expected a pointer to a string in the module, found symbol ${data.symbolName(namePointer.sym)}`);
-    return data.string(at, `${label}.name`);
-  }
+  const name = data.stringAt(obj, `${label}.name`);
+  if (name !== null) return name;
   if (data.word(obj) !== 0) {
     throw new ObjectError(data.file, fileOffset(obj), `${label}.name: expected NULL (vmlinux) or a relocated pointer to a module name, found 0x${data.word(obj).toString(16)}`);
   }
@@ -205,18 +221,14 @@ function funcsTarget(data: ModuleData, obj: Place, label: string): Place {
 
 /** One klp_func or klp_func_ext: { old_name, new_func, old_sympos/sympos } lead both. */
 function funcReference(data: ModuleData, entry: Place, where: string, objname: string, kind: LivepatchReference['kind']): LivepatchReference {
-  const sympos = { section: entry.section, offset: entry.offset + 2 * data.ptr };
-  if (data.pointers(entry.section).has(sympos.offset)) {
-    throw new ObjectError(data.file, fileOffset(sympos), `${where}: old_sympos: expected a number, found a relocated pointer`);
-  }
-  const namePointer = data.pointers(entry.section).get(entry.offset);
-  const oldName = namePointer && data.target(namePointer);
-  if (!oldName) throw new ObjectError(data.file, fileOffset(entry), `${where}: old_name: expected a relocated pointer to a string in the module`);
-  return { kind, objname, name: data.string(oldName, `${where}: old_name`), sympos: data.word(sympos), where, offset: fileOffset(entry) };
+  const sympos = data.number({ section: entry.section, offset: entry.offset + 2 * data.ptr }, `${where}: old_sympos`);
+  const name = data.stringAt(entry, `${where}: old_name`);
+  if (name === null) throw new ObjectError(data.file, fileOffset(entry), `${where}: old_name: expected a relocated pointer to a string in the module`);
+  return { kind, objname, name, sympos, where, offset: fileOffset(entry) };
 }
 
 /** Runs `read`, turning an ObjectError into an error of the module and no references. */
-function collecting(errors: ObjectError[], read: () => LivepatchReference[]): LivepatchReference[] {
+export function collecting(errors: ObjectError[], read: () => LivepatchReference[]): LivepatchReference[] {
   try {
     return read();
   } catch (e) {

@@ -7,9 +7,10 @@ import type { SymbolTable } from '../elf/symbols.js';
 
 export interface LivepatchReference {
   /** `klp_sym`: a `.klp.sym.<obj>.<name>,<pos>` symbol; `klp_func`: an entry of a `struct klp_func` array;
-   * `klp_func_ext`: an entry of klp-build's `struct klp_func_ext` tables. */
-  readonly kind: 'klp_sym' | 'klp_func' | 'klp_func_ext';
-  /** klp_object.name, or `vmlinux` (a NULL name). */
+   * `klp_func_ext`: an entry of klp-build's `struct klp_func_ext` tables; `kpatch_func`: an entry of
+   * kpatch-build's `.kpatch.funcs` (struct kpatch_patch_func). */
+  readonly kind: 'klp_sym' | 'klp_func' | 'klp_func_ext' | 'kpatch_func';
+  /** klp_object.name, or `vmlinux` (a NULL name; kpatch writes the string "vmlinux"). */
   readonly objname: string;
   /** old_name. */
   readonly name: string;

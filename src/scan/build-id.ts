@@ -1,3 +1,5 @@
+// An object's GNU build-id alone, without a scan: how debug-tree copies are paired with installed objects
+// (tree/debug-pairing.ts, through workers/scan.ts) and with the objects `symbolize` reads.
 import { readFileSync } from 'node:fs';
 import { readElfHeader } from '../elf/header.js';
 import { findBuildId } from '../elf/notes.js';

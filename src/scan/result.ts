@@ -1,3 +1,5 @@
+// The contract between the scan (workers) and the index run (main thread): the task for one object and what
+// comes back: its facts, its errors, and its sections, symbols and kallsyms view as columns.
 import type { Compression } from '../io/decompress.js';
 import type { KernelCompression } from '../kallsyms/vmlinuz.js';
 import type { KallsymsRules, KernelConfig } from '../config/kernel-config.js';
@@ -6,6 +8,25 @@ import type { KallsymsRules, KernelConfig } from '../config/kernel-config.js';
 export interface ScanTask {
   readonly path: string;
   readonly rules: KallsymsRules | null;
+}
+
+/** An index run's task for a worker: scan one object into the thread's shard (src/index/shard.ts). */
+export interface IndexTask extends ScanTask {
+  /** The object's id in the index. */
+  readonly objectId: number;
+  /** The directory of the run's shards. */
+  readonly shardDir: string;
+  /** Which symbols need a definition site: the in-object duplicates, or (`all`) every function and variable. */
+  readonly allSites: boolean;
+}
+
+/**
+ * What a worker sends back to the index run for one object, its rows being in the shard: the object's
+ * facts, and the symbols (.symtab indexes) that need a definition site.
+ */
+export interface IndexedObject extends Omit<ScannedObject, 'elf'> {
+  readonly elf: (Omit<ScannedElf, 'sections' | 'symbols' | 'kallsyms'> & { readonly symbolCount: number }) | null;
+  readonly siteRequests: readonly number[];
 }
 
 /**

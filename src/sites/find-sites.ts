@@ -1,3 +1,17 @@
+// Definition sites of the symbols that need one (scan → sites → db): DW_AT_decl_file:decl_line of the symbol's DIE,
+// else its unit and line table, from the object's own DWARF or its debug copy's. The search, in order:
+//  1. each requested symbol mapped to the DWARF file's .symtab (SymbolMap: a stripped object's debug copy);
+//  2. its candidate units: code by address (aranges, else unit ranges); else, and for data, the unit of its
+//     STT_FILE group (the group's nearest local functions, the units between neighbouring groups, units by name);
+//     global data outside any group through the groups of its address neighbours;
+//  3. those units' DIEs walked once (every unit with --all-sites), subprogram entries and variable locations
+//     matched by (section, address) and scored ENTRY/PART + NAMED + HOME, until each has a DIE of its own name;
+//  4. what is still unmatched: group units taken without a name check rechecked, the units between a global's
+//     neighbours walked, and with at most 64 MB of .debug_info (modules, not vmlinux) every unit;
+//  5. the decl read through DW_AT_abstract_origin/specification; without one, code takes the first line-table
+//     row at its address, data its unit alone.
+// Over 400 lines because SiteFinder's steps share one object's state: the targets keyed by address, the pending
+// counts, the walked units and the group → unit cache the unit heuristics fill and the DIE walk reads.
 import { posix } from 'node:path';
 import { ObjectError } from '../errors.js';
 import { ET_REL, SHN_LORESERVE, SHN_UNDEF, STT_COMMON, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT, STT_TLS } from '../elf/constants.js';
@@ -786,11 +800,6 @@ export function baseName(name: string): string {
   return dot < 0 ? name : name.slice(0, dot);
 }
 
-/**
- * Maps symbol indices of a stripped object to its debug copy. Debian's pairs share one symbol table layout,
- * so the same index is tried first and accepted when section name, value and name agree; otherwise the
- * symbol is found by that triple.
- */
 /**
  * Requests index the object's symbol table; sites are found through the DWARF file's, which differs for a
  * stripped object paired with its debug copy (Debian's drop the STT_FILE symbols). A symbol is matched by

@@ -1,3 +1,5 @@
+// An object (or its debug copy) opened for the site finder: header, sections and .symtab; compressed modules
+// inflated, plain files read by ranges.
 import { readFileSync } from 'node:fs';
 import { ObjectError } from '../errors.js';
 import { type ElfHeader, readElfHeader } from '../elf/header.js';

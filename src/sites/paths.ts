@@ -1,3 +1,5 @@
+// DWARF paths made relative to the kernel source root (`kernel/irq/irqdesc.c`), the build directory learned per
+// object from its units: the paths aliases and sites are named with.
 import { posix } from 'node:path';
 import { joinPath } from '../dwarf/line.js';
 

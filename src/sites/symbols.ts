@@ -1,3 +1,5 @@
+// What the symbol table tells the site finder: the STT_FILE groups of local symbols (each symbol's source
+// basename), and a symbol's section name.
 import { SHN_UNDEF, STB_LOCAL, STT_FILE } from '../elf/constants.js';
 import type { Section } from '../elf/sections.js';
 import type { SymbolTable } from '../elf/symbols.js';

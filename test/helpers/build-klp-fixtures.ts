@@ -13,6 +13,10 @@
  *   klp-build.o, klp-build-init.o, klp-build-bad.o   klp-build-sample.c: klp-build's klp_object_ext/klp_func_ext
  *                 tables in __klp_objects/__klp_funcs, in .init.klp_objects/.init.klp_funcs, and with a
  *                 nr_funcs past its section
+ *   kpatch.o, kpatch-bad.o   kpatch-sample.c: kpatch-build's `.kpatch.funcs` table with its `.kpatch.strings`,
+ *                 and with a NULL objname and stray bytes after the array
+ *   kpatch-linked.ko  kpatch.o twice, linked by `ld -r -T module.lds` as kpatch-build and kbuild link its
+ *                 objects: one `.kpatch.funcs` of 8 entries, their string relocations moved by ld
  */
 import { cpSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -35,6 +39,9 @@ export interface KlpFixtures {
   readonly klpBuild: string;
   readonly klpBuildInit: string;
   readonly klpBuildBad: string;
+  readonly kpatch: string;
+  readonly kpatchBad: string;
+  readonly kpatchLinked: string;
   readonly work: string;
 }
 
@@ -120,5 +127,9 @@ export async function buildKlpFixtures(): Promise<KlpFixtures> {
   const klpBuild = await cc('klp-build-sample.c', path.join(work, 'klp-build.o'), klp);
   const klpBuildInit = await cc('klp-build-sample.c', path.join(work, 'klp-build-init.o'), klp, ['-DNEW_SECTIONS']);
   const klpBuildBad = await cc('klp-build-sample.c', path.join(work, 'klp-build-bad.o'), klp, ['-DBAD_NR_FUNCS']);
-  return { builds: { A, B, C }, sample, klpSym, klpSymBad, structBad, klpBuild, klpBuildInit, klpBuildBad, work };
+  const kpatch = await cc('kpatch-sample.c', path.join(work, 'kpatch.o'), klp);
+  const kpatchBad = await cc('kpatch-sample.c', path.join(work, 'kpatch-bad.o'), klp, ['-DBAD_ENTRY']);
+  const kpatchLinked = path.join(work, 'kpatch-linked.ko');
+  await run(X86.ld, [...X86.ldEmulation, '-r', '-T', 'scripts/module.lds', '-o', kpatchLinked, kpatch, kpatch], { cwd: srcA });
+  return { builds: { A, B, C }, sample, klpSym, klpSymBad, structBad, klpBuild, klpBuildInit, klpBuildBad, kpatch, kpatchBad, kpatchLinked, work };
 }

@@ -5,10 +5,10 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { findSites } from '../src/sites/find-sites.js';
-import { inObjectDuplicates } from './helpers/dwarf-duplicates.js';
-import { checkObject, summarize } from './helpers/dwarf-kernel-check.js';
-import { haveDwarfdump } from './helpers/dwarf-oracle.js';
+import { findSites } from '../../src/sites/find-sites.js';
+import { inObjectDuplicates } from '../helpers/dwarf-duplicates.js';
+import { checkObject, summarize } from '../helpers/dwarf-kernel-check.js';
+import { haveDwarfdump } from '../helpers/dwarf-oracle.js';
 
 const TREE = process.env.KSYMTREE_CORPUS_DEBUG ?? '/root/.cache/ksymtree-corpus/6.1-cloud-amd64/debug';
 const available = existsSync(join(TREE, 'vmlinux')) && haveDwarfdump();

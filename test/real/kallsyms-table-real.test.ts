@@ -11,12 +11,12 @@ import test from 'ava';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { decodeVmlinuxKallsyms, matchSymtab, type VmlinuxKallsyms } from '../src/kallsyms/vmlinux-table.js';
-import { extractVmlinuz } from '../src/kallsyms/vmlinuz.js';
-import { symposOf, type SymposInput } from '../src/alias/sympos.js';
-import { vmlinuxIgnores } from '../src/kallsyms/vmlinux-rules.js';
-import { scanObject } from '../src/scan/scan-object.js';
-import { hex16, nmSymbols, openElf, storedSymbolCount } from './helpers/build-kallsyms-fixtures.js';
+import { decodeVmlinuxKallsyms, matchSymtab, type VmlinuxKallsyms } from '../../src/kallsyms/vmlinux-table.js';
+import { extractVmlinuz } from '../../src/kallsyms/vmlinuz.js';
+import { symposOf, type SymposInput } from '../../src/alias/sympos.js';
+import { vmlinuxIgnores } from '../../src/kallsyms/vmlinux-rules.js';
+import { scanObject } from '../../src/scan/scan-object.js';
+import { hex16, nmSymbols, openElf, storedSymbolCount } from '../helpers/build-kallsyms-fixtures.js';
 
 interface Kernel {
   readonly series: string;
