@@ -10,8 +10,6 @@ import type { IndexedObject } from './copies.js';
 import type { SourceFrame } from '../dwarf/addr2line.js';
 import { type DwarfAnswer, DwarfObjects, type DwarfTask, type Place } from './object-dwarf.js';
 
-export type { Place } from './object-dwarf.js';
-
 export interface Frame {
   readonly function: string | null;
   /** Relative to the kernel source root when inside it. */
