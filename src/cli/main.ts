@@ -150,11 +150,14 @@ program.command('resolve')
   .option('--kallsyms <file>', '/proc/kallsyms of the running kernel (or a copy) for the runtime address')
   .option('--sys-module <dir>', 'a /sys/module-style directory for module section load addresses', '/sys/module')
   .addOption(formatOption())
-  .action((alias: string, o: { db?: string; kallsyms?: string; sysModule: string; format: TextOrJson }) => {
-    withIndex(o.db, (db) => {
-      const records = resolve(db, alias, { kallsyms: o.kallsyms, sysModule: o.sysModule });
+  .action(async (alias: string, o: { db?: string; kallsyms?: string; sysModule: string; format: TextOrJson }) => {
+    const db = openIndexDb(indexPathToRead(o.db));
+    try {
+      const records = await resolve(db, alias, { kallsyms: o.kallsyms, sysModule: o.sysModule });
       emit(render(o.format, records, () => resolveLines(records)));
-    });
+    } finally {
+      db.close();
+    }
   });
 
 program.command('stats')

@@ -7,6 +7,8 @@ import { symbolize } from '../commands/symbolize.js';
 import { openIndexDb } from '../index/db.js';
 import { DB_HELP, indexPathToRead } from '../index/location.js';
 import { Output } from '../io/output.js';
+import { defaultJobs } from '../scan/pool.js';
+import { positiveInt } from './arguments.js';
 
 const EXIT_INCOMPLETE = 1;
 
@@ -19,7 +21,8 @@ export function registerSymbolize(program: Command): void {
     .option('--kallsyms <file>', '/proc/kallsyms of the traced kernel (or a copy): runtime addresses -> copies')
     .option('--debug-dir <dir>', 'debug tree for objects indexed without DWARF (paired by build-id)')
     .option('--source-root <path>', 'prefix to strip from DWARF paths (default: learned per object)')
-    .action(async (frames: string[], o: { db?: string; format: 'text' | 'json'; kallsyms?: string; debugDir?: string; sourceRoot?: string }) => {
+    .addOption(new Option('-j, --jobs <n>', 'threads reading DWARF (for a few thousand frames and more)').argParser(positiveInt).default(defaultJobs(), 'the number of cores'))
+    .action(async (frames: string[], o: { db?: string; format: 'text' | 'json'; kallsyms?: string; debugDir?: string; sourceRoot?: string; jobs: number }) => {
       const db = openIndexDb(indexPathToRead(o.db));
       const out = new Output();
       try {

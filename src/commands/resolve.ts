@@ -7,6 +7,7 @@ import { indexedConfig } from '../index/queries.js';
 import { FatalError } from '../errors.js';
 import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../index/alias-rows.js';
 import type { Db } from '../index/db.js';
+import { callSitesOf } from '../analyse/callers.js';
 
 export interface ResolveOptions {
   /** A /proc/kallsyms copy (or the live file) of the running kernel. */
@@ -93,6 +94,86 @@ export interface ResolveRecord {
   ftrace: boolean | null;
   /** Why kprobes (kprobe_events, perf, bpftrace) cannot attach to this copy, when they cannot; no probe lines then. */
   probe_refused: string | null;
+  /**
+   * For a copy kprobes cannot reach: the functions of its object that call it directly (what to probe
+   * instead), each call site once; null when not asked or not found (then `callers_error` says why).
+   */
+  callers: Caller[] | null;
+  callers_error: string | null;
+}
+
+/** A function that calls a copy directly, at one call instruction. */
+export interface Caller {
+  name: string;
+  /** Its alias when its name is duplicated in the object. */
+  alias: string | null;
+  sympos: number;
+  /** Whether kprobes can attach to the caller (it has an ftrace entry); null when not known. */
+  ftrace: boolean | null;
+  /** The call instruction, as CALLER+0xOFFSET. */
+  at: string;
+  /** A jump ending the caller: the copy returns straight to the caller's caller. */
+  tail: boolean;
+  /** A notrace caller's own callers, up to CALLER_DEPTH levels from the copy; null beyond. */
+  callers: Caller[] | null;
+}
+
+/** How many levels of notrace callers are followed up to traceable ones. */
+const CALLER_DEPTH = 3;
+
+/** A function symbol of the index, as much as finding and naming its callers needs. */
+interface FunctionRow { idx: number; name: string; value: string; size: number; shndx: number; bind: number; ftrace: number | null; alias: string | null; sympos: number | null }
+
+/**
+ * Direct callers of function symbols of one object (DWARF call sites confirmed by the call instruction),
+ * named from the index; notrace callers are followed up the call chain until traceable ones.
+ */
+class CallerFinder {
+  private functions = new Map<number, FunctionRow[]>();
+  private select;
+
+  constructor(db: Db, private r: AliasRow, private debugPath: string) {
+    this.select = db.prepare(`SELECT s.idx, s.name, s.value, s.size, s.shndx, s.bind, s.ftrace, a.alias, s.sympos FROM symbols s
+        LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
+        WHERE s.object_id = ? AND s.type = 2 AND s.size > 0 AND (? OR s.shndx = ?)`);
+  }
+
+  private get module(): boolean {
+    return this.r.kind === 'module';
+  }
+
+  /** Function symbols of a section (a module's; vmlinux: all of them, key 0), loaded once. */
+  private inSection(section: number): FunctionRow[] {
+    let list = this.functions.get(section);
+    if (!list) this.functions.set(section, (list = this.select.all(this.r.object_id, this.module ? 0 : 1, section) as FunctionRow[]));
+    return list;
+  }
+
+  async callers(f: Pick<FunctionRow, 'idx' | 'name' | 'value' | 'shndx' | 'bind'>, depth: number, seen: Set<number>): Promise<Caller[]> {
+    const sites = await callSitesOf(this.debugPath, { name: f.name, section: this.module ? f.shndx : 0, value: BigInt(`0x${f.value}`), local: f.bind === 0 });
+    const out: Caller[] = [];
+    for (const site of sites) {
+      const g = this.inSection(this.module ? site.section : 0)
+        .find((x) => BigInt(`0x${x.value}`) <= site.at && site.at < BigInt(`0x${x.value}`) + BigInt(x.size));
+      const at = g ? `${g.name}+0x${(site.at - BigInt(`0x${g.value}`)).toString(16)}` : `0x${site.at.toString(16)}`;
+      const follow = g && g.ftrace === 0 && depth < CALLER_DEPTH && !seen.has(g.idx);
+      out.push({ name: g?.name ?? '?', alias: g?.alias ?? null, sympos: g?.sympos ?? 0, ftrace: g && g.ftrace !== null ? g.ftrace === 1 : null, at, tail: site.tail,
+        callers: follow ? await this.callers(g, depth + 1, new Set([...seen, g.idx])) : null });
+    }
+    return out;
+  }
+}
+
+/** The callers of a refused copy, or why they cannot be found. */
+async function callersOf(db: Db, r: AliasRow): Promise<{ callers: Caller[] | null; error: string | null }> {
+  const o = db.prepare('SELECT debug_path FROM objects WHERE id = ?').get(r.object_id) as { debug_path: string | null };
+  if (!o.debug_path) return { callers: null, error: `${r.object}: no DWARF in the index (index with --debug-dir) to find callers in` };
+  const sym = db.prepare('SELECT shndx, bind FROM symbols WHERE object_id = ? AND idx = ?').get(r.object_id, r.idx) as { shndx: number; bind: number };
+  try {
+    return { callers: await new CallerFinder(db, r, o.debug_path).callers({ ...r, ...sym }, 1, new Set([r.idx])), error: null };
+  } catch (e) {
+    return { callers: null, error: (e as Error).message };
+  }
 }
 
 /**
@@ -107,13 +188,18 @@ function probeRefused(r: AliasRow, notraceAllowed: boolean): string | null {
     + 'probe its callers, or use its livepatch position';
 }
 
-/** `ksymtree resolve ALIAS`: where that copy is, and trace lines that reach exactly it on a running kernel. */
-export function resolve(db: Db, alias: string, opts: ResolveOptions): ResolveRecord[] {
+/**
+ * `ksymtree resolve ALIAS`: where that copy is, and trace lines that reach exactly it on a running kernel;
+ * for a copy kprobes cannot reach, its callers.
+ */
+export async function resolve(db: Db, alias: string, opts: ResolveOptions): Promise<ResolveRecord[]> {
   const rows = aliasRowsByAlias(db, alias);
   if (!rows.length) throw new FatalError(`${alias}: no such alias in the index (see \`ksymtree lookup NAME\`)`);
   const notraceAllowed = indexedConfig(db)?.options.CONFIG_KPROBE_EVENTS_ON_NOTRACE === 'y';
-  return rows.map((r) => {
+  const records: ResolveRecord[] = [];
+  for (const r of rows) {
     const refused = probeRefused(r, notraceAllowed);
+    const callers = refused ? await callersOf(db, r) : { callers: null, error: null };
     const obj = objectName(r);
     const ev = eventName(r);
     // Each form gets its own event name: pasting both then makes two events, not one firing twice.
@@ -124,7 +210,7 @@ export function resolve(db: Db, alias: string, opts: ResolveOptions): ResolveRec
       `0x${(BigInt(`0x${r.value}`) - BigInt(`0x${found.value}`)).toString(16)}`);
     const rt = runtimeAddress(r, opts);
     const addr = rt && `0x${rt.address.toString(16)}`;
-    return {
+    records.push({
       alias, object: obj, path: r.object, name: r.name, sympos: r.sympos, section: r.section, offset: offsetInSection(r), size: r.size,
       decl_file: r.decl_file, decl_line: r.decl_line, unit: r.unit,
       livepatch: { objname: r.kind === 'vmlinux' ? null : obj, old_name: r.name, old_sympos: r.sympos },
@@ -133,8 +219,31 @@ export function resolve(db: Db, alias: string, opts: ResolveOptions): ResolveRec
         bpftrace: `bpftrace -e 'kprobe:${addr} { printf("${evAddress}\\n"); }'` } : null,
       ftrace: r.ftrace === null ? null : r.ftrace === 1,
       probe_refused: refused,
-    };
-  });
+      callers: callers.callers,
+      callers_error: callers.error,
+    });
+  }
+  return records;
+}
+
+/** The text lines naming a refused copy's callers, notrace callers followed by their own. */
+function callerLines(r: ResolveRecord): string[] {
+  if (r.callers_error) return [`  callers: not found (${r.callers_error})`];
+  if (!r.callers) return [];
+  if (!r.callers.length) {
+    return [`  callers: no direct call to this copy in ${r.object} (DWARF call sites); it runs, if at all, through a function pointer`];
+  }
+  const lines = [`  callers in ${r.object} (probe a traceable one instead):`];
+  const walk = (list: readonly Caller[], indent: string) => {
+    for (const c of list) {
+      const how = c.ftrace === null ? 'traceability unknown' : c.ftrace ? 'traceable' : 'notrace too';
+      lines.push(`${indent}${c.alias ?? c.name}: ${c.tail ? 'jumps to it (tail call)' : 'calls it'} at ${c.at}, ${how}`);
+      if (c.callers && !c.callers.length) lines.push(`${indent}  (no direct caller: reached through a function pointer, if at all)`);
+      if (c.callers) walk(c.callers, `${indent}  `);
+    }
+  };
+  walk(r.callers, '    ');
+  return lines;
 }
 
 /** The text view of `resolve`: a summary line, then livepatch, kprobe, perf and bpftrace lines. */
@@ -144,7 +253,7 @@ export function resolveLines(records: readonly ResolveRecord[]): string[] {
     const site = siteText(r);
     out.push(`${r.alias}: ${r.object} ${r.name} sympos ${r.sympos}, ${r.section ?? '?'}+${r.offset}, size ${r.size}${site ? `, defined at ${site}` : ''}`);
     out.push(`  livepatch: .objname = ${r.livepatch.objname === null ? 'NULL' : `"${r.livepatch.objname}"`}, .old_name = "${r.name}", .old_sympos = ${r.sympos}`);
-    if (r.probe_refused) out.push(`  no probe lines: ${r.probe_refused}`);
+    if (r.probe_refused) out.push(`  no probe lines: ${r.probe_refused}`, ...callerLines(r));
     if (r.anchor) {
       out.push(`  kprobe_events: ${r.anchor.kprobe_event}`);
       out.push(`    (${r.anchor.name} is unique in ${r.livepatch.objname === null ? 'the whole tree' : r.object}, so kernels that refuse non-unique names accept it; stable across module loads and KASLR)`);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Db } from '../index/db.js';
 import type { Output } from '../io/output.js';
+import { defaultJobs } from '../scan/pool.js';
 import { type Copy, CopyFinder, type Placement } from '../symbolize/copies.js';
 import { type InputFrame, framesOfArguments, framesOfLine } from '../symbolize/frames.js';
 import { KallsymsFile } from '../symbolize/kallsyms-file.js';
@@ -15,6 +16,8 @@ export interface SymbolizeOptions {
   /** A debug tree for objects the index has no debug copy for (an installed tree indexed alone). */
   readonly debugDir?: string;
   readonly sourceRoot?: string;
+  /** Threads reading DWARF (default: the number of cores); 1 reads in this thread. */
+  readonly jobs?: number;
 }
 
 /** One copy's answer: its source frames (innermost first) or why there are none. */
@@ -34,29 +37,31 @@ interface Resolved {
 
 /** Resolves every frame: copies from the index, then each object's DWARF once for all its addresses. */
 async function resolveFrames(db: Db, frames: { frame: InputFrame; at: number }[], opts: SymbolizeOptions): Promise<Resolved[]> {
-  const finder = new CopyFinder(db, opts.kallsyms ? new KallsymsFile(opts.kallsyms) : null);
-  finder.prefetch(frames.map((f) => f.frame));
-  const placements = frames.map(({ frame }) => finder.place(frame));
-  const byObject = new Map<number, { copy: Copy; offset: bigint; slot: [number, number] }[]>();
-  placements.forEach((p, i) => {
-    if ('error' in p) return;
-    p.copies.forEach((copy, j) => {
-      const list = byObject.get(copy.object.id) ?? [];
-      list.push({ copy, offset: p.offset, slot: [i, j] });
-      byObject.set(copy.object.id, list);
-    });
-  });
-  const answers: CopyAnswer[][] = placements.map((p) => ('error' in p ? [] : p.copies.map((copy) => ({ copy, frames: '' }))));
-  const lines = new ObjectLines(opts.debugDir ?? null, opts.sourceRoot);
+  // Made first: its threads (for many frames) start while the index is queried.
+  const lines = new ObjectLines(opts.debugDir ?? null, opts.sourceRoot, opts.jobs ?? defaultJobs(), frames.length);
   try {
-    for (const list of byObject.values()) {
-      const found = await lines.frames(list[0].copy.object, list.map((x) => ({ section: x.copy.section, value: x.copy.value + x.offset })));
-      list.forEach((x, k) => (answers[x.slot[0]][x.slot[1]] = { copy: x.copy, frames: found[k] }));
-    }
+    const finder = new CopyFinder(db, opts.kallsyms ? new KallsymsFile(opts.kallsyms) : null);
+    finder.prefetch(frames.map((f) => f.frame));
+    const placements = frames.map(({ frame }) => finder.place(frame));
+    const byObject = new Map<number, { copy: Copy; offset: bigint; slot: [number, number] }[]>();
+    placements.forEach((p, i) => {
+      if ('error' in p) return;
+      p.copies.forEach((copy, j) => {
+        const list = byObject.get(copy.object.id) ?? [];
+        list.push({ copy, offset: p.offset, slot: [i, j] });
+        byObject.set(copy.object.id, list);
+      });
+    });
+    const answers: CopyAnswer[][] = placements.map((p) => ('error' in p ? [] : p.copies.map((copy) => ({ copy, frames: '' }))));
+    const lists = [...byObject.values()];
+    const found = await lines.frames(lists.map((list) => ({
+      object: list[0].copy.object, places: list.map((x) => ({ section: x.copy.section, value: x.copy.value + x.offset })),
+    })));
+    lists.forEach((list, n) => list.forEach((x, k) => (answers[x.slot[0]][x.slot[1]] = { copy: x.copy, frames: found[n][k] })));
+    return frames.map(({ frame, at }, i) => ({ frame, at, placement: placements[i], answers: answers[i] }));
   } finally {
-    lines.close();
+    await lines.close();
   }
-  return frames.map(({ frame, at }, i) => ({ frame, at, placement: placements[i], answers: answers[i] }));
 }
 
 const sameFrames = (a: Frame[] | string, b: Frame[] | string) => JSON.stringify(a) === JSON.stringify(b);

@@ -289,11 +289,16 @@ export class Dwarf {
     const off = unit.stmtList;
     if (off === null) return null;
     let p = this.lines.get(off);
-    if (p === undefined) {
-      const s = this.file.section('.debug_line');
-      p = s ? this.once(`line ${off}`, () => LineProgram.parse(this, s, off, unit)) : null;
+    if (p !== undefined) {
+      this.lines.delete(off);
       this.lines.set(off, p);
+      return p;
     }
+    const s = this.file.section('.debug_line');
+    p = s ? this.once(`line ${off}`, () => LineProgram.parse(this, s, off, unit)) : null;
+    this.lines.set(off, p);
+    // Kept like units, the most recent only: a vmlinux walk would otherwise hold every unit's file table.
+    if (this.lines.size > UNIT_CACHE) this.lines.delete(this.lines.keys().next().value!);
     return p;
   }
 }

@@ -180,49 +180,70 @@ export class LineProgram {
   /**
    * For each target address, the row that covers it as llvm's line-table lookup picks it: inside a sequence
    * [first row, end_sequence), the last row (in program order) whose address is at or below the target.
-   * Null when no sequence covers the address.
+   * Null when no sequence covers the address. One pass: the targets, sorted, are answered as the rows pass
+   * them (a row above a target closes it with the row before), the rest of a sequence's at its end.
    */
   coveringRows(targets: readonly Address[]): (LineRow | null)[] {
     const out: (LineRow | null)[] = targets.map(() => null);
     let pending = targets.length;
     if (pending === 0) return out;
+    const order = Array.from(targets.keys()).sort((a, b) => compareAddress(targets[a], targets[b]));
     let section = 0;
     let base = 0n;
     /** Added to the sink's offsets: they restart at each set_address, rows here count from the first. */
     let shift = 0;
-    // The current sequence's rows as parallel number arrays (a kernel unit has tens of thousands of rows).
-    const offs: number[] = [];
-    const files: number[] = [];
-    const lines: number[] = [];
-    const columns: number[] = [];
+    // The next target (position in `order`) and its offset from `base`; Infinity when none lies in this sequence.
+    let next = 0;
+    let nextAt = Infinity;
+    const measure = () => {
+      const d = next < order.length ? offsetFrom(targets[order[next]], section, base) : null;
+      nextAt = d === null ? Infinity : d;
+    };
+    // The row before the current one (the candidate for targets below the current row's address).
+    let have = false;
+    let prevOff = 0;
+    let prevFile = 0;
+    let prevLine = 0;
+    let prevColumn = 0;
+    /** Closes the sequence's targets below `limit` with the previous row (when it lies at or below them). */
+    const closeBelow = (limit: number) => {
+      while (nextAt < limit) {
+        if (have && prevOff <= nextAt) {
+          const i = order[next];
+          if (out[i] === null) pending--;
+          out[i] = { file: prevFile, line: prevLine, column: prevColumn };
+        }
+        next++;
+        measure();
+      }
+    };
     this.execute({
       sequence: (s, b) => {
         // gcc sets the address again at each function inside one sequence: keep measuring from the first.
-        if (offs.length && s === section) {
+        if (have && s === section) {
           shift = Number(b - base);
           return;
         }
         section = s;
         base = b;
         shift = 0;
+        // This sequence's targets: those of its section from its base on (within 4 GB of it).
+        const from = { section: s, value: b };
+        next = partitionPoint(order.length, (k) => compareAddress(targets[order[k]], from) < 0);
+        measure();
       },
       row: (off, file, line, column) => {
-        offs.push(off + shift);
-        files.push(file);
-        lines.push(line);
-        columns.push(column);
+        const at = off + shift;
+        closeBelow(at);
+        have = true;
+        prevOff = at;
+        prevFile = file;
+        prevLine = line;
+        prevColumn = column;
       },
       end: (off) => {
-        if (offs.length) {
-          for (let i = 0; i < targets.length; i++) {
-            const d = offsetFrom(targets[i], section, base);
-            if (d === null || d < offs[0] || d >= off + shift) continue;
-            const k = partitionPoint(offs.length, (j) => offs[j] <= d) - 1;
-            if (out[i] === null) pending--;
-            out[i] = { file: files[k], line: lines[k], column: columns[k] };
-          }
-        }
-        offs.length = files.length = lines.length = columns.length = 0;
+        closeBelow(off + shift);
+        have = false;
       },
       // Sequences do not overlap: once every target has its row, later sequences cannot change it.
       done: () => pending === 0,
@@ -236,7 +257,7 @@ export class LineProgram {
    * end_sequence; stops early when `sink.done()`.
    */
   private execute(sink: RowSink): void {
-    const program = this.section.read(this.offset + this.programStart, this.end - this.programStart, 'line program opcodes');
+    const program = opcodes(this.section, this.offset + this.programStart, this.end - this.programStart);
     const r = new DwarfReader(program, this.section.little, this.section, this.offset + this.programStart);
     const relocatable = this.section.relocatable;
     let off = 0;
@@ -313,12 +334,28 @@ export class LineProgram {
   }
 }
 
+/** Opcodes of on-disk programs are read into one buffer, reused: a run is over before the next begins. */
+let scratch = Buffer.alloc(0);
+
+/** A program's opcode bytes: a view of an in-memory section, else read into the scratch buffer. */
+function opcodes(section: DwarfSection, offset: number, length: number): Buffer {
+  if (section.inMemory || !section.readInto) return section.read(offset, length, 'line program opcodes');
+  if (scratch.length < length) scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(length, 1 << 16))));
+  const bytes = scratch.subarray(0, length);
+  section.readInto(offset, bytes, 'line program opcodes');
+  return bytes;
+}
+
 /** What LineProgram.execute reports; offsets are from the base of the current sequence. */
 interface RowSink {
   sequence(section: number, base: bigint): void;
   row(off: number, file: number, line: number, column: number): void;
   end(off: number): void;
   done(): boolean;
+}
+
+function compareAddress(a: Address, b: Address): number {
+  return a.section - b.section || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
 }
 
 /** A target's offset from a sequence base in `section`, or null when it lies elsewhere or below it. */

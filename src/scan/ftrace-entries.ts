@@ -1,7 +1,9 @@
 // Which functions ftrace can attach to: the call sites the compiler recorded in `__mcount_loc` (x86 `-mfentry
-// -mrecord-mcount`). A function copy with none is notrace (every out-of-line copy of a header `static inline`),
-// and kprobe events refuse it unless CONFIG_KPROBE_EVENTS_ON_NOTRACE=y (trace_kprobe.c within_notrace_func()).
-import { EM_386, EM_X86_64, ET_REL, SHT_NOBITS } from '../elf/constants.js';
+// -mrecord-mcount`) or `__patchable_function_entries` (arm64 `-fpatchable-function-entry=2`). A function copy
+// with none is notrace (every out-of-line copy of a header `static inline`), and kprobe events refuse it unless
+// CONFIG_KPROBE_EVENTS_ON_NOTRACE=y (trace_kprobe.c within_notrace_func()).
+import { dynamicRelocationValues } from '../kallsyms/dynamic-relocations.js';
+import { EM_386, EM_AARCH64, EM_X86_64, ET_REL, SHT_NOBITS } from '../elf/constants.js';
 import type { ElfHeader } from '../elf/header.js';
 import { absoluteRelocation, readRelocations, relocationSectionsFor } from '../elf/relocations.js';
 import { type Section, sectionBytes } from '../elf/sections.js';
@@ -23,18 +25,31 @@ export class FtraceEntries {
 }
 
 const ANY = -1;
-const MCOUNT_LOC = '__mcount_loc';
 
 /**
- * The call sites of an x86 object, or null when they cannot be known: another machine (arm64 and others record
- * `__patchable_function_entries`, not read here), or no ftrace in the build.
+ * The section a module's compiler-recorded call sites are in, per machine: x86's `__fentry__` calls, arm64's
+ * patchable entries (6.1's DYNAMIC_FTRACE_WITH_REGS: two NOPs at the function's start; the prefix NOPs of
+ * later kernels' CALL_OPS would put the site before the symbol, and are not handled here).
+ */
+const SITES_SECTION: Readonly<Record<number, string>> = {
+  [EM_X86_64]: '__mcount_loc', [EM_386]: '__mcount_loc', [EM_AARCH64]: '__patchable_function_entries',
+};
+
+/**
+ * The call sites of an x86 or arm64 object, or null when they cannot be known: another machine, or no ftrace
+ * in the build.
  */
 export function readFtraceEntries(src: ByteSource, h: ElfHeader, sections: readonly Section[], symtab: SymbolTable): FtraceEntries | null {
-  if (h.machine !== EM_X86_64 && h.machine !== EM_386) return null;
-  return h.type === ET_REL ? moduleEntries(src, h, sections, symtab) : vmlinuxEntries(src, h, sections, symtab);
+  const name = SITES_SECTION[h.machine];
+  if (!name) return null;
+  return h.type === ET_REL ? moduleEntries(src, h, sections, symtab, name) : vmlinuxEntries(src, h, sections, symtab);
 }
 
-/** vmlinux: the addresses between __start_mcount_loc and __stop_mcount_loc (in .init.data). */
+/**
+ * vmlinux: the addresses between __start_mcount_loc and __stop_mcount_loc (in .init.data; arm64's linker
+ * script puts the patchable entries there too). A position-independent kernel (arm64) leaves those words 0 in
+ * the file: their values are in its dynamic relocations, applied at boot.
+ */
 function vmlinuxEntries(src: ByteSource, h: ElfHeader, sections: readonly Section[], symtab: SymbolTable): FtraceEntries | null {
   const marks = firstValues(symtab, ['__start_mcount_loc', '__stop_mcount_loc']);
   if (marks.size < 2) return null;
@@ -45,19 +60,33 @@ function vmlinuxEntries(src: ByteSource, h: ElfHeader, sections: readonly Sectio
   const bytes = sectionBytes(src, holder).subarray(Number(start - BigInt(`0x${holder.addr}`)), Number(stop - BigInt(`0x${holder.addr}`)));
   const width = h.is64 ? 8 : 4;
   const sites: bigint[] = [];
+  let dynamic: Map<bigint, bigint> | null = null;
   for (let o = 0; o + width <= bytes.length; o += width) {
-    const v = h.is64 ? (h.little ? bytes.readBigUInt64LE(o) : bytes.readBigUInt64BE(o)) : BigInt(h.little ? bytes.readUInt32LE(o) : bytes.readUInt32BE(o));
+    let v = h.is64 ? (h.little ? bytes.readBigUInt64LE(o) : bytes.readBigUInt64BE(o)) : BigInt(h.little ? bytes.readUInt32LE(o) : bytes.readUInt32BE(o));
+    if (v === 0n) {
+      dynamic ??= dynamicRelocationValues(src, h, sections);
+      v = dynamic.get(start + BigInt(o)) ?? 0n;
+    }
     if (v !== 0n) sites.push(v);
   }
   return new FtraceEntries(new Map([[ANY, sites.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))]]));
 }
 
-/** A module: each `__mcount_loc` entry is an absolute relocation to (section, offset) of a call site. */
-function moduleEntries(src: ByteSource, h: ElfHeader, sections: readonly Section[], symtab: SymbolTable): FtraceEntries | null {
-  const loc = sections.find((s) => s.name === MCOUNT_LOC);
-  if (!loc) return null;
-  const bytes = sectionBytes(src, loc);
+/**
+ * A module: each entry of its `name` sections (arm64 may have several: SHF_LINK_ORDER keeps one per group) is
+ * an absolute relocation to (section, offset) of a call site.
+ */
+function moduleEntries(src: ByteSource, h: ElfHeader, sections: readonly Section[], symtab: SymbolTable, name: string): FtraceEntries | null {
+  const locs = sections.filter((s) => s.name === name);
+  if (!locs.length) return null;
   const sites = new Map<number, bigint[]>();
+  for (const loc of locs) addModuleSites(src, h, loc, sections, symtab, sites);
+  for (const list of sites.values()) list.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return new FtraceEntries(sites);
+}
+
+function addModuleSites(src: ByteSource, h: ElfHeader, loc: Section, sections: readonly Section[], symtab: SymbolTable, sites: Map<number, bigint[]>): void {
+  const bytes = sectionBytes(src, loc);
   for (const rs of relocationSectionsFor(sections, loc)) {
     const table = readRelocations(src, h, rs);
     for (let i = 0; i < table.count; i++) {
@@ -73,6 +102,4 @@ function moduleEntries(src: ByteSource, h: ElfHeader, sections: readonly Section
       list.push(symtab.value(sym) + addend);
     }
   }
-  for (const list of sites.values()) list.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return new FtraceEntries(sites);
 }

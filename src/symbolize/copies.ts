@@ -43,10 +43,17 @@ function toCopy(object: IndexedObject, r: SymbolRow): Copy {
   return { object, idx: r.idx, name: r.name, value: BigInt(`0x${r.value}`), size: r.size, section: r.section, sympos: r.sympos ?? 0, alias: r.alias };
 }
 
+/** The list sorted (vmlinux's table is in address order already: then only checked). */
+function ascending(list: string[]): string[] {
+  for (let i = 1; i < list.length; i++) if (list[i - 1] > list[i]) return list.sort();
+  return list;
+}
+
 /** Index queries of one `symbolize` run, with the per-object tables it needs loaded once. */
 export class CopyFinder {
   private objects = new Map<string, IndexedObject | null>();
-  private gaps = new Map<string, bigint[]>();
+  /** Sorted kallsyms addresses per object (vmlinux) or section (a module), as the index's 16-digit hex. */
+  private gaps = new Map<string, string[]>();
   private functions: { values: bigint[]; rows: SymbolRow[] } | null = null;
   private byName;
   private byNames;
@@ -63,7 +70,7 @@ export class CopyFinder {
       LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
       WHERE s.name IN (SELECT value FROM json_each(?)) AND s.object_id = ? AND s.ks_letter IS NOT NULL
       ORDER BY coalesce(s.sympos, 0), s.idx`);
-    this.kallsymsAddresses = db.prepare('SELECT DISTINCT address FROM kallsyms_entries WHERE object_id = ? ORDER BY address');
+    this.kallsymsAddresses = db.prepare('SELECT address FROM kallsyms_entries WHERE object_id = ?');
   }
 
   object(module: string | null): IndexedObject | null {
@@ -105,19 +112,22 @@ export class CopyFinder {
    * (vmlinux: its decoded table; a module: the next visible symbol of the same section, else the section end).
    */
   private kernelSize(c: Copy): bigint | null {
-    const key = `${c.object.id}:${c.section}`;
+    // vmlinux's table holds every section's symbols: one list for the object.
+    const key = c.object.kind === 'vmlinux' ? `${c.object.id}` : `${c.object.id}:${c.section}`;
     let list = this.gaps.get(key);
     if (!list) {
-      const rows = c.object.kind === 'vmlinux'
-        ? (this.kallsymsAddresses.pluck().all(c.object.id) as string[])
+      list = c.object.kind === 'vmlinux'
+        ? ascending(this.kallsymsAddresses.pluck().all(c.object.id) as string[])
         : (this.db.prepare(`SELECT s.value FROM symbols s JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
             WHERE s.object_id = ? AND sec.name = ? AND s.ks_letter IS NOT NULL
             UNION SELECT printf('%016x', size) FROM sections WHERE object_id = ? AND name = ? ORDER BY 1`).pluck().all(c.object.id, c.section, c.object.id, c.section) as string[]);
-      list = rows.map((v) => BigInt(`0x${v}`));
       this.gaps.set(key, list);
     }
-    const next = partitionPoint(list.length, (k) => list[k] <= c.value);
-    return next < list.length ? list[next] - c.value : null;
+    // Fixed-width hex compares as the addresses do.
+    const value = c.value.toString(16).padStart(16, '0');
+    const gaps = list;
+    const next = partitionPoint(gaps.length, (k) => gaps[k] <= value);
+    return next < gaps.length ? BigInt(`0x${gaps[next]}`) - c.value : null;
   }
 
   /** The copy or copies a frame may have run in. */

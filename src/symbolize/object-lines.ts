@@ -1,16 +1,14 @@
-// The DWARF side of `symbolize`: each object's debug copy opened once, addresses turned into source frames
-// with paths relative to the kernel source root.
+// The source side of `symbolize`: each object's debug copy found once, its places handed to the DWARF
+// reader (in worker threads when there are enough of them) and the answers' paths made relative to the
+// kernel source root, in input order.
+import { Piscina } from 'piscina';
 import { readBuildId } from '../scan/build-id.js';
 import { pairDebugCopies } from '../tree/debug-pairing.js';
 import { type FoundObject, walkTree } from '../tree/walk.js';
-import { addressFrames, type SourceFrame } from '../dwarf/addr2line.js';
-import { Dwarf } from '../dwarf/context.js';
-import { DwarfFile } from '../dwarf/sections.js';
-import { UnitAddressIndex } from '../dwarf/unit-index.js';
-import { ET_REL } from '../elf/constants.js';
-import { type OpenedObject, openObject } from '../sites/object.js';
 import { PathMapper } from '../sites/paths.js';
 import type { IndexedObject } from './copies.js';
+import type { SourceFrame } from '../dwarf/addr2line.js';
+import { type DwarfAnswer, DwarfObjects, type DwarfTask, type Place } from './object-dwarf.js';
 
 export interface Frame {
   readonly function: string | null;
@@ -20,27 +18,41 @@ export interface Frame {
   readonly column: number;
 }
 
-/** A place in an object as the index stores it: section name and offset (vmlinux: the address itself). */
-export interface Place {
-  readonly section: string | null;
-  readonly value: bigint;
+const WORKER = new URL('../../workers/symbolize.js', import.meta.url).href;
+/** An object with this many places is shared out between the threads (vmlinux); a smaller one is not. */
+const SHARED_PLACES = 1000;
+/** Below this many frames in all, threads cost more to start than they save. */
+const THREADED_FRAMES = 2000;
+
+/** Where the DWARF reading runs: this thread, or a pool of worker threads. */
+interface Reader {
+  frames(task: DwarfTask): Promise<DwarfAnswer>;
+  close(): Promise<void>;
 }
 
-interface Opened {
-  obj: OpenedObject;
-  file: DwarfFile;
-  dwarf: Dwarf;
-  units: UnitAddressIndex;
-  paths: PathMapper;
+function inThread(): Reader {
+  const objects = new DwarfObjects();
+  return { frames: (task) => objects.frames(task), close: () => objects.close() };
+}
+
+function workers(jobs: number): Reader {
+  const pool = new Piscina({ filename: WORKER, minThreads: jobs, maxThreads: jobs });
+  return { frames: (task) => pool.run(task) as Promise<DwarfAnswer>, close: () => pool.destroy() };
 }
 
 /** Debug copies of the objects of one run; `--debug-dir` pairs objects the index has none for by build-id. */
 export class ObjectLines {
-  private open = new Map<number, Opened | string>();
   private debugDirFiles: FoundObject[] | null = null;
-  readonly problems: string[] = [];
+  private reader: Reader | null = null;
+  private threads = 1;
 
-  constructor(private debugDir: string | null, private sourceRoot?: string) {}
+  /** `jobs` threads read DWARF when the run has `frames` enough; else this thread does. */
+  constructor(private debugDir: string | null, private sourceRoot: string | undefined, jobs: number, frames: number) {
+    if (jobs > 1 && frames >= THREADED_FRAMES) {
+      this.reader = workers(jobs);
+      this.threads = jobs;
+    }
+  }
 
   private async debugPath(o: IndexedObject): Promise<string | null> {
     if (o.debugPath && !this.debugDir) return o.debugPath;
@@ -52,58 +64,38 @@ export class ObjectLines {
     return link.path ?? o.debugPath;
   }
 
-  private async opened(o: IndexedObject): Promise<Opened | string> {
-    let x = this.open.get(o.id);
-    if (x === undefined) {
-      const path = await this.debugPath(o);
-      if (!path) x = `${o.path}: no DWARF (index it with --debug-dir, or give --debug-dir)`;
-      else {
-        try {
-          const obj = await openObject(path);
-          const file = new DwarfFile(obj.src, obj.h, obj.sections, obj.symtab, (e) => this.problems.push(e.message));
-          const dwarf = new Dwarf(file);
-          if (!dwarf.info) x = `${path}: no .debug_info`;
-          else x = { obj, file, dwarf, units: new UnitAddressIndex(dwarf, (e) => this.problems.push(String((e as Error)?.message ?? e))), paths: new PathMapper(this.sourceRoot) };
-        } catch (e) {
-          x = `${path}: ${(e as Error).message}`;
-        }
-      }
-      this.open.set(o.id, x);
-    }
-    return x;
-  }
-
-  /** Source frames (innermost first) of each place of object `o`; a string says why there are none. */
-  async frames(o: IndexedObject, places: readonly Place[]): Promise<(Frame[] | string)[]> {
-    const x = await this.opened(o);
-    if (typeof x === 'string') return places.map(() => x);
-    const relocatable = x.obj.h.type === ET_REL;
-    const targets = places.map((p) => {
-      if (!relocatable) return { section: 0, value: p.value };
-      const s = x.obj.sections.find((sec) => sec.name === p.section);
-      return { section: s ? s.index : -2, value: p.value };
-    });
-    let found: SourceFrame[][];
-    try {
-      found = addressFrames(x.dwarf, x.units, targets);
-    } catch (e) {
-      const why = `${x.obj.path}: ${(e as Error).message}`;
-      return places.map(() => why);
-    }
-    return found.map((frames) => {
-      if (!frames.length) return `${x.obj.path}: no line-table row or subprogram covers this address`;
-      x.paths.learn(frames[0].unit.name, frames[0].unit.compDir);
-      return frames.map((f) => ({
-        function: f.function, file: f.file === null ? null : x.paths.relative(f.file, f.unit.compDir), line: f.line, column: f.column,
-      }));
+  /**
+   * Source frames (innermost first) of the places of each object; a string says why a place has none.
+   * All objects' tasks run at once.
+   */
+  async frames(objects: readonly { object: IndexedObject; places: readonly Place[] }[]): Promise<(Frame[] | string)[][]> {
+    this.reader ??= inThread();
+    const reader = this.reader;
+    const answers = await Promise.all(objects.map(async ({ object, places }) => {
+      const path = await this.debugPath(object);
+      if (!path) return places.map(() => `${object.path}: no DWARF (index it with --debug-dir, or give --debug-dir)`);
+      // A large object is shared out by units between the threads; a small one is one thread's task.
+      const count = places.length >= SHARED_PLACES ? this.threads : 1;
+      const out: (SourceFrame[] | string)[] = new Array(places.length);
+      const tasks = Array.from({ length: count }, (_, index) => reader.frames({ path, places, ...(count > 1 ? { share: { index, count } } : {}) })
+        .then((found) => found.forEach((f, i) => { if (f !== null) out[i] = f; })));
+      await Promise.all(tasks);
+      return out;
+    }));
+    // Paths are learned and mapped in input order, as one thread reading everything would.
+    return answers.map((found) => {
+      const paths = new PathMapper(this.sourceRoot);
+      return found.map((frames) => {
+        if (typeof frames === 'string') return frames;
+        paths.learn(frames[0].unit.name, frames[0].unit.compDir);
+        return frames.map((f) => ({
+          function: f.function, file: f.file === null ? null : paths.relative(f.file, f.unit.compDir), line: f.line, column: f.column,
+        }));
+      });
     });
   }
 
-  close(): void {
-    for (const x of this.open.values()) {
-      if (typeof x === 'string') continue;
-      x.file.close();
-      x.obj.close();
-    }
+  close(): Promise<void> {
+    return this.reader?.close() ?? Promise.resolve();
   }
 }

@@ -1,8 +1,9 @@
-// `npm run bench -- [TREE] [--debug-dir DIR] [--all-sites] [--apply INSTALLED_TREE] [--runs N] [--no-addr2line]
-// [--no-link-pass]`: ksymtree
-// next to its peers on the same files, in one run: nm -A for the scan, addr2line (the kas_alias method) for
-// the sites, xz -dc for a tree of .ko.xz, and, for the tree's vmlinux with a config beside it, one kernel-build
-// link pass (`kallsyms-aliases`) beside that pass's mksysmap. Wall time and peak RSS come from GNU time (/usr/bin/time) around
+// `npm run bench -- [TREE] [--debug-dir DIR] [--all-sites] [--apply INSTALLED_TREE] [--runs N] [--frames N]
+// [--decode-frames N] [--symbolize-only] [--no-addr2line] [--no-link-pass] [--no-symbolize]`: ksymtree next to its peers on the
+// same files, in one run: nm -A for the scan, addr2line (the kas_alias method) for the sites, xz -dc for a tree
+// of .ko.xz, for the tree's vmlinux with a config beside it one kernel-build link pass (`kallsyms-aliases`)
+// beside that pass's mksysmap, and `symbolize` on N frames (default 10,000) beside addr2line and
+// decode_stacktrace.sh. Wall time and peak RSS come from GNU time (/usr/bin/time) around
 // each command; the page cache is warmed first so that every command reads from memory. The commands run in
 // turn, N rounds (default 3), and each row gives the median. A row is marked UNRELIABLE when other processes
 // used more than a quarter of a core while it ran. Figures are printed, never asserted.
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { findConfig } from '../../src/config/find-config.js';
 import { walkTree } from '../../src/tree/walk.js';
 import { linuxSource61File } from '../e2e/harness/kernels.js';
+import { symbolizeFrames } from './symbolize-frames.js';
 
 interface Command {
   readonly label: string;
@@ -22,6 +24,8 @@ interface Command {
 
 interface Run {
   readonly seconds: number;
+  /** User + system CPU seconds of the command (and its children). */
+  readonly cpu: number;
   readonly peakRssMb: number;
   /** CPU seconds other processes used while this run went on (the machine's busy time minus ours). */
   readonly otherCpu: number;
@@ -65,7 +69,7 @@ function timed(c: Command): Run {
   if (r.error || !m) throw new Error(`${c.label}: could not time \`${c.shell}\` (needs GNU time at /usr/bin/time): ${r.error?.message ?? r.stderr}`);
   if (r.status !== 0 && r.status !== 1) process.stderr.write(`bench: ${c.label} exited with ${r.status}: ${r.stderr.slice(-400)}\n`);
   const phases = /ksymtree: timings: (.*)/.exec(r.stderr)?.[1];
-  return { seconds: Number(m[1]), peakRssMb: Number(m[2]) / 1024, otherCpu: Math.max(0, busy - Number(m[3]) - Number(m[4])), phases };
+  return { seconds: Number(m[1]), cpu: Number(m[3]) + Number(m[4]), peakRssMb: Number(m[2]) / 1024, otherCpu: Math.max(0, busy - Number(m[3]) - Number(m[4])), phases };
 }
 
 /** Every command once per round, in turn, so that a change of machine load falls on all of them alike. */
@@ -118,9 +122,13 @@ function main(): void {
   const applyTree = option('--apply');
   const allSites = flag('--all-sites');
   const rounds = Math.max(1, Number(option('--runs') ?? 3));
-  // The addr2line peer takes minutes; the link pass needs linux-source-6.1. Either can be left out of a run.
+  // The addr2line and decode_stacktrace.sh peers take minutes; the link pass needs linux-source-6.1. Each can be left out.
   const withAddr2line = !flag('--no-addr2line');
   const withLinkPass = !flag('--no-link-pass');
+  const withSymbolize = !flag('--no-symbolize');
+  const frameCount = Number(option('--frames') ?? 10000);
+  const decodeFrames = Number(option('--decode-frames') ?? 200);
+  const symbolizeOnly = flag('--symbolize-only');
   const tree = resolve(args[0] ?? defaultTree());
   const { objects } = walkTree(tree);
   const plain = objects.filter((o) => !/\.(gz|xz|zst)$/.test(o.path)).map((o) => o.path);
@@ -140,6 +148,12 @@ function main(): void {
   const xz = objects.filter((o) => o.path.endsWith('.ko.xz')).map((o) => o.path);
   const xzList = join(work, 'xz-files');
   writeFileSync(xzList, xz.join('\0'));
+  if (symbolizeOnly) {
+    spawnSync('bash', ['-c', index('')]);
+    printSymbolize(symbolizeRows(db, debugDir ?? tree, work, q, rounds, frameCount, decodeFrames));
+    rmSync(work, { recursive: true, force: true });
+    return;
+  }
   const rows = measure([
     { label: `nm -A (xargs -P ${cores})`, shell: nm, note: 'peer: symbols only' },
     ...(xz.length ? [{ label: `xz -dc (xargs -P ${cores})`, shell: `xargs -0 -P ${cores} -n 16 xz -dc < ${q(xzList)} > /dev/null`, note: `peer: decompression of the ${xz.length} .ko.xz` }] : []),
@@ -162,6 +176,7 @@ function main(): void {
   }
   rows.push(...measure(once, 1));
   const link = withLinkPass ? linkPass(tree, debugDir, work, q, rounds) : null;
+  const decoded = withSymbolize ? symbolizeRows(db, debugDir ?? tree, work, q, rounds, frameCount, decodeFrames) : null;
   const base = rows[0].seconds;
   const whole = rows.find((r) => r.label === 'ksymtree index (whole job)')!;
   const pass1 = rows.find((r) => r.label === 'ksymtree index --no-aliases')!;
@@ -188,7 +203,72 @@ function main(): void {
       + `${peer.label} ${peer.seconds.toFixed(2)} s (${range(peer)}), x ${(ours.seconds / peer.seconds).toFixed(1)}`
       + `${[peer, ours].some((r) => r.unreliable) ? '  UNRELIABLE: other processes ran' : ''}\n`);
   }
+  printSymbolize(decoded);
   rmSync(work, { recursive: true, force: true });
+}
+
+interface SymbolizeMeasures {
+  readonly frames: number;
+  readonly objects: number;
+  readonly ours: Measure;
+  readonly addr2line: Measure;
+  /** decode_stacktrace.sh on the first `decoded` frames; null without Debian's linux-source-6.1. */
+  readonly script: Measure | null;
+  readonly decoded: number;
+}
+
+/**
+ * The issue-12 target: `count` frames of vmlinux and seven modules (symbolize-frames.ts) decoded by `ksymtree
+ * symbolize` with a warm index, beside binutils addr2line on the same places (one process per object with
+ * all its addresses, `-i -f`, as many at once as cores) and decode_stacktrace.sh (Debian's linux-source-6.1,
+ * binutils) on the first `decodeFrames` of the same log: it runs addr2line once per frame, so all of them
+ * would take an hour; its time is also given per `count` frames. Null when the index lacks those objects.
+ */
+function symbolizeRows(db: string, modules: string, work: string, q: (s: string) => string, rounds: number, count: number, decodeFrames: number): SymbolizeMeasures | null {
+  let input;
+  try {
+    input = symbolizeFrames(db, count);
+  } catch (e) {
+    process.stderr.write(`bench: no symbolize rows: ${(e as Error).message}\n`);
+    return null;
+  }
+  const log = join(work, 'frames.log');
+  writeFileSync(log, input.log);
+  const head = join(work, 'frames-head.log');
+  writeFileSync(head, `${input.log.split('\n').slice(0, decodeFrames).join('\n')}\n`);
+  // One script per object, its addresses on stdin (9,000 vmlinux addresses exceed one argument's 128 KB).
+  const scripts = input.objects.map((o, i) => {
+    const addresses = join(work, `symbolize-${i}.addresses`);
+    writeFileSync(addresses, `${o.addresses.map((a) => `0x${a.toString(16)}`).join('\n')}\n`);
+    const sh = join(work, `symbolize-${i}.sh`);
+    writeFileSync(sh, `addr2line -i -f -e ${q(o.debugPath)}${o.kind === 'module' ? ' -j .text' : ''} < ${q(addresses)}\n`);
+    return sh;
+  });
+  const vmlinux = input.objects.find((o) => o.kind === 'vmlinux')?.debugPath;
+  const script = linuxSource61File('scripts/decode_stacktrace.sh');
+  const [ours, addr2line] = measure([
+    { label: `ksymtree symbolize (${count} frames)`, shell: `node ${q(cli)} symbolize --db ${q(db)} < ${q(log)} > /dev/null` },
+    { label: `addr2line -i -f (xargs -P ${cores})`, shell: `printf '%s\\0' ${scripts.map(q).join(' ')} | xargs -0 -P ${cores} -n 1 bash > /dev/null` },
+  ], rounds);
+  const [decoded] = script && vmlinux
+    ? measure([{ label: `decode_stacktrace.sh (first ${decodeFrames} frames)`, shell: `bash ${q(script)} ${q(vmlinux)} auto ${q(modules)} < ${q(head)} > /dev/null` }], 1)
+    : [null];
+  return { frames: count, objects: input.objects.length, ours, addr2line, script: decoded, decoded: decodeFrames };
+}
+
+function printSymbolize(m: SymbolizeMeasures | null): void {
+  if (!m) return;
+  const busy = (r: Measure) => (r.unreliable ? '  UNRELIABLE: other processes ran' : '');
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const span = (r: Measure) => `${r.seconds.toFixed(2)} s (${Math.min(...r.runs.map((x) => x.seconds)).toFixed(2)}-${Math.max(...r.runs.map((x) => x.seconds)).toFixed(2)}; `
+    + `CPU ${median(r.runs.map((x) => x.cpu)).toFixed(2)} s)`;
+  process.stdout.write(`symbolize (${m.frames} frames of vmlinux and ${m.objects - 1} modules, warm index; target <= 2 s): ksymtree ${span(m.ours)}${busy(m.ours)}, `
+    + `addr2line on the same places ${span(m.addr2line)}${busy(m.addr2line)}`);
+  if (m.script) {
+    const per = (m.script.seconds / m.decoded) * m.frames;
+    process.stdout.write(`, decode_stacktrace.sh ${m.script.seconds.toFixed(2)} s for the first ${m.decoded} frames (${per.toFixed(0)} s per ${m.frames})${busy(m.script)}`);
+  }
+  process.stdout.write('\n');
 }
 
 /**

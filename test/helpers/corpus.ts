@@ -11,3 +11,10 @@ export function corpus61(): { debug: string; installed: string; boot: string } |
   const c = { debug: join(base, 'debug'), installed: join(base, 'installed'), boot: join(base, 'boot') };
   return existsSync(join(c.debug, 'vmlinux')) && existsSync(c.installed) ? c : null;
 }
+
+/** The Debian 6.1 cloud-arm64 corpus (debug tree, boot files), or null when it was not fetched. */
+export function corpusArm64(): { debug: string; boot: string } | null {
+  const base = join(process.env.KSYMTREE_CORPUS ?? join(homedir(), '.cache/ksymtree-corpus'), '6.1-cloud-arm64');
+  const c = { debug: join(base, 'debug'), boot: join(base, 'boot') };
+  return existsSync(join(c.debug, 'vmlinux')) ? c : null;
+}
