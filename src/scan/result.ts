@@ -46,6 +46,8 @@ export interface ScannedElf {
   readonly signed: boolean;
   /** The object carries DWARF of its own (`.debug_info` or `.zdebug_info`). */
   readonly hasDwarf: boolean;
+  /** False for a vmlinux without .symtab (a vmlinuz): its symbol rows are its decoded kallsyms entries. */
+  readonly hasSymtab: boolean;
   /**
    * How kallsyms letters were derived: the module loader's rules, vmlinux's own decoded tables, or (a
    * vmlinux without tables) nm + scripts/kallsyms drop rules.
