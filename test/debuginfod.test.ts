@@ -10,7 +10,7 @@ import test from 'ava';
 import { buildFixtures } from './helpers/build-fixtures.js';
 import { buildKallsymsFixtures } from './helpers/build-kallsyms-fixtures.js';
 import { ksymtree } from './helpers/cli.js';
-import { type Answer, debuginfodMissing, startDebuginfod, startScriptedServer } from './helpers/debuginfod-server.js';
+import { type Answer, type RunningServer, debuginfodMissing, startDebuginfod, startScriptedServer } from './helpers/debuginfod-server.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ksymtree-debuginfod-'));
 let runs = 0;
@@ -67,7 +67,16 @@ const setup: Promise<Setup> = (async () => {
 async function index(s: Pick<Setup, 'installed' | 'vmlinuz'>, env: Record<string, string | undefined>, args: string[] = [], cache = join(work, `cache-${++runs}`)) {
   const db = join(work, `index-${++runs}.db`);
   const r = await ksymtree(['index', s.installed, s.vmlinuz, '--db', db, '--quiet', ...args], { env: { DEBUGINFOD_CACHE_PATH: cache, ...env } });
-  return { ...r, db, cache, tsv: r.status === 2 ? '' : await aliasesTsv(db) };
+  return { ...r, db, cache, server: env.DEBUGINFOD_URLS ?? '', tsv: r.status === 2 ? '' : await aliasesTsv(db) };
+}
+
+/** `index` with `server` as DEBUGINFOD_URLS; the server is stopped after it, however it ends. */
+async function through(server: RunningServer, s: Setup, env: Record<string, string> = {}, args: string[] = [], cache?: string) {
+  try {
+    return await index(s, { DEBUGINFOD_URLS: server.url, ...env }, args, cache);
+  } finally {
+    await server.stop();
+  }
 }
 
 /** Serves each build-id's debug file, except where `special` answers instead. */
@@ -83,13 +92,7 @@ function serving(files: Map<string, string>, special: Record<string, Answer> = {
 const missing = debuginfodMissing();
 (missing ? test.skip : test.serial)(`elfutils' debuginfod serving the debug tree: aliases byte for byte those of --debug-dir, only objects with duplicates fetched, the cache then serves a rerun with the server gone${missing ? ` [skipped: ${missing}]` : ''}`, async (t) => {
   const s = await setup;
-  const server = await startDebuginfod(s.debugDir, 60_000);
-  let r;
-  try {
-    r = await index(s, { DEBUGINFOD_URLS: server.url });
-  } finally {
-    await server.stop();
-  }
+  const r = await through(await startDebuginfod(s.debugDir, 60_000), s);
   t.is(r.status, 0, r.stderr);
   t.is(r.tsv, s.expected);
   t.regex(r.stderr, /debuginfod \(http:\/\/127\.0\.0\.1:\d+\): 2 debug files fetched \([\d.]+ MB\), 0 from the cache/);
@@ -99,7 +102,7 @@ const missing = debuginfodMissing();
     t.deepEqual(readdirSync(join(r.cache, id)), ['debuginfo']);
     t.true(readFileSync(join(r.cache, id, 'debuginfo')).equals(readFileSync(s.files.get(id)!)), `${id}: the cached file is the debug file`);
   }
-  const again = await index(s, { DEBUGINFOD_URLS: server.url }, [], r.cache);
+  const again = await index(s, { DEBUGINFOD_URLS: r.server }, [], r.cache);
   t.is(again.status, 0, again.stderr);
   t.is(again.tsv, s.expected);
   t.regex(again.stderr, /0 debug files fetched \(0\.0 MB\), 2 from the cache/);
@@ -138,13 +141,7 @@ test.serial('--debuginfod URL replaces DEBUGINFOD_URLS; a non-HTTP URL is a usag
 
 test.serial('a 404 for one build-id: a warning naming the object, its weaker aliases, everything else as with --debug-dir', async (t) => {
   const s = await setup;
-  const server = await startScriptedServer(serving(s.files, { [s.ids.foo]: (_, res) => void res.writeHead(404).end() }));
-  let r;
-  try {
-    r = await index(s, { DEBUGINFOD_URLS: server.url });
-  } finally {
-    await server.stop();
-  }
+  const r = await through(await startScriptedServer(serving(s.files, { [s.ids.foo]: (_, res) => void res.writeHead(404).end() })), s);
   t.is(r.status, 0, r.stderr);
   t.regex(r.stderr, /\/foo\.ko: no debug file on any debuginfod server/);
   t.regex(r.stderr, /1 debug files fetched .*1 not found, 0 failed/);
@@ -159,13 +156,7 @@ test.serial('a 404 for one build-id: a warning naming the object, its weaker ali
 async function faultCase(t: import('ava').ExecutionContext, victim: 'vmlinux' | 'foo', answer: (s: Setup) => Answer, message: RegExp,
   env: Record<string, string> = {}) {
   const s = await setup;
-  const server = await startScriptedServer(serving(s.files, { [s.ids[victim]]: answer(s) }));
-  let r;
-  try {
-    r = await index(s, { DEBUGINFOD_URLS: server.url, ...env });
-  } finally {
-    await server.stop();
-  }
+  const r = await through(await startScriptedServer(serving(s.files, { [s.ids[victim]]: answer(s) })), s, env);
   t.is(r.status, 1, r.stderr);
   const objectOf = { vmlinux: s.vmlinuz, foo: join(s.installed, 'kernel/drivers/foo/foo.ko') };
   const errors = JSON.parse((await ksymtree(['errors', '--db', r.db, '--format', 'json'])).stdout) as { path: string; kind: string; message: string }[];
@@ -203,8 +194,7 @@ test.serial('the server stops after its first answer: the object it answered has
     first = id;
     res.writeHead(200).end(readFileSync(s.files.get(id)!), () => void server.stop());
   });
-  const r = await index(s, { DEBUGINFOD_URLS: server.url });
-  await server.stop();
+  const r = await through(server, s);
   t.is(r.status, 1, r.stderr);
   const served = first === s.ids.vmlinux ? s.vmlinuz : join(s.installed, 'kernel/drivers/foo/foo.ko');
   const refused = served === s.vmlinuz ? join(s.installed, 'kernel/drivers/foo/foo.ko') : s.vmlinuz;
@@ -219,13 +209,7 @@ test.serial('a corrupt file another client left in the cache is fetched again an
   const cache = join(work, 'corrupt-cache');
   mkdirSync(join(cache, s.ids.vmlinux), { recursive: true });
   writeFileSync(join(cache, s.ids.vmlinux, 'debuginfo'), 'not an ELF file');
-  const server = await startScriptedServer(serving(s.files));
-  let r;
-  try {
-    r = await index(s, { DEBUGINFOD_URLS: server.url }, [], cache);
-  } finally {
-    await server.stop();
-  }
+  const r = await through(await startScriptedServer(serving(s.files)), s, {}, [], cache);
   t.is(r.status, 0, r.stderr);
   t.is(r.tsv, s.expected);
   t.true(readFileSync(join(cache, s.ids.vmlinux, 'debuginfo')).equals(readFileSync(s.files.get(s.ids.vmlinux)!)));
