@@ -2,11 +2,12 @@
 // carries DWARF and a build-id. Fetched through elfutils' own server, the aliases equal byte for byte those of
 // `--debug-dir`; a scripted server gives the faults (404, another build-id's file, a cut download, a server that
 // stops, one that never answers). Build-ids come from readelf, the copies' order from nm -n.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { debuginfodConfig } from '../src/debuginfod/client.js';
 import { buildFixtures } from './helpers/build-fixtures.js';
 import { buildKallsymsFixtures } from './helpers/build-kallsyms-fixtures.js';
 import { ksymtree } from './helpers/cli.js';
@@ -213,4 +214,43 @@ test.serial('a corrupt file another client left in the cache is fetched again an
   t.is(r.status, 0, r.stderr);
   t.is(r.tsv, s.expected);
   t.true(readFileSync(join(cache, s.ids.vmlinux, 'debuginfo')).equals(readFileSync(s.files.get(s.ids.vmlinux)!)));
+});
+
+const findMissing = spawnSync('debuginfod-find', ['--help']).error ? 'debuginfod-find is not installed (Debian package debuginfod)' : null;
+(findMissing ? test.skip : test.serial)(`the cache is elfutils' own: index takes what debuginfod-find fetched, debuginfod-find finds what index fetched, both with the server gone${findMissing ? ` [skipped: ${findMissing}]` : ''}`, async (t) => {
+  const s = await setup;
+  // Asynchronously: the scripted server answers from this process.
+  const find = (id: string, url: string, cache: string) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+    execFile('debuginfod-find', ['debuginfo', id], { encoding: 'utf8', env: { ...process.env, DEBUGINFOD_URLS: url, DEBUGINFOD_CACHE_PATH: cache } },
+      (err, stdout, stderr) => resolve({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+  });
+  const theirs = join(work, 'elfutils-cache');
+  const first = await startScriptedServer(serving(s.files));
+  try {
+    for (const id of [s.ids.vmlinux, s.ids.foo]) t.is((await find(id, first.url, theirs)).stdout.trim(), join(theirs, id, 'debuginfo'));
+  } finally {
+    await first.stop();
+  }
+  const ours = await index(s, { DEBUGINFOD_URLS: first.url }, [], theirs);
+  t.is(ours.status, 0, ours.stderr);
+  t.is(ours.tsv, s.expected);
+  t.regex(ours.stderr, /0 debug files fetched \(0\.0 MB\), 2 from the cache/);
+
+  const second = await startScriptedServer(serving(s.files));
+  const fetched = await through(second, s);
+  t.is(fetched.status, 0, fetched.stderr);
+  const found = await find(s.ids.vmlinux, second.url, fetched.cache);
+  t.is(found.status, 0, found.stderr);
+  t.is(found.stdout.trim(), join(fetched.cache, s.ids.vmlinux, 'debuginfo'));
+});
+
+test('debuginfodConfig: DEBUGINFOD_URLS or --debuginfod, the cache path and the timeout as elfutils reads them', (t) => {
+  t.is(debuginfodConfig([], {}), null, 'nothing configured: no client');
+  t.is(debuginfodConfig(undefined, { DEBUGINFOD_URLS: '  ' }), null);
+  t.deepEqual(debuginfodConfig([], { DEBUGINFOD_URLS: 'http://a/ https://b' }),
+    { urls: ['http://a', 'https://b'], cacheDir: join(homedir(), '.cache/debuginfod_client'), timeoutMs: 90_000 });
+  t.deepEqual(debuginfodConfig(['http://c'], { DEBUGINFOD_URLS: 'http://a', XDG_CACHE_HOME: '/x', DEBUGINFOD_TIMEOUT: '5' }),
+    { urls: ['http://c'], cacheDir: '/x/debuginfod_client', timeoutMs: 5000 });
+  t.is(debuginfodConfig([], { DEBUGINFOD_URLS: 'http://a', XDG_CACHE_HOME: '/x', DEBUGINFOD_CACHE_PATH: '/c' })!.cacheDir, '/c');
+  t.throws(() => debuginfodConfig([], { DEBUGINFOD_URLS: 'http://a', DEBUGINFOD_TIMEOUT: 'soon' }), { message: /DEBUGINFOD_TIMEOUT=soon: expected a number of seconds/ });
 });
