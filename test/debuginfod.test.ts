@@ -10,7 +10,7 @@ import test from 'ava';
 import { debuginfodConfig } from '../src/debuginfod/client.js';
 import { buildFixtures } from './helpers/build-fixtures.js';
 import { buildKallsymsFixtures } from './helpers/build-kallsyms-fixtures.js';
-import { ksymtree } from './helpers/cli.js';
+import { CLI, ksymtree } from './helpers/cli.js';
 import { type Answer, type RunningServer, debuginfodMissing, startDebuginfod, startScriptedServer } from './helpers/debuginfod-server.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ksymtree-debuginfod-'));
@@ -253,4 +253,33 @@ test('debuginfodConfig: DEBUGINFOD_URLS or --debuginfod, the cache path and the 
     { urls: ['http://c'], cacheDir: '/x/debuginfod_client', timeoutMs: 5000 });
   t.is(debuginfodConfig([], { DEBUGINFOD_URLS: 'http://a', XDG_CACHE_HOME: '/x', DEBUGINFOD_CACHE_PATH: '/c' })!.cacheDir, '/c');
   t.throws(() => debuginfodConfig([], { DEBUGINFOD_URLS: 'http://a', DEBUGINFOD_TIMEOUT: 'soon' }), { message: /DEBUGINFOD_TIMEOUT=soon: expected a number of seconds/ });
+});
+
+const noScript = spawnSync('script', ['--version']).error ? 'script (util-linux) is not installed' : null;
+(noScript ? test.skip : test.serial)(`on a terminal a progress line shows the download in flight; with --quiet or no terminal, none${noScript ? ` [skipped: ${noScript}]` : ''}`, async (t) => {
+  const s = await setup;
+  // The vmlinux debug file in ten pieces a quarter of a second apart: long enough for the line to be drawn.
+  const slow: Answer = (id, res) => {
+    const bytes = readFileSync(s.files.get(id)!);
+    res.writeHead(200, { 'Content-Length': bytes.length });
+    let piece = 0;
+    const step = Math.ceil(bytes.length / 10);
+    const next = () => (piece * step >= bytes.length ? void res.end() : void res.write(bytes.subarray(piece * step, ++piece * step), () => setTimeout(next, 250)));
+    next();
+  };
+  const server = await startScriptedServer(serving(s.files, { [s.ids.vmlinux]: slow }));
+  try {
+    const cmd = (quiet: string) => `${process.execPath} ${CLI} index ${s.installed} ${s.vmlinuz} --db ${join(work, `tty${quiet}.db`)} ${quiet}`;
+    const run = (quiet: string) => new Promise<string>((resolve) => {
+      execFile('script', ['-qec', cmd(quiet), '/dev/null'], { encoding: 'utf8', env: { ...process.env, DEBUGINFOD_URLS: server.url, DEBUGINFOD_CACHE_PATH: join(work, `tty-cache${quiet}`) } },
+        (_, stdout) => resolve(stdout));
+    });
+    const shown = await run('');
+    t.regex(shown, /\rdebuginfod vmlinuz\.gzip [\d.]+\/[\d.]+ MB/, 'the download, with its size, under the label debuginfod');
+    t.false(/\rdebuginfod /.test(await run('--quiet')), '--quiet: no progress line');
+  } finally {
+    await server.stop();
+  }
+  const piped = await index(s, { DEBUGINFOD_URLS: 'http://127.0.0.1:1' });
+  t.false(/\r/.test(piped.stderr), 'stderr not a terminal: no progress line');
 });
