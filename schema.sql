@@ -47,7 +47,8 @@ CREATE TABLE sections (
 ) WITHOUT ROWID;
 
 -- Every .symtab entry (index 0 included, as the table has it). A vmlinux without .symtab (a vmlinuz's payload)
--- has its decoded kallsyms entries here instead, entry pos as idx pos + 1: size 0, type and bind from the letter.
+-- has its decoded kallsyms entries here instead, entry pos as idx pos + 1: type and bind from the letter, size the
+-- distance to the next higher address in its table (the size the kernel prints with %pS).
 CREATE TABLE symbols (
   object_id  INTEGER NOT NULL REFERENCES objects(id),
   idx        INTEGER NOT NULL,               -- index in .symtab

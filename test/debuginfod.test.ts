@@ -124,7 +124,7 @@ test.serial('without a debuginfod URL nothing is fetched; the vmlinuz copies sti
   }
 });
 
-test.serial('--debuginfod URL replaces DEBUGINFOD_URLS; a non-HTTP URL is a usage error', async (t) => {
+test.serial('--debuginfod URL replaces DEBUGINFOD_URLS, symbolize reads the fetched file; a non-HTTP URL is a usage error', async (t) => {
   const s = await setup;
   const server = await startScriptedServer(serving(s.files));
   try {
@@ -132,6 +132,20 @@ test.serial('--debuginfod URL replaces DEBUGINFOD_URLS; a non-HTTP URL is a usag
     t.is(r.status, 0, r.stderr);
     t.is(r.tsv, s.expected);
     t.deepEqual(server.requests.sort(), [s.ids.vmlinux, s.ids.foo].map((id) => `/buildid/${id}/debuginfo`).sort());
+    // symbolize reads the fetched file too: each copy's address, as llvm-symbolizer-19 places it in the debug vmlinux.
+    const vmlinux = s.files.get(s.ids.vmlinux)!;
+    const copies = execFileSync('nm', ['-n', vmlinux], { encoding: 'utf8' }).split('\n').filter((l) => l.endsWith(' t helper'));
+    t.is(copies.length, 2);
+    for (const line of copies) {
+      const address = `0x${line.split(' ')[0]}`;
+      const [fn, where] = execFileSync('llvm-symbolizer-19', [`--obj=${vmlinux}`, address], { encoding: 'utf8' }).split('\n');
+      const [file, lineNo] = where.split(':');
+      const ours = await ksymtree(['symbolize', '--db', r.db, address]);
+      t.is(ours.status, 0, ours.stderr);
+      t.is(fn, 'helper');
+      t.regex(ours.stdout, new RegExp(`^${address} helper@\\S+ (\\S+):${lineNo}\n$`));
+      t.true(file.endsWith(`/${/ (\S+):\d+\n$/.exec(ours.stdout)![1]}`), `${ours.stdout} vs ${where}`);
+    }
   } finally {
     await server.stop();
   }

@@ -18,6 +18,7 @@ import { TEXT_RANGES, vmlinuxIgnores, vmlinuxTextRanges } from '../kallsyms/vmli
 import { ASSUMED_CONFIG, type KallsymsRules, type KernelConfig, kallsymsRules } from '../config/kernel-config.js';
 import { configFromIkconfig, configFromKallsymsTable } from '../config/from-vmlinux.js';
 import { type SymposInput, symposOf } from '../alias/sympos.js';
+import { partitionPoint } from '../partition-point.js';
 import { type VmlinuxKallsyms, decodeVmlinuxKallsyms, matchSymtab } from '../kallsyms/vmlinux-table.js';
 import { type FtraceEntries, readFtraceEntries } from './ftrace-entries.js';
 import type { KallsymsColumns, ObjectCompression, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
@@ -183,7 +184,8 @@ function emptySymbols(): SymbolColumns {
  * A vmlinux without .symtab (a vmlinuz's payload, `objcopy -S`): its decoded kallsyms entries stand in for the
  * symbol table, entry k as index k + 1 (index 0 is the null symbol), so its duplicates get sympos, sites and
  * aliases like any object's. What the table does not say is derived: the section from the address, the type
- * and binding from the letter, size 0 (unknown), ftrace unknown.
+ * and binding from the letter, the size as the kernel sees it (kallsyms_lookup_size_offset: the distance to
+ * the next higher address in the table; 0 for the last), ftrace unknown.
  */
 function entrySymbols(decoded: VmlinuxKallsyms, sections: readonly Section[]): SymbolColumns {
   const entries = decoded.entries;
@@ -192,6 +194,7 @@ function entrySymbols(decoded: VmlinuxKallsyms, sections: readonly Section[]): S
   const info = new Uint8Array(n);
   const shndx = new Uint32Array(n);
   const sectionAt = addressToSection(sections);
+  const sizeOf = kernelSizes(entries);
   let end = 0;
   entries.forEach((e, k) => {
     end += e.name.length;
@@ -202,8 +205,17 @@ function entrySymbols(decoded: VmlinuxKallsyms, sections: readonly Section[]): S
   const letters = entries.map((e) => e.letter).join('');
   return {
     count: n, index: Uint32Array.from(entries, (_, k) => k + 1), names: entries.map((e) => e.name).join(''), nameEnd,
-    values: entries.map((e) => e.address).join(''), size: new Float64Array(n), info, other: new Uint8Array(n), shndx,
+    values: entries.map((e) => e.address).join(''), size: Float64Array.from(entries, (e) => sizeOf(e.address)), info, other: new Uint8Array(n), shndx,
     nmLetters: letters, kallsymsLetters: letters, sympos: decoded.sympos, ftrace: new Uint8Array(n),
+  };
+}
+
+/** Per address, the distance to the next higher address among the entries (0 for the highest). */
+function kernelSizes(entries: readonly { address: string }[]): (address: string) => number {
+  const addresses = [...new Set(entries.map((e) => e.address))].sort();
+  return (address) => {
+    const next = partitionPoint(addresses.length, (k) => addresses[k] <= address);
+    return next < addresses.length ? Number(BigInt(`0x${addresses[next]}`) - BigInt(`0x${address}`)) : 0;
   };
 }
 
