@@ -107,6 +107,7 @@ const missing = debuginfodMissing();
   t.is(again.status, 0, again.stderr);
   t.is(again.tsv, s.expected);
   t.regex(again.stderr, /0 debug files fetched \(0\.0 MB\), 2 from the cache/);
+  t.true(readFileSync(again.db).equals(readFileSync(r.db)), 'fetched or cached, the same index file byte for byte');
 });
 
 test.serial('without a debuginfod URL nothing is fetched; the vmlinuz copies still get NAME@SYMPOS aliases in nm -n order', async (t) => {
