@@ -31,6 +31,7 @@ for (const series of ['6.1', '6.12']) {
   const vmlinuz = c ? vmlinuzOf(c) : null;
   const reason = !c ? `the Debian ${series} cloud-amd64 corpus is not in ~/.cache/ksymtree-corpus` : !vmlinuz ? `the ${series} corpus has no boot/vmlinuz-*` : missing;
   (reason ? test.skip : test.serial)(`${series} cloud: installed tree + vmlinuz through debuginfod give the --debug-dir aliases byte for byte${reason ? ` [skipped: ${reason}]` : ''}`, async (t) => {
+    t.timeout(20 * 60_000, 'two whole-tree indexes, the server\'s scan, 1.3 GB through it');
     const work = mkdtempSync(join(tmpdir(), `ksymtree-debuginfod-real-${series}-`));
     const debugDir = realpathSync(c!.debug);
     try {
