@@ -52,6 +52,36 @@ test('bad objects get one clear error row each, every good object is still index
   t.is(listed.trim().split('\n').length, errors.length);
 });
 
+test('--jobs 1, 2 and 4 give the same rows in every table and the same file, byte for byte', async (t) => {
+  const fx = await fixtures;
+  // The whole fixture tree (duplicates, sites, aliases) with bad objects among it (error rows).
+  const tree = join(work, 'jobs');
+  mkdirSync(join(tree, 'kernel'), { recursive: true });
+  for (const m of fx.tree.modules) copyFileSync(m, join(tree, 'kernel', basename(m)));
+  copyFileSync(fx.tree.vmlinux, join(tree, 'vmlinux'));
+  fx.bad.filter((b) => b.available).forEach((b, i) => copyFileSync(b.path, join(tree, 'kernel', `bad${i}.ko`)));
+  const dump = (db: string) => {
+    const sqlite = openDatabase(db, { readonly: true });
+    const tables = sqlite.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+    const rows = Object.fromEntries(tables.map((name) => [name, sqlite.prepare(`SELECT * FROM ${name}`).raw().all()]));
+    sqlite.close();
+    return rows;
+  };
+  const runs = [];
+  for (const jobs of ['1', '2', '4']) {
+    const db = join(work, `jobs${jobs}.db`);
+    const r = await ksymtree(['index', tree, '--db', db, '--quiet', '--jobs', jobs]);
+    t.is(r.status, 1, r.stderr);
+    runs.push({ jobs, db, rows: dump(db) });
+  }
+  const [one, ...others] = runs;
+  t.true((one.rows.aliases as unknown[]).length > 0 && (one.rows.sites as unknown[]).length > 0 && (one.rows.errors as unknown[]).length > 0);
+  for (const o of others) {
+    for (const table of Object.keys(one.rows)) t.deepEqual(o.rows[table], one.rows[table], `--jobs ${o.jobs}: table ${table}`);
+    t.is(sha(o.db), sha(one.db), `--jobs ${o.jobs}: file`);
+  }
+});
+
 test('a directory cycle is reported once and not walked forever; the rest is indexed', async (t) => {
   const fx = await fixtures;
   const db = join(work, 'cycle.db');

@@ -1,7 +1,7 @@
 import { Progress } from '../io/progress.js';
 import type { IndexWriter } from '../index/writer.js';
 import type { WorkerPool } from '../scan/pool.js';
-import type { SiteResult, SitesTask } from '../sites/types.js';
+import type { SitesDone, SitesTask } from '../sites/types.js';
 
 export interface SitesPassOptions {
   readonly all: boolean;
@@ -12,8 +12,8 @@ export interface SitesPassOptions {
 /**
  * Pass 2: the objects and symbols that need a site go back to the workers, each object as soon as the
  * place of its DWARF is known (at its scan, or after build-id pairing with a debug tree), so the site work
- * of early objects overlaps the scan of later ones. Results come back in any order; the rows they become
- * are keyed by (object, symbol), so the index does not depend on it.
+ * of early objects overlaps the scan of later ones. Each worker writes the sites it finds to its own shard;
+ * the merge orders them by (object, symbol), so the index does not depend on which worker found what.
  */
 export class SitesPass {
   private running: Promise<void>[] = [];
@@ -22,23 +22,27 @@ export class SitesPass {
   private progress: Progress | null = null;
   sites = 0;
 
-  constructor(private pool: WorkerPool, private writer: IndexWriter, private options: SitesPassOptions) {}
+  constructor(private pool: WorkerPool, private writer: IndexWriter, private shardDir: string, private options: SitesPassOptions) {}
 
   /** `entries`: for a vmlinux without .symtab, each request's kallsyms name and address (SitesTask.entries). */
   submit(objectId: number, objectPath: string, dwarfPath: string, symtabIndexes: readonly number[], entries?: SitesTask['entries']): void {
     const task: SitesTask = {
-      objectPath, dwarfPath, requests: symtabIndexes.map((symtabIndex) => ({ symtabIndex })),
+      objectId, shardDir: this.shardDir, objectPath, dwarfPath, requests: symtabIndexes.map((symtabIndex) => ({ symtabIndex })),
       sourceRoot: this.options.sourceRoot, all: this.options.all, entries,
     };
-    this.running.push(this.pool.sites(task).then((r: SiteResult) => {
-      this.writer.addSites(objectId, r.sites);
+    this.running.push(this.pool.sites(task).then((r: SitesDone) => {
       for (const e of r.errors) this.writer.addError(objectId, dwarfPath, e);
-      this.sites += r.sites.length;
+      this.sites += r.sites;
       this.finished++;
       this.progress?.tick(objectPath);
     }).catch((e: unknown) => {
       this.failure ??= e;
     }));
+  }
+
+  /** Waits for the tasks still running, whatever their outcome (before the pool is closed after a failure). */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.running);
   }
 
   /** Waits for every submitted object; the progress bar shows what was still running when the scan ended. */

@@ -3,20 +3,15 @@
  * Exit codes as for the other commands: 0 everything done, 1 some modules refused or failed (listed, the
  * others done), 2 usage or fatal problem (a FatalError, turned into exit 2 by main.ts).
  */
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { FatalError } from '../errors.js';
 import { Output } from '../io/output.js';
 import { defaultJobs } from '../scan/pool.js';
 import { type RunReport, runApply, runVerify } from '../apply/run.js';
+import { positiveInt } from './arguments.js';
 import { reportFailures } from './failures.js';
 
 const EXIT_INCOMPLETE = 1;
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
 
 function report(r: RunReport): void {
   const out = new Output();

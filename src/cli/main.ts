@@ -18,6 +18,7 @@ import { type Db, openIndexDb } from '../index/db.js';
 import { DB_ENV, DB_HELP, indexPathToRead } from '../index/location.js';
 import { errorRecords, indexedConfig } from '../index/queries.js';
 import { COMMAND_EXAMPLES, USER_EXAMPLES, examplesText } from './examples.js';
+import { positiveInt } from './arguments.js';
 import { reportDebuginfod, reportFailures } from './failures.js';
 import { commandsByName, manPage } from './man.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -28,12 +29,6 @@ import { TOOL_VERSION } from '../version.js';
 /** Exit codes: 0 everything indexed, 1 some objects failed (the rest are indexed), 2 usage or fatal. */
 const EXIT_PARTIAL = 1;
 const EXIT_FATAL = 2;
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
 
 function parseAddress(value: string): bigint {
   try {

@@ -1,5 +1,5 @@
-import { existsSync, rmSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { FatalError, environmentProblem } from '../errors.js';
 import { commitTemp, removeStaleTemps, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
@@ -8,17 +8,16 @@ import { indexPathToWrite } from '../index/location.js';
 import { firstErrorPerFile } from '../index/queries.js';
 import { type DebugLink, IndexWriter } from '../index/writer.js';
 import { type AliasSummary, kernelRelease, writeAliases } from '../analyse/aliases.js';
-import { entriesOf, siteRequests } from '../analyse/duplicates.js';
 import { DebuginfodClient, type DebuginfodConfig, type DebuginfodSummary, found } from '../debuginfod/client.js';
 import { SitesPass } from '../analyse/sites-pass.js';
 import { maxSymbolLength } from '../alias/naming.js';
 import { WorkerPool } from '../scan/pool.js';
-import type { ScannedObject } from '../scan/result.js';
+import type { IndexTask, IndexedObject } from '../scan/result.js';
 import { debugTreeObjects, pairDebugCopies } from '../tree/debug-pairing.js';
 import { type FoundObject, type WalkProblem, singleFile, walkTree } from '../tree/walk.js';
 import { TOOL_VERSION } from '../version.js';
 import { type KernelInputs, debugTree, installedTree, runningKernelInputs } from '../tree/running-kernel.js';
-import { ASSUMED_CONFIG, type KernelConfig, configMeta, kallsymsRules } from '../config/kernel-config.js';
+import { ASSUMED_CONFIG, type KallsymsRules, type KernelConfig, configMeta, kallsymsRules } from '../config/kernel-config.js';
 import { findConfig, readConfigFile } from '../config/find-config.js';
 import { acquireLock } from '../io/lock.js';
 
@@ -64,8 +63,8 @@ interface SiteWork {
   readonly buildId: string | null;
   /** The object carries its own DWARF. */
   readonly ownDwarf: boolean;
-  readonly indexes: number[];
-  readonly entries: { name: string; address: string }[] | null;
+  readonly indexes: readonly number[];
+  readonly entries: IndexedObject['siteEntries'];
 }
 
 /** With no TREE: the running kernel's installed tree and, when present, its debug tree. */
@@ -112,7 +111,7 @@ function isKernelImage(o: FoundObject): boolean {
   return o.relPath === 'vmlinux' || /^vmlinuz(-|$)/.test(basename(o.relPath));
 }
 
-function selfLink(o: ScannedObject): DebugLink {
+function selfLink(o: IndexedObject): DebugLink {
   return o.elf?.hasDwarf ? { path: o.path, pairing: 'self' } : { path: null, pairing: null };
 }
 
@@ -142,10 +141,12 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   const dbPath = indexPathToWrite(opts.db, inputs.trees);
   const lock = acquireLock(`${dbPath}.lock`, `the index ${dbPath}`);
   const tmp = tempPathFor(dbPath);
-  const compact = `${tmp}-vacuum`;
-  /** The index being written, its SQLite files, and (unless it is about to be committed) its compacted copy. */
-  const removeTemp = (withCompact = true) => {
-    for (const suffix of ['', '-journal', '-wal', '-shm', ...(withCompact ? ['-vacuum'] : [])]) rmSync(`${tmp}${suffix}`, { force: true });
+  /** The workers' shards (src/index/shard.ts): rows on their way into the index. */
+  const shardDir = `${tmp}-shards`;
+  /** The index being written, its SQLite files, and (unless the index is about to be committed) the shards. */
+  const removeTemp = (withIndex = true) => {
+    rmSync(shardDir, { recursive: true, force: true });
+    if (withIndex) for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${tmp}${suffix}`, { force: true });
   };
   const onSignal = (signal: NodeJS.Signals) => {
     removeTemp();
@@ -158,17 +159,21 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     removeTemp();
     removeStaleTemps(dbPath);
     db = createIndexDb(tmp);
+    mkdirSync(shardDir);
   } catch (e) {
     lock.release();
     const problem = environmentProblem(e);
     throw problem ? new FatalError(`cannot create the new index beside ${dbPath}: ${problem}`) : e;
   }
   const pool = new WorkerPool(opts.jobs);
+  let sitesPass: SitesPass | null = null;
   try {
     const writer = new IndexWriter(db);
+    const task = (i: number, rules: KallsymsRules | null): IndexTask => ({ path: objects[i].path, rules, objectId: i + 1, shardDir, allSites: opts.allSites });
     const progress = new Progress(objects.length, 'index', opts.quiet);
     const pairing: { relPath: string; buildId: string | null }[] = new Array(objects.length);
-    const sitesPass = opts.aliases || opts.allSites ? new SitesPass(pool, writer, { all: opts.allSites, sourceRoot: opts.sourceRoot, quiet: opts.quiet }) : null;
+    sitesPass = opts.aliases || opts.allSites
+      ? new SitesPass(pool, writer, shardDir, { all: opts.allSites, sourceRoot: opts.sourceRoot, quiet: opts.quiet }) : null;
     const debuginfod = sitesPass && opts.debuginfod ? new DebuginfodClient(opts.debuginfod) : null;
     if (debuginfod) progress.note = () => debuginfod.status();
     const fetches: Promise<void>[] = [];
@@ -200,14 +205,14 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
       }));
     };
     // Object ids follow the sorted walk order, whatever order the workers finish in.
-    const onScanned = (i: number, scanned: ScannedObject) => {
+    const onScanned = (i: number, scanned: IndexedObject) => {
       const self = selfLink(scanned);
       writer.addObject(i + 1, scanned, self);
       pairing[i] = { relPath: objects[i].relPath, buildId: scanned.elf?.buildId ?? null };
-      const indexes = sitesPass && scanned.elf ? siteRequests(scanned.elf.symbols, opts.allSites) : [];
+      const indexes = sitesPass ? scanned.siteRequests : [];
       if (indexes.length) {
         const elf = scanned.elf!;
-        const w = { path: scanned.path, buildId: elf.buildId, ownDwarf: elf.hasDwarf, indexes, entries: elf.hasSymtab ? null : entriesOf(elf.symbols, indexes) };
+        const w = { path: scanned.path, buildId: elf.buildId, ownDwarf: elf.hasDwarf, indexes, entries: scanned.siteEntries };
         if (debugDir) waiting[i] = w;
         else if (w.ownDwarf) submitSites(i, w, w.path);
         else withoutLocalDwarf(i, w);
@@ -218,7 +223,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     let config = opts.config ? readConfigFile(opts.config) : findConfig(debugDir ? [...inputs.trees, debugDir] : inputs.trees);
     // No .config anywhere: vmlinux (scanned first) tells its own before any module is read by its rules.
     if (!config && objects.length && isKernelImage(objects[order[0]])) {
-      await pool.scanAll([{ path: objects[order[0]].path, rules: null }], (_, scanned) => {
+      await pool.scanAll([task(order[0], null)], (_, scanned) => {
         onScanned(order[0], scanned);
         config = scanned.elf?.config ?? null;
       }, [0]);
@@ -226,7 +231,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     }
     const kernelConfig: KernelConfig = config ?? ASSUMED_CONFIG;
     const rules = kallsymsRules(kernelConfig);
-    await pool.scanAll(objects.map((o) => ({ path: o.path, rules })), onScanned, order);
+    await pool.scanAll(objects.map((_, i) => task(i, rules)), onScanned, order);
     progress.clear();
     endPhase('scan');
     for (const p of problems) writer.addError(null, p.path, { offset: 0, kind: 'walk', message: p.message });
@@ -253,12 +258,13 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
       if (fetchFailure) throw fetchFailure;
       endPhase('debuginfod');
     }
-    // The query indexes are built after the last site task: building them blocks this thread, which also
-    // hands the workers their tasks.
+    // The merge (and the query indexes after it) starts after the last site task: it blocks this thread,
+    // which also hands the workers their tasks.
     const sites = sitesPass ? await sitesPass.done() : 0;
     if (sitesPass) endPhase('sites');
-    writer.finishScan();
-    endPhase('indexes');
+    writer.finishRows(readdirSync(shardDir).filter((f) => f.startsWith('shard-')).sort().map((f) => join(shardDir, f)), shardDir);
+    removeTemp(false);
+    endPhase('merge');
     const aliases = opts.aliases ? writeAliases(db, maxSymbolLength(kernelRelease(db) ?? kernelConfig.version)) : { aliases: 0, shortened: [] };
     if (opts.aliases) endPhase('aliases');
     writer.setMeta({
@@ -269,16 +275,9 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
       all_sites: opts.allSites ? '1' : '0',
       ...configMeta(kernelConfig),
     });
-    writer.finish();
     const failures = writer.errorCount ? firstErrorPerFile(db) : [];
-    // Rows arrive in the workers' completion order, so pages (and the header's change counter) differ from run
-    // to run; VACUUM INTO writes a new file with every table and index in key order: the same inputs give the
-    // same file, byte for byte.
-    db.exec(`VACUUM INTO '${compact.replace(/'/g, "''")}'`);
-    endPhase('vacuum');
     db.close();
-    removeTemp(false);
-    commitTemp(compact, dbPath);
+    commitTemp(tmp, dbPath);
     endPhase('commit');
     return {
       dbPath, objects: objects.length, symbols: writer.symbolCount, errors: writer.errorCount, failures, sites,
@@ -292,6 +291,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     if (problem) throw new FatalError(`cannot write the new index beside ${dbPath}: ${problem}; the previous index is unchanged`);
     throw e;
   } finally {
+    await sitesPass?.settle();
     await pool.close();
     lock.release();
     process.off('SIGINT', onSignal);

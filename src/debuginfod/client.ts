@@ -152,7 +152,9 @@ export class DebuginfodClient {
       res.on('data', (b: Buffer) => {
         progress.done += b.length;
       });
-      await pipeline(res, createWriteStream(tmp, { mode: 0o600 }));
+      // Opened here, not by the stream: a stream still opening when the download fails would create the file
+      // after the clean-up below removed it.
+      await pipeline(res, createWriteStream(tmp, { fd: openSync(tmp, 'w', 0o600) }));
       if (!res.complete || (announced !== null && progress.done !== announced)) {
         throw new Error(`the download ended after ${progress.done} of ${announced ?? 'an unknown number of'} bytes`);
       }

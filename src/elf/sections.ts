@@ -21,8 +21,13 @@ export interface Section {
   readonly headerOffset: number;
 }
 
+/** Two hex digits for each byte value. */
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** A 64-bit value given as two 32-bit halves, as 16 hex digits. */
 export function hex64(hi: number, lo: number): string {
-  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+  return HEX_BYTE[hi >>> 24] + HEX_BYTE[(hi >>> 16) & 0xff] + HEX_BYTE[(hi >>> 8) & 0xff] + HEX_BYTE[hi & 0xff]
+    + HEX_BYTE[lo >>> 24] + HEX_BYTE[(lo >>> 16) & 0xff] + HEX_BYTE[(lo >>> 8) & 0xff] + HEX_BYTE[lo & 0xff];
 }
 
 /** Reads the section header table and names every section. */

@@ -6,14 +6,15 @@ import { readOffset64, viewOf } from './header.js';
 import { type Section, StringTable, hex64, sectionBytes } from './sections.js';
 
 /**
- * The `.symtab` of an object, read in place. Accessors decode one field of one entry; nothing is
- * materialised per symbol, so a 150,000-symbol vmlinux costs one buffer and no objects.
+ * The `.symtab` of an object, read in place. Accessors decode one field of one entry; only names are kept once
+ * decoded (a vmlinux scan reads every name in three passes: table location, kallsyms matching, columns).
  */
 export class SymbolTable {
   readonly count: number;
   readonly names: StringTable;
   private view: DataView;
   private entsize: number;
+  private decodedNames: (string | undefined)[];
 
   constructor(
     private file: string,
@@ -28,6 +29,7 @@ export class SymbolTable {
     this.entsize = h.is64 ? 24 : 16;
     this.count = Math.floor(bytes.length / this.entsize);
     this.names = strtab;
+    this.decodedNames = new Array(this.count);
   }
 
   /** File offset of entry i, for error messages. */
@@ -38,7 +40,7 @@ export class SymbolTable {
     return this.view.getUint32(i * this.entsize, this.h.little);
   }
   name(i: number): string {
-    return this.names.get(this.nameOffset(i), `name of symbol ${i} in section ${this.section.index} (${this.section.name})`);
+    return (this.decodedNames[i] ??= this.names.get(this.nameOffset(i), `name of symbol ${i} in section ${this.section.index} (${this.section.name})`));
   }
   info(i: number): number {
     return this.view.getUint8(i * this.entsize + (this.h.is64 ? 4 : 12));

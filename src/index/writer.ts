@@ -1,112 +1,86 @@
-import type { Statement } from 'better-sqlite3';
-import type { KallsymsColumns, ScanError, ScannedObject } from '../scan/result.js';
-import type { Site } from '../sites/types.js';
-import { type Db, schemaPart } from './db.js';
+// The main thread's side of writing an index: the objects table, the error rows and the run's metadata, all
+// inserted in a fixed order at the end, and the workers' shards merged in key order (merge.ts). The same
+// tree gives the same file, byte for byte, whatever order the workers finished in.
+import type { IndexedObject, ScanError } from '../scan/result.js';
+import type { Db } from './db.js';
+import { schemaPart } from './db.js';
+import { mergeShards } from './merge.js';
 
 export interface DebugLink {
   readonly path: string | null;
   readonly pairing: 'self' | 'build-id' | 'path' | null;
 }
 
-/**
- * The single writer of an index under construction. Rows go through prepared statements inside
- * large transactions; a commit every ROWS_PER_TRANSACTION rows keeps SQLite's page cache bounded.
- */
+interface ErrorRow {
+  readonly objectId: number | null;
+  readonly path: string;
+  readonly error: ScanError;
+}
+
 export class IndexWriter {
-  private static readonly ROWS_PER_TRANSACTION = 250_000;
-  private insertObject: Statement;
-  private insertSection: Statement;
-  private insertSymbol: Statement;
-  private insertError: Statement;
-  private setDebug: Statement;
-  private insertSite: Statement;
-  private insertEntry: Statement;
-  private rowsInTransaction = 0;
+  private objects = new Map<number, { o: IndexedObject; debug: DebugLink }>();
+  /** Errors by the object they belong to (index 0: errors of no object), each list in the order it was met. */
+  private errors = new Map<number, ErrorRow[]>();
   errorCount = 0;
   symbolCount = 0;
 
-  constructor(private db: Db) {
-    this.insertObject = db.prepare(`INSERT INTO objects (id, path, kind, status, module_name, vermagic, depends, build_id,
-      elf_class, endian, machine, elf_type, compression, signed, debug_path, debug_pairing, size, mtime_ms, kallsyms_source, symbol_count)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.insertSection = db.prepare('INSERT INTO sections VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.insertSymbol = db.prepare('INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    this.insertError = db.prepare('INSERT INTO errors (object_id, path, offset, kind, message) VALUES (?, ?, ?, ?, ?)');
-    this.setDebug = db.prepare('UPDATE objects SET debug_path = ?, debug_pairing = ? WHERE id = ?');
-    this.insertEntry = db.prepare('INSERT INTO kallsyms_entries VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.insertSite = db.prepare('INSERT INTO sites (object_id, idx, decl_file, decl_line, unit, source) VALUES (?, ?, ?, ?, ?, ?)');
-    db.exec('BEGIN');
-  }
+  constructor(private db: Db) {}
 
-  addObject(id: number, o: ScannedObject, debug: DebugLink): void {
-    const e = o.elf;
-    const status = !e ? 'failed' : o.errors.length ? 'partial' : 'ok';
-    this.insertObject.run(id, o.path, o.kind, status, e?.moduleName ?? null, e?.vermagic ?? null, e?.depends ?? null,
-      e?.buildId ?? null, e?.elfClass ?? null, e?.endian ?? null, e?.machine ?? null, e?.elfType ?? null, o.compression,
-      e?.signed ? 1 : 0, debug.path, debug.pairing, o.size, o.mtimeMs, e?.kallsymsSource ?? null, e?.symbols.count ?? 0);
+  addObject(id: number, o: IndexedObject, debug: DebugLink): void {
+    this.objects.set(id, { o, debug });
     for (const err of o.errors) this.addError(id, o.path, err);
-    if (!e) return;
-    const sec = e.sections;
-    for (let i = 0; i < sec.names.length; i++) {
-      this.insertSection.run(id, i, sec.names[i], sec.type[i], sec.flags[i], sec.addr.substr(i * 16, 16), sec.size[i]);
-    }
-    const s = e.symbols;
-    let start = 0;
-    for (let i = 0; i < s.count; i++) {
-      const end = s.nameEnd[i];
-      const info = s.info[i];
-      const nm = s.nmLetters[i];
-      const ks = s.kallsymsLetters[i];
-      this.insertSymbol.run(id, s.index[i], s.names.slice(start, end), s.values.substr(i * 16, 16), s.size[i],
-        info & 0xf, info >> 4, s.other[i], s.shndx[i], nm === ' ' ? null : nm, ks === ' ' ? null : ks, s.sympos[i] || null,
-        s.ftrace[i] === 0 ? null : s.ftrace[i] === 1 ? 1 : 0);
-      start = end;
-    }
-    this.symbolCount += s.count;
-    if (e.kallsyms) this.addKallsymsEntries(id, e.kallsyms);
-    this.rowsInTransaction += s.count + sec.names.length + 1;
-    if (this.rowsInTransaction >= IndexWriter.ROWS_PER_TRANSACTION) {
-      this.db.exec('COMMIT; BEGIN');
-      this.rowsInTransaction = 0;
-    }
+    this.symbolCount += o.elf?.symbolCount ?? 0;
   }
 
-  private addKallsymsEntries(id: number, k: KallsymsColumns): void {
-    let start = 0;
-    for (let i = 0; i < k.count; i++) {
-      const idx = k.symbolIndex[i];
-      this.insertEntry.run(id, i, k.names.slice(start, k.nameEnd[i]), k.letters[i], k.addresses.substr(i * 16, 16), idx >= 0 ? idx : null, k.sympos[i]);
-      start = k.nameEnd[i];
-    }
-    this.rowsInTransaction += k.count;
-  }
-
-  addError(objectId: number | null, path: string, err: ScanError): void {
-    this.insertError.run(objectId, path, err.offset, err.kind, err.message);
+  addError(objectId: number | null, path: string, error: ScanError): void {
+    const key = objectId ?? 0;
+    let list = this.errors.get(key);
+    if (!list) this.errors.set(key, (list = []));
+    list.push({ objectId, path, error });
     this.errorCount++;
   }
 
   setDebugLink(objectId: number, link: DebugLink): void {
-    this.setDebug.run(link.path, link.pairing, objectId);
+    const entry = this.objects.get(objectId);
+    if (entry) entry.debug = link;
+  }
+
+  /**
+   * Ends pass 1 and the sites: the objects, then the shards' rows, then the errors, each in key order; then
+   * the indexes that the alias pass and the queries use.
+   */
+  finishRows(shards: readonly string[], scratchDir: string): void {
+    const insertObject = this.db.prepare(`INSERT INTO objects (id, path, kind, status, module_name, vermagic, depends, build_id,
+      elf_class, endian, machine, elf_type, compression, signed, debug_path, debug_pairing, size, mtime_ms, kallsyms_source, symbol_count)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.db.transaction(() => {
+      for (const id of [...this.objects.keys()].sort((a, b) => a - b)) {
+        const { o, debug } = this.objects.get(id)!;
+        const e = o.elf;
+        const status = !e ? 'failed' : o.errors.length ? 'partial' : 'ok';
+        insertObject.run(id, o.path, o.kind, status, e?.moduleName ?? null, e?.vermagic ?? null, e?.depends ?? null,
+          e?.buildId ?? null, e?.elfClass ?? null, e?.endian ?? null, e?.machine ?? null, e?.elfType ?? null, o.compression,
+          e?.signed ? 1 : 0, debug.path, debug.pairing, o.size, o.mtimeMs, e?.kallsymsSource ?? null, e?.symbolCount ?? 0);
+      }
+    })();
+    // The shards' rows belong to the objects just inserted, by construction: no per-row foreign key lookup.
+    this.db.pragma('foreign_keys = OFF');
+    mergeShards(this.db, shards, scratchDir);
+    this.db.pragma('foreign_keys = ON');
+    const insertError = this.db.prepare('INSERT INTO errors (object_id, path, offset, kind, message) VALUES (?, ?, ?, ?, ?)');
+    const order = [...this.errors.keys()].sort((a, b) => (a || Infinity) - (b || Infinity));
+    this.db.transaction(() => {
+      for (const key of order) {
+        for (const r of this.errors.get(key)!) insertError.run(r.objectId, r.path, r.error.offset, r.error.kind, r.error.message);
+      }
+    })();
+    this.db.exec(schemaPart('indexes'));
   }
 
   setMeta(entries: Record<string, string>): void {
     const put = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
-    for (const [k, v] of Object.entries(entries)) put.run(k, v);
-  }
-
-  /** Ends pass 1: commits the rows and builds the indexes pass 2 queries with. */
-  finishScan(): void {
-    this.db.exec('COMMIT');
-    this.db.exec(schemaPart('indexes'));
-    this.db.exec('BEGIN');
-  }
-
-  addSites(objectId: number, sites: readonly Site[]): void {
-    for (const s of sites) this.insertSite.run(objectId, s.symtabIndex, s.declFile, s.declLine, s.unit, s.source);
-  }
-
-  finish(): void {
-    this.db.exec('COMMIT');
+    this.db.transaction(() => {
+      for (const [k, v] of Object.entries(entries)) put.run(k, v);
+    })();
   }
 }

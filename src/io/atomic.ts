@@ -9,8 +9,8 @@ export function tempPathFor(path: string): string {
 
 /**
  * Temporary files of `path` left by runs that were killed outright (SIGKILL, power loss): their process is
- * gone. SQLite's own files (`-journal`, `-wal`, `-shm`) of a killed index go with it, and its compacted copy
- * (`-vacuum`).
+ * gone. SQLite's own files (`-journal`, `-wal`, `-shm`) of a killed index go with it, and the directory of
+ * its workers' shards (`-shards`).
  */
 export function removeStaleTemps(path: string): void {
   const prefix = basename(tempPathFor(path)).replace(/\d+$/, '');
@@ -22,8 +22,8 @@ export function removeStaleTemps(path: string): void {
   }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const pid = Number(/^(\d+)(?:-journal|-wal|-shm|-vacuum)?$/.exec(name.slice(prefix.length))?.[1]);
-    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) rmSync(join(dirname(path), name), { force: true });
+    const pid = Number(/^(\d+)(?:-journal|-wal|-shm|-shards)?$/.exec(name.slice(prefix.length))?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) rmSync(join(dirname(path), name), { recursive: true, force: true });
   }
 }
 

@@ -674,7 +674,8 @@ export interface SymtabMatch {
 export function matchSymtab(entries: readonly KallsymsEntry[], t: SymbolTable): SymtabMatch {
   const wanted = new Set<string>();
   for (const e of entries) wanted.add(e.name);
-  const twins = new Map<string, number[]>();
+  // The defined symbols of each listed name, in .symtab order; nearly every name has one.
+  const candidates = new Map<string, number[]>();
   for (let i = 1; i < t.count; i++) {
     const type = t.type(i);
     if (type === STT_SECTION || type === STT_FILE || t.rawShndx(i) === SHN_UNDEF) continue;
@@ -686,18 +687,22 @@ export function matchSymtab(entries: readonly KallsymsEntry[], t: SymbolTable): 
       throw e;
     }
     if (!wanted.has(name)) continue;
-    const key = `${t.valueHex(i)} ${name}`;
-    const list = twins.get(key);
+    const list = candidates.get(name);
     if (list) list.push(i);
-    else twins.set(key, [i]);
+    else candidates.set(name, [i]);
   }
   const symbolIndex = new Int32Array(entries.length).fill(-1);
   const unmatched: number[] = [];
   entries.forEach((e, k) => {
-    const list = twins.get(`${e.address} ${e.name}`);
-    const i = list?.shift();
-    if (i === undefined) unmatched.push(k);
-    else symbolIndex[k] = i;
+    // The first symbol of that name and address not yet taken by an earlier entry.
+    const list = candidates.get(e.name);
+    const at = list ? list.findIndex((i) => i >= 0 && t.valueHex(i) === e.address) : -1;
+    if (at < 0) {
+      unmatched.push(k);
+      return;
+    }
+    symbolIndex[k] = list![at];
+    list![at] = -1;
   });
   return { symbolIndex, unmatched };
 }

@@ -8,6 +8,27 @@ export interface ScanTask {
   readonly rules: KallsymsRules | null;
 }
 
+/** An index run's task for a worker: scan one object into the thread's shard (src/index/shard.ts). */
+export interface IndexTask extends ScanTask {
+  /** The object's id in the index. */
+  readonly objectId: number;
+  /** The directory of the run's shards. */
+  readonly shardDir: string;
+  /** Which symbols need a definition site: the in-object duplicates, or (`all`) every function and variable. */
+  readonly allSites: boolean;
+}
+
+/**
+ * What a worker sends back to the index run for one object, its rows being in the shard: the object's
+ * facts, and the symbols (.symtab indexes) that need a definition site.
+ */
+export interface IndexedObject extends Omit<ScannedObject, 'elf'> {
+  readonly elf: (Omit<ScannedElf, 'sections' | 'symbols' | 'kallsyms'> & { readonly symbolCount: number }) | null;
+  readonly siteRequests: readonly number[];
+  /** For a vmlinux without .symtab (a vmlinuz): the kallsyms name and address of each site request. */
+  readonly siteEntries: readonly { name: string; address: string }[] | null;
+}
+
 /**
  * What a worker sends back for one object: a few scalars, and the symbol table as columns
  * (typed arrays plus joined strings) so that structured cloning stays cheap for 150,000 symbols.

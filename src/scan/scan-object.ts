@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { MODULE_FILE, moduleNameFromPath } from '../tree/walk.js';
 import { ObjectError } from '../errors.js';
 import { EM_X86_64, ET_REL, SHF_ALLOC, SHN_ABS, SHN_LORESERVE, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT } from '../elf/constants.js';
 import { type ElfHeader, readElfHeader } from '../elf/header.js';
@@ -23,11 +23,6 @@ import { type VmlinuxKallsyms, decodeVmlinuxKallsyms, matchSymtab } from '../kal
 import { type FtraceEntries, readFtraceEntries } from './ftrace-entries.js';
 import type { KallsymsColumns, ObjectCompression, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
 
-export const MODULE_FILE = /\.ko(\.gz|\.xz|\.zst)?$/;
-
-export function moduleNameFromPath(path: string): string {
-  return basename(path).replace(MODULE_FILE, '').replace(/-/g, '_');
-}
 
 /**
  * Reads one object from disk into columns. Never throws for a bad object: problems become `errors`.
@@ -302,11 +297,17 @@ function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeade
 
 /** The decoded table's own positions, carried over to the .symtab symbols its entries were matched to. */
 function tableSympos({ decoded, symbolIndex }: DecodedTable, rowIndex: Uint32Array): Uint32Array {
-  const byIndex = new Map<number, number>();
+  const byIndex = new Uint32Array(maxIndex(symbolIndex, rowIndex) + 1);
   symbolIndex.forEach((idx, k) => {
-    if (idx >= 0 && decoded.sympos[k] > 0) byIndex.set(idx, decoded.sympos[k]);
+    if (idx >= 0) byIndex[idx] = decoded.sympos[k];
   });
-  return Uint32Array.from(rowIndex, (idx) => byIndex.get(idx) ?? 0);
+  return rowIndex.map((idx) => byIndex[idx]);
+}
+
+function maxIndex(...lists: ArrayLike<number>[]): number {
+  let max = 0;
+  for (const list of lists) for (let i = 0; i < list.length; i++) if (list[i] > max) max = list[i];
+  return max;
 }
 
 /** Positions in the object's kallsyms walk, over the rows kallsyms shows. */
@@ -341,11 +342,11 @@ function moduleKallsyms(t: SymbolTable, sections: readonly Section[], rules: Kal
 
 /** The letter of the decoded entry matched to each .symtab symbol: the kernel's own view. */
 function tableKallsyms({ decoded, symbolIndex }: DecodedTable): KallsymsLetter {
-  const letterOf = new Map<number, string>();
+  const letterOf: string[] = new Array(maxIndex(symbolIndex) + 1).fill('');
   symbolIndex.forEach((idx, k) => {
-    if (idx >= 0) letterOf.set(idx, decoded.entries[k].letter);
+    if (idx >= 0) letterOf[idx] = decoded.entries[k].letter;
   });
-  return (i) => letterOf.get(i) ?? '';
+  return (i) => letterOf[i] ?? '';
 }
 
 /**

@@ -21,8 +21,17 @@ export interface SiteResult {
   readonly errors: { offset: number; kind: string; message: string }[];
 }
 
+/** What a pass-2 task reports once its sites are rows of the worker's shard. */
+export interface SitesDone {
+  readonly sites: number;
+  readonly errors: SiteResult['errors'];
+}
+
 /** One pass-2 task for a worker: the symbols of one object that need sites, and where its DWARF is. */
 export interface SitesTask {
+  /** The object's id in the index, and the directory of the run's shards its site rows go to. */
+  readonly objectId: number;
+  readonly shardDir: string;
   readonly objectPath: string;
   readonly dwarfPath: string;
   readonly requests: SiteRequest[];

@@ -1,6 +1,13 @@
 import { type Stats, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { MODULE_FILE } from '../scan/scan-object.js';
+
+/** A module file as kbuild installs it: plain, or compressed by modules_install. */
+export const MODULE_FILE = /\.ko(\.gz|\.xz|\.zst)?$/;
+
+/** The module name the kernel would give a file without `.modinfo` name= (`-` becomes `_`). */
+export function moduleNameFromPath(path: string): string {
+  return basename(path).replace(MODULE_FILE, '').replace(/-/g, '_');
+}
 
 export interface FoundObject {
   /** The path as found (symlinks not resolved): the object's identity in the index. */

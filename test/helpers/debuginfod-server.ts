@@ -55,8 +55,12 @@ function scanned(metrics: string): boolean {
 export async function startDebuginfod(dir: string, timeoutMs = 120_000): Promise<RunningServer> {
   const port = await freePort();
   const work = mkdtempSync(join(tmpdir(), 'ksymtree-debuginfod-'));
-  const child: ChildProcess = spawn('debuginfod', ['-F', '-L', '-p', String(port), '-d', join(work, 'db.sqlite'), '-t', '0', '-g', '0', dir],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = ['-F', '-L', '-p', String(port), '-d', join(work, 'db.sqlite'), '-t', '0', '-g', '0', dir];
+  // setpriv (util-linux) makes the server die with the test's thread, also when ava kills a test that timed out.
+  const withSetpriv = spawnSync('setpriv', ['--help']).error === undefined;
+  const child: ChildProcess = withSetpriv
+    ? spawn('setpriv', ['--pdeathsig', 'TERM', '--', 'debuginfod', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn('debuginfod', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
