@@ -3,7 +3,7 @@
 // `--debug-dir`; a scripted server gives the faults (404, another build-id's file, a cut download, a server that
 // stops, one that never answers). Build-ids come from readelf, the copies' order from nm -n.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -14,6 +14,7 @@ import { CLI, ksymtree } from './helpers/cli.js';
 import { type Answer, type RunningServer, debuginfodMissing, startDebuginfod, startScriptedServer } from './helpers/debuginfod-server.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ksymtree-debuginfod-'));
+test.after.always(() => rmSync(work, { recursive: true, force: true }));
 let runs = 0;
 
 interface Setup {
