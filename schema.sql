@@ -26,7 +26,8 @@ CREATE TABLE objects (
   elf_type        INTEGER,                   -- e_type (1 REL, 2 EXEC, 3 DYN)
   compression     TEXT NOT NULL,             -- none, gzip, xz, zstd; vmlinuz-<gzip|xz|zstd|lz4|lzma|bzip2> for a boot image
   signed          INTEGER NOT NULL DEFAULT 0,-- a module signature is appended
-  debug_path      TEXT,                      -- where DWARF is read: the object itself or its paired debug copy
+  debug_path      TEXT,                      -- where DWARF is read: the object itself, its paired debug copy, or the
+                                             -- debug file a debuginfod server gave (in its cache; pairing 'build-id')
   debug_pairing   TEXT,                      -- 'self', 'build-id', 'path' or NULL (no DWARF found)
   size            INTEGER NOT NULL,
   mtime_ms        INTEGER NOT NULL,
@@ -45,7 +46,9 @@ CREATE TABLE sections (
   PRIMARY KEY (object_id, idx)
 ) WITHOUT ROWID;
 
--- Every .symtab entry (index 0 included, as the table has it).
+-- Every .symtab entry (index 0 included, as the table has it). A vmlinux without .symtab (a vmlinuz's payload)
+-- has its decoded kallsyms entries here instead, entry pos as idx pos + 1: type and bind from the letter, size the
+-- distance to the next higher address in its table (the size the kernel prints with %pS).
 CREATE TABLE symbols (
   object_id  INTEGER NOT NULL REFERENCES objects(id),
   idx        INTEGER NOT NULL,               -- index in .symtab

@@ -18,7 +18,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(binutils gcc llvm-19 gcc-s390x-linux-gnu gcc-aarch64-linux-gnu xz-utils zstd gzip make kmod elfutils openssl linux-kbuild-6.1 linux-source-6.1 time qemu-system-x86 qemu-system-arm busybox-static flex bison bc libelf-dev libssl-dev)
+packages=(binutils gcc llvm-19 gcc-s390x-linux-gnu gcc-aarch64-linux-gnu xz-utils zstd gzip make kmod elfutils debuginfod openssl linux-kbuild-6.1 linux-source-6.1 time qemu-system-x86 qemu-system-arm busybox-static flex bison bc libelf-dev libssl-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then

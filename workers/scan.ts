@@ -1,17 +1,18 @@
 // piscina entry points: thin wrappers, the work itself lives in src/scan (reading) and src/index/shard.ts (rows).
 import { readBuildId } from '../src/scan/build-id.js';
 import { scanObject } from '../src/scan/scan-object.js';
-import { siteRequests } from '../src/analyse/duplicates.js';
+import { entriesOf, siteRequests } from '../src/analyse/duplicates.js';
 import { Shard } from '../src/index/shard.js';
 import type { IndexTask, IndexedObject } from '../src/scan/result.js';
 
 /** One object of an index run: its rows go to this thread's shard, its facts back to the main thread. */
 export default async function scan(task: IndexTask): Promise<IndexedObject> {
   const { elf, ...object } = await scanObject(task.path, task.rules);
-  if (!elf) return { ...object, elf: null, siteRequests: [] };
+  if (!elf) return { ...object, elf: null, siteRequests: [], siteEntries: null };
   Shard.in(task.shardDir).addScanned(task.objectId, elf);
   const { sections, symbols, kallsyms, ...facts } = elf;
-  return { ...object, elf: { ...facts, symbolCount: symbols.count }, siteRequests: siteRequests(symbols, task.allSites) };
+  const requests = siteRequests(symbols, task.allSites);
+  return { ...object, elf: { ...facts, symbolCount: symbols.count }, siteRequests: requests, siteEntries: elf.hasSymtab ? null : entriesOf(symbols, requests) };
 }
 
 export function buildId(path: string): Promise<string | null> {

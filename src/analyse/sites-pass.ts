@@ -3,7 +3,7 @@
 import { Progress } from '../io/progress.js';
 import type { IndexWriter } from '../index/writer.js';
 import type { WorkerPool } from '../scan/pool.js';
-import type { SitesDone } from '../sites/types.js';
+import type { SitesDone, SitesTask } from '../sites/types.js';
 
 export interface SitesPassOptions {
   readonly all: boolean;
@@ -26,10 +26,11 @@ export class SitesPass {
 
   constructor(private pool: WorkerPool, private writer: IndexWriter, private shardDir: string, private options: SitesPassOptions) {}
 
-  submit(objectId: number, objectPath: string, dwarfPath: string, symtabIndexes: readonly number[]): void {
-    const task = {
+  /** `entries`: for a vmlinux without .symtab, each request's kallsyms name and address (SitesTask.entries). */
+  submit(objectId: number, objectPath: string, dwarfPath: string, symtabIndexes: readonly number[], entries?: SitesTask['entries']): void {
+    const task: SitesTask = {
       objectId, shardDir: this.shardDir, objectPath, dwarfPath, requests: symtabIndexes.map((symtabIndex) => ({ symtabIndex })),
-      sourceRoot: this.options.sourceRoot, all: this.options.all,
+      sourceRoot: this.options.sourceRoot, all: this.options.all, entries,
     };
     this.running.push(this.pool.sites(task).then((r: SitesDone) => {
       for (const e of r.errors) this.writer.addError(objectId, dwarfPath, e);

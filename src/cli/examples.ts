@@ -7,6 +7,8 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { command: 'ksymtree index', what: 'the running kernel: /lib/modules/$(uname -r), its debug tree when installed; writes <tree>/ksymtree.db' },
     { command: 'ksymtree index debian/tmp/lib/modules/$KVER --debug-dir debian/tmp/usr/lib/debug/lib/modules/$KVER', what: 'a package build: installed tree with its debug copies' },
     { command: 'ksymtree index ~/linux --db /tmp/ksymtree.db', what: 'a build tree after `make`' },
+    { command: 'DEBUGINFOD_URLS=https://debuginfod.debian.net ksymtree index /lib/modules/$(uname -r) /boot/vmlinuz-$(uname -r)',
+      what: 'no debug package: the debug files of objects with duplicates (vmlinux\'s by the vmlinuz\'s build-id) fetched and cached' },
     { command: 'ksymtree index /srv/arm64/lib/modules/$KVER --config /srv/arm64/boot/config-$KVER', what: 'another machine\'s kernel: its .config decides what kallsyms lists (CONFIG_KALLSYMS_ALL)' },
   ],
   symbols: [{ command: 'ksymtree symbols --object bridge --format json', what: 'every .symtab entry of bridge.ko' }],

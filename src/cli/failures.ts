@@ -1,4 +1,5 @@
 /** Failed files on stderr, one line each and capped, as depmod does: a packager reads the build log, not the index. */
+import type { IndexSummary } from '../commands/index.js';
 
 /** Lines printed before the rest is only counted. */
 export const FAILURE_LINES = 20;
@@ -6,4 +7,12 @@ export const FAILURE_LINES = 20;
 export function reportFailures(lines: readonly string[], more: string): void {
   for (const l of lines.slice(0, FAILURE_LINES)) process.stderr.write(`ksymtree: ${l}\n`);
   if (lines.length > FAILURE_LINES) process.stderr.write(`ksymtree: ... and ${lines.length - FAILURE_LINES} more (${more})\n`);
+}
+
+/** What the debuginfod servers gave: counts and bytes, then each object none of them had a debug file for. */
+export function reportDebuginfod(d: NonNullable<IndexSummary['debuginfod']>): void {
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  process.stderr.write(`ksymtree: debuginfod (${d.urls.join(' ')}): ${d.fetched} debug files fetched (${mb(d.fetchedBytes)}), `
+    + `${d.cached} from the cache ${d.cacheDir} (${mb(d.cachedBytes)}), ${d.notFound} not found, ${d.failed} failed\n`);
+  reportFailures(d.notFoundPaths.map((p) => `${p}: no debug file on any debuginfod server; its aliases use what the object itself says`), 'not listed');
 }

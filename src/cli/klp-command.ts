@@ -14,7 +14,7 @@ import { Output } from '../io/output.js';
 
 const EXIT_INCOMPLETE = 1;
 
-function collect(value: string, previous: string[] = []): string[] {
+export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 

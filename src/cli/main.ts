@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runIndex } from '../commands/index.js';
 import { describeConfig } from '../config/kernel-config.js';
+import { debuginfodConfig } from '../debuginfod/client.js';
 import { runSymbols } from '../commands/symbols.js';
 import { FatalError } from '../errors.js';
 import { type AliasFormat, renderAliases } from '../commands/aliases.js';
@@ -13,14 +14,14 @@ import { registerApplyCommands } from './apply-commands.js';
 import { diff, diffLine, lookup, lookupLine, stats, statsRecord, where, whereLine } from '../commands/query.js';
 import { resolve, resolveLines } from '../commands/resolve.js';
 import { registerSymbolize } from './symbolize-command.js';
-import { registerKlp } from './klp-command.js';
+import { collect, registerKlp } from './klp-command.js';
 import { registerCatalog } from './catalog-command.js';
 import { type Db, openIndexDb } from '../index/db.js';
 import { DB_ENV, DB_HELP, indexPathToRead } from '../index/location.js';
 import { errorRecords, indexedConfig } from '../index/queries.js';
 import { COMMAND_EXAMPLES, USER_EXAMPLES, examplesText } from './examples.js';
 import { positiveInt } from './arguments.js';
-import { reportFailures } from './failures.js';
+import { reportDebuginfod, reportFailures } from './failures.js';
 import { commandsByName, manPage } from './man.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Output } from '../io/output.js';
@@ -69,12 +70,14 @@ program.command('index')
   .option('--all-sites', 'a definition site for every function and variable (for `ksymtree where`)')
   .option('--source-root <path>', 'prefix to strip from DWARF paths (default: learned per object)')
   .option('--config <file>', "the kernel's .config (default: found beside the tree, else vmlinux's IKCONFIG or kallsyms table)")
+  .option('--debuginfod <url>', 'debuginfod server for the debug files of objects without local DWARF (repeatable; replaces $DEBUGINFOD_URLS)', collect, [])
   .option('--timings', 'print the wall time of each phase (scan, indexes, sites, aliases, commit)')
   .action(async (inputs: string[], o: { debugDir?: string; db?: string; jobs: number; quiet?: boolean; aliases: boolean;
-    allSites?: boolean; sourceRoot?: string; config?: string; timings?: boolean }) => {
+    allSites?: boolean; sourceRoot?: string; config?: string; timings?: boolean; debuginfod: string[] }) => {
     const s = await runIndex({ inputs, debugDir: o.debugDir, db: o.db, jobs: o.jobs, quiet: !!o.quiet, aliases: o.aliases,
-      allSites: !!o.allSites, sourceRoot: o.sourceRoot, config: o.config });
+      allSites: !!o.allSites, sourceRoot: o.sourceRoot, config: o.config, debuginfod: debuginfodConfig(o.debuginfod) });
     process.stderr.write(`ksymtree: kernel config: ${describeConfig(s.config)}\n`);
+    if (s.debuginfod) reportDebuginfod(s.debuginfod);
     for (const { path, alias } of s.shortened) {
       process.stderr.write(`ksymtree: ${path}: alias shortened to fit KSYM_NAME_LEN: ${alias.fullAlias} -> ${alias.alias}\n`);
     }
@@ -200,7 +203,10 @@ program.command('man')
   .description('print the man page (roff), generated from these command definitions')
   .action(() => emit(manPage(program, TOOL_VERSION, {
     exitCodes: '0: every object indexed (or every module applied). 1: some objects could not be (fully) read, or some modules were refused or failed; each is named on stderr (the first 20) and, for index, recorded in the errors table; everything else is done. 2: usage error or fatal problem.',
-    environment: `${DB_ENV}: the index every command reads or writes when --db is not given.`,
+    environment: `${DB_ENV}: the index every command reads or writes when --db is not given. `
+      + 'DEBUGINFOD_URLS: space-separated debuginfod servers index asks for the debug files of objects with duplicates and no local DWARF (none: no network). '
+      + 'DEBUGINFOD_CACHE_PATH: where those files are cached (default $XDG_CACHE_HOME/debuginfod_client, else ~/.cache/debuginfod_client, shared with elfutils). '
+      + 'DEBUGINFOD_TIMEOUT: seconds a server may send nothing before it is given up (default 90).',
     files: '/lib/modules/$(uname -r)/ksymtree.db: the default index of the running kernel (./ksymtree.db when that tree is not writable).',
   })));
 

@@ -10,6 +10,7 @@ import { indexPathToWrite } from '../index/location.js';
 import { firstErrorPerFile } from '../index/queries.js';
 import { type DebugLink, IndexWriter } from '../index/writer.js';
 import { type AliasSummary, kernelRelease, writeAliases } from '../analyse/aliases.js';
+import { DebuginfodClient, type DebuginfodConfig, type DebuginfodSummary, found } from '../debuginfod/client.js';
 import { SitesPass } from '../analyse/sites-pass.js';
 import { maxSymbolLength } from '../alias/naming.js';
 import { WorkerPool } from '../scan/pool.js';
@@ -35,6 +36,8 @@ export interface IndexOptions {
   readonly sourceRoot?: string;
   /** `--config FILE`: the kernel's `.config`; else found beside the tree, else vmlinux's own word. */
   readonly config?: string;
+  /** Servers to fetch the debug files of objects without local DWARF from (null: no network at all). */
+  readonly debuginfod?: DebuginfodConfig | null;
 }
 
 export interface IndexSummary {
@@ -52,6 +55,18 @@ export interface IndexSummary {
   readonly seconds: number;
   /** Wall seconds of each phase, in run order (printed by `index --timings`, read by the bench). */
   readonly phases: readonly { phase: string; seconds: number }[];
+  /** What the debuginfod servers gave, and the objects none of them had a debug file for. */
+  readonly debuginfod: (DebuginfodSummary & { readonly notFoundPaths: readonly string[] }) | null;
+}
+
+/** The site work of one scanned object; `entries` for a vmlinux whose rows are its kallsyms entries. */
+interface SiteWork {
+  readonly path: string;
+  readonly buildId: string | null;
+  /** The object carries its own DWARF. */
+  readonly ownDwarf: boolean;
+  readonly indexes: readonly number[];
+  readonly entries: IndexedObject['siteEntries'];
 }
 
 /** With no TREE: the running kernel's installed tree and, when present, its debug tree. */
@@ -161,16 +176,49 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     const pairing: { relPath: string; buildId: string | null }[] = new Array(objects.length);
     sitesPass = opts.aliases || opts.allSites
       ? new SitesPass(pool, writer, shardDir, { all: opts.allSites, sourceRoot: opts.sourceRoot, quiet: opts.quiet }) : null;
+    const debuginfod = sitesPass && opts.debuginfod ? new DebuginfodClient(opts.debuginfod) : null;
+    if (debuginfod) progress.note = () => debuginfod.status();
+    const fetches: Promise<void>[] = [];
+    let fetchFailure: unknown = null;
+    const notFoundPaths: string[] = [];
     // With a debug tree, an object's DWARF is known only after pairing; its requests wait until then.
-    const waiting: { path: string; requests: readonly number[] }[] = [];
+    const waiting: SiteWork[] = [];
+    /** Sites of object i from `dwarf` (its own path, or a debug copy), or with none from what the object has. */
+    const submitSites = (i: number, w: SiteWork, dwarf: string | null) => {
+      // A vmlinux known only from its kallsyms entries has nothing to search without a debug file; a stripped
+      // object still names its units from its STT_FILE symbols.
+      if (w.entries && !dwarf) return;
+      sitesPass!.submit(i + 1, w.path, dwarf ?? w.path, w.indexes, w.entries ?? undefined);
+    };
+    /** No DWARF on disk: the debuginfod servers are asked by build-id, when there are any. */
+    const withoutLocalDwarf = (i: number, w: SiteWork) => {
+      if (!debuginfod || !w.buildId) return submitSites(i, w, null);
+      const buildId = w.buildId;
+      fetches.push(debuginfod.debuginfo(buildId, basename(w.path)).then((r) => {
+        if (found(r)) {
+          writer.setDebugLink(i + 1, { path: r.path, pairing: 'build-id' });
+          return submitSites(i, w, r.path);
+        }
+        if (r.status === 'not-found') notFoundPaths.push(w.path);
+        else writer.addError(i + 1, w.path, { offset: 0, kind: 'debuginfod', message: `${w.path}: debuginfod: debug file of build-id ${buildId}: ${r.message}` });
+        submitSites(i, w, null);
+      }).catch((e: unknown) => {
+        fetchFailure ??= e;
+      }));
+    };
     // Object ids follow the sorted walk order, whatever order the workers finish in.
     const onScanned = (i: number, scanned: IndexedObject) => {
       const self = selfLink(scanned);
       writer.addObject(i + 1, scanned, self);
       pairing[i] = { relPath: objects[i].relPath, buildId: scanned.elf?.buildId ?? null };
-      const requests = sitesPass ? scanned.siteRequests : [];
-      if (requests.length && debugDir) waiting[i] = { path: scanned.path, requests };
-      else if (requests.length) sitesPass!.submit(i + 1, scanned.path, self.path ?? scanned.path, requests);
+      const indexes = sitesPass ? scanned.siteRequests : [];
+      if (indexes.length) {
+        const elf = scanned.elf!;
+        const w = { path: scanned.path, buildId: elf.buildId, ownDwarf: elf.hasDwarf, indexes, entries: scanned.siteEntries };
+        if (debugDir) waiting[i] = w;
+        else if (w.ownDwarf) submitSites(i, w, w.path);
+        else withoutLocalDwarf(i, w);
+      }
       progress.tick(scanned.path);
     };
     let order = scanOrder(objects);
@@ -194,10 +242,23 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
       links.forEach((link, i) => {
         if (link.path) writer.setDebugLink(i + 1, link);
         const w = waiting[i];
-        // A stripped object without a debug copy still names its units from its STT_FILE symbols.
-        if (w) sitesPass!.submit(i + 1, w.path, link.path ?? w.path, w.requests);
+        if (!w) return;
+        if (link.path || w.ownDwarf) submitSites(i, w, link.path ?? w.path);
+        else withoutLocalDwarf(i, w);
       });
       endPhase('debug pairing');
+    }
+    if (fetches.length) {
+      const downloads = new Progress(0, 'debuginfod', opts.quiet);
+      const timer = setInterval(() => downloads.show(debuginfod!.status()), 250);
+      try {
+        await Promise.all(fetches);
+      } finally {
+        clearInterval(timer);
+        downloads.clear();
+      }
+      if (fetchFailure) throw fetchFailure;
+      endPhase('debuginfod');
     }
     // The merge (and the query indexes after it) starts after the last site task: it blocks this thread,
     // which also hands the workers their tasks.
@@ -223,6 +284,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     return {
       dbPath, objects: objects.length, symbols: writer.symbolCount, errors: writer.errorCount, failures, sites,
       aliases: aliases.aliases, shortened: aliases.shortened, config: kernelConfig, seconds: Number(process.hrtime.bigint() - started) / 1e9, phases,
+      debuginfod: debuginfod ? { ...debuginfod.summary(), notFoundPaths: notFoundPaths.sort() } : null,
     };
   } catch (e) {
     if (db.open) db.close();

@@ -7,6 +7,8 @@ export class Progress {
   private lastDraw = 0;
   private readonly started = Date.now();
   private readonly enabled: boolean;
+  /** Appended to the bar: what else is going on (downloads in flight). */
+  note: () => string = () => '';
 
   constructor(private total: number, private label: string, quiet: boolean, private stream: NodeJS.WriteStream = process.stderr) {
     this.enabled = !quiet && stream.isTTY === true;
@@ -21,7 +23,16 @@ export class Progress {
     const width = 24;
     const filled = this.total ? Math.round((this.done / this.total) * width) : width;
     const rate = this.done / Math.max((now - this.started) / 1000, 0.001);
-    const line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.total} ${rate.toFixed(0)}/s ${basename(current)}`;
+    const note = this.note();
+    this.draw(`${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.total} ${rate.toFixed(0)}/s ${basename(current)}${note ? ` | ${note}` : ''}`);
+  }
+
+  /** A free-text status under this label, for work that has no count (a download's bytes). */
+  show(text: string): void {
+    if (this.enabled) this.draw(`${this.label} ${text}`);
+  }
+
+  private draw(line: string): void {
     const columns = this.stream.columns || 100;
     this.stream.write(`\r${line.slice(0, columns - 1).padEnd(columns - 1)}`);
   }

@@ -27,6 +27,8 @@ export interface IndexTask extends ScanTask {
 export interface IndexedObject extends Omit<ScannedObject, 'elf'> {
   readonly elf: (Omit<ScannedElf, 'sections' | 'symbols' | 'kallsyms'> & { readonly symbolCount: number }) | null;
   readonly siteRequests: readonly number[];
+  /** For a vmlinux without .symtab (a vmlinuz): the kallsyms name and address of each site request. */
+  readonly siteEntries: readonly { name: string; address: string }[] | null;
 }
 
 /**
@@ -67,6 +69,8 @@ export interface ScannedElf {
   readonly signed: boolean;
   /** The object carries DWARF of its own (`.debug_info` or `.zdebug_info`). */
   readonly hasDwarf: boolean;
+  /** False for a vmlinux without .symtab (a vmlinuz): its symbol rows are its decoded kallsyms entries. */
+  readonly hasSymtab: boolean;
   /**
    * How kallsyms letters were derived: the module loader's rules, vmlinux's own decoded tables, or (a
    * vmlinux without tables) nm + scripts/kallsyms drop rules.

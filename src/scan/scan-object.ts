@@ -3,7 +3,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { MODULE_FILE, moduleNameFromPath } from '../tree/walk.js';
 import { ObjectError } from '../errors.js';
-import { EM_X86_64, ET_REL, SHN_LORESERVE, SHN_UNDEF, STT_FUNC } from '../elf/constants.js';
+import { EM_X86_64, ET_REL, SHF_ALLOC, SHN_ABS, SHN_LORESERVE, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT } from '../elf/constants.js';
 import { type ElfHeader, readElfHeader } from '../elf/header.js';
 import { findSection, parseModinfo } from '../elf/modinfo.js';
 import { findBuildId } from '../elf/notes.js';
@@ -20,6 +20,7 @@ import { TEXT_RANGES, vmlinuxIgnores, vmlinuxTextRanges } from '../kallsyms/vmli
 import { ASSUMED_CONFIG, type KallsymsRules, type KernelConfig, kallsymsRules } from '../config/kernel-config.js';
 import { configFromIkconfig, configFromKallsymsTable } from '../config/from-vmlinux.js';
 import { type SymposInput, symposOf } from '../alias/sympos.js';
+import { partitionPoint } from '../partition-point.js';
 import { type VmlinuxKallsyms, decodeVmlinuxKallsyms, matchSymtab } from '../kallsyms/vmlinux-table.js';
 import { type FtraceEntries, readFtraceEntries } from './ftrace-entries.js';
 import type { KallsymsColumns, ObjectCompression, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
@@ -108,10 +109,12 @@ function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, 
     depends: modinfo.get('depends')?.[0] ?? null,
     signed,
     hasDwarf: sections.some((s) => s.name === '.debug_info' || s.name === '.zdebug_info'),
+    hasSymtab: symtab !== null,
     kallsymsSource: kind === 'module' ? 'module-loader' : table ? 'vmlinux-table' : 'nm-rules',
     config,
     sections: sectionColumns(sections),
-    symbols: symtab ? symbolColumns(symtab, sections, h, kind, table, rules, errors, readFtraceEntries(src, h, sections, symtab)) : emptySymbols(),
+    symbols: symtab ? symbolColumns(symtab, sections, h, kind, table, rules, errors, readFtraceEntries(src, h, sections, symtab))
+      : table && rules.kallsyms ? entrySymbols(table.decoded, sections) : emptySymbols(),
     kallsyms: table ? kallsymsColumns(table) : null,
   };
 }
@@ -139,7 +142,8 @@ function decodeTable(src: ByteSource, h: ElfHeader, sections: readonly Section[]
     return null;
   }
   if (!decoded) return null;
-  const symbolIndex = symtab ? matchSymtab(decoded.entries, symtab).symbolIndex : new Int32Array(decoded.entries.length).fill(-1);
+  // Without a .symtab the entries themselves become the symbol rows (entrySymbols): entry k is row k + 1.
+  const symbolIndex = symtab ? matchSymtab(decoded.entries, symtab).symbolIndex : Int32Array.from(decoded.entries, (_, k) => k + 1);
   return { decoded, symbolIndex };
 }
 
@@ -171,6 +175,66 @@ function sectionColumns(sections: readonly Section[]): SectionColumns {
 function emptySymbols(): SymbolColumns {
   return { count: 0, index: new Uint32Array(0), names: '', nameEnd: new Uint32Array(0), values: '', size: new Float64Array(0),
     info: new Uint8Array(0), other: new Uint8Array(0), shndx: new Uint32Array(0), nmLetters: '', kallsymsLetters: '', sympos: new Uint32Array(0), ftrace: new Uint8Array(0) };
+}
+
+/**
+ * A vmlinux without .symtab (a vmlinuz's payload, `objcopy -S`): its decoded kallsyms entries stand in for the
+ * symbol table, entry k as index k + 1 (index 0 is the null symbol), so its duplicates get sympos, sites and
+ * aliases like any object's. What the table does not say is derived: the section from the address, the type
+ * and binding from the letter, the size as the kernel sees it (kallsyms_lookup_size_offset: the distance to
+ * the next higher address in the table; 0 for the last), ftrace unknown.
+ */
+function entrySymbols(decoded: VmlinuxKallsyms, sections: readonly Section[]): SymbolColumns {
+  const entries = decoded.entries;
+  const n = entries.length;
+  const nameEnd = new Uint32Array(n);
+  const info = new Uint8Array(n);
+  const shndx = new Uint32Array(n);
+  const sectionAt = addressToSection(sections);
+  const sizeOf = kernelSizes(entries);
+  let end = 0;
+  entries.forEach((e, k) => {
+    end += e.name.length;
+    nameEnd[k] = end;
+    info[k] = (letterBind(e.letter) << 4) | letterType(e.letter);
+    shndx[k] = sectionAt(e.address);
+  });
+  const letters = entries.map((e) => e.letter).join('');
+  return {
+    count: n, index: Uint32Array.from(entries, (_, k) => k + 1), names: entries.map((e) => e.name).join(''), nameEnd,
+    values: entries.map((e) => e.address).join(''), size: Float64Array.from(entries, (e) => sizeOf(e.address)), info, other: new Uint8Array(n), shndx,
+    nmLetters: letters, kallsymsLetters: letters, sympos: decoded.sympos, ftrace: new Uint8Array(n),
+  };
+}
+
+/** Per address, the distance to the next higher address among the entries (0 for the highest). */
+function kernelSizes(entries: readonly { address: string }[]): (address: string) => number {
+  const addresses = [...new Set(entries.map((e) => e.address))].sort();
+  return (address) => {
+    const next = partitionPoint(addresses.length, (k) => addresses[k] <= address);
+    return next < addresses.length ? Number(BigInt(`0x${addresses[next]}`) - BigInt(`0x${address}`)) : 0;
+  };
+}
+
+/** nm's letters: t/T text, w/W weak (functions, in vmlinux), d/b/r/v data; lower case is local. */
+function letterType(letter: string): number {
+  if ('tTwW'.includes(letter)) return STT_FUNC;
+  return 'dDbBrRvVgGsS'.includes(letter) ? STT_OBJECT : STT_NOTYPE;
+}
+
+function letterBind(letter: string): number {
+  if ('wWvV'.includes(letter)) return STB_WEAK;
+  return letter === letter.toUpperCase() ? STB_GLOBAL : STB_LOCAL;
+}
+
+/** The allocated section holding an address (the first by index), else SHN_ABS. */
+function addressToSection(sections: readonly Section[]): (address: string) => number {
+  const alloc = sections.map((s, i) => ({ i, start: BigInt(`0x${s.addr}`), end: BigInt(`0x${s.addr}`) + BigInt(s.size), s }))
+    .filter((x) => (x.s.flags & SHF_ALLOC) !== 0 && x.s.size > 0);
+  return (address) => {
+    const a = BigInt(`0x${address}`);
+    return alloc.find((x) => a >= x.start && a < x.end)?.i ?? SHN_ABS;
+  };
 }
 
 function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeader, kind: ObjectKind, table: DecodedTable | null,

@@ -37,4 +37,9 @@ export interface SitesTask {
   readonly requests: SiteRequest[];
   readonly sourceRoot?: string;
   readonly all?: boolean;
+  /**
+   * A vmlinux without .symtab (a vmlinuz): the name and address of each request's kallsyms entry, in request
+   * order, found in the debug file `dwarfPath` by those (src/sites/entry-sites.ts).
+   */
+  readonly entries?: readonly { name: string; address: string }[];
 }

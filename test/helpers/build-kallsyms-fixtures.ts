@@ -13,6 +13,8 @@
  *   <arch>/none/vmlinux                 linked without any kallsyms tables (no CONFIG_KALLSYMS)
  *   x86_64/v6.1/vmlinuz.<compression>   bzImage-style files around the stripped vmlinux; vmlinuz.raw-gzip: a
  *                                       gzip stream after junk, no setup header (found by magic search)
+ *   x86_64/v6.1-debug/vmlinux           the same sources built with -g and a GNU build-id: a debug vmlinux,
+ *                                       and vmlinuz.gzip around its stripped copy (a debuginfod client's case)
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -120,6 +122,8 @@ export interface KallsymsFixtures {
   readonly vmlinuz: Readonly<Partial<Record<VmlinuzCompression | 'raw-gzip', string>>>;
   /** Compressions whose command-line compressor was missing. */
   readonly vmlinuzMissing: readonly string[];
+  /** x86_64 v6.1 with DWARF and a build-id: the debug vmlinux and a gzip vmlinuz of its stripped copy. */
+  readonly debugKernel: { readonly vmlinux: string; readonly vmlinuz: string } | null;
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -340,14 +344,14 @@ export function generateTables(nm: NmSymbol[] | null, profile: KallsymsProfile, 
 class Build {
   constructor(readonly out: string) {}
 
-  async objects(arch: KArch): Promise<string[]> {
+  async objects(arch: KArch, debug = false): Promise<string[]> {
     const tc = TOOLCHAINS[arch];
-    const dir = path.join(this.out, arch, 'obj');
+    const dir = path.join(this.out, arch, debug ? 'obj-g' : 'obj');
     await fs.mkdir(dir, { recursive: true });
     const objs: string[] = [];
     for (const unit of ['head.S', ...UNITS, 'tail.S']) {
       const obj = path.join(dir, unit.replace(/\.[cS]$/, '.o'));
-      await run(tc.cc, [...CFLAGS, ...tc.cflags, '-c', path.join(KALLSYMS_SOURCES, unit), '-o', obj]);
+      await run(tc.cc, [...CFLAGS, ...(debug ? ['-g'] : []), ...tc.cflags, '-c', path.join(KALLSYMS_SOURCES, unit), '-o', obj]);
       objs.push(obj);
     }
     return objs;
@@ -364,11 +368,12 @@ class Build {
   }
 
   /** scripts/link-vmlinux.sh in small: three links, the tables regenerated from each one's symbols. */
-  async variant(arch: KArch, objs: string[], profile: KallsymsProfile): Promise<KallsymsFixture> {
+  async variant(arch: KArch, objs: string[], profile: KallsymsProfile, debug = false): Promise<KallsymsFixture> {
     const tc = TOOLCHAINS[arch];
-    const dir = path.join(this.out, arch, profile.id);
+    const dir = path.join(this.out, arch, debug ? `${profile.id}-debug` : profile.id);
     await fs.mkdir(dir, { recursive: true });
-    const extra = profile.addressing === 'absolute-percpu' ? [`-Wl,-T,${path.join(KALLSYMS_SOURCES, 'percpu.lds')}`] : [];
+    const extra = [...(profile.addressing === 'absolute-percpu' ? [`-Wl,-T,${path.join(KALLSYMS_SOURCES, 'percpu.lds')}`] : []),
+      ...(debug ? ['-Wl,--build-id=sha1'] : [])];
     const vmlinux = path.join(dir, 'vmlinux');
     let nm: NmSymbol[] | null = null;
     let previous = '';
@@ -395,7 +400,7 @@ class Build {
   }
 
   /** A bzImage-shaped file: setup header (boot protocol 2.15) with payload_offset/payload_length, then the payload. */
-  async vmlinuz(stripped: string, dir: string): Promise<{ files: Partial<Record<VmlinuzCompression | 'raw-gzip', string>>; missing: string[] }> {
+  async vmlinuz(stripped: string, dir: string, kinds = VMLINUZ_COMPRESSIONS): Promise<{ files: Partial<Record<VmlinuzCompression | 'raw-gzip', string>>; missing: string[] }> {
     const elf = readFileSync(stripped);
     const files: Partial<Record<VmlinuzCompression | 'raw-gzip', string>> = {};
     const missing: string[] = [];
@@ -408,7 +413,7 @@ class Build {
       lzma: ['lzma', ['-9', '-c']],
       bzip2: ['bzip2', ['-9', '-c']],
     };
-    for (const kind of VMLINUZ_COMPRESSIONS) {
+    for (const kind of kinds) {
       let payload: Buffer;
       try {
         payload = await pipeThrough(commands[kind][0], commands[kind][1], elf);
@@ -463,6 +468,7 @@ async function buildAll(out: string): Promise<KallsymsFixtures> {
   const plain: Partial<Record<KArch, string>> = {};
   let vmlinuz: KallsymsFixtures['vmlinuz'] = {};
   let vmlinuzMissing: string[] = [];
+  let debugKernel: KallsymsFixtures['debugKernel'] = null;
   for (const arch of Object.keys(TOOLCHAINS) as KArch[]) {
     let objs: string[];
     try {
@@ -483,10 +489,13 @@ async function buildAll(out: string): Promise<KallsymsFixtures> {
         const z = await b.vmlinuz(v.stripped, path.dirname(v.vmlinux));
         vmlinuz = z.files;
         vmlinuzMissing = z.missing;
+        const d = await b.variant(arch, await b.objects(arch, true), PROFILES[id], true);
+        const dz = await b.vmlinuz(d.stripped, path.dirname(d.vmlinux), ['gzip']);
+        debugKernel = { vmlinux: d.vmlinux, vmlinuz: dz.files.gzip! };
       }
     }
   }
-  return { root: out, missing, variants, plain, vmlinuz, vmlinuzMissing };
+  return { root: out, missing, variants, plain, vmlinuz, vmlinuzMissing, debugKernel };
 }
 
 let pending: Promise<KallsymsFixtures> | null = null;

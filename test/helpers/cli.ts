@@ -10,10 +10,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** `env` entries are added to the test's environment; an undefined value removes one. */
+/**
+ * `env` entries are added to the test's environment; an undefined value removes one. DEBUGINFOD_URLS is removed
+ * unless a test sets it: no test reaches a debuginfod server it did not start.
+ */
 export function ksymtree(args: readonly string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...opts.env };
+    const env: Record<string, string | undefined> = { ...process.env, DEBUGINFOD_URLS: undefined, ...opts.env };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
     const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
