@@ -1,6 +1,7 @@
 // Which functions ftrace can attach to: the call sites the compiler recorded in `__mcount_loc` (x86 `-mfentry
 // -mrecord-mcount`). A function copy with none is notrace (every out-of-line copy of a header `static inline`),
 // and kprobe events refuse it unless CONFIG_KPROBE_EVENTS_ON_NOTRACE=y (trace_kprobe.c within_notrace_func()).
+import { ObjectError } from '../errors.js';
 import { EM_386, EM_X86_64, ET_REL, SHT_NOBITS } from '../elf/constants.js';
 import type { ElfHeader } from '../elf/header.js';
 import { absoluteRelocation, readRelocations, relocationSectionsFor } from '../elf/relocations.js';
@@ -65,6 +66,12 @@ function moduleEntries(src: ByteSource, h: ElfHeader, sections: readonly Section
       if (!abs) continue;
       const sym = table.symbol(i);
       const at = table.offset(i);
+      if (sym >= symtab.count) {
+        throw new ObjectError(src.file, table.entryOffset(i), `${where(rs, i)}: expected a symbol index below ${symtab.count}, found ${sym}`);
+      }
+      if (!table.explicit && at + 4 > bytes.length) {
+        throw new ObjectError(src.file, table.entryOffset(i), `${where(rs, i)}: expected r_offset + 4 within the ${bytes.length}-byte ${MCOUNT_LOC}, found r_offset 0x${at.toString(16)}`);
+      }
       // REL (i386) keeps the addend in the relocated bytes
       const addend = table.explicit ? BigInt(table.addend(i)) : BigInt(h.little ? bytes.readInt32LE(at) : bytes.readInt32BE(at));
       const shndx = symtab.shndx(sym);
@@ -75,4 +82,8 @@ function moduleEntries(src: ByteSource, h: ElfHeader, sections: readonly Section
   }
   for (const list of sites.values()) list.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return new FtraceEntries(sites);
+}
+
+function where(rs: Section, i: number): string {
+  return `section ${rs.index} (${rs.name}) relocating ${MCOUNT_LOC}: entry ${i}`;
 }
