@@ -15,7 +15,10 @@ import type { FuzzTarget } from './target.js';
 
 export interface EngineOptions {
   readonly target: string;
+  /** How long to mutate, after the corpus has been replayed. */
   readonly seconds: number;
+  /** Stop after this many mutated inputs (a deterministic run: same seed, same inputs), when given. */
+  readonly execs?: number;
   readonly seed: number;
   /** Inputs to start from; new coverage is added here (files named by their SHA-1). */
   readonly corpus: string;
@@ -37,6 +40,8 @@ export interface Finding {
 
 export interface EngineStats {
   readonly execs: number;
+  /** Time spent mutating so far (start-up and the corpus replay excluded). */
+  readonly fuzzSeconds: number;
   readonly covered: number;
   readonly counters: number;
   readonly corpus: number;
@@ -75,12 +80,12 @@ class Engine {
   private execs = 0;
   private baselineRss = 0;
   private lastReport = 0;
+  private fuzzStart = 0;
 
   constructor(private opts: EngineOptions, private target: FuzzTarget, private typed: (e: unknown) => boolean,
     private coverage: ReturnType<typeof startCoverage>) {}
 
   async run(): Promise<void> {
-    const deadline = Date.now() + this.opts.seconds * 1000;
     const inputs = readdirSync(this.opts.corpus).sort().map((f) => readFileSync(join(this.opts.corpus, f)));
     for (const input of inputs) {
       await this.exec(input);
@@ -92,7 +97,10 @@ class Engine {
     const dictionary = [...this.target.dictionary, ...literalTokens(this.coverage.words, this.coverage.numbers)];
     const mutator = new Mutator(rand, dictionary, maxLength);
     if (this.corpus.length === 0) this.corpus.push(Buffer.alloc(0));
-    while (Date.now() < deadline) {
+    this.fuzzStart = Date.now();
+    const deadline = this.fuzzStart + this.opts.seconds * 1000;
+    const last = this.execs + (this.opts.execs ?? Infinity);
+    while (Date.now() < deadline && this.execs < last) {
       const recent = Math.max(1, this.corpus.length >> 3);
       const pick = () => this.corpus[rand() < 0.3 ? this.corpus.length - 1 - Math.floor(rand() * recent) : Math.floor(rand() * this.corpus.length)];
       const input = mutator.mutate(pick(), pick());
@@ -144,7 +152,8 @@ class Engine {
     const now = Date.now();
     if (!force && now - this.lastReport < 1000) return;
     this.lastReport = now;
-    send({ type: 'stats', stats: { execs: this.execs, covered: this.coverage.covered, counters: this.coverage.total, corpus: this.corpus.length } });
+    const fuzzSeconds = this.fuzzStart ? (now - this.fuzzStart) / 1000 : 0;
+    send({ type: 'stats', stats: { execs: this.execs, fuzzSeconds, covered: this.coverage.covered, counters: this.coverage.total, corpus: this.corpus.length } });
   }
 }
 

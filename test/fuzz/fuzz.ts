@@ -17,6 +17,8 @@ import { TARGET_NAMES, loadTarget } from './targets/index.js';
 export interface FuzzOptions {
   readonly targets: readonly string[];
   readonly seconds: number;
+  /** Stop each target after this many inputs, or at `seconds`, whichever comes first. */
+  readonly execs?: number;
   readonly jobs: number;
   readonly seed: number;
   /** Where each target's corpus persists between runs; null: a fresh temporary corpus from the seeds. */
@@ -28,6 +30,7 @@ export interface FuzzOptions {
 export interface TargetReport {
   readonly target: string;
   execs: number;
+  /** Time spent mutating, over all the target's processes (start-ups excluded): what execs/s is computed over. */
   seconds: number;
   covered: number;
   counters: number;
@@ -41,6 +44,8 @@ const ENGINE = fileURLToPath(new URL('./engine.js', import.meta.url));
 const HANG_WALL_MS = 10_000;
 const CLOCK_TICKS = 100;
 const MAX_RESTARTS = 200;
+/** Start-ups and replays of the corpus may take this long beyond the fuzzing time, per process. */
+const STARTUP_ALLOWANCE_MS = 60_000;
 
 export async function fuzz(opts: FuzzOptions): Promise<TargetReport[]> {
   const queue = [...opts.targets];
@@ -68,14 +73,14 @@ async function fuzzTarget(name: string, opts: FuzzOptions): Promise<TargetReport
     report.findings.push(f);
     opts.log?.(`${name}: FINDING (${f.kind}) ${f.message.split('\n')[0]}\n  input: ${f.input}`);
   };
-  const started = Date.now();
-  const deadline = started + opts.seconds * 1000;
   try {
-    while (Date.now() < deadline - 500 && report.restarts <= MAX_RESTARTS) {
+    const execs = opts.execs ?? Infinity;
+    while (report.seconds < opts.seconds - 0.5 && report.execs < execs && report.restarts <= MAX_RESTARTS) {
       const engine: EngineOptions = {
-        target: name, seconds: (deadline - Date.now()) / 1000, seed: opts.seed + report.restarts, corpus, findings: opts.findings, work,
+        target: name, seconds: opts.seconds - report.seconds, execs: opts.execs === undefined ? undefined : execs - report.execs,
+        seed: opts.seed + report.restarts, corpus, findings: opts.findings, work,
       };
-      const outcome = await runEngine(engine, join(work, target.fileName), report, addFinding, opts.log, started);
+      const outcome = await runEngine(engine, join(work, target.fileName), report, addFinding, opts.log);
       if (outcome.kind === 'finished') break;
       report.restarts++;
       if (outcome.kind !== 'hang' && outcome.kind !== 'crash') continue;
@@ -88,7 +93,6 @@ async function fuzzTarget(name: string, opts: FuzzOptions): Promise<TargetReport
     rmSync(work, { recursive: true, force: true });
     if (!opts.corpus) rmSync(corpus, { recursive: true, force: true });
   }
-  report.seconds = (Date.now() - started) / 1000;
   return report;
 }
 
@@ -96,8 +100,9 @@ type Outcome = { kind: 'finished' | 'restart' } | { kind: 'hang' | 'crash'; mess
 
 /** One engine process until it ends; its stats are added to `report` as they arrive. */
 function runEngine(engine: EngineOptions, inputPath: string, report: TargetReport, addFinding: (f: Finding) => void,
-  log: ((line: string) => void) | undefined, started: number): Promise<Outcome> {
-  const execsBefore = report.execs;
+  log: ((line: string) => void) | undefined): Promise<Outcome> {
+  const before = { execs: report.execs, seconds: report.seconds };
+  const wallLimit = Date.now() + engine.seconds * 1000 + STARTUP_ALLOWANCE_MS;
   // The last engine's input, already kept: the watchdog must not time the start-up against it.
   rmSync(inputPath, { force: true });
   return new Promise((resolve) => {
@@ -110,32 +115,38 @@ function runEngine(engine: EngineOptions, inputPath: string, report: TargetRepor
     child.on('message', (m: EngineMessage) => {
       if (m.type === 'finding') addFinding(m.finding);
       else {
-        applyStats(report, execsBefore, m.stats);
+        applyStats(report, before, m.stats);
         if (log && Date.now() - lastLog >= 30_000) {
           lastLog = Date.now();
-          log(summary(report, (Date.now() - started) / 1000));
+          log(summary(report));
         }
       }
     });
     const watch = new Watchdog(child.pid!, inputPath);
     let hang: string | null = null;
+    let overtime = false;
     const timer = setInterval(() => {
       hang ??= watch.check();
       if (hang) child.kill('SIGKILL');
+      else if (Date.now() > wallLimit) {
+        overtime = true;
+        child.kill('SIGKILL');
+      }
     }, 100);
     child.on('exit', (code, signal) => {
       clearInterval(timer);
       const input = watch.input();
       if (hang) resolve({ kind: 'hang', message: hang, input });
-      else if (code === 0) resolve({ kind: 'finished' });
+      else if (code === 0 || overtime) resolve({ kind: 'finished' });
       else if (code === EXIT_AFTER_MEMORY) resolve({ kind: 'restart' });
       else resolve({ kind: 'crash', message: `the fuzzing process died (${signal ?? `exit ${code}`}) on this input:\n${stderr}`, input });
     });
   });
 }
 
-function applyStats(report: TargetReport, execsBefore: number, s: EngineStats): void {
-  report.execs = execsBefore + s.execs;
+function applyStats(report: TargetReport, before: { execs: number; seconds: number }, s: EngineStats): void {
+  report.execs = before.execs + s.execs;
+  report.seconds = before.seconds + s.fuzzSeconds;
   report.covered = Math.max(report.covered, s.covered);
   report.counters = Math.max(report.counters, s.counters);
   report.corpus = s.corpus;
@@ -193,8 +204,8 @@ class Watchdog {
   }
 }
 
-export function summary(r: TargetReport, seconds = r.seconds): string {
-  const rate = seconds > 0 ? Math.round(r.execs / seconds) : 0;
+export function summary(r: TargetReport): string {
+  const rate = r.seconds > 0 ? Math.round(r.execs / r.seconds) : 0;
   return `${r.target}: ${r.execs.toLocaleString('en-US')} execs, ${rate.toLocaleString('en-US')}/s, coverage ${r.covered.toLocaleString('en-US')}/${r.counters.toLocaleString('en-US')} counters, `
     + `corpus ${r.corpus}, findings ${r.findings.length}${r.restarts ? `, restarts ${r.restarts}` : ''}`;
 }

@@ -35,7 +35,7 @@ export class Mutator {
 
   private edit(b: Buffer, other: Buffer): Buffer {
     if (b.length === 0) return Buffer.from(this.token());
-    const at = this.below(b.length);
+    const at = this.position(b.length);
     switch (this.below(16)) {
       case 0:
         b[at] ^= 1 << this.below(8);
@@ -77,6 +77,17 @@ export class Mutator {
       default:
         return this.insert(b, at, Buffer.alloc(1 + this.below(32), this.below(2) ? 0 : 0xff));
     }
+  }
+
+  /**
+   * Where to edit: a quarter of the edits go to the first 128 or the last 2048 bytes, where headers and
+   * trailers sit (the ELF header and section table, a signature, a payload's appended size).
+   */
+  private position(length: number): number {
+    const r = this.rand();
+    if (r < 0.125) return this.below(Math.min(length, 128));
+    if (r < 0.25) return length - 1 - this.below(Math.min(length, 2048));
+    return this.below(length);
   }
 
   private writeInt(b: Buffer, at: number, width: 2 | 4 | 8, value: bigint): Buffer {

@@ -9,6 +9,8 @@ export interface FuzzTarget {
   readonly name: string;
   /** Name the input is written under: index decides what an object is partly by its name (`*.ko` is a module). */
   readonly fileName: string;
+  /** Inputs the smoke run in `npm test` tries (a few seconds' worth on an idle machine). */
+  readonly smokeExecs: number;
   /** Format tokens for the mutator, added to the literals of the instrumented parsers. */
   readonly dictionary: readonly Buffer[];
   /** Starting inputs: small real objects and the fixtures the tests build. */

@@ -8,6 +8,7 @@ import { buildFixtures, buildKallsymsFixtures, debian, smallestFiles } from './s
 const target: FuzzTarget = {
   name: 'elf',
   fileName: 'fuzz.ko',
+  smokeExecs: 6000,
   dictionary: ELF_TOKENS,
   async seeds() {
     const fx = await buildFixtures();

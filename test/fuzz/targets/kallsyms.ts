@@ -8,6 +8,7 @@ import { buildKallsymsFixtures } from './seeds.js';
 const target: FuzzTarget = {
   name: 'kallsyms',
   fileName: 'vmlinux',
+  smokeExecs: 1500,
   dictionary: [...KALLSYMS_TOKENS, ...ELF_TOKENS],
   async seeds() {
     const k = await buildKallsymsFixtures();

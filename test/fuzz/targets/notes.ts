@@ -7,6 +7,7 @@ import { buildFixtures, debian, smallestFiles } from './seeds.js';
 const target: FuzzTarget = {
   name: 'notes',
   fileName: 'fuzz.ko',
+  smokeExecs: 6000,
   dictionary: ELF_TOKENS,
   async seeds() {
     const fx = await buildFixtures();

@@ -7,6 +7,7 @@ import { buildKallsymsFixtures } from './seeds.js';
 const target: FuzzTarget = {
   name: 'vmlinuz',
   fileName: 'vmlinuz',
+  smokeExecs: 100,
   dictionary: COMPRESSION_TOKENS,
   async seeds() {
     return readSeeds(Object.values((await buildKallsymsFixtures()).vmlinuz));
