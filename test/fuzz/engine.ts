@@ -47,7 +47,7 @@ export interface EngineStats {
   readonly corpus: number;
 }
 
-export type EngineMessage = { type: 'stats'; stats: EngineStats } | { type: 'finding'; finding: Finding };
+export type EngineMessage = { type: 'stats'; stats: EngineStats } | { type: 'finding'; finding: Finding } | { type: 'bye' };
 
 export const HANG_CPU_US = 1_000_000;
 export const MEMORY_LIMIT_KB = 256 << 10;
@@ -136,6 +136,8 @@ class Engine {
     if (this.baselineRss > 0 && process.resourceUsage().maxRSS - this.baselineRss > MEMORY_LIMIT_KB) {
       this.found('memory', `raised the peak RSS by ${((process.resourceUsage().maxRSS - this.baselineRss) >> 10)} MB (limit ${MEMORY_LIMIT_KB >> 10} MB)`, input);
       this.report(true);
+      // After the messages are out: an exit right after process.send can lose them.
+      await new Promise<void>((resolve) => process.send ? process.send({ type: 'bye' }, () => resolve()) : resolve());
       process.exit(EXIT_AFTER_MEMORY);
     }
     return this.coverage.novelty() > 0;

@@ -67,11 +67,12 @@ async function fuzzTarget(name: string, opts: FuzzOptions): Promise<TargetReport
   const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `ksymtree-fuzz-${name}-`));
   const report: TargetReport = { target: name, execs: 0, seconds: 0, covered: 0, counters: 0, corpus: 0, restarts: 0, findings: [] };
   const signatures = new Set<string>();
-  const addFinding = (f: Finding) => {
-    if (signatures.has(f.signature)) return;
+  const addFinding = (f: Finding): boolean => {
+    if (signatures.has(f.signature)) return false;
     signatures.add(f.signature);
     report.findings.push(f);
     opts.log?.(`${name}: FINDING (${f.kind}) ${f.message.split('\n')[0]}\n  input: ${f.input}`);
+    return true;
   };
   try {
     const execs = opts.execs ?? Infinity;
@@ -83,11 +84,15 @@ async function fuzzTarget(name: string, opts: FuzzOptions): Promise<TargetReport
       const outcome = await runEngine(engine, join(work, target.fileName), report, addFinding, opts.log);
       if (outcome.kind === 'finished') break;
       report.restarts++;
+      opts.log?.(`${name}: restarting its process (${outcome.kind}; restart ${report.restarts})`);
       if (outcome.kind !== 'hang' && outcome.kind !== 'crash') continue;
       const input = outcome.input ?? Buffer.alloc(0);
-      addFinding(saveFinding(opts.findings, name, outcome.kind, outcome.message, input));
       // Not replayed at the next start, or the target would never get past it.
       rmSync(join(corpus, sha1(input)), { force: true });
+      if (!addFinding(saveFinding(opts.findings, name, outcome.kind, outcome.message, input))) {
+        opts.log?.(`${name}: stopped: the same ${outcome.kind} came back; fix it first`);
+        break;
+      }
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -99,7 +104,7 @@ async function fuzzTarget(name: string, opts: FuzzOptions): Promise<TargetReport
 type Outcome = { kind: 'finished' | 'restart' } | { kind: 'hang' | 'crash'; message: string; input: Buffer | null };
 
 /** One engine process until it ends; its stats are added to `report` as they arrive. */
-function runEngine(engine: EngineOptions, inputPath: string, report: TargetReport, addFinding: (f: Finding) => void,
+function runEngine(engine: EngineOptions, inputPath: string, report: TargetReport, addFinding: (f: Finding) => boolean,
   log: ((line: string) => void) | undefined): Promise<Outcome> {
   const before = { execs: report.execs, seconds: report.seconds };
   const wallLimit = Date.now() + engine.seconds * 1000 + STARTUP_ALLOWANCE_MS;
@@ -114,7 +119,7 @@ function runEngine(engine: EngineOptions, inputPath: string, report: TargetRepor
     let lastLog = Date.now();
     child.on('message', (m: EngineMessage) => {
       if (m.type === 'finding') addFinding(m.finding);
-      else {
+      else if (m.type === 'stats') {
         applyStats(report, before, m.stats);
         if (log && Date.now() - lastLog >= 30_000) {
           lastLog = Date.now();
