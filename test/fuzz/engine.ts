@@ -25,6 +25,8 @@ export interface EngineOptions {
   readonly findings: string;
   /** A scratch directory (tmpfs when there is one) for the current input. */
   readonly work: string;
+  /** Replay mode: run only this input, in this fresh process, and report how far it raised the peak RSS. */
+  readonly replay?: string;
 }
 
 export type FindingKind = 'exception' | 'hang' | 'memory' | 'crash';
@@ -47,12 +49,19 @@ export interface EngineStats {
   readonly corpus: number;
 }
 
-export type EngineMessage = { type: 'stats'; stats: EngineStats } | { type: 'finding'; finding: Finding } | { type: 'bye' };
+export type EngineMessage = { type: 'stats'; stats: EngineStats } | { type: 'finding'; finding: Finding } | { type: 'replayed'; rssKb: number; cpuUs: number };
 
 export const HANG_CPU_US = 1_000_000;
 export const MEMORY_LIMIT_KB = 256 << 10;
-/** Exit code of an engine that stopped after a memory finding: its peak RSS no longer measures one input. */
+/**
+ * Exit code of an engine whose peak RSS rose past the limit: it leaves the input in `MEMORY_CANDIDATE` for a
+ * replay in a fresh process (garbage of many earlier inputs can add up to a peak none of them makes alone).
+ */
 export const EXIT_AFTER_MEMORY = 3;
+export const MEMORY_CANDIDATE = 'memory-candidate';
+/** Between two looks at the resident set; a collection is forced when it has grown by GC_SLACK_KB. */
+const RSS_CHECK_EVERY = 256;
+const GC_SLACK_KB = 64 << 10;
 
 export const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 
@@ -79,6 +88,7 @@ class Engine {
   private signatures = new Set<string>();
   private execs = 0;
   private baselineRss = 0;
+  private residentBase = 0;
   private lastReport = 0;
   private fuzzStart = 0;
 
@@ -92,6 +102,7 @@ class Engine {
       this.add(input, false);
     }
     this.baselineRss = process.resourceUsage().maxRSS;
+    this.residentBase = process.memoryUsage.rss() >> 10;
     const maxLength = Math.min(1 << 20, Math.max(4096, ...inputs.map((b) => b.length * 2)));
     const rand = prng(this.opts.seed);
     const dictionary = [...this.target.dictionary, ...literalTokens(this.coverage.words, this.coverage.numbers)];
@@ -133,14 +144,17 @@ class Engine {
     if (used.user + used.system > HANG_CPU_US) {
       this.found('hang', `took ${((used.user + used.system) / 1e6).toFixed(2)} s of CPU (limit ${HANG_CPU_US / 1e6} s)`, input);
     }
-    if (this.baselineRss > 0 && process.resourceUsage().maxRSS - this.baselineRss > MEMORY_LIMIT_KB) {
-      this.found('memory', `raised the peak RSS by ${((process.resourceUsage().maxRSS - this.baselineRss) >> 10)} MB (limit ${MEMORY_LIMIT_KB >> 10} MB)`, input);
-      this.report(true);
-      // After the messages are out: an exit right after process.send can lose them.
-      await new Promise<void>((resolve) => process.send ? process.send({ type: 'bye' }, () => resolve()) : resolve());
-      process.exit(EXIT_AFTER_MEMORY);
-    }
+    if (this.baselineRss > 0) await this.checkMemory(input);
     return this.coverage.novelty() > 0;
+  }
+
+  private async checkMemory(input: Buffer): Promise<void> {
+    if (this.execs % RSS_CHECK_EVERY === 0 && (process.memoryUsage.rss() >> 10) - this.residentBase > GC_SLACK_KB) globalThis.gc?.();
+    if (process.resourceUsage().maxRSS - this.baselineRss <= MEMORY_LIMIT_KB) return;
+    writeFileSync(join(this.opts.work, MEMORY_CANDIDATE), input);
+    // After the message is out: an exit right after process.send can lose it.
+    await new Promise<void>((resolve) => (process.send ? process.send({ type: 'stats', stats: this.stats() }, () => resolve()) : resolve()));
+    process.exit(EXIT_AFTER_MEMORY);
   }
 
   private found(kind: FindingKind, message: string, input: Buffer): void {
@@ -154,9 +168,29 @@ class Engine {
     const now = Date.now();
     if (!force && now - this.lastReport < 1000) return;
     this.lastReport = now;
-    const fuzzSeconds = this.fuzzStart ? (now - this.fuzzStart) / 1000 : 0;
-    send({ type: 'stats', stats: { execs: this.execs, fuzzSeconds, covered: this.coverage.covered, counters: this.coverage.total, corpus: this.corpus.length } });
+    send({ type: 'stats', stats: this.stats() });
   }
+
+  private stats(): EngineStats {
+    const fuzzSeconds = this.fuzzStart ? (Date.now() - this.fuzzStart) / 1000 : 0;
+    return { execs: this.execs, fuzzSeconds, covered: this.coverage.covered, counters: this.coverage.total, corpus: this.corpus.length };
+  }
+}
+
+/** One input in a fresh process, after one warm-up run of an empty input (lazy imports, first-call caches). */
+async function replay(target: FuzzTarget, input: Buffer, path: string, typed: (e: unknown) => boolean): Promise<void> {
+  const run = async (b: Buffer) => {
+    writeFileSync(path, b);
+    await target.run(path, b).catch((e: unknown) => {
+      if (!typed(e)) throw e;
+    });
+  };
+  await run(Buffer.alloc(0));
+  const base = process.resourceUsage().maxRSS;
+  const cpu = process.cpuUsage();
+  await run(input);
+  const used = process.cpuUsage(cpu);
+  await new Promise<void>((resolve) => process.send?.({ type: 'replayed', rssKb: process.resourceUsage().maxRSS - base, cpuUs: used.user + used.system }, () => resolve()));
 }
 
 function send(m: EngineMessage): void {
@@ -170,7 +204,8 @@ async function main(): Promise<void> {
   const { ObjectError } = await import('../../src/errors.js');
   const { loadTarget } = await import('./targets/index.js');
   const target = await loadTarget(opts.target);
-  await new Engine(opts, target, (e) => e instanceof ObjectError, coverage).run();
+  if (opts.replay) await replay(target, readFileSync(opts.replay), join(opts.work, target.fileName), (e) => e instanceof ObjectError);
+  else await new Engine(opts, target, (e) => e instanceof ObjectError, coverage).run();
   process.disconnect?.();
 }
 

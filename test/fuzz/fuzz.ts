@@ -11,7 +11,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXIT_AFTER_MEMORY, type EngineMessage, type EngineOptions, type EngineStats, type Finding, HANG_CPU_US, saveFinding, sha1 } from './engine.js';
+import {
+  EXIT_AFTER_MEMORY, type EngineMessage, type EngineOptions, type EngineStats, type Finding, HANG_CPU_US, MEMORY_CANDIDATE, MEMORY_LIMIT_KB, saveFinding, sha1,
+} from './engine.js';
 import { TARGET_NAMES, loadTarget } from './targets/index.js';
 
 export interface FuzzOptions {
@@ -43,6 +45,8 @@ const ENGINE = fileURLToPath(new URL('./engine.js', import.meta.url));
 /** A child stuck this long of wall time on one input is a hang whatever its CPU says (a spawned xz, a blocked read). */
 const HANG_WALL_MS = 10_000;
 const CLOCK_TICKS = 100;
+/** A heap limit far above any one input's needs (an overrun kills the process: a crash finding); gc() for the engine's memory checks. */
+const ENGINE_FLAGS = ['--max-old-space-size=1024', '--expose-gc'];
 const MAX_RESTARTS = 200;
 /** Start-ups and replays of the corpus may take this long beyond the fuzzing time, per process. */
 const STARTUP_ALLOWANCE_MS = 60_000;
@@ -85,7 +89,11 @@ async function fuzzTarget(name: string, opts: FuzzOptions): Promise<TargetReport
       if (outcome.kind === 'finished') break;
       report.restarts++;
       opts.log?.(`${name}: restarting its process (${outcome.kind}; restart ${report.restarts})`);
-      if (outcome.kind !== 'hang' && outcome.kind !== 'crash') continue;
+      if (outcome.kind === 'memory') {
+        const confirmed = await confirmMemory(engine, opts.log);
+        if (confirmed) addFinding(confirmed);
+        continue;
+      }
       const input = outcome.input ?? Buffer.alloc(0);
       // Not replayed at the next start, or the target would never get past it.
       rmSync(join(corpus, sha1(input)), { force: true });
@@ -101,7 +109,29 @@ async function fuzzTarget(name: string, opts: FuzzOptions): Promise<TargetReport
   return report;
 }
 
-type Outcome = { kind: 'finished' | 'restart' } | { kind: 'hang' | 'crash'; message: string; input: Buffer | null };
+/**
+ * Replays the input that raised an engine's peak RSS past the limit in a fresh process: a finding when it
+ * does so alone (else the garbage of many inputs added up, and fuzzing goes on).
+ */
+async function confirmMemory(engine: EngineOptions, log?: (line: string) => void): Promise<Finding | null> {
+  const candidate = join(engine.work, MEMORY_CANDIDATE);
+  const input = readFileSync(candidate);
+  const rssKb = await new Promise<number>((resolve) => {
+    const child = fork(ENGINE, [JSON.stringify({ ...engine, replay: candidate })], { execArgv: ENGINE_FLAGS, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    let got = -1;
+    child.on('message', (m: EngineMessage) => {
+      if (m.type === 'replayed') got = m.rssKb;
+    });
+    child.on('exit', () => resolve(got));
+  });
+  if (rssKb > MEMORY_LIMIT_KB) {
+    return saveFinding(engine.findings, engine.target, 'memory', `raised the peak RSS by ${rssKb >> 10} MB in a fresh process (limit ${MEMORY_LIMIT_KB >> 10} MB)`, input);
+  }
+  log?.(`${engine.target}: an input past the memory limit during fuzzing raised the peak RSS by ${Math.max(rssKb, 0) >> 10} MB alone: not a finding`);
+  return null;
+}
+
+type Outcome = { kind: 'finished' } | { kind: 'memory' } | { kind: 'hang' | 'crash'; message: string; input: Buffer | null };
 
 /** One engine process until it ends; its stats are added to `report` as they arrive. */
 function runEngine(engine: EngineOptions, inputPath: string, report: TargetReport, addFinding: (f: Finding) => boolean,
@@ -111,7 +141,7 @@ function runEngine(engine: EngineOptions, inputPath: string, report: TargetRepor
   // The last engine's input, already kept: the watchdog must not time the start-up against it.
   rmSync(inputPath, { force: true });
   return new Promise((resolve) => {
-    const child: ChildProcess = fork(ENGINE, [JSON.stringify(engine)], { execArgv: ['--max-old-space-size=1024'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child: ChildProcess = fork(ENGINE, [JSON.stringify(engine)], { execArgv: ENGINE_FLAGS, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
@@ -143,7 +173,7 @@ function runEngine(engine: EngineOptions, inputPath: string, report: TargetRepor
       const input = watch.input();
       if (hang) resolve({ kind: 'hang', message: hang, input });
       else if (code === 0 || overtime) resolve({ kind: 'finished' });
-      else if (code === EXIT_AFTER_MEMORY) resolve({ kind: 'restart' });
+      else if (code === EXIT_AFTER_MEMORY) resolve({ kind: 'memory' });
       else resolve({ kind: 'crash', message: `the fuzzing process died (${signal ?? `exit ${code}`}) on this input:\n${stderr}`, input });
     });
   });
