@@ -38,7 +38,7 @@ export const ELF_TOKENS = bytes(
   [0x7f, 0x45, 0x4c, 0x46], [0x7f, 0x45, 0x4c, 0x46, 1, 1, 1], [0x7f, 0x45, 0x4c, 0x46, 2, 2, 1], [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1],
   '.symtab', '.strtab', '.shstrtab', '.modinfo', '.note.gnu.build-id', '.gnu.linkonce.this_module', '__versions', '.init.text',
   '.text', '.data', '.rodata', '.bss', '.data..percpu', '.rela.text', '.rel.text', '__ksymtab', '__ksymtab_gpl', '__mcount_loc',
-  '.symtab_shndx', 'GNU\0', 'name=', 'vermagic=', 'depends=', '~Module signature appended~\n', '.ksymtree_orig', '.klp.sym',
+  '.symtab_shndx', 'GNU\0', 'name=', 'vermagic=', 'depends=', '~Module signature appended~\n', '.ksymtree.apply', '.klp.sym',
   [0xff, 0xff], [0xf1, 0xff], [0xf2, 0xff], [0, 0xff],
 );
 
