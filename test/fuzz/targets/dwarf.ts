@@ -20,7 +20,7 @@ const target: FuzzTarget = {
     const d = buildDwarfFixtures();
     return readSeeds([
       ...d.fixtures.flatMap((f) => [f.relocatable, f.linked, f.xz]),
-      ...smallestFiles(debian().debug, /\.ko$/, 3, 48 << 10),
+      ...smallestFiles(debian().debug, /\.ko$/, 2, 120 << 10),
     ]);
   },
   async run(path, input) {

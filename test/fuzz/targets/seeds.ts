@@ -22,8 +22,9 @@ export function smallestFiles(dir: string | null, match: RegExp, count: number, 
     }
     for (const e of entries) {
       const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && match.test(e.name)) {
+      const st = e.isSymbolicLink() ? statSync(p, { throwIfNoEntry: false }) : e;
+      if (st?.isDirectory()) walk(p);
+      else if (st?.isFile() && match.test(e.name)) {
         const size = statSync(p).size;
         if (size <= maxBytes) found.push({ path: p, size });
       }
