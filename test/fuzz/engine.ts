@@ -116,7 +116,8 @@ class Engine {
       const pick = () => this.corpus[rand() < 0.3 ? this.corpus.length - 1 - Math.floor(rand() * recent) : Math.floor(rand() * this.corpus.length)];
       const input = mutator.mutate(pick(), pick());
       if (await this.exec(input)) this.add(input, true);
-      this.report(false);
+      // Inputs run on microtasks only: give the event loop a turn (the supervisor's disconnect) now and then.
+      if (this.report(false)) await new Promise((resolve) => setImmediate(resolve));
     }
     this.report(true);
   }
@@ -164,11 +165,13 @@ class Engine {
     send({ type: 'finding', finding: saveFinding(this.opts.findings, this.target.name, kind, message, input) });
   }
 
-  private report(force: boolean): void {
+  /** Sends the stats once a second (or now); true when it did. */
+  private report(force: boolean): boolean {
     const now = Date.now();
-    if (!force && now - this.lastReport < 1000) return;
+    if (!force && now - this.lastReport < 1000) return false;
     this.lastReport = now;
     send({ type: 'stats', stats: this.stats() });
+    return true;
   }
 
   private stats(): EngineStats {
@@ -199,6 +202,8 @@ function send(m: EngineMessage): void {
 
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2]) as EngineOptions;
+  // The supervisor is gone (killed, interrupted): nobody reads the results any more.
+  process.on('disconnect', () => process.exit(0));
   const coverage = startCoverage();
   // Imported after the hooks are in place: the same instrumented module instances the parsers throw from.
   const { ObjectError } = await import('../../src/errors.js');
@@ -206,6 +211,7 @@ async function main(): Promise<void> {
   const target = await loadTarget(opts.target);
   if (opts.replay) await replay(target, readFileSync(opts.replay), join(opts.work, target.fileName), (e) => e instanceof ObjectError);
   else await new Engine(opts, target, (e) => e instanceof ObjectError, coverage).run();
+  process.removeAllListeners('disconnect');
   process.disconnect?.();
 }
 

@@ -42,6 +42,8 @@ export interface TargetReport {
 }
 
 const ENGINE = fileURLToPath(new URL('./engine.js', import.meta.url));
+/** Temporary directories of the targets running now, removed also when the run is interrupted. */
+const scratch = new Set<string>();
 /** A child stuck this long of wall time on one input is a hang whatever its CPU says (a spawned xz, a blocked read). */
 const HANG_WALL_MS = 10_000;
 const CLOCK_TICKS = 100;
@@ -69,6 +71,8 @@ async function fuzzTarget(name: string, opts: FuzzOptions): Promise<TargetReport
     for (const seed of await target.seeds()) writeFileSync(join(corpus, sha1(seed)), seed);
   }
   const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `ksymtree-fuzz-${name}-`));
+  scratch.add(work);
+  if (!opts.corpus) scratch.add(corpus);
   const report: TargetReport = { target: name, execs: 0, seconds: 0, covered: 0, counters: 0, corpus: 0, restarts: 0, findings: [] };
   const signatures = new Set<string>();
   const addFinding = (f: Finding): boolean => {
@@ -103,8 +107,10 @@ async function fuzzTarget(name: string, opts: FuzzOptions): Promise<TargetReport
       }
     }
   } finally {
-    rmSync(work, { recursive: true, force: true });
-    if (!opts.corpus) rmSync(corpus, { recursive: true, force: true });
+    for (const dir of [work, ...(opts.corpus ? [] : [corpus])]) {
+      rmSync(dir, { recursive: true, force: true });
+      scratch.delete(dir);
+    }
   }
   return report;
 }
@@ -277,6 +283,12 @@ function parseArgs(argv: readonly string[]): FuzzOptions {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   console.log(`fuzz: ${opts.targets.length} targets, ${opts.seconds / 60} min each, ${opts.jobs} at a time; corpus ${opts.corpus ?? '(fresh)'}; findings in ${opts.findings}`);
   const reports = await fuzz(opts);
   for (const r of reports) console.log(summary(r));
