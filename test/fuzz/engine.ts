@@ -59,9 +59,11 @@ export const MEMORY_LIMIT_KB = 256 << 10;
  */
 export const EXIT_AFTER_MEMORY = 3;
 export const MEMORY_CANDIDATE = 'memory-candidate';
-/** Between two looks at the resident set; a collection is forced when it has grown by GC_SLACK_KB. */
-const RSS_CHECK_EVERY = 256;
-const GC_SLACK_KB = 64 << 10;
+/**
+ * Freed native memory (zlib states, above all) stays resident in malloc's arenas: the peak RSS creeps up by a
+ * few KB per input. Past this much creep the engine hands its last input over for a replay, and restarts.
+ */
+const CREEP_LIMIT_KB = 1 << 20;
 
 export const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 
@@ -88,7 +90,6 @@ class Engine {
   private signatures = new Set<string>();
   private execs = 0;
   private baselineRss = 0;
-  private residentBase = 0;
   private lastReport = 0;
   private fuzzStart = 0;
 
@@ -102,7 +103,6 @@ class Engine {
       this.add(input, false);
     }
     this.baselineRss = process.resourceUsage().maxRSS;
-    this.residentBase = process.memoryUsage.rss() >> 10;
     const maxLength = Math.min(1 << 20, Math.max(4096, ...inputs.map((b) => b.length * 2)));
     const rand = prng(this.opts.seed);
     const dictionary = [...this.target.dictionary, ...literalTokens(this.coverage.words, this.coverage.numbers)];
@@ -134,6 +134,7 @@ class Engine {
   private async exec(input: Buffer): Promise<boolean> {
     const path = join(this.opts.work, this.target.fileName);
     writeFileSync(path, input);
+    const peakBefore = process.resourceUsage().maxRSS;
     const cpu = process.cpuUsage();
     try {
       await this.target.run(path, input);
@@ -145,13 +146,14 @@ class Engine {
     if (used.user + used.system > HANG_CPU_US) {
       this.found('hang', `took ${((used.user + used.system) / 1e6).toFixed(2)} s of CPU (limit ${HANG_CPU_US / 1e6} s)`, input);
     }
-    if (this.baselineRss > 0) await this.checkMemory(input);
+    if (this.baselineRss > 0) await this.checkMemory(input, peakBefore);
     return this.coverage.novelty() > 0;
   }
 
-  private async checkMemory(input: Buffer): Promise<void> {
-    if (this.execs % RSS_CHECK_EVERY === 0 && (process.memoryUsage.rss() >> 10) - this.residentBase > GC_SLACK_KB) globalThis.gc?.();
-    if (process.resourceUsage().maxRSS - this.baselineRss <= MEMORY_LIMIT_KB) return;
+  /** An input that raised the peak RSS by more than the limit, or the creep of many, ends this engine. */
+  private async checkMemory(input: Buffer, peakBefore: number): Promise<void> {
+    const peak = process.resourceUsage().maxRSS;
+    if (peak - peakBefore <= MEMORY_LIMIT_KB && peak - this.baselineRss <= CREEP_LIMIT_KB) return;
     writeFileSync(join(this.opts.work, MEMORY_CANDIDATE), input);
     // After the message is out: an exit right after process.send can lose it.
     await new Promise<void>((resolve) => (process.send ? process.send({ type: 'stats', stats: this.stats() }, () => resolve()) : resolve()));

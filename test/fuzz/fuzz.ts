@@ -47,8 +47,8 @@ const scratch = new Set<string>();
 /** A child stuck this long of wall time on one input is a hang whatever its CPU says (a spawned xz, a blocked read). */
 const HANG_WALL_MS = 10_000;
 const CLOCK_TICKS = 100;
-/** A heap limit far above any one input's needs (an overrun kills the process: a crash finding); gc() for the engine's memory checks. */
-const ENGINE_FLAGS = ['--max-old-space-size=1024', '--expose-gc'];
+/** A heap limit far above any one input's needs: an overrun kills the process, a crash finding. */
+const ENGINE_FLAGS = ['--max-old-space-size=1024'];
 const MAX_RESTARTS = 200;
 /** Start-ups and replays of the corpus may take this long beyond the fuzzing time, per process. */
 const STARTUP_ALLOWANCE_MS = 60_000;
