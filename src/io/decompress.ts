@@ -59,6 +59,7 @@ export async function decompress(file: string, kind: Exclude<Compression, 'none'
       case 'gzip':
         return zlib.gunzipSync(input, { maxOutputLength: cap });
       case 'zstd':
+        checkZstdWindow(file, input);
         if (nativeZstd) return nativeZstd(input, { maxOutputLength: cap });
         return collect(file, cap, (push) => {
           const stream = new ZstdStream((chunk) => push(chunk));
@@ -77,6 +78,36 @@ export async function decompress(file: string, kind: Exclude<Compression, 'none'
     const message = e instanceof Error ? e.message : String(e);
     if (/maxOutputLength|Cannot create a Buffer larger|ERR_BUFFER_TOO_LARGE/i.test(message)) throw capError(file, cap);
     throw new ObjectError(file, 0, `${kind} stream: expected valid compressed data (${message})`, 'compression');
+  }
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+/**
+ * zstd's reference decoder refuses a frame whose window is over 2^27 bytes unless told otherwise
+ * (ZSTD_WINDOWLOG_LIMIT_DEFAULT); the kernel's zstd streams (modules, `zstd -22 --ultra` vmlinuz) stay within it.
+ * fzstd allocates the window before it reads a block: a 28-byte frame claiming 2 GB took 2 GB and 10 s of CPU.
+ */
+export const ZSTD_WINDOW_LIMIT = 1 << 27;
+
+/** The first frame's window (a single-segment frame's window is its content size), checked against the limit. */
+function checkZstdWindow(file: string, input: Buffer): void {
+  if (input.length < 6 || input.readUInt32LE(0) !== ZSTD_MAGIC) return; // fzstd reports what is wrong
+  const fhd = input[4];
+  const single = (fhd >> 5) & 1;
+  let window: number;
+  let at: number;
+  if (!single) {
+    at = 5;
+    const base = 2 ** (10 + (input[5] >> 3));
+    window = base + (base / 8) * (input[5] & 7);
+  } else {
+    at = 5 + [0, 1, 2, 4][fhd & 3];
+    const width = [1, 2, 4, 8][fhd >> 6];
+    if (at + width > input.length) return;
+    window = width === 8 ? input.readUInt32LE(at) + input.readUInt32LE(at + 4) * 0x1_0000_0000 : input.readUIntLE(at, width) + (width === 2 ? 256 : 0);
+  }
+  if (window > ZSTD_WINDOW_LIMIT) {
+    throw new ObjectError(file, at, `zstd frame header: expected a window of at most ${ZSTD_WINDOW_LIMIT} bytes (zstd's default decoder limit), found ${window}`, 'compression');
   }
 }
 

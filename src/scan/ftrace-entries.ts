@@ -2,6 +2,7 @@
 // -mrecord-mcount`) or `__patchable_function_entries` (arm64 `-fpatchable-function-entry=2`). A function copy
 // with none is notrace (every out-of-line copy of a header `static inline`), and kprobe events refuse it unless
 // CONFIG_KPROBE_EVENTS_ON_NOTRACE=y (trace_kprobe.c within_notrace_func()).
+import { ObjectError } from '../errors.js';
 import { dynamicRelocationValues } from '../kallsyms/dynamic-relocations.js';
 import { EM_386, EM_AARCH64, EM_X86_64, ET_REL, SHT_NOBITS } from '../elf/constants.js';
 import type { ElfHeader } from '../elf/header.js';
@@ -94,6 +95,12 @@ function addModuleSites(src: ByteSource, h: ElfHeader, loc: Section, sections: r
       if (!abs) continue;
       const sym = table.symbol(i);
       const at = table.offset(i);
+      if (sym >= symtab.count) {
+        throw new ObjectError(src.file, table.entryOffset(i), `${where(rs, loc, i)}: expected a symbol index below ${symtab.count}, found ${sym}`);
+      }
+      if (!table.explicit && at + 4 > bytes.length) {
+        throw new ObjectError(src.file, table.entryOffset(i), `${where(rs, loc, i)}: expected r_offset + 4 within the ${bytes.length}-byte ${loc.name}, found r_offset 0x${at.toString(16)}`);
+      }
       // REL (i386) keeps the addend in the relocated bytes
       const addend = table.explicit ? BigInt(table.addend(i)) : BigInt(h.little ? bytes.readInt32LE(at) : bytes.readInt32BE(at));
       const shndx = symtab.shndx(sym);
@@ -102,4 +109,8 @@ function addModuleSites(src: ByteSource, h: ElfHeader, loc: Section, sections: r
       list.push(symtab.value(sym) + addend);
     }
   }
+}
+
+function where(rs: Section, loc: Section, i: number): string {
+  return `section ${rs.index} (${rs.name}) relocating ${loc.name}: entry ${i}`;
 }

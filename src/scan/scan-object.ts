@@ -113,7 +113,7 @@ function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, 
     kallsymsSource: kind === 'module' ? 'module-loader' : table ? 'vmlinux-table' : 'nm-rules',
     config,
     sections: sectionColumns(sections),
-    symbols: symtab ? symbolColumns(symtab, sections, h, kind, table, rules, errors, readFtraceEntries(src, h, sections, symtab))
+    symbols: symtab ? symbolColumns(symtab, sections, h, kind, table, rules, errors, ftraceEntries(src, h, sections, symtab, errors))
       : table && rules.kallsyms ? entrySymbols(table.decoded, sections) : emptySymbols(),
     kallsyms: table ? kallsymsColumns(table) : null,
   };
@@ -123,6 +123,17 @@ function scanElf(src: ByteSource, h: ElfHeader, kind: ObjectKind, path: string, 
 function ownConfig(path: string, sections: readonly Section[], read: (s: Section) => Buffer, table: DecodedTable | null): KernelConfig | null {
   const rodata = findSection(sections, '.rodata');
   return (rodata ? configFromIkconfig(read(rodata), path) : null) ?? (table ? configFromKallsymsTable(table.decoded.entries, path) : null);
+}
+
+/** The recorded ftrace call sites; null (every function's mark left unknown) when absent or unreadable. */
+function ftraceEntries(src: ByteSource, h: ElfHeader, sections: readonly Section[], symtab: SymbolTable, errors: ScanError[]): FtraceEntries | null {
+  try {
+    return readFtraceEntries(src, h, sections, symtab);
+  } catch (e) {
+    if (!(e instanceof ObjectError)) throw e;
+    errors.push({ offset: e.offset, kind: e.kind, message: `${e.message} (ftrace call sites; no function is marked traceable or notrace)` });
+    return null;
+  }
 }
 
 interface DecodedTable {

@@ -8,22 +8,12 @@ import { CLI } from '../helpers/cli.js';
 import { corpus61 } from '../helpers/corpus.js';
 import { REPO_ROOT } from '../helpers/build-fixtures.js';
 
+export { prng } from '../helpers/prng.js';
+
 /** A count for a fault test: the environment variable when set (CI raises it for long runs), else `small`. */
 export function faultCount(name: string, small: number): number {
   const v = Number(process.env[name]);
   return Number.isInteger(v) && v > 0 ? v : small;
-}
-
-/** A small deterministic PRNG (mulberry32): mutants are reproducible from their seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface SeedModule {
