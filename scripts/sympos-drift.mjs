@@ -4,10 +4,10 @@
 // by `klp check`'s own rules (src/klp/binding.ts). Prints one count per outcome; --functions counts only copies
 // that are functions (kallsyms letter t/T), what livepatches replace. Needs `npm run build`.
 //   node scripts/sympos-drift.mjs OLD.db NEW.db [--functions] [--list]
-import { openIndexDb } from '../dist/src/index/db.js';
-import { CopyIndex } from '../dist/src/index/kallsyms-copies.js';
+import { openIndexDb } from '../dist/src/db/db.js';
+import { CopyIndex } from '../dist/src/db/kallsyms-copies.js';
 import { checkTarget } from '../dist/src/klp/binding.js';
-import { objectName } from '../dist/src/index/alias-rows.js';
+import { objectName } from '../dist/src/db/alias-rows.js';
 
 const [oldPath, newPath, ...flags] = process.argv.slice(2);
 const functions = flags.includes('--functions');

@@ -2,7 +2,7 @@
 // `klp check --reference`, as pure functions over copies (no files).
 import test from 'ava';
 import { bind, checkTarget, sameSite } from '../src/klp/binding.js';
-import type { KallsymsCopy } from '../src/index/kallsyms-copies.js';
+import type { KallsymsCopy } from '../src/db/kallsyms-copies.js';
 
 const copy = (rank: number, decl_file: string | null, decl_line: number | null, unit: string | null): KallsymsCopy =>
   ({ rank, alias: null, decl_file, decl_line, unit, section: '.text', letter: 't' });

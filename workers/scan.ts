@@ -1,8 +1,8 @@
-// piscina entry points: thin wrappers, the work itself lives in src/scan (reading) and src/index/shard.ts (rows).
+// piscina entry points: thin wrappers, the work itself lives in src/scan (reading) and src/db/shard.ts (rows).
 import { readBuildId } from '../src/scan/build-id.js';
 import { scanObject } from '../src/scan/scan-object.js';
 import { entriesOf, siteRequests } from '../src/analyse/duplicates.js';
-import { Shard } from '../src/index/shard.js';
+import { Shard } from '../src/db/shard.js';
 import type { IndexTask, IndexedObject } from '../src/scan/result.js';
 
 /** One object of an index run: its rows go to this thread's shard, its facts back to the main thread. */

@@ -1,8 +1,8 @@
 // piscina entry point: one task = one object whose symbols need definition sites; the work lives in src/sites,
-// the rows go to this thread's shard (src/index/shard.ts).
+// the rows go to this thread's shard (src/db/shard.ts).
 import { findEntrySites } from '../src/sites/entry-sites.js';
 import { findSites } from '../src/sites/find-sites.js';
-import { Shard } from '../src/index/shard.js';
+import { Shard } from '../src/db/shard.js';
 import type { SiteResult, SitesTask, SitesDone } from '../src/sites/types.js';
 
 function find(task: SitesTask): Promise<SiteResult> {

@@ -2,7 +2,7 @@
 // (sympos, sites) by the pure rules of src/alias/naming.ts; and the kernel release that sets KSYM_NAME_LEN.
 import { type Alias, type AliasInput, aliasesForObject } from '../alias/naming.js';
 import { objectsWithDuplicates } from './duplicates.js';
-import type { Db } from '../index/db.js';
+import type { Db } from '../db/db.js';
 
 interface Copy { idx: number; name: string; sympos: number; decl_file: string | null; decl_line: number | null; unit: string | null }
 

@@ -2,7 +2,7 @@
 // or with --all-sites every defined function and variable; and which indexed objects have duplicates.
 import { STT_FUNC, STT_OBJECT } from '../elf/constants.js';
 import { type SymbolColumns, symbolName } from '../scan/result.js';
-import type { Db } from '../index/db.js';
+import type { Db } from '../db/db.js';
 
 /**
  * The symbols of one scanned object that need a definition site (as .symtab indexes): by default its

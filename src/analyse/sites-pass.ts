@@ -1,7 +1,7 @@
 // Pass 2 on the main thread (scan → sites → db): hands each object's duplicates to the workers' site finder as
 // soon as its DWARF file is known, and collects their counts and errors.
 import { Progress } from '../io/progress.js';
-import type { IndexWriter } from '../index/writer.js';
+import type { IndexWriter } from '../db/writer.js';
 import type { WorkerPool } from '../scan/pool.js';
 import type { SitesDone, SitesTask } from '../sites/types.js';
 

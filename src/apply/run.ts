@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { FatalError } from '../errors.js';
-import { type Db, openIndexDb, schemaVersion } from '../index/db.js';
-import { indexPathToRead } from '../index/location.js';
+import { type Db, openIndexDb, schemaVersion } from '../db/db.js';
+import { indexPathToRead } from '../db/location.js';
 import { type Lock, acquireLock } from '../io/lock.js';
 import { Progress } from '../io/progress.js';
 import { openDatabase } from '../io/sqlite.js';
@@ -15,7 +15,7 @@ import { walkTree } from '../tree/walk.js';
 import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, carriesAliases, revertModule } from './module-file.js';
 import type { AliasRequest } from './rewrite.js';
 import { Signer, findSignFile } from './signing.js';
-import { indexedConfig } from '../index/queries.js';
+import { indexedConfig } from '../db/queries.js';
 import { describeConfig } from '../config/kernel-config.js';
 
 export interface ApplyRunOptions {

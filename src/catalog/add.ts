@@ -6,9 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64 } from '../elf/constants.js';
-import type { Db } from '../index/db.js';
-import { CopyIndex, type IndexedObjectRef, type KallsymsCopy } from '../index/kallsyms-copies.js';
-import { objectName } from '../index/alias-rows.js';
+import type { Db } from '../db/db.js';
+import { CopyIndex, type IndexedObjectRef, type KallsymsCopy } from '../db/kallsyms-copies.js';
+import { objectName } from '../db/alias-rows.js';
 
 const ARCH: Record<number, string> = {
   [EM_X86_64]: 'x86_64', [EM_386]: 'i386', [EM_AARCH64]: 'aarch64', [EM_S390]: 's390x', [EM_PPC64]: 'ppc64', [EM_ARM]: 'arm', [EM_RISCV]: 'riscv',

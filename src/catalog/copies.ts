@@ -1,6 +1,6 @@
 /** Reading a catalogue: its builds, the copies of a name in one build's object (for `klp check --catalog`), and per build (`catalog sympos`). */
-import type { Db } from '../index/db.js';
-import type { CopySource, KallsymsCopy } from '../index/kallsyms-copies.js';
+import type { Db } from '../db/db.js';
+import type { CopySource, KallsymsCopy } from '../db/kallsyms-copies.js';
 import type { BuildIdentity } from './add.js';
 
 export interface CatalogBuild extends BuildIdentity { id: number; source: string; objects: number }

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FatalError } from '../errors.js';
-import type { Db } from '../index/db.js';
+import type { Db } from '../db/db.js';
 import { openDatabase } from '../io/sqlite.js';
 
 const CATALOG_SQL = fileURLToPath(new URL('../../../catalog.sql', import.meta.url));

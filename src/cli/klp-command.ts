@@ -5,11 +5,11 @@
  */
 import { type Command, Option } from 'commander';
 import { type Build, klpCheck, klpCheckLines, klpFuncs, klpFuncsSource, releaseOf } from '../commands/klp.js';
-import { CopyIndex } from '../index/kallsyms-copies.js';
+import { CopyIndex } from '../db/kallsyms-copies.js';
 import { CatalogCopies, buildLabel, catalogBuilds } from '../catalog/copies.js';
 import { openCatalog } from '../catalog/db.js';
-import { type Db, openIndexDb } from '../index/db.js';
-import { DB_HELP, indexPathToRead } from '../index/location.js';
+import { type Db, openIndexDb } from '../db/db.js';
+import { DB_HELP, indexPathToRead } from '../db/location.js';
 import { Output } from '../io/output.js';
 
 const EXIT_INCOMPLETE = 1;

@@ -4,8 +4,8 @@
  */
 import { type Command, Option } from 'commander';
 import { symbolize } from '../commands/symbolize.js';
-import { openIndexDb } from '../index/db.js';
-import { DB_HELP, indexPathToRead } from '../index/location.js';
+import { openIndexDb } from '../db/db.js';
+import { DB_HELP, indexPathToRead } from '../db/location.js';
 import { Output } from '../io/output.js';
 import { defaultJobs } from '../scan/pool.js';
 import { positiveInt } from './arguments.js';

@@ -1,11 +1,11 @@
 // `ksymtree aliases` (emit): every alias of the index with its sympos and site, as json, tsv, livepatch positions
 // (objname, old_name, old_sympos) or `nm -n` with alias lines (what scripts/kallsyms reads).
 import { FatalError } from '../errors.js';
-import { type AliasRow, aliasRows, objectName, siteText } from '../index/alias-rows.js';
+import { type AliasRow, aliasRows, objectName, siteText } from '../db/alias-rows.js';
 import type { CollisionClass } from '../alias/collision.js';
-import { classKey, collisionClasses } from '../index/collision-rows.js';
-import type { Db } from '../index/db.js';
-import { displayAddress, selectObjects } from '../index/queries.js';
+import { classKey, collisionClasses } from '../db/collision-rows.js';
+import type { Db } from '../db/db.js';
+import { displayAddress, selectObjects } from '../db/queries.js';
 
 export type AliasFormat = 'json' | 'tsv' | 'nm' | 'livepatch';
 

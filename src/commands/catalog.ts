@@ -3,9 +3,9 @@ import { statSync } from 'node:fs';
 import { type AddResult, addBuild } from '../catalog/add.js';
 import { CatalogCopies, buildLabel, catalogBuilds } from '../catalog/copies.js';
 import { openCatalogForWrite } from '../catalog/db.js';
-import { openIndexDb } from '../index/db.js';
-import type { Db } from '../index/db.js';
-import { siteText } from '../index/alias-rows.js';
+import { openIndexDb } from '../db/db.js';
+import type { Db } from '../db/db.js';
+import { siteText } from '../db/alias-rows.js';
 import { acquireLock } from '../io/lock.js';
 
 /** Adds each index in turn (one transaction each), holding the catalogue's lock. */

@@ -5,10 +5,10 @@ import { basename, join, resolve } from 'node:path';
 import { FatalError, environmentProblem } from '../errors.js';
 import { commitTemp, removeStaleTemps, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
-import { createIndexDb, type Db } from '../index/db.js';
-import { indexPathToWrite } from '../index/location.js';
-import { firstErrorPerFile } from '../index/queries.js';
-import { type DebugLink, IndexWriter } from '../index/writer.js';
+import { createIndexDb, type Db } from '../db/db.js';
+import { indexPathToWrite } from '../db/location.js';
+import { firstErrorPerFile } from '../db/queries.js';
+import { type DebugLink, IndexWriter } from '../db/writer.js';
 import { type AliasSummary, kernelRelease, writeAliases } from '../analyse/aliases.js';
 import { DebuginfodClient, type DebuginfodConfig, type DebuginfodSummary, found } from '../debuginfod/client.js';
 import { SitesPass } from '../analyse/sites-pass.js';
@@ -143,7 +143,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
   const dbPath = indexPathToWrite(opts.db, inputs.trees);
   const lock = acquireLock(`${dbPath}.lock`, `the index ${dbPath}`);
   const tmp = tempPathFor(dbPath);
-  /** The workers' shards (src/index/shard.ts): rows on their way into the index. */
+  /** The workers' shards (src/db/shard.ts): rows on their way into the index. */
   const shardDir = `${tmp}-shards`;
   /** The index being written, its SQLite files, and (unless the index is about to be committed) the shards. */
   const removeTemp = (withIndex = true) => {

@@ -2,8 +2,8 @@
 // order, modules in .symtab order), with load addresses when given and, with --aliases, each alias after its copy.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Db } from '../index/db.js';
-import { selectObjects } from '../index/queries.js';
+import type { Db } from '../db/db.js';
+import { selectObjects } from '../db/queries.js';
 import { Output } from '../io/output.js';
 
 export interface KallsymsOptions {

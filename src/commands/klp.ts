@@ -4,9 +4,9 @@
  * the klp_object/klp_func initializers for the copies aliases name.
  */
 import { FatalError } from '../errors.js';
-import { aliasRowsByAlias, objectName, siteText } from '../index/alias-rows.js';
-import type { Db } from '../index/db.js';
-import { type CopySource, type KallsymsCopy, copyText } from '../index/kallsyms-copies.js';
+import { aliasRowsByAlias, objectName, siteText } from '../db/alias-rows.js';
+import type { Db } from '../db/db.js';
+import { type CopySource, type KallsymsCopy, copyText } from '../db/kallsyms-copies.js';
 import { type BindStatus, type SiteMatch, checkTarget } from '../klp/binding.js';
 import { readLivepatchModule } from '../klp/module.js';
 import type { LivepatchReference } from '../klp/reference.js';

@@ -1,10 +1,10 @@
 // `ksymtree lookup`, `where`, `stats` and `diff`: read-only questions to the index, each answered as records
 // (--format json) and as text lines.
-import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../index/alias-rows.js';
+import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../db/alias-rows.js';
 import { COLLISION_CLASSES, type CollisionClass } from '../alias/collision.js';
-import { classKey, collisionClasses } from '../index/collision-rows.js';
-import type { Db } from '../index/db.js';
-import { displayAddress, indexedConfig } from '../index/queries.js';
+import { classKey, collisionClasses } from '../db/collision-rows.js';
+import type { Db } from '../db/db.js';
+import { displayAddress, indexedConfig } from '../db/queries.js';
 import { describeConfig } from '../config/kernel-config.js';
 import { SHN_UNDEF, STT_FILE, STT_SECTION } from '../elf/constants.js';
 

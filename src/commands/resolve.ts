@@ -3,10 +3,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { indexedConfig } from '../index/queries.js';
+import { indexedConfig } from '../db/queries.js';
 import { FatalError } from '../errors.js';
-import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../index/alias-rows.js';
-import type { Db } from '../index/db.js';
+import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../db/alias-rows.js';
+import type { Db } from '../db/db.js';
 import { callSitesOf } from '../analyse/callers.js';
 
 export interface ResolveOptions {

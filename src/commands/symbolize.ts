@@ -1,7 +1,7 @@
 // `ksymtree symbolize`: addresses, frames or a whole kernel log → the copy each frame ran in (alias, sympos),
 // its file:line from the line table and the inlined call chain; logs are annotated in place.
 import { readFileSync } from 'node:fs';
-import type { Db } from '../index/db.js';
+import type { Db } from '../db/db.js';
 import type { Output } from '../io/output.js';
 import { defaultJobs } from '../scan/pool.js';
 import { type Copy, CopyFinder, type Placement } from '../symbolize/copies.js';

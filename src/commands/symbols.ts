@@ -1,6 +1,6 @@
 // `ksymtree symbols`: every .symtab entry of the selected objects with its nm and kallsyms letters, as tsv or json.
-import type { Db } from '../index/db.js';
-import { displayAddress, selectObjects } from '../index/queries.js';
+import type { Db } from '../db/db.js';
+import { displayAddress, selectObjects } from '../db/queries.js';
 import { Output } from '../io/output.js';
 
 export interface SymbolsOptions {

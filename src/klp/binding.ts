@@ -3,7 +3,7 @@
  * klp_find_object_symbol (6.1), and whether it is the copy the patch was made for (same definition site as
  * in the reference build). Pure functions over index rows.
  */
-import type { KallsymsCopy } from '../index/kallsyms-copies.js';
+import type { KallsymsCopy } from '../db/kallsyms-copies.js';
 
 export type BindStatus =
   | 'ok'            // binds, and (with a reference build) to the copy of the reference's definition site

@@ -10,7 +10,7 @@ export interface ScanTask {
   readonly rules: KallsymsRules | null;
 }
 
-/** An index run's task for a worker: scan one object into the thread's shard (src/index/shard.ts). */
+/** An index run's task for a worker: scan one object into the thread's shard (src/db/shard.ts). */
 export interface IndexTask extends ScanTask {
   /** The object's id in the index. */
   readonly objectId: number;

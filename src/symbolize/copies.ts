@@ -1,7 +1,7 @@
 // From a frame to the copy it ran in: the object (vmlinux or the module), the symbol with that name whose
 // size matches `/0xSIZE`, or — when copies share a size — the one its runtime address names.
 import { partitionPoint } from '../partition-point.js';
-import type { Db } from '../index/db.js';
+import type { Db } from '../db/db.js';
 import type { InputFrame } from './frames.js';
 import type { KallsymsFile } from './kallsyms-file.js';
 

@@ -1,6 +1,6 @@
 // Each installed object paired with its debug copy (tree → open): the same relative path with the same GNU
 // build-id, else any debug file with that build-id, else the same path when a build-id is missing.
-import type { DebugLink } from '../index/writer.js';
+import type { DebugLink } from '../db/writer.js';
 import { type FoundObject, walkTree } from './walk.js';
 
 export interface PairingInput {

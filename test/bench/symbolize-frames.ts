@@ -1,6 +1,6 @@
 // The bench's symbolize input: a deterministic kernel log of N stack-trace frames (`name+0xOFF/0xSIZE [mod]`),
 // each in a different function of vmlinux or one of seven modules, and the same places as (object, address).
-import { openIndexDb } from '../../src/index/db.js';
+import { openIndexDb } from '../../src/db/db.js';
 
 /** Modules the real-kernel tier samples too (present in Debian's cloud flavour). */
 export const FRAME_MODULES = ['bridge', 'libceph', 'btrfs', 'cifs', 'sctp', 'overlay', 'wireguard'];

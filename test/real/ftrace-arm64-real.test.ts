@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { openIndexDb } from '../../src/index/db.js';
+import { openIndexDb } from '../../src/db/db.js';
 import { corpusArm64 } from '../helpers/corpus.js';
 import { ksymtree } from '../helpers/cli.js';
 

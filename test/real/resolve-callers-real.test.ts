@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { resolve } from '../../src/commands/resolve.js';
-import { openIndexDb } from '../../src/index/db.js';
+import { openIndexDb } from '../../src/db/db.js';
 import { corpus61 } from '../helpers/corpus.js';
 import { ksymtree } from '../helpers/cli.js';
 import { haveTool } from '../helpers/symbolize-oracle.js';

@@ -7,7 +7,7 @@ import { type Database, openDatabase } from '../io/sqlite.js';
 
 export type Db = Database;
 
-/** schema.sql sits at the package root, two levels above src/index (and dist/src/index). */
+/** schema.sql sits at the package root, two levels above src/db (and dist/src/db). */
 const SCHEMA_PATH = fileURLToPath(new URL('../../../schema.sql', import.meta.url));
 
 let schemaText: string | null = null;
