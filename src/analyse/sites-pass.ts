@@ -33,6 +33,7 @@ export class SitesPass {
       sourceRoot: this.options.sourceRoot, all: this.options.all, entries,
     };
     this.running.push(this.pool.sites(task).then((r: SitesDone) => {
+      this.writer.addSites(objectId, r.shard);
       for (const e of r.errors) this.writer.addError(objectId, dwarfPath, e);
       this.sites += r.sites;
       this.finished++;

@@ -1,7 +1,7 @@
 // `ksymtree index`, the whole pipeline: walk the trees, scan every object in the worker pool, pair debug copies by
 // build-id, find the duplicates' DWARF sites, merge the shards and name aliases, into an index committed atomically.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { FatalError, environmentProblem } from '../errors.js';
 import { commitTemp, removeStaleTemps, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
@@ -264,7 +264,7 @@ export async function runIndex(opts: IndexOptions): Promise<IndexSummary> {
     // which also hands the workers their tasks.
     const sites = sitesPass ? await sitesPass.done() : 0;
     if (sitesPass) endPhase('sites');
-    writer.finishRows(readdirSync(shardDir).filter((f) => f.startsWith('shard-')).sort().map((f) => join(shardDir, f)), shardDir);
+    writer.finishRows();
     removeTemp(false);
     endPhase('merge');
     const aliases = opts.aliases ? writeAliases(db, maxSymbolLength(kernelRelease(db) ?? kernelConfig.version)) : { aliases: 0, shortened: [] };
