@@ -2,7 +2,7 @@
 // soon as its DWARF file is known, and collects their counts and errors.
 import { Progress } from '../io/progress.js';
 import type { IndexWriter } from '../db/writer.js';
-import type { WorkerPool } from '../scan/pool.js';
+import type { WorkerPool } from './pool.js';
 import type { SitesDone, SitesTask } from '../sites/types.js';
 
 export interface SitesPassOptions {
