@@ -6,7 +6,8 @@ import * as C from '../src/dwarf/constants.js';
 import { Dwarf } from '../src/dwarf/context.js';
 import { DwarfError } from '../src/dwarf/reader.js';
 import { dieRanges, unitRanges } from '../src/dwarf/ranges.js';
-import { type DwarfSection, memorySection } from '../src/dwarf/sections.js';
+import type { DwarfSection } from '../src/dwarf/section.js';
+import { memorySection } from '../src/dwarf/sections.js';
 import { RelocatedTargets } from '../src/elf/relocations.js';
 import { Bytes } from './helpers/dwarf-bytes.js';
 

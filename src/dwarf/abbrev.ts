@@ -2,7 +2,7 @@
 // on demand into flat typed arrays, with the attribute layouts of fixed-size DIEs; tables cached by offset.
 import { DW_AT_sibling, DW_FORM_implicit_const } from './constants.js';
 import { DwarfError } from './reader.js';
-import type { DwarfSection } from './sections.js';
+import type { DwarfSection } from './section.js';
 
 /** Fields of one declaration in AbbrevTable.decls (stride DECL). */
 const TAG = 0;

@@ -4,7 +4,7 @@
 import type { Dwarf } from './context.js';
 import { inlinedChains } from './inline.js';
 import { subroutineName } from './refs.js';
-import type { Address } from './unit.js';
+import type { Address } from './section.js';
 import type { UnitAddressIndex } from './unit-index.js';
 
 /** One frame of an address; frames of one address are innermost first, the last is the real function. */

@@ -2,7 +2,7 @@
 // what lets a lookup decode a handful of units of a 170 MB `.debug_info` instead of all of them.
 import type { ObjectError } from '../errors.js';
 import { DwarfError } from './reader.js';
-import type { DwarfSection } from './sections.js';
+import type { DwarfSection } from './section.js';
 import { partitionPoint } from '../partition-point.js';
 
 export class ArangeIndex {

@@ -4,8 +4,9 @@ import { AbbrevCache } from './abbrev.js';
 import * as C from './constants.js';
 import { LineProgram } from './line.js';
 import { DwarfError, DwarfReader } from './reader.js';
-import type { DwarfSection, DwarfSections } from './sections.js';
-import { type Address, parseUnitHeader, readUnitLength, Unit } from './unit.js';
+import type { DwarfSection, DwarfSections } from './section.js';
+import { Unit } from './unit.js';
+import { parseUnitHeader, readUnitLength } from './unit-header.js';
 import { partitionPoint } from '../partition-point.js';
 
 /** How many decoded units stay cached for reference chasing; a kernel unit is ~60 KB of DWARF on average. */
@@ -102,7 +103,7 @@ export class Dwarf {
     let u: Unit;
     try {
       const header = parseUnitHeader(new DwarfReader(bytes, section.little, section, offset), section);
-      u = new Unit(this, header, bytes, this.abbrevs().get(header.abbrevOffset));
+      u = new Unit(this.file, header, bytes, this.abbrevs().get(header.abbrevOffset));
     } catch (e) {
       if (backing) this.free.push(backing);
       throw e;
@@ -212,7 +213,7 @@ export class Dwarf {
     if (header.end - offset <= bytes.length) return this.unit(offset, section);
     try {
       // Clip the unit to the bytes read so that a unit DIE larger than the prefix fails cleanly.
-      return new Unit(this, { ...header, end: offset + bytes.length }, bytes, this.abbrevs().get(header.abbrevOffset));
+      return new Unit(this.file, { ...header, end: offset + bytes.length }, bytes, this.abbrevs().get(header.abbrevOffset));
     } catch (e) {
       if (!(e instanceof DwarfError)) throw e;
       return this.unit(offset, section);
@@ -253,37 +254,6 @@ export class Dwarf {
     return t ? this.unit(t.offset, t.section) : null;
   }
 
-  str(offset: number): string {
-    const s = this.file.section('.debug_str');
-    if (!s) throw new DwarfError({ file: this.file.file, name: '.debug_str', fileOffset: null }, offset, 'DW_FORM_strp used but the object has no .debug_str');
-    return s.cstring(offset, 'DW_FORM_strp');
-  }
-
-  lineStr(offset: number): string {
-    const s = this.file.section('.debug_line_str');
-    if (!s) throw new DwarfError({ file: this.file.file, name: '.debug_line_str', fileOffset: null }, offset, 'DW_FORM_line_strp used but the object has no .debug_line_str');
-    return s.cstring(offset, 'DW_FORM_line_strp');
-  }
-
-  /** DW_FORM_strx*: entry `index` of the unit's contribution to .debug_str_offsets. */
-  strx(unit: Unit, index: number): string {
-    const s = this.file.section('.debug_str_offsets');
-    if (!s) throw new DwarfError(unit.section, unit.offset, 'DW_FORM_strx used but the object has no .debug_str_offsets');
-    const size = unit.header.offsetSize;
-    const at = unit.strOffsetsBase + index * size;
-    const r = s.reader(at, size);
-    return this.str(size === 8 ? r.u64('string offset') : r.u32('string offset'));
-  }
-
-  /** DW_FORM_addrx* / DW_OP_addrx: entry `index` of the unit's contribution to .debug_addr. */
-  addrx(unit: Unit, index: number): Address {
-    const s = this.file.section('.debug_addr');
-    if (!s) throw new DwarfError(unit.section, unit.offset, 'DW_FORM_addrx used but the object has no .debug_addr');
-    const size = unit.header.addressSize;
-    const at = unit.addrBase + index * size;
-    return { value: s.reader(at, size).address(size, '.debug_addr entry'), section: s.targetAt(at) };
-  }
-
   /** The line program of a unit (DW_AT_stmt_list), header parsed; null when the unit has none. */
   lineProgram(unit: Unit): LineProgram | null {
     const off = unit.stmtList;
@@ -295,7 +265,7 @@ export class Dwarf {
       return p;
     }
     const s = this.file.section('.debug_line');
-    p = s ? this.once(`line ${off}`, () => LineProgram.parse(this, s, off, unit)) : null;
+    p = s ? this.once(`line ${off}`, () => LineProgram.parse(s, off, unit)) : null;
     this.lines.set(off, p);
     // Kept like units, the most recent only: a vmlinux walk would otherwise hold every unit's file table.
     if (this.lines.size > UNIT_CACHE) this.lines.delete(this.lines.keys().next().value!);

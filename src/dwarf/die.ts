@@ -6,8 +6,27 @@ import type { AbbrevTable } from './abbrev.js';
 import * as F from './constants.js';
 import { fixedFormSize, formName, isConstantForm, shapeKey } from './forms.js';
 import { DwarfError } from './reader.js';
-import type { DwarfSection } from './sections.js';
-import type { Address, Unit } from './unit.js';
+import type { Address, DwarfSection } from './section.js';
+import type { UnitHeader } from './unit-header.js';
+
+/**
+ * What a cursor needs of its unit (Unit provides it): the unit's bytes, header and abbreviations, and the
+ * string, address and .debug_info tables its offset and index forms point into.
+ */
+export interface DieUnit {
+  readonly header: UnitHeader;
+  /** The unit's bytes; bytes[0] is section offset header.offset. */
+  readonly bytes: Buffer;
+  readonly abbrevs: AbbrevTable;
+  /** Set when the unit left the decoder's cache and its (recycled) bytes may be overwritten. */
+  readonly released: boolean;
+  /** .debug_info, where DW_FORM_ref_addr points; null when the object has none. */
+  readonly info: DwarfSection | null;
+  str(offset: number): string;
+  lineStr(offset: number): string;
+  strx(index: number): string;
+  addrx(index: number): Address;
+}
 
 /** A reference attribute's target. */
 export type DieRef =
@@ -78,7 +97,7 @@ let scratchStart = -1;
  * decoded while walking: the cursor records where each value starts and decodes only what is asked for,
  * and skipChildren() jumps over a subtree through DW_AT_sibling when the producer emitted it.
  */
-export class DieCursor {
+export class DieCursor<U extends DieUnit = DieUnit> {
   /** Section offset of the current DIE. */
   offset = -1;
   tag = 0;
@@ -100,7 +119,7 @@ export class DieCursor {
   /** Index in table.pool of the current DIE's attribute offsets, or -2 when they are in the scratch arrays. */
   private fixed = -2;
 
-  constructor(readonly unit: Unit, at = unit.header.dieOffset) {
+  constructor(readonly unit: U, at = unit.header.dieOffset) {
     if (unit.released) throw new Error(`internal: unit 0x${unit.header.offset.toString(16)} used after it left the unit cache`);
     this.buf = unit.bytes;
     this.base = unit.header.offset;
@@ -390,14 +409,14 @@ export class DieCursor {
   string(k: number): string | null {
     const form = this.form(k);
     const p = this.at(k);
-    const d = this.unit.dwarf;
+    const u = this.unit;
     switch (form) {
       case F.DW_FORM_string: return this.buf.toString('latin1', p, this.buf.indexOf(0, p));
-      case F.DW_FORM_strp: return d.str(this.offsetField(p));
-      case F.DW_FORM_line_strp: return d.lineStr(this.offsetField(p));
+      case F.DW_FORM_strp: return u.str(this.offsetField(p));
+      case F.DW_FORM_line_strp: return u.lineStr(this.offsetField(p));
       case F.DW_FORM_strx: case F.DW_FORM_strx1: case F.DW_FORM_strx2: case F.DW_FORM_strx3: case F.DW_FORM_strx4:
       case F.DW_FORM_GNU_str_index:
-        return d.strx(this.unit, this.index(k)!);
+        return u.strx(this.index(k)!);
       default: return null;
     }
   }
@@ -413,7 +432,7 @@ export class DieCursor {
     const idx = this.index(k);
     if (idx === null || form === F.DW_FORM_rnglistx || form === F.DW_FORM_loclistx || form === F.DW_FORM_strx
       || (form >= F.DW_FORM_strx1 && form <= F.DW_FORM_strx4) || form === F.DW_FORM_GNU_str_index) return null;
-    return this.unit.dwarf.addrx(this.unit, idx);
+    return this.unit.addrx(idx);
   }
 
   private readAddress(p: number): bigint {
@@ -446,7 +465,7 @@ export class DieCursor {
     if (rel !== null) return { kind: 'offset', section: h.section, offset: this.base + rel };
     switch (form) {
       case F.DW_FORM_ref_addr: {
-        const info = this.unit.dwarf.info;
+        const info = this.unit.info;
         if (!info) return null;
         return { kind: 'offset', section: info, offset: h.section.fix(this.base + p, this.uint(p, h.version <= 2 ? h.addressSize : h.offsetSize)) };
       }
@@ -495,7 +514,7 @@ export class DieCursor {
     if (op === F.DW_OP_addrx || op === F.DW_OP_GNU_addr_index) {
       const idx = uleb(b, blk.start + 1, blk.end);
       if (lebEnd !== blk.end) return null;
-      return this.unit.dwarf.addrx(this.unit, idx);
+      return this.unit.addrx(idx);
     }
     return null;
   }

@@ -13,7 +13,7 @@ const MAX_HOPS = 16;
  * that order (as llvm's findRecursively does), until `visit` returns true. Crosses units when the
  * reference does (DW_FORM_ref_addr, type signatures).
  */
-export function followOrigins(dwarf: Dwarf, unitOff: number, dieOff: number, visit: (c: DieCursor, u: Unit) => boolean): void {
+export function followOrigins(dwarf: Dwarf, unitOff: number, dieOff: number, visit: (c: DieCursor<Unit>, u: Unit) => boolean): void {
   let u = dwarf.unit(unitOff);
   let off = dieOff;
   const seen = new Set<string>();

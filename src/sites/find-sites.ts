@@ -22,7 +22,8 @@ import { rangesAttribute } from '../dwarf/ranges.js';
 import { followOrigins, originName } from '../dwarf/refs.js';
 import { UnitAddressIndex } from '../dwarf/unit-index.js';
 import { DwarfFile } from '../dwarf/sections.js';
-import { readUnitLength, type Unit } from '../dwarf/unit.js';
+import type { Unit } from '../dwarf/unit.js';
+import { readUnitLength } from '../dwarf/unit-header.js';
 import { type OpenedObject, openObject } from './object.js';
 import { PathMapper } from './paths.js';
 import { FileGroups, sectionNameOf } from './symbols.js';
@@ -619,7 +620,7 @@ class SiteFinder {
     }
   }
 
-  private subprogram(c: DieCursor): void {
+  private subprogram(c: DieCursor<Unit>): void {
     const rk = c.find(C.DW_AT_ranges);
     if (rk >= 0) {
       let ranges;
@@ -638,7 +639,7 @@ class SiteFinder {
     if (low) this.hit(low.section, low.value, ENTRY, CODE, c);
   }
 
-  private variable(c: DieCursor): void {
+  private variable(c: DieCursor<Unit>): void {
     const k = c.find(C.DW_AT_location);
     if (k < 0) return;
     const a = c.locationAddress(k);
@@ -650,7 +651,7 @@ class SiteFinder {
    * without CONFIG_LOCKDEP) sits at the address of the next variable, so a DIE whose name is the symbol's
    * source name (`__key` for `__key.3`) beats one that only has the address.
    */
-  private hit(section: number, value: bigint, quality: number, kind: number, c: DieCursor): void {
+  private hit(section: number, value: bigint, quality: number, kind: number, c: DieCursor<Unit>): void {
     const list = this.byAddress.get(section)?.get(value);
     if (!list) return;
     let name: string | null | undefined;
@@ -741,7 +742,7 @@ class SiteFinder {
     return info ? this.paths.unitName(info.name, info.compDir) : null;
   }
 
-  private chain(unitOff: number, dieOff: number, visit: (c: DieCursor, u: Unit) => boolean): void {
+  private chain(unitOff: number, dieOff: number, visit: (c: DieCursor<Unit>, u: Unit) => boolean): void {
     followOrigins(this.dwarf, unitOff, dieOff, visit);
   }
 

@@ -3,7 +3,7 @@
 import { addressFrames, type SourceFrame } from '../dwarf/addr2line.js';
 import { Dwarf } from '../dwarf/context.js';
 import { DwarfFile } from '../dwarf/sections.js';
-import type { Address } from '../dwarf/unit.js';
+import type { Address } from '../dwarf/section.js';
 import { UnitAddressIndex } from '../dwarf/unit-index.js';
 import { ET_REL } from '../elf/constants.js';
 import { type OpenedObject, openObject } from '../sites/object.js';

@@ -1,0 +1,91 @@
+// The header of a compilation or type unit (unit_length, version, unit type, abbrev offset, address size),
+// parsed from a reader over the unit's first bytes.
+import * as C from './constants.js';
+import type { FormShape } from './forms.js';
+import type { DwarfReader } from './reader.js';
+import type { DwarfSection } from './section.js';
+
+export interface UnitHeader extends FormShape {
+  readonly section: DwarfSection;
+  /** Section offset of the unit's first byte (its unit_length). */
+  readonly offset: number;
+  /** Section offset just past the unit. */
+  readonly end: number;
+  readonly is64: boolean;
+  /** DW_UT_*; for DWARF 2–4 derived from the section (`.debug_types` units are type units). */
+  readonly unitType: number;
+  readonly abbrevOffset: number;
+  /** Section offset of the unit DIE. */
+  readonly dieOffset: number;
+  readonly typeSignature: bigint | null;
+  /** Unit-relative offset of the type DIE of a type unit. */
+  readonly typeOffset: number | null;
+  readonly dwoId: bigint | null;
+}
+
+/** unit_length at `offset`: 4 bytes, or 0xffffffff + 8 bytes for 64-bit DWARF. Returns the total unit size. */
+export function readUnitLength(section: DwarfSection, offset: number): { size: number; is64: boolean } {
+  const head = section.reader(offset, Math.min(12, section.size - offset));
+  const len32 = head.u32('unit_length');
+  if (len32 === 0xffffffff) {
+    const len = head.u64('unit_length (64-bit DWARF)');
+    return { size: 12 + len, is64: true };
+  }
+  if (len32 >= 0xfffffff0) head.fail(`unit_length 0x${len32.toString(16)} is a reserved value`, 0);
+  return { size: 4 + len32, is64: false };
+}
+
+/** Parses a unit header from a reader positioned at its first byte (a reader over exactly the unit). */
+export function parseUnitHeader(r: DwarfReader, section: DwarfSection): UnitHeader {
+  const offset = r.offset;
+  let length = r.u32('unit_length');
+  let is64 = false;
+  if (length === 0xffffffff) {
+    is64 = true;
+    length = r.u64('unit_length (64-bit DWARF)');
+  }
+  const end = r.offset + length;
+  if (end > section.size) r.fail(`unit_length 0x${length.toString(16)} runs past the end of the section`, offset - r.base, 'truncated');
+  const version = r.u16('unit version');
+  if (version < 2 || version > 5) r.fail(`unit version: expected 2 to 5, found ${version}`, r.pos - 2, 'unsupported');
+  let unitType = section.name === '.debug_types' ? C.DW_UT_type : C.DW_UT_compile;
+  let addressSize: number;
+  let abbrevOffset: number;
+  let typeSignature: bigint | null = null;
+  let typeOffset: number | null = null;
+  let dwoId: bigint | null = null;
+  // debug_abbrev_offset is relocated in a relocatable object's .debug_info (sections are fixed by field).
+  const abbrev = () => section.fix(r.offset, r.offsetOf(is64, 'debug_abbrev_offset'));
+  if (version >= 5) {
+    unitType = r.u8('unit_type');
+    addressSize = r.u8('address_size');
+    abbrevOffset = abbrev();
+    switch (unitType) {
+      case C.DW_UT_compile: case C.DW_UT_partial:
+        break;
+      case C.DW_UT_skeleton: case C.DW_UT_split_compile:
+        dwoId = r.u64big('dwo_id');
+        break;
+      case C.DW_UT_type: case C.DW_UT_split_type:
+        typeSignature = r.u64big('type_signature');
+        typeOffset = r.offsetOf(is64, 'type_offset');
+        break;
+      default:
+        r.fail(`unit_type: expected DW_UT_compile..DW_UT_split_type, found 0x${unitType.toString(16)}`, r.pos - 2 - (is64 ? 8 : 4) - 1, 'unsupported');
+    }
+  } else {
+    abbrevOffset = abbrev();
+    addressSize = r.u8('address_size');
+    if (unitType === C.DW_UT_type) {
+      typeSignature = r.u64big('type_signature');
+      typeOffset = r.offsetOf(is64, 'type_offset');
+    }
+  }
+  if (addressSize !== 1 && addressSize !== 2 && addressSize !== 4 && addressSize !== 8) {
+    r.fail(`address_size: expected 1, 2, 4 or 8, found ${addressSize}`, r.pos, 'unsupported');
+  }
+  return {
+    section, offset, end, is64, version, unitType, addressSize, offsetSize: is64 ? 8 : 4, abbrevOffset,
+    dieOffset: r.offset, typeSignature, typeOffset, dwoId,
+  };
+}
