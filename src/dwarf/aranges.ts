@@ -45,12 +45,7 @@ export class ArangeIndex {
       let next = s.size;
       try {
         const r = s.reader(at);
-        let length = r.u32('aranges unit_length');
-        let is64 = false;
-        if (length === 0xffffffff) {
-          is64 = true;
-          length = r.u64('aranges unit_length');
-        }
+        const { length, is64 } = r.initialLength('aranges unit_length');
         next = r.offset + length;
         if (next > s.size) r.fail(`address range set of 0x${length.toString(16)} bytes runs past the section`, 0, 'truncated');
         r.end = next - setStart;

@@ -1,12 +1,13 @@
 // class Dwarf, the DWARF of one object opened lazily: units located and decoded only when asked for, string and
 // address tables and line programs opened on first use; nothing walks all of `.debug_info` unless asked to.
 import { AbbrevCache } from './abbrev.js';
+import { BufferPool } from './buffers.js';
 import * as C from './constants.js';
 import { LineProgram } from './line.js';
-import { DwarfError, DwarfReader } from './reader.js';
+import { DwarfError, DwarfReader, ReservedLengthError } from './reader.js';
 import type { DwarfSection, DwarfSections } from './section.js';
 import { Unit } from './unit.js';
-import { parseUnitHeader, readUnitLength } from './unit-header.js';
+import { parseUnitHeader, readUnitSize } from './unit-header.js';
 import { partitionPoint } from '../partition-point.js';
 
 /** How many decoded units stay cached for reference chasing; a kernel unit is ~60 KB of DWARF on average. */
@@ -22,7 +23,12 @@ export class Dwarf {
   private offsets = new Map<DwarfSection, number[]>();
   private typeUnits: Map<bigint, { section: DwarfSection; offset: number }> | null = null;
   private lines = new Map<number, LineProgram | null>();
-  private free: Buffer[] = [];
+  /**
+   * Unit buffers of on-disk sections, recycled: first-touching fresh memory costs more than the pread itself
+   * (measured: ~4 ms per MB on a 2-core VM), and a vmlinux lookup may read 100+ MB of units. Allocations are
+   * rounded up so that a recycled buffer fits most later units.
+   */
+  private buffers = new BufferPool((size) => Math.max(size, 1 << 16) + (1 << 14), { count: UNIT_CACHE, bytes: Infinity });
   private prefixes = new Map<string, Buffer>();
   /** Unit sizes learned while hopping over unit_length fields: a later unit() needs no length read. */
   private sizes = new Map<string, number>();
@@ -89,14 +95,14 @@ export class Dwarf {
 
   private decodeUnit(section: DwarfSection, offset: number, key: string): Unit {
     if (offset < 0 || offset >= section.size) throw new DwarfError(section, offset, `unit offset is outside the section (size 0x${section.size.toString(16)})`);
-    const size = this.sizes.get(key) ?? readUnitLength(section, offset).size;
+    const size = this.sizes.get(key) ?? readUnitSize(section, offset);
     if (offset + size > section.size) throw new DwarfError(section, offset, `unit of 0x${size.toString(16)} bytes runs past the end of the section`, 'truncated');
     let bytes: Buffer;
     let backing: Buffer | null = null;
     if (section.inMemory || !section.readInto) {
       bytes = section.read(offset, size, `unit at 0x${offset.toString(16)}`);
     } else {
-      backing = this.takeBuffer(size);
+      backing = this.buffers.take(size);
       bytes = backing.subarray(0, size);
       section.readInto(offset, bytes, `unit at 0x${offset.toString(16)}`);
     }
@@ -105,7 +111,7 @@ export class Dwarf {
       const header = parseUnitHeader(new DwarfReader(bytes, section.little, section, offset), section);
       u = new Unit(this.file, header, bytes, this.abbrevs().get(header.abbrevOffset));
     } catch (e) {
-      if (backing) this.free.push(backing);
+      if (backing) this.buffers.release(backing);
       throw e;
     }
     if (backing) this.backing.set(u, backing);
@@ -118,27 +124,12 @@ export class Dwarf {
     return u;
   }
 
-  /**
-   * Unit buffers of on-disk sections are recycled: first-touching fresh memory costs more than the pread
-   * itself (measured: ~4 ms per MB on a 2-core VM), and a vmlinux lookup may read 100+ MB of units.
-   */
-  private takeBuffer(size: number): Buffer {
-    let best = -1;
-    for (let i = 0; i < this.free.length; i++) {
-      const b = this.free[i];
-      if (b.length >= size && (best < 0 || b.length < this.free[best].length)) best = i;
-    }
-    if (best >= 0) return this.free.splice(best, 1)[0];
-    // Round up so that a recycled buffer fits most later units.
-    return Buffer.allocUnsafeSlow(Math.max(size, 1 << 16) + (1 << 14));
-  }
-
   private release(u: Unit): void {
     u.released = true;
     const b = this.backing.get(u);
     if (!b) return;
     this.backing.delete(u);
-    if (this.free.length < UNIT_CACHE) this.free.push(b);
+    this.buffers.release(b);
   }
 
   /**
@@ -185,11 +176,15 @@ export class Dwarf {
       this.prefixes.set(`${section.index}:${at}`, prefix);
       r = new DwarfReader(prefix, section.little, section, at, 0, prefix.length);
     }
-    const len32 = r.u32('unit_length');
-    const length = len32 === 0xffffffff ? r.u64('unit_length (64-bit DWARF)') : len32;
-    const size = (len32 === 0xffffffff ? 12 : 4) + length;
     const rest = `; the 0x${(section.size - at).toString(16)} bytes from here to the end of the section are not read as units`;
-    if (len32 >= 0xfffffff0 && len32 !== 0xffffffff) r.fail(`unit_length 0x${len32.toString(16)} is a reserved value${rest}`, 0);
+    let length: number;
+    try {
+      length = r.initialLength('unit_length').length;
+    } catch (e) {
+      if (e instanceof ReservedLengthError) r.fail(`${e.reason}${rest}`, 0);
+      throw e;
+    }
+    const size = r.pos + length;
     if (length < MIN_UNIT_LENGTH) r.fail(`unit_length ${length} is too small for a unit header (at least ${MIN_UNIT_LENGTH})${rest}`, 0);
     if (at + size > section.size) r.fail(`unit_length 0x${length.toString(16)} runs past the end of the section${rest}`, 0, 'truncated');
     this.sizes.set(`${section.index}:${at}`, size);

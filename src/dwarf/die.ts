@@ -1,10 +1,11 @@
 // DIE decoding: DieCursor walks one unit's DIEs in pre-order and decodes attribute values only when asked
 // (constants, strings, addresses, references, blocks, locations); the inner loop of every DWARF lookup.
-// Over 400 lines because it is one class: its walk and its value decoders share the per-DIE value positions,
-// and the module-level scratch arrays and LEB128 end register that keep the walk free of allocations.
+// Over 400 lines because it is one class: its walk and its value decoders share the per-DIE value positions
+// and the module-level scratch arrays that keep the walk free of allocations.
 import type { AbbrevTable } from './abbrev.js';
 import * as F from './constants.js';
 import { fixedFormSize, formName, isConstantForm, shapeKey } from './forms.js';
+import { lebEnd, lebSkip, sleb, uleb } from './leb128.js';
 import { DwarfError } from './reader.js';
 import type { Address, DwarfSection } from './section.js';
 import type { UnitHeader } from './unit-header.js';
@@ -34,53 +35,6 @@ export type DieRef =
   | { readonly kind: 'signature'; readonly signature: bigint }
   /** DW_FORM_ref_sup*, DW_FORM_GNU_ref_alt: a DIE in a supplementary file we do not have. */
   | { readonly kind: 'supplementary'; readonly offset: number };
-
-// Where the last LEB128 decoded by uleb() ended. A module-level register instead of a returned tuple keeps
-// the DIE walk (millions of attributes in a vmlinux) free of allocations.
-let lebEnd = 0;
-
-function uleb(b: Buffer, p: number, end: number): number {
-  if (p >= end) {
-    lebEnd = -1;
-    return 0;
-  }
-  let byte = b[p++];
-  if (byte < 0x80) {
-    lebEnd = p;
-    return byte;
-  }
-  let result = byte & 0x7f;
-  let mul = 0x80;
-  do {
-    if (p >= end) {
-      lebEnd = -1;
-      return 0;
-    }
-    byte = b[p++];
-    result += (byte & 0x7f) * mul;
-    mul *= 0x80;
-  } while (byte >= 0x80);
-  lebEnd = p;
-  return result;
-}
-
-function sleb(b: Buffer, p: number, end: number): number {
-  let result = 0;
-  let mul = 1;
-  let byte: number;
-  do {
-    if (p >= end) {
-      lebEnd = -1;
-      return 0;
-    }
-    byte = b[p++];
-    result += (byte & 0x7f) * mul;
-    mul *= 0x80;
-  } while (byte >= 0x80);
-  if (byte & 0x40) result -= mul;
-  lebEnd = p;
-  return result;
-}
 
 /**
  * Value positions and resolved forms of the current DIE of whichever cursor last decoded a variable-layout
@@ -146,11 +100,13 @@ export class DieCursor<U extends DieUnit = DieUnit> {
         return false;
       }
       const code = uleb(b, p, this.end);
-      if (lebEnd < 0) this.fail('abbreviation code runs past the end of the unit', p, 'truncated');
+      // Taken now: looking the code up may parse abbreviations, which decodes LEB128 too.
+      const attributes = lebEnd;
+      if (attributes < 0) this.fail('abbreviation code runs past the end of the unit', p, 'truncated');
       if (code === 0) {
         // A null entry ends a sibling chain; trailing padding nulls must not drive the level negative.
         if (this.level > 0) this.level--;
-        this.nextIndex = lebEnd;
+        this.nextIndex = attributes;
         continue;
       }
       const d = this.table.indexOf(code);
@@ -160,7 +116,7 @@ export class DieCursor<U extends DieUnit = DieUnit> {
       this.tag = this.table.tag(d);
       this.depth = this.level;
       if (this.table.hasChildren(d)) this.level++;
-      this.nextIndex = this.readAttributes(d, lebEnd);
+      this.nextIndex = this.readAttributes(d, attributes);
       return true;
     }
   }
@@ -199,10 +155,11 @@ export class DieCursor<U extends DieUnit = DieUnit> {
     let open = 1;
     while (open > 0 && p < this.end) {
       const code = uleb(b, p, this.end);
-      if (lebEnd < 0) this.fail('abbreviation code runs past the end of the unit', p, 'truncated');
+      const attributes = lebEnd;
+      if (attributes < 0) this.fail('abbreviation code runs past the end of the unit', p, 'truncated');
       if (code === 0) {
         open--;
-        p = lebEnd;
+        p = attributes;
         continue;
       }
       const child = t.indexOf(code);
@@ -210,7 +167,7 @@ export class DieCursor<U extends DieUnit = DieUnit> {
       const start = p;
       // Reads the child's attribute positions into this cursor: the current DIE is invalidated below.
       this.decl = child;
-      p = this.readAttributes(child, lebEnd);
+      p = this.readAttributes(child, attributes);
       if (!t.hasChildren(child)) continue;
       const childSib = t.sibling(child);
       if (childSib >= 0) {
@@ -286,9 +243,9 @@ export class DieCursor<U extends DieUnit = DieUnit> {
       }
       case F.DW_FORM_sdata: case F.DW_FORM_udata: case F.DW_FORM_ref_udata: case F.DW_FORM_strx: case F.DW_FORM_addrx:
       case F.DW_FORM_loclistx: case F.DW_FORM_rnglistx: case F.DW_FORM_GNU_addr_index: case F.DW_FORM_GNU_str_index: {
-        while (p < this.end && b[p] >= 0x80) p++;
-        if (p >= this.end) this.fail(`${formName(form)} runs past the end of the unit`, p, 'truncated');
-        return p + 1;
+        const next = lebSkip(b, p, this.end);
+        if (next < 0) this.fail(`${formName(form)} runs past the end of the unit`, this.end, 'truncated');
+        return next;
       }
       default:
         return this.fail(`unknown attribute form 0x${form.toString(16)}: cannot skip it`, p, 'unsupported');

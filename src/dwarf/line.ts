@@ -59,12 +59,7 @@ export class LineProgram {
     // One read covers the header of most programs (a kernel unit's is 2–4 KB); larger ones are read again.
     const first = section.read(offset, Math.min(HEADER_GUESS, section.size - offset), 'line program header');
     const head = new DwarfReader(first, section.little, section, offset, 0, Math.min(12, first.length));
-    let length = head.u32('line program unit_length');
-    let is64 = false;
-    if (length === 0xffffffff) {
-      is64 = true;
-      length = head.u64('line program unit_length');
-    }
+    const { length, is64 } = head.initialLength('line program unit_length');
     const total = head.pos + length;
     if (offset + total > section.size) head.fail(`line program of 0x${length.toString(16)} bytes runs past the section`, 0, 'truncated');
     // Only the header is read now: decl_file lookups need the file table, rarely the opcodes.

@@ -11,7 +11,7 @@ import { type AddressTargets, LazyRelocator, RelocatedTargets, RelocationTable, 
 import type { Section } from '../elf/sections.js';
 import type { SymbolTable } from '../elf/symbols.js';
 import { type ByteSource, BufferSource, preadFully } from '../io/source.js';
-import { releaseBuffer, takeBuffer } from './buffers.js';
+import { sectionBuffers } from './buffers.js';
 import { DwarfError, DwarfReader, stringAt } from './reader.js';
 import { checkRange, type DwarfSection, type DwarfSections } from './section.js';
 import { partitionPoint } from '../partition-point.js';
@@ -283,7 +283,7 @@ class DiskRelocatedSection implements DwarfSection {
     const hi = this.lowerBound(end);
     if (hi <= lo) return null;
     const size = (hi - lo) * this.entsize;
-    const backing = takeBuffer(size);
+    const backing = sectionBuffers.take(size);
     const entries = backing.subarray(0, size);
     this.pread(entries, this.rela.offset + lo * this.entsize, `relocations ${lo}..${hi} of ${this.rela.name}`);
     const slice: Section = { ...this.rela, offset: this.rela.offset + lo * this.entsize, size };
@@ -294,13 +294,13 @@ class DiskRelocatedSection implements DwarfSection {
       for (const e of r.errors.splice(0)) this.onError(e);
     }
     this.recent.push({ first: r.first, last: r.last, r, entries: backing });
-    if (this.recent.length > RECENT) releaseBuffer(this.recent.shift()!.entries);
+    if (this.recent.length > RECENT) sectionBuffers.release(this.recent.shift()!.entries);
     return r;
   }
 
   /** Hands the relocation slices back (the object is done). */
   close(): void {
-    for (const x of this.recent.splice(0)) releaseBuffer(x.entries);
+    for (const x of this.recent.splice(0)) sectionBuffers.release(x.entries);
   }
 
   read(offset: number, length: number, what: string): Buffer {
@@ -426,7 +426,7 @@ export class DwarfFile implements DwarfSections {
     for (const s of this.cache.values()) if (s instanceof FileRangeSection || s instanceof DiskRelocatedSection) s.close();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
-    for (const b of this.taken.splice(0)) releaseBuffer(b);
+    for (const b of this.taken.splice(0)) sectionBuffers.release(b);
     this.cache.clear();
   }
 
@@ -435,7 +435,7 @@ export class DwarfFile implements DwarfSections {
    * no fresh memory once the worker has seen an object of this size.
    */
   private readPooled(s: Section): Buffer {
-    const b = takeBuffer(s.size);
+    const b = sectionBuffers.take(s.size);
     this.taken.push(b);
     const out = b.subarray(0, s.size);
     const { src } = this;

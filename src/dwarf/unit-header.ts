@@ -23,27 +23,17 @@ export interface UnitHeader extends FormShape {
   readonly dwoId: bigint | null;
 }
 
-/** unit_length at `offset`: 4 bytes, or 0xffffffff + 8 bytes for 64-bit DWARF. Returns the total unit size. */
-export function readUnitLength(section: DwarfSection, offset: number): { size: number; is64: boolean } {
+/** The total size (unit_length and what it counts) of the unit at `offset`. */
+export function readUnitSize(section: DwarfSection, offset: number): number {
   const head = section.reader(offset, Math.min(12, section.size - offset));
-  const len32 = head.u32('unit_length');
-  if (len32 === 0xffffffff) {
-    const len = head.u64('unit_length (64-bit DWARF)');
-    return { size: 12 + len, is64: true };
-  }
-  if (len32 >= 0xfffffff0) head.fail(`unit_length 0x${len32.toString(16)} is a reserved value`, 0);
-  return { size: 4 + len32, is64: false };
+  const { length } = head.initialLength('unit_length');
+  return head.pos + length;
 }
 
 /** Parses a unit header from a reader positioned at its first byte (a reader over exactly the unit). */
 export function parseUnitHeader(r: DwarfReader, section: DwarfSection): UnitHeader {
   const offset = r.offset;
-  let length = r.u32('unit_length');
-  let is64 = false;
-  if (length === 0xffffffff) {
-    is64 = true;
-    length = r.u64('unit_length (64-bit DWARF)');
-  }
+  const { length, is64 } = r.initialLength('unit_length');
   const end = r.offset + length;
   if (end > section.size) r.fail(`unit_length 0x${length.toString(16)} runs past the end of the section`, offset - r.base, 'truncated');
   const version = r.u16('unit version');

@@ -23,7 +23,7 @@ import { followOrigins, originName } from '../dwarf/refs.js';
 import { UnitAddressIndex } from '../dwarf/unit-index.js';
 import { DwarfFile } from '../dwarf/sections.js';
 import type { Unit } from '../dwarf/unit.js';
-import { readUnitLength } from '../dwarf/unit-header.js';
+import { readUnitSize } from '../dwarf/unit-header.js';
 import { type OpenedObject, openObject } from './object.js';
 import { PathMapper } from './paths.js';
 import { FileGroups, sectionNameOf } from './symbols.js';
@@ -396,7 +396,7 @@ class SiteFinder {
     try {
       let off = low;
       for (let hops = 0; hops < BETWEEN_HOPS; hops++) {
-        off += readUnitLength(info, off).size;
+        off += readUnitSize(info, off);
         if (off + 4 > info.size || (high !== null && off >= high)) break;
         if (sameSource(this.unitBasename(off), fileName)) out.push(off);
       }
