@@ -3,12 +3,12 @@
 import test from 'ava';
 import { ArangeIndex } from '../src/dwarf/aranges.js';
 import * as C from '../src/dwarf/constants.js';
-import { Dwarf } from '../src/dwarf/context.js';
+import { Dwarf } from '../src/dwarf/dwarf.js';
 import { DwarfError, DwarfReader, ReservedLengthError } from '../src/dwarf/reader.js';
 import { dieRanges, unitRanges } from '../src/dwarf/ranges.js';
 import type { DwarfSection } from '../src/dwarf/section.js';
 import { parseUnitHeader } from '../src/dwarf/unit-header.js';
-import { memorySection } from '../src/dwarf/sections.js';
+import { memorySection } from '../src/dwarf/memory-section.js';
 import { RelocatedTargets } from '../src/elf/relocations.js';
 import { Bytes } from './helpers/dwarf-bytes.js';
 

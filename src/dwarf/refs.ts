@@ -1,7 +1,7 @@
 // DIE reference chains: a concrete DIE and the DIEs it points at through DW_AT_abstract_origin or
 // DW_AT_specification (out-of-line and inlined copies, clones, definitions of declarations).
 import * as C from './constants.js';
-import type { Dwarf } from './context.js';
+import type { Dwarf } from './dwarf.js';
 import type { DieCursor } from './die.js';
 import type { Unit } from './unit.js';
 
