@@ -1,5 +1,6 @@
 // DIE reference chains: a concrete DIE and the DIEs it points at through DW_AT_abstract_origin or
-// DW_AT_specification (out-of-line and inlined copies, clones, definitions of declarations).
+// DW_AT_specification (out-of-line and inlined copies, clones, definitions of declarations), and the name
+// and declaration read along them.
 import * as C from './constants.js';
 import type { Dwarf } from './dwarf.js';
 import type { DieCursor } from './die.js';
@@ -69,4 +70,39 @@ export function subroutineName(dwarf: Dwarf, unitOff: number, dieOff: number): s
     return linkage !== null;
   });
   return linkage ?? originName(dwarf, unitOff, dieOff);
+}
+
+/** Where a DIE's entity is declared: the source path (as the line table gives it), its unit's DW_AT_comp_dir, the line. */
+export interface Decl {
+  readonly file: string | null;
+  readonly compDir: string | null;
+  readonly line: number | null;
+}
+
+/**
+ * DW_AT_decl_file / DW_AT_decl_line of a DIE, each taken from the first DIE of its origin chain that has it.
+ * The file index is looked up in the line table of the unit holding the DIE that carried it.
+ */
+export function originDecl(dwarf: Dwarf, unitOff: number, dieOff: number): Decl {
+  let fileIndex: number | null = null;
+  let fileUnit: Unit | null = null;
+  let line: number | null = null;
+  followOrigins(dwarf, unitOff, dieOff, (c, u) => {
+    if (fileIndex === null) {
+      const k = c.find(C.DW_AT_decl_file);
+      if (k >= 0) {
+        fileIndex = c.constant(k);
+        fileUnit = u;
+      }
+    }
+    if (line === null) {
+      const k = c.find(C.DW_AT_decl_line);
+      if (k >= 0) line = c.constant(k);
+    }
+    return fileIndex !== null && line !== null;
+  });
+  let file: string | null = null;
+  const fu = fileUnit as Unit | null;
+  if (fileIndex !== null && fu) file = dwarf.lineProgram(fu)?.filePath(fileIndex) ?? null;
+  return { file, compDir: fu?.compDir ?? null, line };
 }
