@@ -9,34 +9,11 @@
  */
 export let lebEnd = 0;
 
-/** Unsigned LEB128 at b[p]. Exact below 2^53; a longer number comes back inexact (callers that care check). */
-export function uleb(b: Buffer, p: number, end: number): number {
-  if (p >= end) {
-    lebEnd = -1;
-    return 0;
-  }
-  let byte = b[p++];
-  if (byte < 0x80) {
-    lebEnd = p;
-    return byte;
-  }
-  let result = byte & 0x7f;
-  let mul = 0x80;
-  do {
-    if (p >= end) {
-      lebEnd = -1;
-      return 0;
-    }
-    byte = b[p++];
-    result += (byte & 0x7f) * mul;
-    mul *= 0x80;
-  } while (byte >= 0x80);
-  lebEnd = p;
-  return result;
-}
+/** 128 to the power of the byte count of the last magnitude() read: what a negative sleb() subtracts. */
+let scale = 1;
 
-/** Signed LEB128 at b[p], exact in the double range DWARF constants and line advances use. */
-export function sleb(b: Buffer, p: number, end: number): number {
+/** The value bits of the LEB128 at b[p], unsigned (sets lebEnd and scale). */
+function magnitude(b: Buffer, p: number, end: number): number {
   let result = 0;
   let mul = 1;
   let byte: number;
@@ -49,9 +26,25 @@ export function sleb(b: Buffer, p: number, end: number): number {
     result += (byte & 0x7f) * mul;
     mul *= 0x80;
   } while (byte >= 0x80);
-  if (byte & 0x40) result -= mul;
   lebEnd = p;
+  scale = mul;
   return result;
+}
+
+/** Unsigned LEB128 at b[p]. Exact below 2^53; a longer number comes back inexact (callers that care check). */
+export function uleb(b: Buffer, p: number, end: number): number {
+  // One byte (most abbreviation codes, forms and indexes) without the loop.
+  if (p < end && b[p] < 0x80) {
+    lebEnd = p + 1;
+    return b[p];
+  }
+  return magnitude(b, p, end);
+}
+
+/** Signed LEB128 at b[p], exact in the double range DWARF constants and line advances use. */
+export function sleb(b: Buffer, p: number, end: number): number {
+  const v = magnitude(b, p, end);
+  return lebEnd > 0 && b[lebEnd - 1] & 0x40 ? v - scale : v;
 }
 
 /** Unsigned LEB128 at b[p] of any size, for values that may use all 64 bits (range list lengths). */
