@@ -46,32 +46,6 @@ export function followOrigins(dwarf: Dwarf, unitOff: number, dieOff: number, vis
   }
 }
 
-/** DW_AT_name of a DIE or of its abstract origin / specification (clones and definitions have none). */
-export function originName(dwarf: Dwarf, unitOff: number, dieOff: number): string | null {
-  let name: string | null = null;
-  followOrigins(dwarf, unitOff, dieOff, (c) => {
-    const k = c.find(C.DW_AT_name);
-    if (k >= 0) name = c.string(k);
-    return name !== null;
-  });
-  return name;
-}
-
-/**
- * A subroutine's name as llvm-symbolizer prints it by default: the linkage name anywhere along the chain,
- * else DW_AT_name (C functions have no linkage name).
- */
-export function subroutineName(dwarf: Dwarf, unitOff: number, dieOff: number): string | null {
-  let linkage: string | null = null;
-  followOrigins(dwarf, unitOff, dieOff, (c) => {
-    let k = c.find(C.DW_AT_linkage_name);
-    if (k < 0) k = c.find(C.DW_AT_MIPS_linkage_name);
-    if (k >= 0) linkage = c.string(k);
-    return linkage !== null;
-  });
-  return linkage ?? originName(dwarf, unitOff, dieOff);
-}
-
 /** Where a DIE's entity is declared: the source path (as the line table gives it), its unit's DW_AT_comp_dir, the line. */
 export interface Decl {
   readonly file: string | null;
@@ -105,4 +79,30 @@ export function originDecl(dwarf: Dwarf, unitOff: number, dieOff: number): Decl 
   const fu = fileUnit as Unit | null;
   if (fileIndex !== null && fu) file = dwarf.lineProgram(fu)?.filePath(fileIndex) ?? null;
   return { file, compDir: fu?.compDir ?? null, line };
+}
+
+/** DW_AT_name of a DIE or of its abstract origin / specification (clones and definitions have none). */
+export function originName(dwarf: Dwarf, unitOff: number, dieOff: number): string | null {
+  let name: string | null = null;
+  followOrigins(dwarf, unitOff, dieOff, (c) => {
+    const k = c.find(C.DW_AT_name);
+    if (k >= 0) name = c.string(k);
+    return name !== null;
+  });
+  return name;
+}
+
+/**
+ * A subroutine's name as llvm-symbolizer prints it by default: the linkage name anywhere along the chain,
+ * else DW_AT_name (C functions have no linkage name).
+ */
+export function subroutineName(dwarf: Dwarf, unitOff: number, dieOff: number): string | null {
+  let linkage: string | null = null;
+  followOrigins(dwarf, unitOff, dieOff, (c) => {
+    let k = c.find(C.DW_AT_linkage_name);
+    if (k < 0) k = c.find(C.DW_AT_MIPS_linkage_name);
+    if (k >= 0) linkage = c.string(k);
+    return linkage !== null;
+  });
+  return linkage ?? originName(dwarf, unitOff, dieOff);
 }

@@ -189,7 +189,10 @@ class SiteFinder {
     if (t.want & DATA) for (const u of t.units) this.dataPerUnit.set(u, (this.dataPerUnit.get(u) ?? 0) + 1);
   }
 
-  /** Groups whose unit was taken without a name check and proved wrong: their unmatched targets get the right units, walked whole. */
+  /**
+   * Groups whose unit was taken without a name check and proved wrong: their unmatched targets get the right
+   * units, walked with function bodies.
+   */
   private recheckGroups(targets: Target[]): void {
     const retry = new Map<number, Target[]>();
     for (const t of targets) {
@@ -214,7 +217,6 @@ class SiteFinder {
     }
   }
 
-
   /** A global variable its address neighbours' units do not hold: the units between theirs, without function bodies. */
   private walkBetweenNeighbours(t: Target): void {
     for (const u of this.locator!.unitsBetweenNeighbours(t.sym)) {
@@ -222,8 +224,6 @@ class SiteFinder {
       this.walk(u);
     }
   }
-
-
 
   /** One pass over a unit's DIEs, matching subprogram entries and variable addresses against every target. */
   private walk(off: number, deep = false): void {
@@ -237,7 +237,7 @@ class SiteFinder {
       return;
     }
     if (!u.hasCode) return;
-    this.locator!.noteUnit(off, u);
+    this.locator!.noteUnit(u);
     // Static locals (`__key.N`, `counter.0`) live inside subprogram bodies: descend only where data is sought.
     const intoBodies = deep || this.options.all || (this.dataPerUnit.get(off) ?? 0) > 0;
     const c = u.cursor();

@@ -83,10 +83,9 @@ export class UnitLocator {
   /**
    * A group's unit taken from its functions without reading the unit's name, checked once its symbols went
    * unmatched (the name of a walked unit is known by then): the units it should have had, or null when the
-   * unit was right or the group was checked already. The check matters where the
-   * symbol table is not grouped cleanly: objtool appends `__pfx_*` symbols of every file after the last
-   * STT_FILE group of a 6.12 module (bridge.ko: after br_mst.c's), which would make br_mst.c's data look
-   * like br.c's.
+   * unit was right or the group was checked already. The check matters where the symbol table is not grouped
+   * cleanly: objtool appends `__pfx_*` symbols of every file after the last STT_FILE group of a 6.12 module
+   * (bridge.ko: after br_mst.c's), which would make br_mst.c's data look like br.c's.
    */
   recheck(g: number): number[] | null {
     if (!this.unverified.delete(g)) return null;
@@ -270,7 +269,7 @@ export class UnitLocator {
   }
 
   /** DW_AT_name and DW_AT_comp_dir of a unit as written, cached; also teaches the path mapper. */
-  unitInfo(off: number): { name: string | null; compDir: string | null } | null {
+  unitInfo(off: number): UnitInfo | null {
     let info = this.unitInfos.get(off);
     if (info === undefined) {
       info = null;
@@ -287,9 +286,9 @@ export class UnitLocator {
   }
 
   /** Records the name of a unit loaded for a walk (no second read of its unit DIE). */
-  noteUnit(off: number, u: Unit): void {
-    if (this.unitInfos.has(off)) return;
-    this.unitInfos.set(off, { name: u.name ?? this.primaryFile(u), compDir: u.compDir });
+  noteUnit(u: Unit): void {
+    if (this.unitInfos.has(u.offset)) return;
+    this.unitInfos.set(u.offset, { name: u.name ?? this.primaryFile(u), compDir: u.compDir });
     this.paths.learn(u.name, u.compDir);
   }
 
