@@ -3,7 +3,7 @@
 import { ET_REL, SHN_LORESERVE, SHN_UNDEF, STT_COMMON, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT, STT_TLS } from '../elf/constants.js';
 import { ObjectError } from '../errors.js';
 import type { OpenedObject } from './object.js';
-import { SymbolMap } from './symbols.js';
+import { SymbolMap } from './symbol-map.js';
 import type { SiteRequest } from './types.js';
 
 /** What a target wants: a subprogram DIE, a variable DIE (bits; 0: no DIE to look for). */
