@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Dwarf } from '../src/dwarf/context.js';
+import { Dwarf } from '../src/dwarf/dwarf.js';
 import { findSites } from '../src/sites/find-sites.js';
 
 const UNITS = 40;

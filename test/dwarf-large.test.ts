@@ -1,7 +1,7 @@
 // The large-object paths (sections read by ranges, relocations found in the on-disk table, strings read by
 // pages) must give exactly the sites of the in-memory paths. Fixtures are small, so the threshold is lowered.
 import test from 'ava';
-import { tuning } from '../src/dwarf/sections.js';
+import { tuning } from '../src/dwarf/dwarf-file.js';
 import { findSites } from '../src/sites/find-sites.js';
 import { buildDwarfFixtures } from './helpers/build-dwarf-fixtures.js';
 import { haveDwarfdump } from './helpers/dwarf-oracle.js';

@@ -1,7 +1,7 @@
 // Paths relative to the kernel source root, learned per object from units' DW_AT_name vs DW_AT_comp_dir.
 import test from 'ava';
 import { PathMapper } from '../src/sites/paths.js';
-import { baseName } from '../src/sites/find-sites.js';
+import { baseName } from '../src/sites/targets.js';
 
 const DEBIAN = 'debian/build/build_amd64_none_cloud-amd64';
 

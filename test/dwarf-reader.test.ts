@@ -3,10 +3,12 @@
 import test from 'ava';
 import { ArangeIndex } from '../src/dwarf/aranges.js';
 import * as C from '../src/dwarf/constants.js';
-import { Dwarf } from '../src/dwarf/context.js';
-import { DwarfError } from '../src/dwarf/reader.js';
+import { Dwarf } from '../src/dwarf/dwarf.js';
+import { DwarfError, DwarfReader, ReservedLengthError } from '../src/dwarf/reader.js';
 import { dieRanges, unitRanges } from '../src/dwarf/ranges.js';
-import { type DwarfSection, memorySection } from '../src/dwarf/sections.js';
+import type { DwarfSection } from '../src/dwarf/section.js';
+import { parseUnitHeader } from '../src/dwarf/unit-header.js';
+import { memorySection } from '../src/dwarf/memory-section.js';
 import { RelocatedTargets } from '../src/elf/relocations.js';
 import { Bytes } from './helpers/dwarf-bytes.js';
 
@@ -469,4 +471,58 @@ test('corrupt DWARF raises DwarfError naming file, section and offset', (t) => {
   // Abbreviation offset outside .debug_abbrev.
   e = t.throws(() => mk(bad(new Bytes().u32(0).u16(4).u32(0x999).u8(8).uleb(1))).unit(0), { instanceOf: DwarfError });
   t.regex(e!.message, /abbreviation table offset 0x999 is beyond the section/);
+});
+
+test('LEB128 decodes the DWARF 5 standard\'s examples (tables 7.7 and 7.8) and rejects cut-off and overlong numbers', (t) => {
+  const at = (...bytes: number[]) => new DwarfReader(Buffer.from(bytes), true, { file: FILE, name: '.debug_info', fileOffset: null }, 0x20);
+  const unsigned: [number, number[]][] = [[2, [2]], [127, [127]], [128, [0x80, 1]], [129, [0x81, 1]], [130, [0x82, 1]], [12857, [0xb9, 100]]];
+  for (const [value, bytes] of unsigned) {
+    const r = at(...bytes, 0x55);
+    t.is(r.uleb(), value);
+    t.is(r.pos, bytes.length, 'the cursor stops after the last byte');
+    t.is(at(...bytes).ulebBig(), BigInt(value));
+    const skip = at(...bytes, 0x55);
+    skip.skipLeb();
+    t.is(skip.pos, bytes.length);
+  }
+  const signed: [number, number[]][] = [[2, [2]], [-2, [0x7e]], [127, [0xff, 0]], [-127, [0x81, 0x7f]], [128, [0x80, 1]], [-128, [0x80, 0x7f]], [129, [0x81, 1]], [-129, [0xff, 0x7e]]];
+  for (const [value, bytes] of signed) t.is(at(...bytes).sleb(), value);
+  t.is(at(...new Array(9).fill(0xff), 1).ulebBig(), 2n ** 64n - 1n, 'ten bytes hold all 64 bits');
+  let e = t.throws(() => at(0x80, 0x80).uleb('abbrev code'), { instanceOf: DwarfError });
+  t.regex(e!.message, /\.debug_info\+0x20 \(uncompressed section offset\): abbrev code: LEB128 runs past the end/);
+  t.is(e!.kind, 'truncated');
+  e = t.throws(() => at(...new Array(10).fill(0x80), 0).sleb('line advance'), { instanceOf: DwarfError });
+  t.regex(e!.message, /line advance: LEB128 longer than 10 bytes/);
+  e = t.throws(() => at(...new Array(7).fill(0xff), 0x7f).uleb('offset'), { instanceOf: DwarfError });
+  t.regex(e!.message, /offset: ULEB128 value exceeds 2\^53/);
+});
+
+test('initial lengths 0xfffffff0-0xfffffffe are reserved: units, line programs and address range sets reject them with a typed error', (t) => {
+  const ctx = { file: FILE, name: '.debug_info', fileOffset: 0x1000 };
+  const length = (v: number) => new DwarfReader(new Bytes().u32(v).u64(0x30).buffer(), true, ctx, 0x40).initialLength();
+  t.deepEqual(length(0xffffffef), { length: 0xffffffef, is64: false });
+  t.deepEqual(length(0xffffffff), { length: 0x30, is64: true });
+  for (const v of [0xfffffff0, 0xfffffff7, 0xfffffffe]) {
+    const e = t.throws(() => length(v), { instanceOf: ReservedLengthError });
+    t.is(e!.file, FILE);
+    t.is(e!.offset, 0x1040, 'the file offset of the field');
+    t.regex(e!.message, new RegExp(`\\.debug_info\\+0x40: unit_length 0x${v.toString(16)} is a reserved value`));
+  }
+  const reserved = new Bytes().u32(0xfffffff5).u16(4).u32(0).u8(8).u8(0, 0, 0, 0).buffer();
+  t.throws(() => parseUnitHeader(new DwarfReader(reserved, true, ctx), memorySection(FILE, '.debug_info', reserved)), { instanceOf: ReservedLengthError });
+  // Hopping over units stops there and says why, once.
+  const ab = new Bytes().uleb(1).uleb(C.DW_TAG_compile_unit).u8(0).uleb(C.DW_AT_stmt_list).uleb(C.DW_FORM_data4).u8(0, 0).u8(0);
+  const unit = new Bytes().u32(0).u16(4).u32(0).u8(8).uleb(1).u32(0);
+  unit.patch(0, unit.length - 4, 4);
+  const withTail = Buffer.concat([unit.buffer(), reserved]);
+  const dwarf = new Dwarf(sections({ '.debug_info': withTail, '.debug_abbrev': ab.buffer(), '.debug_line': new Bytes().u32(0xfffffffe).u16(4).buffer() }));
+  t.deepEqual(dwarf.unitOffsets(), [0]);
+  t.regex(dwarf.unitListError()!.message, /\.debug_info\+0x10 .*: unit_length 0xfffffff5 is a reserved value; the 0xf bytes from here to the end of the section are not read as units/);
+  const line = t.throws(() => dwarf.lineProgram(dwarf.unit(0)), { instanceOf: ReservedLengthError });
+  t.regex(line!.message, /\.debug_line\+0x0 .*: line program unit_length 0xfffffffe is a reserved value/);
+  const errors: unknown[] = [];
+  ArangeIndex.parse(memorySection(FILE, '.debug_aranges', new Bytes().u32(0xfffffff0).u16(2).u32(0).u8(8, 0).buffer()), (err) => errors.push(err));
+  t.is(errors.length, 1);
+  t.true(errors[0] instanceof ReservedLengthError);
+  t.regex((errors[0] as Error).message, /\.debug_aranges\+0x0 .*: aranges unit_length 0xfffffff0 is a reserved value/);
 });

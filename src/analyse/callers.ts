@@ -4,9 +4,9 @@
 // Relocations alone cannot answer this: the assembler resolves a call to a static function of the same
 // section itself, so such calls (bridge.ko's `jhash` copies) leave no relocation behind.
 import * as C from '../dwarf/constants.js';
-import { Dwarf } from '../dwarf/context.js';
+import { Dwarf } from '../dwarf/dwarf.js';
 import { originName } from '../dwarf/refs.js';
-import { DwarfFile } from '../dwarf/sections.js';
+import { DwarfFile } from '../dwarf/dwarf-file.js';
 import { UnitAddressIndex } from '../dwarf/unit-index.js';
 import { EM_X86_64, ET_REL, SHT_NOBITS } from '../elf/constants.js';
 import { readRelocations, relocationSectionsFor } from '../elf/relocations.js';

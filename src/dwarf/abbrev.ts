@@ -1,8 +1,9 @@
 // `.debug_abbrev`: a unit's abbreviation table (tag, children flag and attribute forms of each DIE code), parsed
 // on demand into flat typed arrays, with the attribute layouts of fixed-size DIEs; tables cached by offset.
 import { DW_AT_sibling, DW_FORM_implicit_const } from './constants.js';
+import { lebEnd, sleb, uleb } from './leb128.js';
 import { DwarfError } from './reader.js';
-import type { DwarfSection } from './sections.js';
+import type { DwarfSection } from './section.js';
 
 /** Fields of one declaration in AbbrevTable.decls (stride DECL). */
 const TAG = 0;
@@ -140,16 +141,10 @@ export class AbbrevTable {
       if (name > 0xffff || form > 0xffff) throw new DwarfError(section, start, `attribute 0x${name.toString(16)} form 0x${form.toString(16)}: value out of range`);
       if (name === DW_AT_sibling) sibling = this.na - first;
       if (form === DW_FORM_implicit_const) {
-        let v = 0;
-        let mul = 1;
-        let byte: number;
-        do {
-          if (at >= end) throw new DwarfError(section, at, 'DW_FORM_implicit_const value: runs past the end of .debug_abbrev', 'truncated');
-          byte = b[at++];
-          v += (byte & 0x7f) * mul;
-          mul *= 0x80;
-        } while (byte >= 0x80);
-        (this.implicitValues ??= new Map()).set(this.na, byte & 0x40 ? v - mul : v);
+        const v = sleb(b, at, end);
+        if (lebEnd < 0) throw new DwarfError(section, end, 'DW_FORM_implicit_const value: runs past the end of .debug_abbrev', 'truncated');
+        at = lebEnd;
+        (this.implicitValues ??= new Map()).set(this.na, v);
       }
       if (this.na === this.names.length) {
         this.names = grow16(this.names);
@@ -191,15 +186,10 @@ const ABBREV_CACHE = 256;
 let at = 0;
 
 function readLeb(b: Buffer, section: DwarfSection, what: string): number {
-  let result = 0;
-  let mul = 1;
-  for (;;) {
-    if (at >= b.length) throw new DwarfError(section, at, `${what}: runs past the end of .debug_abbrev`, 'truncated');
-    const byte = b[at++];
-    result += (byte & 0x7f) * mul;
-    if (byte < 0x80) return result;
-    mul *= 0x80;
-  }
+  const v = uleb(b, at, b.length);
+  if (lebEnd < 0) throw new DwarfError(section, b.length, `${what}: runs past the end of .debug_abbrev`, 'truncated');
+  at = lebEnd;
+  return v;
 }
 
 /**

@@ -1,10 +1,10 @@
 // Address → source frames (file, line, column and the inlined call chain), the way llvm-symbolizer and
 // `addr2line -i` answer it: the line table gives the innermost position, each DW_TAG_inlined_subroutine's
 // DW_AT_call_file/line the position in its caller.
-import type { Dwarf } from './context.js';
+import type { Dwarf } from './dwarf.js';
 import { inlinedChains } from './inline.js';
 import { subroutineName } from './refs.js';
-import type { Address } from './unit.js';
+import type { Address } from './section.js';
 import type { UnitAddressIndex } from './unit-index.js';
 
 /** One frame of an address; frames of one address are innermost first, the last is the real function. */

@@ -2,7 +2,7 @@
 // what lets a lookup decode a handful of units of a 170 MB `.debug_info` instead of all of them.
 import type { ObjectError } from '../errors.js';
 import { DwarfError } from './reader.js';
-import type { DwarfSection } from './sections.js';
+import type { DwarfSection } from './section.js';
 import { partitionPoint } from '../partition-point.js';
 
 export class ArangeIndex {
@@ -45,12 +45,7 @@ export class ArangeIndex {
       let next = s.size;
       try {
         const r = s.reader(at);
-        let length = r.u32('aranges unit_length');
-        let is64 = false;
-        if (length === 0xffffffff) {
-          is64 = true;
-          length = r.u64('aranges unit_length');
-        }
+        const { length, is64 } = r.initialLength('aranges unit_length');
         next = r.offset + length;
         if (next > s.size) r.fail(`address range set of 0x${length.toString(16)} bytes runs past the section`, 0, 'truncated');
         r.end = next - setStart;

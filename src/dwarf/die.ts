@@ -1,13 +1,33 @@
 // DIE decoding: DieCursor walks one unit's DIEs in pre-order and decodes attribute values only when asked
 // (constants, strings, addresses, references, blocks, locations); the inner loop of every DWARF lookup.
-// Over 400 lines because it is one class: its walk and its value decoders share the per-DIE value positions,
-// and the module-level scratch arrays and LEB128 end register that keep the walk free of allocations.
+// Over 400 lines because it is one class: its walk and its value decoders share the per-DIE value positions
+// and the module-level scratch arrays that keep the walk free of allocations.
 import type { AbbrevTable } from './abbrev.js';
 import * as F from './constants.js';
 import { fixedFormSize, formName, isConstantForm, shapeKey } from './forms.js';
+import { lebEnd, lebSkip, sleb, uleb } from './leb128.js';
 import { DwarfError } from './reader.js';
-import type { DwarfSection } from './sections.js';
-import type { Address, Unit } from './unit.js';
+import type { Address, DwarfSection } from './section.js';
+import type { UnitHeader } from './unit-header.js';
+
+/**
+ * What a cursor needs of its unit (Unit provides it): the unit's bytes, header and abbreviations, and the
+ * string, address and .debug_info tables its offset and index forms point into.
+ */
+export interface DieUnit {
+  readonly header: UnitHeader;
+  /** The unit's bytes; bytes[0] is section offset header.offset. */
+  readonly bytes: Buffer;
+  readonly abbrevs: AbbrevTable;
+  /** Set when the unit left the decoder's cache and its (recycled) bytes may be overwritten. */
+  readonly released: boolean;
+  /** .debug_info, where DW_FORM_ref_addr points; null when the object has none. */
+  readonly info: DwarfSection | null;
+  str(offset: number): string;
+  lineStr(offset: number): string;
+  strx(index: number): string;
+  addrx(index: number): Address;
+}
 
 /** A reference attribute's target. */
 export type DieRef =
@@ -15,53 +35,6 @@ export type DieRef =
   | { readonly kind: 'signature'; readonly signature: bigint }
   /** DW_FORM_ref_sup*, DW_FORM_GNU_ref_alt: a DIE in a supplementary file we do not have. */
   | { readonly kind: 'supplementary'; readonly offset: number };
-
-// Where the last LEB128 decoded by uleb() ended. A module-level register instead of a returned tuple keeps
-// the DIE walk (millions of attributes in a vmlinux) free of allocations.
-let lebEnd = 0;
-
-function uleb(b: Buffer, p: number, end: number): number {
-  if (p >= end) {
-    lebEnd = -1;
-    return 0;
-  }
-  let byte = b[p++];
-  if (byte < 0x80) {
-    lebEnd = p;
-    return byte;
-  }
-  let result = byte & 0x7f;
-  let mul = 0x80;
-  do {
-    if (p >= end) {
-      lebEnd = -1;
-      return 0;
-    }
-    byte = b[p++];
-    result += (byte & 0x7f) * mul;
-    mul *= 0x80;
-  } while (byte >= 0x80);
-  lebEnd = p;
-  return result;
-}
-
-function sleb(b: Buffer, p: number, end: number): number {
-  let result = 0;
-  let mul = 1;
-  let byte: number;
-  do {
-    if (p >= end) {
-      lebEnd = -1;
-      return 0;
-    }
-    byte = b[p++];
-    result += (byte & 0x7f) * mul;
-    mul *= 0x80;
-  } while (byte >= 0x80);
-  if (byte & 0x40) result -= mul;
-  lebEnd = p;
-  return result;
-}
 
 /**
  * Value positions and resolved forms of the current DIE of whichever cursor last decoded a variable-layout
@@ -78,7 +51,7 @@ let scratchStart = -1;
  * decoded while walking: the cursor records where each value starts and decodes only what is asked for,
  * and skipChildren() jumps over a subtree through DW_AT_sibling when the producer emitted it.
  */
-export class DieCursor {
+export class DieCursor<U extends DieUnit = DieUnit> {
   /** Section offset of the current DIE. */
   offset = -1;
   tag = 0;
@@ -100,7 +73,7 @@ export class DieCursor {
   /** Index in table.pool of the current DIE's attribute offsets, or -2 when they are in the scratch arrays. */
   private fixed = -2;
 
-  constructor(readonly unit: Unit, at = unit.header.dieOffset) {
+  constructor(readonly unit: U, at = unit.header.dieOffset) {
     if (unit.released) throw new Error(`internal: unit 0x${unit.header.offset.toString(16)} used after it left the unit cache`);
     this.buf = unit.bytes;
     this.base = unit.header.offset;
@@ -127,11 +100,13 @@ export class DieCursor {
         return false;
       }
       const code = uleb(b, p, this.end);
-      if (lebEnd < 0) this.fail('abbreviation code runs past the end of the unit', p, 'truncated');
+      // Taken now: looking the code up may parse abbreviations, which decodes LEB128 too.
+      const attributes = lebEnd;
+      if (attributes < 0) this.fail('abbreviation code runs past the end of the unit', p, 'truncated');
       if (code === 0) {
         // A null entry ends a sibling chain; trailing padding nulls must not drive the level negative.
         if (this.level > 0) this.level--;
-        this.nextIndex = lebEnd;
+        this.nextIndex = attributes;
         continue;
       }
       const d = this.table.indexOf(code);
@@ -141,7 +116,7 @@ export class DieCursor {
       this.tag = this.table.tag(d);
       this.depth = this.level;
       if (this.table.hasChildren(d)) this.level++;
-      this.nextIndex = this.readAttributes(d, lebEnd);
+      this.nextIndex = this.readAttributes(d, attributes);
       return true;
     }
   }
@@ -180,10 +155,11 @@ export class DieCursor {
     let open = 1;
     while (open > 0 && p < this.end) {
       const code = uleb(b, p, this.end);
-      if (lebEnd < 0) this.fail('abbreviation code runs past the end of the unit', p, 'truncated');
+      const attributes = lebEnd;
+      if (attributes < 0) this.fail('abbreviation code runs past the end of the unit', p, 'truncated');
       if (code === 0) {
         open--;
-        p = lebEnd;
+        p = attributes;
         continue;
       }
       const child = t.indexOf(code);
@@ -191,7 +167,7 @@ export class DieCursor {
       const start = p;
       // Reads the child's attribute positions into this cursor: the current DIE is invalidated below.
       this.decl = child;
-      p = this.readAttributes(child, lebEnd);
+      p = this.readAttributes(child, attributes);
       if (!t.hasChildren(child)) continue;
       const childSib = t.sibling(child);
       if (childSib >= 0) {
@@ -267,9 +243,9 @@ export class DieCursor {
       }
       case F.DW_FORM_sdata: case F.DW_FORM_udata: case F.DW_FORM_ref_udata: case F.DW_FORM_strx: case F.DW_FORM_addrx:
       case F.DW_FORM_loclistx: case F.DW_FORM_rnglistx: case F.DW_FORM_GNU_addr_index: case F.DW_FORM_GNU_str_index: {
-        while (p < this.end && b[p] >= 0x80) p++;
-        if (p >= this.end) this.fail(`${formName(form)} runs past the end of the unit`, p, 'truncated');
-        return p + 1;
+        const next = lebSkip(b, p, this.end);
+        if (next < 0) this.fail(`${formName(form)} runs past the end of the unit`, this.end, 'truncated');
+        return next;
       }
       default:
         return this.fail(`unknown attribute form 0x${form.toString(16)}: cannot skip it`, p, 'unsupported');
@@ -390,14 +366,14 @@ export class DieCursor {
   string(k: number): string | null {
     const form = this.form(k);
     const p = this.at(k);
-    const d = this.unit.dwarf;
+    const u = this.unit;
     switch (form) {
       case F.DW_FORM_string: return this.buf.toString('latin1', p, this.buf.indexOf(0, p));
-      case F.DW_FORM_strp: return d.str(this.offsetField(p));
-      case F.DW_FORM_line_strp: return d.lineStr(this.offsetField(p));
+      case F.DW_FORM_strp: return u.str(this.offsetField(p));
+      case F.DW_FORM_line_strp: return u.lineStr(this.offsetField(p));
       case F.DW_FORM_strx: case F.DW_FORM_strx1: case F.DW_FORM_strx2: case F.DW_FORM_strx3: case F.DW_FORM_strx4:
       case F.DW_FORM_GNU_str_index:
-        return d.strx(this.unit, this.index(k)!);
+        return u.strx(this.index(k)!);
       default: return null;
     }
   }
@@ -413,7 +389,7 @@ export class DieCursor {
     const idx = this.index(k);
     if (idx === null || form === F.DW_FORM_rnglistx || form === F.DW_FORM_loclistx || form === F.DW_FORM_strx
       || (form >= F.DW_FORM_strx1 && form <= F.DW_FORM_strx4) || form === F.DW_FORM_GNU_str_index) return null;
-    return this.unit.dwarf.addrx(this.unit, idx);
+    return this.unit.addrx(idx);
   }
 
   private readAddress(p: number): bigint {
@@ -446,7 +422,7 @@ export class DieCursor {
     if (rel !== null) return { kind: 'offset', section: h.section, offset: this.base + rel };
     switch (form) {
       case F.DW_FORM_ref_addr: {
-        const info = this.unit.dwarf.info;
+        const info = this.unit.info;
         if (!info) return null;
         return { kind: 'offset', section: info, offset: h.section.fix(this.base + p, this.uint(p, h.version <= 2 ? h.addressSize : h.offsetSize)) };
       }
@@ -495,7 +471,7 @@ export class DieCursor {
     if (op === F.DW_OP_addrx || op === F.DW_OP_GNU_addr_index) {
       const idx = uleb(b, blk.start + 1, blk.end);
       if (lebEnd !== blk.end) return null;
-      return this.unit.dwarf.addrx(this.unit, idx);
+      return this.unit.addrx(idx);
     }
     return null;
   }

@@ -2,7 +2,8 @@
 // DW_TAG_subprogram, as `addr2line -i` and llvm-symbolizer report them.
 import * as C from './constants.js';
 import { type AddressRange, dieRanges } from './ranges.js';
-import type { Address, Unit } from './unit.js';
+import type { Address } from './section.js';
+import type { Unit } from './unit.js';
 
 /** One subroutine DIE of a chain: where it is, and for an inlined one the call site it was inlined at. */
 export interface SubroutineDie {

@@ -1,10 +1,9 @@
 // `.debug_line`: one unit's line-number program (DWARF 2–5), its directory and file tables, file paths as
 // llvm-dwarfdump prints them, and the rows at or covering given addresses (site fallback, symbolize).
 import * as C from './constants.js';
-import type { Dwarf } from './context.js';
 import { DwarfReader } from './reader.js';
-import type { DwarfSection } from './sections.js';
-import type { Address, Unit } from './unit.js';
+import type { Address, DwarfSection } from './section.js';
+import type { Unit } from './unit.js';
 import { partitionPoint } from '../partition-point.js';
 
 const HEADER_GUESS = 4096;
@@ -56,16 +55,11 @@ export class LineProgram {
     readonly compDir: string | null,
   ) {}
 
-  static parse(dwarf: Dwarf, section: DwarfSection, offset: number, unit: Unit): LineProgram {
+  static parse(section: DwarfSection, offset: number, unit: Unit): LineProgram {
     // One read covers the header of most programs (a kernel unit's is 2–4 KB); larger ones are read again.
     const first = section.read(offset, Math.min(HEADER_GUESS, section.size - offset), 'line program header');
     const head = new DwarfReader(first, section.little, section, offset, 0, Math.min(12, first.length));
-    let length = head.u32('line program unit_length');
-    let is64 = false;
-    if (length === 0xffffffff) {
-      is64 = true;
-      length = head.u64('line program unit_length');
-    }
+    const { length, is64 } = head.initialLength('line program unit_length');
     const total = head.pos + length;
     if (offset + total > section.size) head.fail(`line program of 0x${length.toString(16)} bytes runs past the section`, 0, 'truncated');
     // Only the header is read now: decl_file lookups need the file table, rarely the opcodes.
@@ -100,10 +94,10 @@ export class LineProgram {
     if (version >= 5) {
       const dirFormat = readEntryFormat(r);
       const dirCount = r.uleb('directories_count');
-      for (let i = 0; i < dirCount; i++) dirs.push(readEntry(r, dirFormat, dwarf, unit, is64).name);
+      for (let i = 0; i < dirCount; i++) dirs.push(readEntry(r, dirFormat, unit, is64).name);
       const fileFormat = readEntryFormat(r);
       const fileCount = r.uleb('file_names_count');
-      for (let i = 0; i < fileCount; i++) files.push(readEntry(r, fileFormat, dwarf, unit, is64));
+      for (let i = 0; i < fileCount; i++) files.push(readEntry(r, fileFormat, unit, is64));
     } else {
       for (;;) {
         const d = r.cstring('include_directories entry');
@@ -374,27 +368,27 @@ function readEntryFormat(r: DwarfReader): EntryFormat {
   return out;
 }
 
-function readEntry(r: DwarfReader, format: EntryFormat, dwarf: Dwarf, unit: Unit, is64: boolean): FileEntry {
+function readEntry(r: DwarfReader, format: EntryFormat, unit: Unit, is64: boolean): FileEntry {
   let name = '';
   let dir = 0;
   for (const [type, form] of format) {
-    const v = readEntryValue(r, form, dwarf, unit, is64);
+    const v = readEntryValue(r, form, unit, is64);
     if (type === C.DW_LNCT_path && typeof v === 'string') name = v;
     else if (type === C.DW_LNCT_directory_index && typeof v === 'number') dir = v;
   }
   return { name, dir };
 }
 
-function readEntryValue(r: DwarfReader, form: number, dwarf: Dwarf, unit: Unit, is64: boolean): string | number | null {
+function readEntryValue(r: DwarfReader, form: number, unit: Unit, is64: boolean): string | number | null {
   switch (form) {
     case C.DW_FORM_string: return r.cstring('line table path');
-    case C.DW_FORM_line_strp: return dwarf.lineStr(r.offsetOf(is64, 'DW_FORM_line_strp'));
-    case C.DW_FORM_strp: return dwarf.str(r.offsetOf(is64, 'DW_FORM_strp'));
-    case C.DW_FORM_strx: case C.DW_FORM_GNU_str_index: return dwarf.strx(unit, r.uleb('DW_FORM_strx'));
-    case C.DW_FORM_strx1: return dwarf.strx(unit, r.u8());
-    case C.DW_FORM_strx2: return dwarf.strx(unit, r.u16());
-    case C.DW_FORM_strx3: return dwarf.strx(unit, r.u24());
-    case C.DW_FORM_strx4: return dwarf.strx(unit, r.u32());
+    case C.DW_FORM_line_strp: return unit.lineStr(r.offsetOf(is64, 'DW_FORM_line_strp'));
+    case C.DW_FORM_strp: return unit.str(r.offsetOf(is64, 'DW_FORM_strp'));
+    case C.DW_FORM_strx: case C.DW_FORM_GNU_str_index: return unit.strx(r.uleb('DW_FORM_strx'));
+    case C.DW_FORM_strx1: return unit.strx(r.u8());
+    case C.DW_FORM_strx2: return unit.strx(r.u16());
+    case C.DW_FORM_strx3: return unit.strx(r.u24());
+    case C.DW_FORM_strx4: return unit.strx(r.u32());
     case C.DW_FORM_udata: return r.uleb('line table value');
     case C.DW_FORM_data1: return r.u8();
     case C.DW_FORM_data2: return r.u16();

@@ -3,7 +3,8 @@
 import * as C from './constants.js';
 import type { DieCursor } from './die.js';
 import { DwarfError } from './reader.js';
-import type { Address, Unit } from './unit.js';
+import type { Address } from './section.js';
+import type { Unit } from './unit.js';
 
 export interface AddressRange {
   /** ELF section index in relocatable objects (-1: unrelocated), 0 in linked objects. */
@@ -17,7 +18,7 @@ export interface AddressRange {
  * The address ranges of the DIE under the cursor, in the producer's order (for a subprogram the first range
  * holds the entry point; gcc lists a `.cold` part after it). Empty when the DIE has no code.
  */
-export function dieRanges(c: DieCursor): AddressRange[] {
+export function dieRanges(c: DieCursor<Unit>): AddressRange[] {
   const ranges = c.find(C.DW_AT_ranges);
   if (ranges >= 0) return rangesAttribute(c, ranges);
   const lowK = c.find(C.DW_AT_low_pc);
@@ -30,7 +31,7 @@ export function dieRanges(c: DieCursor): AddressRange[] {
 }
 
 /** DW_AT_ranges of the DIE under the cursor: a .debug_rnglists offset/index (DWARF 5) or .debug_ranges offset. */
-export function rangesAttribute(c: DieCursor, k: number): AddressRange[] {
+export function rangesAttribute(c: DieCursor<Unit>, k: number): AddressRange[] {
   const unit = c.unit;
   const form = c.form(k);
   if (form === C.DW_FORM_rnglistx) {
@@ -43,7 +44,7 @@ export function rangesAttribute(c: DieCursor, k: number): AddressRange[] {
 }
 
 function rnglistxOffset(unit: Unit, index: number): number {
-  const s = unit.dwarf.file.section('.debug_rnglists');
+  const s = unit.sections.section('.debug_rnglists');
   if (!s) throw new DwarfError(unit.section, unit.offset, 'DW_FORM_rnglistx used but the object has no .debug_rnglists');
   const size = unit.header.offsetSize;
   const r = s.reader(unit.rnglistsBase + index * size, size);
@@ -56,11 +57,10 @@ function defaultBase(unit: Unit): Address {
 
 /** A DWARF 5 range list at `offset` of .debug_rnglists. */
 export function rnglistAt(unit: Unit, offset: number): AddressRange[] {
-  const s = unit.dwarf.file.section('.debug_rnglists');
+  const s = unit.sections.section('.debug_rnglists');
   if (!s) throw new DwarfError(unit.section, unit.offset, 'DW_AT_ranges used but the object has no .debug_rnglists');
   const r = s.reader(offset);
   const size = unit.header.addressSize;
-  const d = unit.dwarf;
   let base = defaultBase(unit);
   const out: AddressRange[] = [];
   const addr = (): Address => {
@@ -73,16 +73,16 @@ export function rnglistAt(unit: Unit, offset: number): AddressRange[] {
       case C.DW_RLE_end_of_list:
         return out;
       case C.DW_RLE_base_addressx:
-        base = d.addrx(unit, r.uleb('DW_RLE_base_addressx'));
+        base = unit.addrx(r.uleb('DW_RLE_base_addressx'));
         break;
       case C.DW_RLE_startx_endx: {
-        const a = d.addrx(unit, r.uleb('DW_RLE_startx_endx'));
-        const b = d.addrx(unit, r.uleb('DW_RLE_startx_endx'));
+        const a = unit.addrx(r.uleb('DW_RLE_startx_endx'));
+        const b = unit.addrx(r.uleb('DW_RLE_startx_endx'));
         out.push({ section: a.section, start: a.value, end: b.value });
         break;
       }
       case C.DW_RLE_startx_length: {
-        const a = d.addrx(unit, r.uleb('DW_RLE_startx_length'));
+        const a = unit.addrx(r.uleb('DW_RLE_startx_length'));
         out.push({ section: a.section, start: a.value, end: a.value + r.ulebBig('length') });
         break;
       }
@@ -114,7 +114,7 @@ export function rnglistAt(unit: Unit, offset: number): AddressRange[] {
 
 /** A DWARF 2–4 range list at `offset` of .debug_ranges: (begin, end) pairs relative to the base address. */
 export function debugRangesAt(unit: Unit, offset: number): AddressRange[] {
-  const s = unit.dwarf.file.section('.debug_ranges');
+  const s = unit.sections.section('.debug_ranges');
   if (!s) throw new DwarfError(unit.section, unit.offset, 'DW_AT_ranges used but the object has no .debug_ranges');
   const r = s.reader(offset);
   const size = unit.header.addressSize;

@@ -1,6 +1,7 @@
 // The bottom of the DWARF decoder: DwarfReader, a bounds-checked cursor over one section's bytes (integers,
-// LEB128, addresses, strings), and DwarfError, which names the file, section and offset of a failure.
+// LEB128, initial lengths, addresses, strings), and DwarfError, which names the file, section and offset of a failure.
 import { type ObjectErrorKind, ObjectError } from '../errors.js';
+import { lebEnd, lebSkip, sleb, uleb, ulebBig } from './leb128.js';
 
 /** Where bytes being decoded came from, so that an error can name file, section and offset. */
 export interface SectionContext {
@@ -20,6 +21,14 @@ export class DwarfError extends ObjectError {
     super(section.file, section.fileOffset === null ? sectionOffset : section.fileOffset + sectionOffset,
       `${section.name}+0x${sectionOffset.toString(16)}${section.fileOffset === null ? ' (uncompressed section offset)' : ''}: ${message}`, kind);
     this.name = 'DwarfError';
+  }
+}
+
+/** An initial length with a reserved value (0xfffffff0–0xfffffffe): what follows it cannot be read. */
+export class ReservedLengthError extends DwarfError {
+  constructor(section: SectionContext, sectionOffset: number, readonly reason: string) {
+    super(section, sectionOffset, reason);
+    this.name = 'ReservedLengthError';
   }
 }
 
@@ -116,61 +125,44 @@ export class DwarfReader {
       default: return this.fail(`${what}: unsupported address size ${size}`, this.pos, 'unsupported');
     }
   }
+  /**
+   * The initial length of a unit, line program or address range set (DWARF 5 §7.4): 4 bytes, or 0xffffffff
+   * and 8 bytes in 64-bit DWARF. 0xfffffff0–0xfffffffe are reserved: a ReservedLengthError.
+   */
+  initialLength(what = 'unit_length'): InitialLength {
+    const at = this.pos;
+    const len32 = this.u32(what);
+    if (len32 < 0xfffffff0) return { length: len32, is64: false };
+    if (len32 === 0xffffffff) return { length: this.u64(`${what} (64-bit DWARF)`), is64: true };
+    throw new ReservedLengthError(this.ctx, this.base + at, `${what} 0x${len32.toString(16)} is a reserved value`);
+  }
   /** Unsigned LEB128. Exact up to 2^53; larger values (never a valid offset or index) are an error. */
   uleb(what = 'ULEB128'): number {
-    const b = this.buf;
-    let p = this.pos;
-    let byte = p < this.end ? b[p++] : this.truncatedLeb(what);
-    if (byte < 0x80) {
-      this.pos = p;
-      return byte;
-    }
-    let result = byte & 0x7f;
-    let mul = 0x80;
-    for (;;) {
-      byte = p < this.end ? b[p++] : this.truncatedLeb(what);
-      result += (byte & 0x7f) * mul;
-      if (byte < 0x80) break;
-      mul *= 0x80;
-      if (mul > 2 ** 63) this.fail(`${what}: LEB128 longer than 10 bytes`);
-    }
-    if (result > Number.MAX_SAFE_INTEGER) this.fail(`${what}: ULEB128 value exceeds 2^53`);
-    this.pos = p;
-    return result;
+    const start = this.pos;
+    const v = uleb(this.buf, start, this.end);
+    this.lebDone(start, what);
+    if (v > Number.MAX_SAFE_INTEGER) this.fail(`${what}: ULEB128 value exceeds 2^53`, start);
+    return v;
   }
   /** Unsigned LEB128 of any size, for constants that may use all 64 bits. */
   ulebBig(what = 'ULEB128'): bigint {
-    let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      const byte = this.u8(what);
-      result |= BigInt(byte & 0x7f) << shift;
-      shift += 7n;
-      if (byte < 0x80) return result;
-      if (shift > 70n) this.fail(`${what}: LEB128 longer than 10 bytes`);
-    }
+    const start = this.pos;
+    const v = ulebBig(this.buf, start, this.end);
+    this.lebDone(start, what);
+    return v;
   }
   /** Signed LEB128, exact in the double range DWARF line/advance values use. */
   sleb(what = 'SLEB128'): number {
-    let result = 0;
-    let mul = 1;
-    let byte: number;
-    do {
-      byte = this.u8(what);
-      result += (byte & 0x7f) * mul;
-      mul *= 0x80;
-      if (mul > 2 ** 70) this.fail(`${what}: LEB128 longer than 10 bytes`);
-    } while (byte >= 0x80);
-    if (byte & 0x40) result -= mul;
-    return result;
+    const start = this.pos;
+    const v = sleb(this.buf, start, this.end);
+    this.lebDone(start, what);
+    return v;
   }
   /** Skips a LEB128 of either signedness. */
   skipLeb(what = 'LEB128'): void {
-    const b = this.buf;
-    let p = this.pos;
-    while (p < this.end && b[p] >= 0x80) p++;
-    if (p >= this.end) this.truncatedLeb(what);
-    this.pos = p + 1;
+    const start = this.pos;
+    lebSkip(this.buf, start, this.end);
+    this.lebDone(start, what);
   }
   skip(n: number, what = 'bytes'): void {
     this.need(n, what);
@@ -196,9 +188,19 @@ export class DwarfReader {
     this.pos = end + 1;
   }
 
-  private truncatedLeb(what: string): never {
-    return this.fail(`${what}: LEB128 runs past the end`, this.pos, 'truncated');
+  /** After a LEB128 that started at `start`: moves past it, or fails when it is cut off or over 10 bytes long. */
+  private lebDone(start: number, what: string): void {
+    const end = lebEnd;
+    if (end < 0 ? this.end - start >= 10 : end - start > 10) this.fail(`${what}: LEB128 longer than 10 bytes`, start);
+    if (end < 0) this.fail(`${what}: LEB128 runs past the end`, start, 'truncated');
+    this.pos = end;
   }
+}
+
+/** A DWARF initial length: the length of what follows the field, and whether the unit is 64-bit DWARF. */
+export interface InitialLength {
+  readonly length: number;
+  readonly is64: boolean;
 }
 
 /** Reads a NUL-terminated string at `offset` of a string section (.debug_str, .debug_line_str). */

@@ -1,7 +1,8 @@
 // DIE reference chains: a concrete DIE and the DIEs it points at through DW_AT_abstract_origin or
-// DW_AT_specification (out-of-line and inlined copies, clones, definitions of declarations).
+// DW_AT_specification (out-of-line and inlined copies, clones, definitions of declarations), and the name
+// and declaration read along them.
 import * as C from './constants.js';
-import type { Dwarf } from './context.js';
+import type { Dwarf } from './dwarf.js';
 import type { DieCursor } from './die.js';
 import type { Unit } from './unit.js';
 
@@ -13,7 +14,7 @@ const MAX_HOPS = 16;
  * that order (as llvm's findRecursively does), until `visit` returns true. Crosses units when the
  * reference does (DW_FORM_ref_addr, type signatures).
  */
-export function followOrigins(dwarf: Dwarf, unitOff: number, dieOff: number, visit: (c: DieCursor, u: Unit) => boolean): void {
+export function followOrigins(dwarf: Dwarf, unitOff: number, dieOff: number, visit: (c: DieCursor<Unit>, u: Unit) => boolean): void {
   let u = dwarf.unit(unitOff);
   let off = dieOff;
   const seen = new Set<string>();
@@ -43,6 +44,41 @@ export function followOrigins(dwarf: Dwarf, unitOff: number, dieOff: number, vis
     }
     off = ref.offset;
   }
+}
+
+/** Where a DIE's entity is declared: the source path (as the line table gives it), its unit's DW_AT_comp_dir, the line. */
+export interface Decl {
+  readonly file: string | null;
+  readonly compDir: string | null;
+  readonly line: number | null;
+}
+
+/**
+ * DW_AT_decl_file / DW_AT_decl_line of a DIE, each taken from the first DIE of its origin chain that has it.
+ * The file index is looked up in the line table of the unit holding the DIE that carried it.
+ */
+export function originDecl(dwarf: Dwarf, unitOff: number, dieOff: number): Decl {
+  let fileIndex: number | null = null;
+  let fileUnit: Unit | null = null;
+  let line: number | null = null;
+  followOrigins(dwarf, unitOff, dieOff, (c, u) => {
+    if (fileIndex === null) {
+      const k = c.find(C.DW_AT_decl_file);
+      if (k >= 0) {
+        fileIndex = c.constant(k);
+        fileUnit = u;
+      }
+    }
+    if (line === null) {
+      const k = c.find(C.DW_AT_decl_line);
+      if (k >= 0) line = c.constant(k);
+    }
+    return fileIndex !== null && line !== null;
+  });
+  let file: string | null = null;
+  const fu = fileUnit as Unit | null;
+  if (fileIndex !== null && fu) file = dwarf.lineProgram(fu)?.filePath(fileIndex) ?? null;
+  return { file, compDir: fu?.compDir ?? null, line };
 }
 
 /** DW_AT_name of a DIE or of its abstract origin / specification (clones and definitions have none). */

@@ -1,6 +1,6 @@
 // Which compilation units cover a code address: `.debug_aranges` first, else the unit DIEs' own ranges.
 import { ArangeIndex } from './aranges.js';
-import type { Dwarf } from './context.js';
+import type { Dwarf } from './dwarf.js';
 import { unitRanges } from './ranges.js';
 
 /**

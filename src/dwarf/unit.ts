@@ -1,110 +1,17 @@
-// Compilation and type units: the unit header (unit_length, version, unit type, abbrev offset, address size) and
-// Unit, a loaded unit with the unit-DIE attributes other lookups need (str/addr/rnglists bases, stmt_list, comp_dir).
+// Unit, a loaded compilation or type unit: its bytes, abbreviations and the unit-DIE attributes other lookups
+// need (str/addr/rnglists bases, stmt_list, comp_dir), and the string and address tables its forms point into.
 import type { AbbrevTable } from './abbrev.js';
 import * as C from './constants.js';
-import type { Dwarf } from './context.js';
-import { DieCursor } from './die.js';
-import type { FormShape } from './forms.js';
-import { DwarfError, DwarfReader } from './reader.js';
-import type { DwarfSection } from './sections.js';
-
-export interface UnitHeader extends FormShape {
-  readonly section: DwarfSection;
-  /** Section offset of the unit's first byte (its unit_length). */
-  readonly offset: number;
-  /** Section offset just past the unit. */
-  readonly end: number;
-  readonly is64: boolean;
-  /** DW_UT_*; for DWARF 2–4 derived from the section (`.debug_types` units are type units). */
-  readonly unitType: number;
-  readonly abbrevOffset: number;
-  /** Section offset of the unit DIE. */
-  readonly dieOffset: number;
-  readonly typeSignature: bigint | null;
-  /** Unit-relative offset of the type DIE of a type unit. */
-  readonly typeOffset: number | null;
-  readonly dwoId: bigint | null;
-}
-
-/** unit_length at `offset`: 4 bytes, or 0xffffffff + 8 bytes for 64-bit DWARF. Returns the total unit size. */
-export function readUnitLength(section: DwarfSection, offset: number): { size: number; is64: boolean } {
-  const head = section.reader(offset, Math.min(12, section.size - offset));
-  const len32 = head.u32('unit_length');
-  if (len32 === 0xffffffff) {
-    const len = head.u64('unit_length (64-bit DWARF)');
-    return { size: 12 + len, is64: true };
-  }
-  if (len32 >= 0xfffffff0) head.fail(`unit_length 0x${len32.toString(16)} is a reserved value`, 0);
-  return { size: 4 + len32, is64: false };
-}
-
-/** Parses a unit header from a reader positioned at its first byte (a reader over exactly the unit). */
-export function parseUnitHeader(r: DwarfReader, section: DwarfSection): UnitHeader {
-  const offset = r.offset;
-  let length = r.u32('unit_length');
-  let is64 = false;
-  if (length === 0xffffffff) {
-    is64 = true;
-    length = r.u64('unit_length (64-bit DWARF)');
-  }
-  const end = r.offset + length;
-  if (end > section.size) r.fail(`unit_length 0x${length.toString(16)} runs past the end of the section`, offset - r.base, 'truncated');
-  const version = r.u16('unit version');
-  if (version < 2 || version > 5) r.fail(`unit version: expected 2 to 5, found ${version}`, r.pos - 2, 'unsupported');
-  let unitType = section.name === '.debug_types' ? C.DW_UT_type : C.DW_UT_compile;
-  let addressSize: number;
-  let abbrevOffset: number;
-  let typeSignature: bigint | null = null;
-  let typeOffset: number | null = null;
-  let dwoId: bigint | null = null;
-  // debug_abbrev_offset is relocated in a relocatable object's .debug_info (sections are fixed by field).
-  const abbrev = () => section.fix(r.offset, r.offsetOf(is64, 'debug_abbrev_offset'));
-  if (version >= 5) {
-    unitType = r.u8('unit_type');
-    addressSize = r.u8('address_size');
-    abbrevOffset = abbrev();
-    switch (unitType) {
-      case C.DW_UT_compile: case C.DW_UT_partial:
-        break;
-      case C.DW_UT_skeleton: case C.DW_UT_split_compile:
-        dwoId = r.u64big('dwo_id');
-        break;
-      case C.DW_UT_type: case C.DW_UT_split_type:
-        typeSignature = r.u64big('type_signature');
-        typeOffset = r.offsetOf(is64, 'type_offset');
-        break;
-      default:
-        r.fail(`unit_type: expected DW_UT_compile..DW_UT_split_type, found 0x${unitType.toString(16)}`, r.pos - 2 - (is64 ? 8 : 4) - 1, 'unsupported');
-    }
-  } else {
-    abbrevOffset = abbrev();
-    addressSize = r.u8('address_size');
-    if (unitType === C.DW_UT_type) {
-      typeSignature = r.u64big('type_signature');
-      typeOffset = r.offsetOf(is64, 'type_offset');
-    }
-  }
-  if (addressSize !== 1 && addressSize !== 2 && addressSize !== 4 && addressSize !== 8) {
-    r.fail(`address_size: expected 1, 2, 4 or 8, found ${addressSize}`, r.pos, 'unsupported');
-  }
-  return {
-    section, offset, end, is64, version, unitType, addressSize, offsetSize: is64 ? 8 : 4, abbrevOffset,
-    dieOffset: r.offset, typeSignature, typeOffset, dwoId,
-  };
-}
-
-/** An address read from DWARF: its value and, in a relocatable object, the section it points into. */
-export interface Address {
-  /** ELF section index (relocatable objects); 0 in linked objects; -1 when an ET_REL value was not relocated. */
-  readonly section: number;
-  readonly value: bigint;
-}
+import { DieCursor, type DieUnit } from './die.js';
+import { DwarfError } from './reader.js';
+import type { Address, DwarfSection, DwarfSections } from './section.js';
+import type { UnitHeader } from './unit-header.js';
 
 /**
  * A loaded unit: its bytes, abbreviations and the attributes of its unit DIE that other lookups depend on
  * (string/address/range bases, line program, comp_dir).
  */
-export class Unit {
+export class Unit implements DieUnit {
   /** The unit's bytes; bytes[0] is section offset header.offset. */
   readonly bytes: Buffer;
   readonly abbrevs: AbbrevTable;
@@ -120,7 +27,8 @@ export class Unit {
   /** Set when the unit left the decoder's cache and its (recycled) bytes may be overwritten. */
   released = false;
 
-  constructor(readonly dwarf: Dwarf, readonly header: UnitHeader, bytes: Buffer, abbrevs: AbbrevTable) {
+  /** `sections`: the object's sections, where the unit's string, address and range forms point. */
+  constructor(readonly sections: DwarfSections, readonly header: UnitHeader, bytes: Buffer, abbrevs: AbbrevTable) {
     this.bytes = bytes;
     this.abbrevs = abbrevs;
     // DWARF 5 bases default to just past the contribution header when absent (split units rely on this).
@@ -172,7 +80,45 @@ export class Unit {
     const t = this.header.unitType;
     return t === C.DW_UT_compile || t === C.DW_UT_partial || t === C.DW_UT_skeleton || t === C.DW_UT_split_compile;
   }
-  cursor(at = this.header.dieOffset): DieCursor {
+  cursor(at = this.header.dieOffset): DieCursor<Unit> {
     return new DieCursor(this, at);
+  }
+
+  /** .debug_info, where DW_FORM_ref_addr points; null when the object has none. */
+  get info(): DwarfSection | null {
+    return this.sections.section('.debug_info');
+  }
+
+  /** DW_FORM_strp: the string at `offset` of .debug_str. */
+  str(offset: number): string {
+    const s = this.sections.section('.debug_str');
+    if (!s) throw new DwarfError({ file: this.sections.file, name: '.debug_str', fileOffset: null }, offset, 'DW_FORM_strp used but the object has no .debug_str');
+    return s.cstring(offset, 'DW_FORM_strp');
+  }
+
+  /** DW_FORM_line_strp: the string at `offset` of .debug_line_str. */
+  lineStr(offset: number): string {
+    const s = this.sections.section('.debug_line_str');
+    if (!s) throw new DwarfError({ file: this.sections.file, name: '.debug_line_str', fileOffset: null }, offset, 'DW_FORM_line_strp used but the object has no .debug_line_str');
+    return s.cstring(offset, 'DW_FORM_line_strp');
+  }
+
+  /** DW_FORM_strx*: entry `index` of the unit's contribution to .debug_str_offsets. */
+  strx(index: number): string {
+    const s = this.sections.section('.debug_str_offsets');
+    if (!s) throw new DwarfError(this.section, this.offset, 'DW_FORM_strx used but the object has no .debug_str_offsets');
+    const size = this.header.offsetSize;
+    const at = this.strOffsetsBase + index * size;
+    const r = s.reader(at, size);
+    return this.str(size === 8 ? r.u64('string offset') : r.u32('string offset'));
+  }
+
+  /** DW_FORM_addrx* / DW_OP_addrx: entry `index` of the unit's contribution to .debug_addr. */
+  addrx(index: number): Address {
+    const s = this.sections.section('.debug_addr');
+    if (!s) throw new DwarfError(this.section, this.offset, 'DW_FORM_addrx used but the object has no .debug_addr');
+    const size = this.header.addressSize;
+    const at = this.addrBase + index * size;
+    return { value: s.reader(at, size).address(size, '.debug_addr entry'), section: s.targetAt(at) };
   }
 }

@@ -1,37 +1,35 @@
 // Definition sites of the symbols that need one (scan → sites → db): DW_AT_decl_file:decl_line of the symbol's DIE,
 // else its unit and line table, from the object's own DWARF or its debug copy's. The search, in order:
-//  1. each requested symbol mapped to the DWARF file's .symtab (SymbolMap: a stripped object's debug copy);
-//  2. its candidate units: code by address (aranges, else unit ranges); else, and for data, the unit of its
-//     STT_FILE group (the group's nearest local functions, the units between neighbouring groups, units by name);
-//     global data outside any group through the groups of its address neighbours;
+//  1. each requested symbol mapped to the DWARF file's .symtab (SymbolMap: a stripped object's debug copy), a
+//     Target (targets.ts);
+//  2. its candidate units (UnitLocator, locate-units.ts): code by address (aranges, else unit ranges); else, and
+//     for data, the unit of its STT_FILE group (the group's nearest local functions, the units between
+//     neighbouring groups, units by name); global data outside any group through its address neighbours' groups;
 //  3. those units' DIEs walked once (every unit with --all-sites), subprogram entries and variable locations
 //     matched by (section, address) and scored ENTRY/PART + NAMED + HOME, until each has a DIE of its own name;
 //  4. what is still unmatched: group units taken without a name check rechecked, the units between a global's
 //     neighbours walked, and with at most 64 MB of .debug_info (modules, not vmlinux) every unit;
 //  5. the decl read through DW_AT_abstract_origin/specification; without one, code takes the first line-table
 //     row at its address, data its unit alone.
-// Over 400 lines because SiteFinder's steps share one object's state: the targets keyed by address, the pending
-// counts, the walked units and the group → unit cache the unit heuristics fill and the DIE walk reads.
-import { posix } from 'node:path';
-import { ObjectError } from '../errors.js';
-import { ET_REL, SHN_LORESERVE, SHN_UNDEF, STT_COMMON, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT, STT_TLS } from '../elf/constants.js';
+import { ET_REL } from '../elf/constants.js';
 import * as C from '../dwarf/constants.js';
-import { Dwarf } from '../dwarf/context.js';
 import type { DieCursor } from '../dwarf/die.js';
+import { Dwarf } from '../dwarf/dwarf.js';
+import { DwarfFile } from '../dwarf/dwarf-file.js';
 import { rangesAttribute } from '../dwarf/ranges.js';
-import { followOrigins, originName } from '../dwarf/refs.js';
+import { originDecl, originName } from '../dwarf/refs.js';
+import type { Unit } from '../dwarf/unit.js';
 import { UnitAddressIndex } from '../dwarf/unit-index.js';
-import { DwarfFile } from '../dwarf/sections.js';
-import { readUnitLength, type Unit } from '../dwarf/unit.js';
+import { ErrorSink, type SiteError } from './error-sink.js';
+import { UnitLocator } from './locate-units.js';
 import { type OpenedObject, openObject } from './object.js';
 import { PathMapper } from './paths.js';
-import { FileGroups, sectionNameOf } from './symbols.js';
+import { FileGroups } from './symbols.js';
+import { CODE, DATA, siteTargets, type Target } from './targets.js';
 import type { Site, SiteRequest, SiteResult } from './types.js';
-import { partitionPoint } from '../partition-point.js';
 
 export type { Site, SiteRequest, SiteResult, SiteSource } from './types.js';
 
-type SiteError = SiteResult['errors'][number];
 type MutableSite = { -readonly [K in keyof Site]: Site[K] };
 
 export interface FindSitesOptions {
@@ -78,50 +76,6 @@ export async function findSites(object: string | OpenedObject, dwarfPath: string
   return { sites, errors };
 }
 
-/**
- * Keeps one object's error list readable: identical failures (one per unit of a broken section) are counted.
- * An error object added again is the same failure met again (the DWARF decoder throws a broken unit's error
- * on every later lookup of it): it is neither listed nor counted twice.
- */
-class ErrorSink {
-  private seen = new Map<string, number>();
-  private recorded = new WeakSet<object>();
-  private static readonly LIMIT = 200;
-  constructor(private errors: SiteError[]) {}
-
-  add(e: unknown, file: string): void {
-    if (typeof e === 'object' && e !== null) {
-      if (this.recorded.has(e)) return;
-      this.recorded.add(e);
-    }
-    let err: SiteError;
-    if (e instanceof ObjectError) err = { offset: e.offset, kind: e.kind, message: e.message };
-    else if (e && typeof (e as NodeJS.ErrnoException).code === 'string') err = { offset: 0, kind: 'io', message: `${file}: ${(e as Error).message}` };
-    else err = { offset: 0, kind: 'internal', message: `${file}: internal error: ${(e as Error)?.stack ?? String(e)}` };
-    const key = `${err.kind}:${err.message.replace(/0x[0-9a-f]+/g, '#')}`;
-    const n = (this.seen.get(key) ?? 0) + 1;
-    this.seen.set(key, n);
-    if (n === 1 && this.errors.length < ErrorSink.LIMIT) this.errors.push(err);
-  }
-
-  close(): void {
-    let repeats = 0;
-    for (const n of this.seen.values()) repeats += n - 1;
-    if (repeats > 0) this.errors.push({ offset: 0, kind: 'format', message: `${repeats} further errors of the same kinds were not listed` });
-  }
-}
-
-const CODE = 1;
-const DATA = 2;
-
-/**
- * Data gcc makes without a DIE of its own: `__func__.N` strings, `__compound_literal.N`, switch tables
- * (`CSWTCH.N`) and `.LC`/`.L` constant labels. Searching DIEs for them would walk every function body of
- * their units for nothing (they are half of all in-object duplicates); their unit comes from the symbol
- * table alone.
- */
-const COMPILER_MADE = /^(?:(?:__func__|__compound_literal|CSWTCH)\.\d+$|\.L)/;
-
 /** Qualities of a DIE match: a subprogram entry beats a later range start (a `.cold` part). */
 const ENTRY = 2;
 const PART = 1;
@@ -135,65 +89,28 @@ const HOME = 8;
 /** A DIE with the symbol's name whose entry is the symbol's address: only HOME can still improve on it. */
 const BEST = ENTRY + NAMED;
 
-interface Target {
-  /** Index into the request list. */
-  readonly req: number;
-  /** Index in the DWARF file's symbol table. */
-  readonly sym: number;
-  /** The source-level name: the symbol name up to its first '.' (`scale.constprop.0` → `scale`). */
-  readonly base: string;
-  readonly section: number;
-  readonly value: bigint;
-  readonly want: number;
-  units: number[];
-  /** True when `units` come from address neighbours only: never reported as the symbol's unit. */
-  guessed: boolean;
-  /** True when `units` come from the symbol's STT_FILE group (not from its own address). */
-  viaGroup: boolean;
-  match: { unit: number; die: number; quality: number } | null;
-  /** No later DIE can be a better match: the target no longer counts as pending. */
-  settled: boolean;
-  /** The decl of `match`, read while its unit was loaded; paths are made relative at the end. */
-  decl: { match: Target['match']; file: string | null; compDir: string | null; line: number | null } | null;
-}
-
 /** Tags whose subtrees never hold code or data with addresses (C; C++ member functions are out of scope). */
 const TYPE_TAGS = new Set([
   C.DW_TAG_structure_type, C.DW_TAG_union_type, C.DW_TAG_enumeration_type, C.DW_TAG_class_type,
   C.DW_TAG_subroutine_type, C.DW_TAG_array_type,
 ]);
 
-/** How far from a symbol (in table order) to look for functions that identify its unit. */
-const NEIGHBOUR_PROBES = 24;
-/** Units examined between two anchor groups' units (a data-only file sits right next to its neighbours). */
-const BETWEEN_HOPS = 16;
 /** Units read to learn the build directory when the requests' own units did not teach it. */
 const LEARN_UNITS = 16;
-/** Units walked for a global variable located by its address neighbours. */
-const NEAR_UNITS = 4;
-/** Units walked, when those missed, between the units of its nearest neighbours below and above. */
-const BETWEEN_UNITS = 512;
 /** Without a unit candidate, a whole-object scan is allowed up to this much .debug_info (modules, not vmlinux). */
 const FULL_SCAN_LIMIT = 64 << 20;
 
 class SiteFinder {
   private dwarf: Dwarf;
   private paths: PathMapper;
-  private units: UnitAddressIndex | null = null;
+  /** Candidate units of the targets; made once the DWARF file is known to have .debug_info. */
+  private locator: UnitLocator | null = null;
   private byAddress = new Map<number, Map<bigint, Target[]>>();
   private pendingCode = 0;
   private pendingData = 0;
   private dataPerUnit = new Map<number, number>();
   private walked = new Set<number>();
   private fresh: Target[] = [];
-  /** Groups whose unit came from a function without a name check (see recheckGroups). */
-  private unverified = new Set<number>();
-  /** Whether the last unitsByFunctions() answer skipped the name check. */
-  private unnamed = false;
-  private groupUnits = new Map<number, number[]>();
-  private basenames: Map<string, number[]> | null = null;
-  private localsBySection = new Map<number, { syms: number[]; values: bigint[] } | null>();
-  private unitInfos = new Map<number, { name: string | null; compDir: string | null } | null>();
   private groups: FileGroups | null;
   private relocatable: boolean;
 
@@ -213,8 +130,9 @@ class SiteFinder {
   }
 
   run(requests: readonly SiteRequest[], sites: MutableSite[]): void {
-    const targets = this.targets(requests);
+    const targets = siteTargets(this.obj, this.dbg, requests, (e, file) => this.sink.add(e, file));
     if (targets.length === 0) return;
+    for (const t of targets) this.index(t);
     // A stripped object without a debug copy is a normal input, not an error: its sites fall back to the
     // source file its STT_FILE symbols give (a basename; the index records debug_path NULL for it).
     if (!this.dwarf.info) {
@@ -224,10 +142,12 @@ class SiteFinder {
       }
       return;
     }
-    this.units = new UnitAddressIndex(this.dwarf, (e) => this.sink.add(e, this.dbg.path));
+    const report = (e: unknown) => this.sink.add(e, this.dbg.path);
+    const index = new UnitAddressIndex(this.dwarf, report);
+    this.locator = new UnitLocator(this.dwarf, index, this.dbg.symtab!, this.groups, this.relocatable, this.paths, report);
 
     for (const t of targets) this.locate(t);
-    const order = this.options.all ? this.safeUnitOffsets() : [...new Set(targets.flatMap((t) => t.units))].sort((a, b) => a - b);
+    const order = this.options.all ? this.locator!.unitOffsets() : [...new Set(targets.flatMap((t) => t.units))].sort((a, b) => a - b);
     for (const u of order) {
       if (this.pendingCode === 0 && this.pendingData === 0) break;
       this.walk(u);
@@ -237,7 +157,7 @@ class SiteFinder {
     // Targets no unit could be named for: only a whole-object scan can find them, affordable for modules.
     const unplaced = (t: Target) => t.want !== 0 && t.match === null && (t.units.length === 0 || t.guessed);
     if (!this.options.all && targets.some(unplaced) && this.dwarf.info.size <= FULL_SCAN_LIMIT) {
-      for (const u of this.safeUnitOffsets()) {
+      for (const u of this.locator!.unitOffsets()) {
         if (!targets.some(unplaced)) break;
         this.walked.delete(u); // walked before without descending into bodies
         this.walk(u, true);
@@ -246,124 +166,49 @@ class SiteFinder {
     this.finish(targets, sites);
   }
 
-  /** Requests → targets keyed by (section, address) in the DWARF file's address space. */
-  private targets(requests: readonly SiteRequest[]): Target[] {
-    const { obj, dbg } = this;
-    if (!obj.symtab) throw new ObjectError(obj.path, obj.h.shoff, 'expected a SHT_SYMTAB section to index the requests, the object has none');
-    if (!dbg.symtab) throw new ObjectError(dbg.path, dbg.h.shoff, 'expected a SHT_SYMTAB section in the DWARF file, it has none');
-    const map = new SymbolMap(obj, dbg);
-    const out: Target[] = [];
-    requests.forEach((r, req) => {
-      const i = r.symtabIndex;
-      if (!Number.isInteger(i) || i <= 0 || i >= obj.symtab!.count) {
-        this.sink.add(new ObjectError(obj.path, obj.symtab!.section.offset, `request ${req}: symbol index ${i} is not in the ${obj.symtab!.count}-entry symbol table`), obj.path);
-        return;
-      }
-      let sym: number;
-      try {
-        sym = map.toDebug(i);
-      } catch (e) {
-        this.sink.add(e, obj.path);
-        return;
-      }
-      if (sym < 0) {
-        this.sink.add(new ObjectError(dbg.path, dbg.symtab!.section.offset,
-          `symbol ${i} (${obj.symtab!.name(i)}) of ${obj.path} has no counterpart with the same section, value and name in the DWARF file`), dbg.path);
-        return;
-      }
-      const t = dbg.symtab!;
-      const shndx = t.shndx(sym);
-      if (shndx === SHN_UNDEF || (shndx >= SHN_LORESERVE && t.rawShndx(sym) !== 0xffff)) return; // no address to look up
-      const type = t.type(sym);
-      const name = t.name(sym);
-      const want = COMPILER_MADE.test(name) ? 0
-        : type === STT_FUNC || type === STT_GNU_IFUNC ? CODE
-          : type === STT_OBJECT || type === STT_TLS || type === STT_COMMON ? DATA : CODE | DATA;
-      const target: Target = {
-        req, sym, want, units: [], guessed: false, viaGroup: false, match: null, settled: false, decl: null, base: baseName(name),
-        section: this.relocatable ? shndx : 0,
-        value: t.value(sym),
-      };
-      let bySection = this.byAddress.get(target.section);
-      if (!bySection) this.byAddress.set(target.section, (bySection = new Map()));
-      const list = bySection.get(target.value);
-      if (list) list.push(target);
-      else bySection.set(target.value, [target]);
-      if (want & CODE) this.pendingCode++;
-      if (want & DATA) this.pendingData++;
-      out.push(target);
-    });
-    return out;
-  }
-
-  private safeUnitOffsets(): number[] {
-    return this.units!.unitOffsets();
+  /** Files a target under its (section, address) and counts it as pending. */
+  private index(t: Target): void {
+    let bySection = this.byAddress.get(t.section);
+    if (!bySection) this.byAddress.set(t.section, (bySection = new Map()));
+    const list = bySection.get(t.value);
+    if (list) list.push(t);
+    else bySection.set(t.value, [t]);
+    if (t.want & CODE) this.pendingCode++;
+    if (t.want & DATA) this.pendingData++;
   }
 
   /** Candidate units of a target: from its address for code, from its STT_FILE group for data (or as a fallback). */
   private locate(t: Target): void {
-    if (t.want & CODE) t.units = this.unitsAt(t.section, t.value);
+    const locator = this.locator!;
+    if (t.want & CODE) t.units = locator.unitsAt(t.section, t.value);
     if (t.units.length === 0) {
-      t.units = this.unitsOfGroup(t.sym);
+      t.units = locator.unitsOfGroup(t.sym);
       t.viaGroup = t.units.length > 0;
     }
     if (t.units.length === 0 && t.want & DATA) {
-      t.units = this.unitsNearAddress(t.sym);
+      t.units = locator.unitsNearAddress(t.sym);
       t.guessed = t.units.length > 0;
     }
     if (t.want & DATA) for (const u of t.units) this.dataPerUnit.set(u, (this.dataPerUnit.get(u) ?? 0) + 1);
   }
 
-  private unitsAt(section: number, value: bigint): number[] {
-    return this.units!.unitsAt(section, value);
-  }
-
   /**
-   * The unit of a symbol's STT_FILE group: the unit holding the nearest functions of the group whose
-   * DW_AT_name has the group's basename; else every unit with that basename.
-   */
-  private unitsOfGroup(sym: number): number[] {
-    const groups = this.groups;
-    if (!groups) return [];
-    const g = groups.group(sym);
-    const cached = g > 0 ? this.groupUnits.get(g) : undefined;
-    if (cached) return cached;
-    const fileName = groups.fileName(sym);
-    let found = this.unitsByFunctions(sym, fileName);
-    if (found.length === 1 && g > 0 && this.unnamed) this.unverified.add(g);
-    if (found.length === 0 && fileName !== null && g > 0) found = this.unitsBetweenGroups(g, fileName);
-    if (found.length === 0 && fileName !== null) found = this.unitsNamed(fileName);
-    if (g > 0) this.groupUnits.set(g, found);
-    return found;
-  }
-
-  /**
-   * A group's unit taken from its functions without reading the unit's name is checked now, for the groups
-   * whose symbols went unmatched: the name of a walked unit is known by then. The check matters where the
-   * symbol table is not grouped cleanly: objtool appends `__pfx_*` symbols of every file after the last
-   * STT_FILE group of a 6.12 module (bridge.ko: after br_mst.c's), which would make br_mst.c's data look
-   * like br.c's.
+   * Groups whose unit was taken without a name check and proved wrong: their unmatched targets get the right
+   * units, walked with function bodies.
    */
   private recheckGroups(targets: Target[]): void {
-    const groups = this.groups;
-    if (!groups || this.unverified.size === 0) return;
     const retry = new Map<number, Target[]>();
     for (const t of targets) {
       if (t.match || !t.viaGroup) continue;
-      const g = groups.group(t.sym);
-      if (!this.unverified.has(g)) continue;
+      const g = this.locator!.uncheckedGroup(t.sym);
+      if (g < 0) continue;
       const list = retry.get(g);
       if (list) list.push(t);
       else retry.set(g, [t]);
     }
     for (const [g, list] of retry) {
-      this.unverified.delete(g);
-      const fileName = groups.fileName(g);
-      const units = this.groupUnits.get(g) ?? [];
-      if (fileName === null || units.length !== 1 || sameSource(this.unitBasename(units[0]), fileName)) continue;
-      let found = this.unitsBetweenGroups(g, fileName);
-      if (found.length === 0) found = this.unitsNamed(fileName);
-      this.groupUnits.set(g, found);
+      const found = this.locator!.recheck(g);
+      if (!found) continue;
       for (const t of list) {
         t.units = found;
         if (t.want & DATA) for (const u of found) this.dataPerUnit.set(u, (this.dataPerUnit.get(u) ?? 0) + 1);
@@ -375,198 +220,11 @@ class SiteFinder {
     }
   }
 
-  /**
-   * A group without local functions (all its functions are global, or it only has data): the linker lays
-   * out both the symbol table's file groups and .debug_info's units in input order, so its unit lies
-   * between the units of the nearest groups that have local functions. Only those few units are named;
-   * the whole-object name index is the fallback.
-   */
-  private unitsBetweenGroups(g: number, fileName: string): number[] {
-    const groups = this.groups!;
-    const anchor = (start: number, step: (x: number) => number): number | null => {
-      for (let h = step(start), n = 0; h > 0 && n < 8; h = step(h), n++) {
-        const u = this.groupUnits.get(h) ?? this.unitsByFunctions(h, groups.fileName(h));
-        if (u.length === 1) return u[0];
-      }
-      return null;
-    };
-    const low = anchor(g, (x) => groups.previousGroup(x));
-    if (low === null) return [];
-    const high = anchor(g, (x) => groups.nextGroup(x));
-    const info = this.dwarf.info!;
-    const out: number[] = [];
-    try {
-      let off = low;
-      for (let hops = 0; hops < BETWEEN_HOPS; hops++) {
-        off += readUnitLength(info, off).size;
-        if (off + 4 > info.size || (high !== null && off >= high)) break;
-        if (sameSource(this.unitBasename(off), fileName)) out.push(off);
-      }
-    } catch (e) {
-      this.sink.add(e, this.dbg.path);
-      return [];
-    }
-    return out.length === 1 ? out : [];
-  }
-
-  /** The unit of the nearest local functions of a symbol's group (or of its table neighbours without one). */
-  private unitsByFunctions(sym: number, fileName: string | null): number[] {
-    const groups = this.groups!;
-    const t = this.dbg.symtab!;
-    let found: number[] = [];
-    let probes = 0;
-    for (const j of groups.neighbours(sym, NEIGHBOUR_PROBES)) {
-      if (probes >= NEIGHBOUR_PROBES) break;
-      const type = t.type(j);
-      if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
-      const shndx = t.shndx(j);
-      if (shndx === SHN_UNDEF || shndx >= SHN_LORESERVE) continue;
-      probes++;
-      const units = this.unitsAt(this.relocatable ? shndx : 0, t.value(j));
-      // A function of the same STT_FILE group is code of the same object file, hence of the same unit: its
-      // unit need not be read to check the name (that would read ~1,000 unit headers in a vmlinux).
-      // Only overlapping ranges (several units) are told apart by the unit's basename.
-      const match = units.length === 1 ? units : units.filter((u) => fileName === null || sameSource(this.unitBasename(u), fileName));
-      if (match.length > 0) {
-        found = match.slice(0, 1);
-        this.unnamed = units.length === 1;
-        break;
-      }
-    }
-    return found;
-  }
-
-  /**
-   * For data outside any STT_FILE group (a global `event_function` beside a static one): the linker keeps
-   * each input file's part of a section together, so the local symbols next to it by address name its unit.
-   */
-  private unitsNearAddress(sym: number): number[] {
-    const near = this.localsAround(sym);
-    if (!near) return [];
-    const { list, lo } = near;
-    // A guess, so several units are walked: the nearest below first, then above, alternating.
-    const out: number[] = [];
-    for (let d = 0; d < 4 && out.length < NEAR_UNITS; d++) {
-      for (const j of [lo - 1 - d, lo + d]) {
-        if (j < 0 || j >= list.syms.length) continue;
-        for (const u of this.unitsOfGroup(list.syms[j])) if (!out.includes(u)) out.push(u);
-      }
-    }
-    return out.slice(0, NEAR_UNITS);
-  }
-
-  /** The grouped locals of a symbol's section, and the position of the first one above the symbol. */
-  private localsAround(sym: number): { list: { syms: number[]; values: bigint[] }; lo: number } | null {
-    const t = this.dbg.symtab!;
-    if (!this.groups) return null;
-    const list = this.localsOf(t.shndx(sym));
-    if (!list) return null;
-    const value = t.value(sym);
-    return { list, lo: partitionPoint(list.values.length, (k) => list.values[k] <= value) };
-  }
-
-  /**
-   * A global variable its address neighbours' units do not hold (vmlinux's `acpi_gpe_count`, defined through
-   * acglobal.h in utglobal.c, among ACPICA's other globals in .bss with no local near it): the linker lays out
-   * .bss and .debug_info in the same input order, so its unit lies between the units of the nearest locals
-   * below and above it. Those units are walked, at most BETWEEN_UNITS of them, without function bodies.
-   */
+  /** A global variable its address neighbours' units do not hold: the units between theirs, without function bodies. */
   private walkBetweenNeighbours(t: Target): void {
-    const near = this.localsAround(t.sym);
-    if (!near) return;
-    const { list, lo } = near;
-    const unitOf = (from: number, step: number): number | null => {
-      for (let j = from, n = 0; j >= 0 && j < list.syms.length && n < 8; j += step, n++) {
-        const units = this.unitsOfGroup(list.syms[j]);
-        if (units.length === 1) return units[0];
-      }
-      return null;
-    };
-    const below = unitOf(lo - 1, -1);
-    const above = unitOf(lo, 1);
-    if (below === null || above === null || above <= below) return;
-    const offsets = this.safeUnitOffsets();
-    const first = offsets.indexOf(below);
-    const last = offsets.indexOf(above);
-    if (first < 0 || last < 0 || last - first > BETWEEN_UNITS) return;
-    for (let k = first; k <= last && !t.match; k++) this.walk(offsets[k]);
-  }
-
-
-  /** Grouped local FUNC/OBJECT symbols of one section sorted by address (built per section on demand). */
-  private localsOf(shndx: number): { syms: number[]; values: bigint[] } | null {
-    const cached = this.localsBySection.get(shndx);
-    if (cached !== undefined) return cached;
-    const t = this.dbg.symtab!;
-    const groups = this.groups!;
-    const l: { sym: number; value: bigint }[] = [];
-    for (let i = 1; i < t.count; i++) {
-      if (groups.group(i) <= 0) continue;
-      const raw = t.rawShndx(i);
-      if ((raw === 0xffff ? t.shndx(i) : raw) !== shndx) continue;
-      const type = t.type(i);
-      if (type !== STT_OBJECT && type !== STT_FUNC) continue;
-      l.push({ sym: i, value: t.value(i) });
-    }
-    l.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-    const out = l.length ? { syms: l.map((e) => e.sym), values: l.map((e) => e.value) } : null;
-    this.localsBySection.set(shndx, out);
-    return out;
-  }
-
-  /** Every unit whose DW_AT_name is the source `fileName` names (the whole-object index). */
-  private unitsNamed(fileName: string): number[] {
-    return (this.unitsByBasename().get(stem(fileName)!) ?? []).filter((u) => sameSource(this.unitBasename(u), fileName));
-  }
-
-  /** Units by the stem of their basename (read once per object, on demand). */
-  private unitsByBasename(): Map<string, number[]> {
-    if (!this.basenames) {
-      this.basenames = new Map();
-      for (const off of this.safeUnitOffsets()) {
-        const b = stem(this.unitBasename(off));
-        if (b === null) continue;
-        const list = this.basenames.get(b);
-        if (list) list.push(off);
-        else this.basenames.set(b, [off]);
-      }
-    }
-    return this.basenames;
-  }
-
-  private unitBasename(off: number): string | null {
-    const name = this.unitInfo(off)?.name ?? null;
-    return name === null ? null : posix.basename(name);
-  }
-
-  /** DW_AT_name and DW_AT_comp_dir of a unit as written, cached; also teaches the path mapper. */
-  private unitInfo(off: number): { name: string | null; compDir: string | null } | null {
-    let info = this.unitInfos.get(off);
-    if (info === undefined) {
-      info = null;
-      try {
-        const u = this.dwarf.unitSummary(off);
-        info = { name: u.name ?? this.primaryFile(u), compDir: u.compDir };
-        this.paths.learn(u.name, u.compDir);
-      } catch (e) {
-        this.sink.add(e, this.dbg.path);
-      }
-      this.unitInfos.set(off, info);
-    }
-    return info;
-  }
-
-  /**
-   * A unit without DW_AT_name (a split-DWARF skeleton): DWARF 5 line tables name the primary source file
-   * as file 0, which is what DW_AT_name would have said.
-   */
-  private primaryFile(u: Unit): string | null {
-    try {
-      const lp = this.dwarf.lineProgram(u);
-      return lp && lp.version >= 5 ? lp.filePath(0) : null;
-    } catch (e) {
-      this.sink.add(e, this.dbg.path);
-      return null;
+    for (const u of this.locator!.unitsBetweenNeighbours(t.sym)) {
+      if (t.match) break;
+      this.walk(u);
     }
   }
 
@@ -582,10 +240,7 @@ class SiteFinder {
       return;
     }
     if (!u.hasCode) return;
-    if (!this.unitInfos.has(off)) {
-      this.unitInfos.set(off, { name: u.name ?? this.primaryFile(u), compDir: u.compDir });
-      this.paths.learn(u.name, u.compDir);
-    }
+    this.locator!.noteUnit(u);
     // Static locals (`__key.N`, `counter.0`) live inside subprogram bodies: descend only where data is sought.
     const intoBodies = deep || this.options.all || (this.dataPerUnit.get(off) ?? 0) > 0;
     const c = u.cursor();
@@ -615,14 +270,14 @@ class SiteFinder {
   private readDecl(t: Target): void {
     if (!t.match || t.decl?.match === t.match) return;
     try {
-      t.decl = { match: t.match, ...this.decl(t.match.unit, t.match.die) };
+      t.decl = { match: t.match, ...originDecl(this.dwarf, t.match.unit, t.match.die) };
     } catch (e) {
       this.sink.add(e, this.dbg.path);
       t.decl = { match: t.match, file: null, compDir: null, line: null };
     }
   }
 
-  private subprogram(c: DieCursor): void {
+  private subprogram(c: DieCursor<Unit>): void {
     const rk = c.find(C.DW_AT_ranges);
     if (rk >= 0) {
       let ranges;
@@ -641,7 +296,7 @@ class SiteFinder {
     if (low) this.hit(low.section, low.value, ENTRY, CODE, c);
   }
 
-  private variable(c: DieCursor): void {
+  private variable(c: DieCursor<Unit>): void {
     const k = c.find(C.DW_AT_location);
     if (k < 0) return;
     const a = c.locationAddress(k);
@@ -653,7 +308,7 @@ class SiteFinder {
    * without CONFIG_LOCKDEP) sits at the address of the next variable, so a DIE whose name is the symbol's
    * source name (`__key` for `__key.3`) beats one that only has the address.
    */
-  private hit(section: number, value: bigint, quality: number, kind: number, c: DieCursor): void {
+  private hit(section: number, value: bigint, quality: number, kind: number, c: DieCursor<Unit>): void {
     const list = this.byAddress.get(section)?.get(value);
     if (!list) return;
     let name: string | null | undefined;
@@ -662,7 +317,7 @@ class SiteFinder {
       if (!(t.want & kind) || (t.match && t.match.quality >= quality + NAMED + home)) continue;
       if (name === undefined) {
         try {
-          name = this.dieName(c.unit.offset, c.offset);
+          name = originName(this.dwarf, c.unit.offset, c.offset);
         } catch (e) {
           this.sink.add(e, this.dbg.path);
           name = null;
@@ -688,9 +343,9 @@ class SiteFinder {
     // Paths must not depend on which units the requests happened to touch (only assembler units, say):
     // learn the build directory from the first units of the object when nothing taught it yet.
     if (!this.paths.learned) {
-      const first = this.safeUnitOffsets().slice(0, LEARN_UNITS);
+      const first = this.locator!.unitOffsets().slice(0, LEARN_UNITS);
       for (const off of first) {
-        this.unitInfo(off);
+        this.locator!.unitInfo(off);
         if (this.paths.learned) break;
       }
     }
@@ -740,103 +395,7 @@ class SiteFinder {
   }
 
   private relativeUnit(off: number): string | null {
-    const info = this.unitInfo(off);
+    const info = this.locator!.unitInfo(off);
     return info ? this.paths.unitName(info.name, info.compDir) : null;
-  }
-
-  private chain(unitOff: number, dieOff: number, visit: (c: DieCursor, u: Unit) => boolean): void {
-    followOrigins(this.dwarf, unitOff, dieOff, visit);
-  }
-
-  /**
-   * DW_AT_decl_file / DW_AT_decl_line of a DIE, each taken from the first DIE of its chain that has it.
-   * The file index is looked up in the line table of the unit holding the DIE that carried it.
-   */
-  private decl(unitOff: number, dieOff: number): { file: string | null; compDir: string | null; line: number | null } {
-    let fileIndex: number | null = null;
-    let fileUnit: Unit | null = null;
-    let line: number | null = null;
-    this.chain(unitOff, dieOff, (c, u) => {
-      if (fileIndex === null) {
-        const k = c.find(C.DW_AT_decl_file);
-        if (k >= 0) {
-          fileIndex = c.constant(k);
-          fileUnit = u;
-        }
-      }
-      if (line === null) {
-        const k = c.find(C.DW_AT_decl_line);
-        if (k >= 0) line = c.constant(k);
-      }
-      return fileIndex !== null && line !== null;
-    });
-    let file: string | null = null;
-    const fu = fileUnit as Unit | null;
-    if (fileIndex !== null && fu) file = this.dwarf.lineProgram(fu)?.filePath(fileIndex) ?? null;
-    return { file, compDir: fu?.compDir ?? null, line };
-  }
-
-  private dieName(unitOff: number, dieOff: number): string | null {
-    return originName(this.dwarf, unitOff, dieOff);
-  }
-}
-
-/** A file name without its last extension: `aesni-intel_asm.S` and `aesni-intel_asm.o` are one source. */
-function stem(name: string | null): string | null {
-  if (name === null) return null;
-  const dot = name.lastIndexOf('.');
-  return dot > 0 ? name.slice(0, dot) : name;
-}
-
-/**
- * Whether a unit's basename is the source an STT_FILE symbol names. gcc writes the source's basename;
- * gas, without a `.file` directive, the object's (`aesni-intel_asm.o` for `aesni-intel_asm.S`).
- */
-function sameSource(unitBase: string | null, fileName: string): boolean {
-  if (unitBase === null) return false;
-  return unitBase === fileName || (fileName.endsWith('.o') && stem(unitBase) === stem(fileName));
-}
-
-/** The source-level name of a symbol: compiler suffixes (`.constprop.0`, `.isra.0`, `.cold`, `.12`) cut off. */
-export function baseName(name: string): string {
-  const dot = name.indexOf('.', 1);
-  return dot < 0 ? name : name.slice(0, dot);
-}
-
-/**
- * Requests index the object's symbol table; sites are found through the DWARF file's, which differs for a
- * stripped object paired with its debug copy (Debian's drop the STT_FILE symbols). A symbol is matched by
- * (section, value, name) and, among symbols sharing those (zero-size `__key.0` of two files at one
- * address), by its rank: strip keeps the order of the symbols it keeps.
- */
-class SymbolMap {
-  private objRanks: Map<string, number[]> | null = null;
-  private dbgRanks: Map<string, number[]> | null = null;
-  constructor(private obj: OpenedObject, private dbg: OpenedObject) {}
-
-  toDebug(i: number): number {
-    if (this.obj === this.dbg) return i;
-    this.objRanks ??= this.ranks(this.obj);
-    this.dbgRanks ??= this.ranks(this.dbg);
-    const key = this.key(this.obj, i);
-    const rank = this.objRanks.get(key)!.indexOf(i);
-    return this.dbgRanks.get(key)?.[rank] ?? -1;
-  }
-
-  /** Symbol indexes by key, in table order. */
-  private ranks(o: OpenedObject): Map<string, number[]> {
-    const out = new Map<string, number[]>();
-    for (let j = 1; j < o.symtab!.count; j++) {
-      const key = this.key(o, j);
-      const list = out.get(key);
-      if (list) list.push(j);
-      else out.set(key, [j]);
-    }
-    return out;
-  }
-
-  private key(o: OpenedObject, i: number): string {
-    const t = o.symtab!;
-    return `${sectionNameOf(t, o.sections, i)}\0${t.valueHex(i)}\0${t.name(i)}`;
   }
 }

@@ -1,9 +1,9 @@
 // The DWARF half of `symbolize`, the part worker threads run: debug copies opened once per thread, places
 // (section name + offset, or a vmlinux address) turned into source frames with DWARF's own paths.
 import { addressFrames, type SourceFrame } from '../dwarf/addr2line.js';
-import { Dwarf } from '../dwarf/context.js';
-import { DwarfFile } from '../dwarf/sections.js';
-import type { Address } from '../dwarf/unit.js';
+import { Dwarf } from '../dwarf/dwarf.js';
+import { DwarfFile } from '../dwarf/dwarf-file.js';
+import type { Address } from '../dwarf/section.js';
 import { UnitAddressIndex } from '../dwarf/unit-index.js';
 import { ET_REL } from '../elf/constants.js';
 import { type OpenedObject, openObject } from '../sites/object.js';

@@ -1,11 +1,13 @@
 // class Dwarf, the DWARF of one object opened lazily: units located and decoded only when asked for, string and
 // address tables and line programs opened on first use; nothing walks all of `.debug_info` unless asked to.
 import { AbbrevCache } from './abbrev.js';
+import { BufferPool } from './buffers.js';
 import * as C from './constants.js';
 import { LineProgram } from './line.js';
-import { DwarfError, DwarfReader } from './reader.js';
-import type { DwarfSection, DwarfSections } from './sections.js';
-import { type Address, parseUnitHeader, readUnitLength, Unit } from './unit.js';
+import { DwarfError, DwarfReader, ReservedLengthError } from './reader.js';
+import type { DwarfSection, DwarfSections } from './section.js';
+import { Unit } from './unit.js';
+import { parseUnitHeader, readUnitSize } from './unit-header.js';
 import { partitionPoint } from '../partition-point.js';
 
 /** How many decoded units stay cached for reference chasing; a kernel unit is ~60 KB of DWARF on average. */
@@ -21,7 +23,12 @@ export class Dwarf {
   private offsets = new Map<DwarfSection, number[]>();
   private typeUnits: Map<bigint, { section: DwarfSection; offset: number }> | null = null;
   private lines = new Map<number, LineProgram | null>();
-  private free: Buffer[] = [];
+  /**
+   * Unit buffers of on-disk sections, recycled: first-touching fresh memory costs more than the pread itself
+   * (measured: ~4 ms per MB on a 2-core VM), and a vmlinux lookup may read 100+ MB of units. Allocations are
+   * rounded up so that a recycled buffer fits most later units.
+   */
+  private buffers = new BufferPool((size) => Math.max(size, 1 << 16) + (1 << 14), { count: UNIT_CACHE, bytes: Infinity });
   private prefixes = new Map<string, Buffer>();
   /** Unit sizes learned while hopping over unit_length fields: a later unit() needs no length read. */
   private sizes = new Map<string, number>();
@@ -88,23 +95,23 @@ export class Dwarf {
 
   private decodeUnit(section: DwarfSection, offset: number, key: string): Unit {
     if (offset < 0 || offset >= section.size) throw new DwarfError(section, offset, `unit offset is outside the section (size 0x${section.size.toString(16)})`);
-    const size = this.sizes.get(key) ?? readUnitLength(section, offset).size;
+    const size = this.sizes.get(key) ?? readUnitSize(section, offset);
     if (offset + size > section.size) throw new DwarfError(section, offset, `unit of 0x${size.toString(16)} bytes runs past the end of the section`, 'truncated');
     let bytes: Buffer;
     let backing: Buffer | null = null;
     if (section.inMemory || !section.readInto) {
       bytes = section.read(offset, size, `unit at 0x${offset.toString(16)}`);
     } else {
-      backing = this.takeBuffer(size);
+      backing = this.buffers.take(size);
       bytes = backing.subarray(0, size);
       section.readInto(offset, bytes, `unit at 0x${offset.toString(16)}`);
     }
     let u: Unit;
     try {
       const header = parseUnitHeader(new DwarfReader(bytes, section.little, section, offset), section);
-      u = new Unit(this, header, bytes, this.abbrevs().get(header.abbrevOffset));
+      u = new Unit(this.file, header, bytes, this.abbrevs().get(header.abbrevOffset));
     } catch (e) {
-      if (backing) this.free.push(backing);
+      if (backing) this.buffers.release(backing);
       throw e;
     }
     if (backing) this.backing.set(u, backing);
@@ -117,27 +124,12 @@ export class Dwarf {
     return u;
   }
 
-  /**
-   * Unit buffers of on-disk sections are recycled: first-touching fresh memory costs more than the pread
-   * itself (measured: ~4 ms per MB on a 2-core VM), and a vmlinux lookup may read 100+ MB of units.
-   */
-  private takeBuffer(size: number): Buffer {
-    let best = -1;
-    for (let i = 0; i < this.free.length; i++) {
-      const b = this.free[i];
-      if (b.length >= size && (best < 0 || b.length < this.free[best].length)) best = i;
-    }
-    if (best >= 0) return this.free.splice(best, 1)[0];
-    // Round up so that a recycled buffer fits most later units.
-    return Buffer.allocUnsafeSlow(Math.max(size, 1 << 16) + (1 << 14));
-  }
-
   private release(u: Unit): void {
     u.released = true;
     const b = this.backing.get(u);
     if (!b) return;
     this.backing.delete(u);
-    if (this.free.length < UNIT_CACHE) this.free.push(b);
+    this.buffers.release(b);
   }
 
   /**
@@ -184,11 +176,15 @@ export class Dwarf {
       this.prefixes.set(`${section.index}:${at}`, prefix);
       r = new DwarfReader(prefix, section.little, section, at, 0, prefix.length);
     }
-    const len32 = r.u32('unit_length');
-    const length = len32 === 0xffffffff ? r.u64('unit_length (64-bit DWARF)') : len32;
-    const size = (len32 === 0xffffffff ? 12 : 4) + length;
     const rest = `; the 0x${(section.size - at).toString(16)} bytes from here to the end of the section are not read as units`;
-    if (len32 >= 0xfffffff0 && len32 !== 0xffffffff) r.fail(`unit_length 0x${len32.toString(16)} is a reserved value${rest}`, 0);
+    let length: number;
+    try {
+      length = r.initialLength('unit_length').length;
+    } catch (e) {
+      if (e instanceof ReservedLengthError) r.fail(`${e.reason}${rest}`, 0);
+      throw e;
+    }
+    const size = r.pos + length;
     if (length < MIN_UNIT_LENGTH) r.fail(`unit_length ${length} is too small for a unit header (at least ${MIN_UNIT_LENGTH})${rest}`, 0);
     if (at + size > section.size) r.fail(`unit_length 0x${length.toString(16)} runs past the end of the section${rest}`, 0, 'truncated');
     this.sizes.set(`${section.index}:${at}`, size);
@@ -212,7 +208,7 @@ export class Dwarf {
     if (header.end - offset <= bytes.length) return this.unit(offset, section);
     try {
       // Clip the unit to the bytes read so that a unit DIE larger than the prefix fails cleanly.
-      return new Unit(this, { ...header, end: offset + bytes.length }, bytes, this.abbrevs().get(header.abbrevOffset));
+      return new Unit(this.file, { ...header, end: offset + bytes.length }, bytes, this.abbrevs().get(header.abbrevOffset));
     } catch (e) {
       if (!(e instanceof DwarfError)) throw e;
       return this.unit(offset, section);
@@ -253,37 +249,6 @@ export class Dwarf {
     return t ? this.unit(t.offset, t.section) : null;
   }
 
-  str(offset: number): string {
-    const s = this.file.section('.debug_str');
-    if (!s) throw new DwarfError({ file: this.file.file, name: '.debug_str', fileOffset: null }, offset, 'DW_FORM_strp used but the object has no .debug_str');
-    return s.cstring(offset, 'DW_FORM_strp');
-  }
-
-  lineStr(offset: number): string {
-    const s = this.file.section('.debug_line_str');
-    if (!s) throw new DwarfError({ file: this.file.file, name: '.debug_line_str', fileOffset: null }, offset, 'DW_FORM_line_strp used but the object has no .debug_line_str');
-    return s.cstring(offset, 'DW_FORM_line_strp');
-  }
-
-  /** DW_FORM_strx*: entry `index` of the unit's contribution to .debug_str_offsets. */
-  strx(unit: Unit, index: number): string {
-    const s = this.file.section('.debug_str_offsets');
-    if (!s) throw new DwarfError(unit.section, unit.offset, 'DW_FORM_strx used but the object has no .debug_str_offsets');
-    const size = unit.header.offsetSize;
-    const at = unit.strOffsetsBase + index * size;
-    const r = s.reader(at, size);
-    return this.str(size === 8 ? r.u64('string offset') : r.u32('string offset'));
-  }
-
-  /** DW_FORM_addrx* / DW_OP_addrx: entry `index` of the unit's contribution to .debug_addr. */
-  addrx(unit: Unit, index: number): Address {
-    const s = this.file.section('.debug_addr');
-    if (!s) throw new DwarfError(unit.section, unit.offset, 'DW_FORM_addrx used but the object has no .debug_addr');
-    const size = unit.header.addressSize;
-    const at = unit.addrBase + index * size;
-    return { value: s.reader(at, size).address(size, '.debug_addr entry'), section: s.targetAt(at) };
-  }
-
   /** The line program of a unit (DW_AT_stmt_list), header parsed; null when the unit has none. */
   lineProgram(unit: Unit): LineProgram | null {
     const off = unit.stmtList;
@@ -295,7 +260,7 @@ export class Dwarf {
       return p;
     }
     const s = this.file.section('.debug_line');
-    p = s ? this.once(`line ${off}`, () => LineProgram.parse(this, s, off, unit)) : null;
+    p = s ? this.once(`line ${off}`, () => LineProgram.parse(s, off, unit)) : null;
     this.lines.set(off, p);
     // Kept like units, the most recent only: a vmlinux walk would otherwise hold every unit's file table.
     if (this.lines.size > UNIT_CACHE) this.lines.delete(this.lines.keys().next().value!);
