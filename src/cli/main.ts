@@ -1,5 +1,5 @@
-// The `ksymtree` executable: commander wiring of index, symbols, aliases, kallsyms, lookup, where, resolve, stats,
-// diff, errors, man and kallsyms-aliases; apply/verify, symbolize, klp and catalog register from their own files.
+// The `ksymtree` executable: commander wiring only, each command a runX of src/commands/ (index, symbols, aliases,
+// kallsyms, lookup, where, resolve, stats, diff, errors, man, kallsyms-aliases; the others register from their files).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { debuginfodConfig } from '../debuginfod/client.js';
 import { runIndexCommand } from '../commands/index-command.js';
