@@ -7,6 +7,7 @@ import { type Command, Option } from 'commander';
 import { FatalError } from '../errors.js';
 import { defaultJobs } from '../scan/pool.js';
 import { runApply, runVerify } from '../commands/apply.js';
+import { TREE_DB_HELP } from '../db/location.js';
 import { positiveInt, run } from './arguments.js';
 
 interface ApplyFlags {
@@ -26,7 +27,7 @@ export function registerApplyCommands(program: Command): void {
     .description('add each alias as a symbol to its module\'s .symtab (same address and kallsyms letter), in place; '
       + '--revert restores the exact original files')
     .argument('[tree]', 'the tree to change (default: the paths the index recorded); may be a copy of the indexed tree')
-    .option('--db <file>', 'index (default: $KSYMTREE_DB, else <tree>/ksymtree.db when it exists, else ./ksymtree.db)')
+    .option('--db <file>', TREE_DB_HELP)
     .option('-n, --dry-run', 'list the modules and alias counts, change nothing')
     .option('--revert', 'restore every rewritten module of TREE (or of the index) to its original bytes')
     .addOption(new Option('-j, --jobs <n>', 'modules processed at once').argParser(positiveInt).default(defaultJobs(), 'the number of cores'))
@@ -59,7 +60,7 @@ in their format again (xz --check=crc32, zstd, gzip -n). Files keep their mode, 
   program.command('verify')
     .description('check that every module the index gives aliases was applied and still has the bytes apply wrote')
     .argument('[tree]', 'check the files under TREE (default: the paths the index recorded)')
-    .option('--db <file>', 'index (default: $KSYMTREE_DB, else <tree>/ksymtree.db when it exists, else ./ksymtree.db)')
+    .option('--db <file>', TREE_DB_HELP)
     .addHelpText('after', `
 Prints one line per problem: changed, missing or not-applied, then a summary on stderr; exit 1 when any.`)
     .action((tree: string | undefined, o: { db?: string }) => run((out) => runVerify({ tree, db: o.db }, out)));

@@ -15,7 +15,7 @@ import { registerApplyCommands } from './apply-commands.js';
 import { registerSymbolize } from './symbolize-command.js';
 import { registerKlp } from './klp-command.js';
 import { registerCatalog } from './catalog-command.js';
-import { DB_ENV, DB_HELP } from '../db/location.js';
+import { DB_ENV, DB_HELP, WRITE_DB_HELP } from '../db/location.js';
 import { COMMAND_EXAMPLES, USER_EXAMPLES, examplesText } from './examples.js';
 import { collect, positiveInt, run } from './arguments.js';
 import { commandsByName, manPage } from './man.js';
@@ -44,7 +44,7 @@ program.command('index')
   .description('scan vmlinux and every module of the trees or files into an index')
   .argument('[inputs...]', 'build tree, installed tree (/lib/modules/<ver>), debug tree, or single vmlinux/module files')
   .option('--debug-dir <dir>', 'debug tree whose copies (paired by GNU build-id) hold the DWARF of stripped objects')
-  .option('--db <file>', `index to write (default: $${DB_ENV}, else <tree>/ksymtree.db when writable, else ./ksymtree.db)`)
+  .option('--db <file>', WRITE_DB_HELP)
   .addOption(new Option('-j, --jobs <n>', 'worker threads').argParser(positiveInt).default(defaultJobs(), 'the number of cores'))
   .option('-q, --quiet', 'no progress bar')
   .option('--no-aliases', 'pass 1 only: no sites, sympos or aliases')
