@@ -5,7 +5,7 @@
  */
 import { type Command, Option } from 'commander';
 import { FatalError } from '../errors.js';
-import { defaultJobs } from '../scan/pool.js';
+import { defaultJobs } from '../pipeline/pool.js';
 import { runApply, runVerify } from '../commands/apply.js';
 import { TREE_DB_HELP } from '../db/location.js';
 import { positiveInt, run } from './arguments.js';

@@ -19,7 +19,7 @@ import { DB_ENV, DB_HELP, WRITE_DB_HELP } from '../db/location.js';
 import { COMMAND_EXAMPLES, USER_EXAMPLES, examplesText } from './examples.js';
 import { collect, positiveInt, run } from './arguments.js';
 import { commandsByName, manPage } from './man.js';
-import { defaultJobs } from '../scan/pool.js';
+import { defaultJobs } from '../pipeline/pool.js';
 import { TOOL_VERSION } from '../version.js';
 
 function parseAddress(value: string): bigint {

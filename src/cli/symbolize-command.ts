@@ -5,7 +5,7 @@
 import { type Command, Option } from 'commander';
 import { runSymbolize } from '../commands/symbolize.js';
 import { DB_HELP } from '../db/location.js';
-import { defaultJobs } from '../scan/pool.js';
+import { defaultJobs } from '../pipeline/pool.js';
 import { positiveInt, run } from './arguments.js';
 
 export function registerSymbolize(program: Command): void {
