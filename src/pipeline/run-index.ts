@@ -5,7 +5,7 @@ import { basename, resolve } from 'node:path';
 import { FatalError, environmentProblem } from '../errors.js';
 import { commitTemp, removeStaleTemps, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
-import { createIndexDb, type Db } from '../db/db.js';
+import { createIndexDb, type Db, normalizeHeader } from '../db/db.js';
 import { firstErrorPerFile, kernelRelease } from '../db/queries.js';
 import { type DebugLink, IndexWriter } from '../db/writer.js';
 import { type AliasSummary, writeAliases } from '../analyse/alias-pass.js';
@@ -246,6 +246,7 @@ export async function buildIndex(opts: IndexPlan): Promise<IndexSummary> {
     });
     const failures = writer.errorCount ? firstErrorPerFile(db) : [];
     db.close();
+    normalizeHeader(tmp);
     commitTemp(tmp, dbPath);
     endPhase('commit');
     return {
