@@ -1,4 +1,5 @@
-// Alias names for the copies of a name duplicated inside one object (the rule the kas_alias review settled on).
+// The alias naming rule, pure (the rule the kas_alias review settled on): names for the copies of a name duplicated
+// inside one object; applied by the alias pass (analyse/alias-pass.ts) and the kernel build step (kallsyms-aliases).
 //
 //   stage 'site'   NAME@<mangled decl file>_<line>        name_show@kernel_irq_irqdesc_c_230
 //                  NAME@<mangled unit>                    when only the compilation unit is known

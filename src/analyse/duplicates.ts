@@ -1,8 +1,7 @@
 // Which symbols need a DWARF definition site: an object's in-object duplicates (the rows the scan gave a sympos),
-// or with --all-sites every defined function and variable; and which indexed objects have duplicates.
+// or with --all-sites every defined function and variable.
 import { STT_FUNC, STT_OBJECT } from '../elf/constants.js';
 import { type SymbolColumns, symbolName } from '../scan/result.js';
-import type { Db } from '../db/db.js';
 
 /**
  * The symbols of one scanned object that need a definition site (as .symtab indexes): by default its
@@ -25,10 +24,4 @@ export function entriesOf(s: SymbolColumns, indexes: readonly number[]): { name:
     const row = rowOf.get(idx)!;
     return { name: symbolName(s, row), address: s.values.substr(row * 16, 16) };
   });
-}
-
-/** Objects that have in-object duplicates, in id order. */
-export function objectsWithDuplicates(db: Db): { id: number; path: string }[] {
-  return db.prepare('SELECT id, path FROM objects WHERE id IN (SELECT DISTINCT object_id FROM symbols WHERE sympos IS NOT NULL) ORDER BY id')
-    .all() as { id: number; path: string }[];
 }

@@ -6,14 +6,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { FatalError } from '../errors.js';
-import { type Db, openIndexDb, schemaVersion } from '../db/db.js';
+import { type Db, openIndexDb } from '../db/db.js';
+import { type ApplyObject, AppliedTable, aliasesToApply, appliedFiles, modulePaths, modulesWithAliases, openIndexForWriting, readObjects } from '../db/applied.js';
 import { indexPathToRead } from '../db/location.js';
 import { type Lock, acquireLock } from '../io/lock.js';
 import { Progress } from '../io/progress.js';
-import { openDatabase } from '../io/sqlite.js';
 import { walkTree } from '../tree/walk.js';
 import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, carriesAliases, revertModule } from './module-file.js';
-import type { AliasRequest } from './rewrite.js';
 import { Signer, findSignFile } from './signing.js';
 import { indexedConfig } from '../db/queries.js';
 import { describeConfig } from '../config/kernel-config.js';
@@ -34,26 +33,11 @@ export interface ApplyRunOptions {
 export interface RunReport {
   /** One TSV line per module: action, alias count, path, reason. */
   readonly lines: string[];
-  /** Summary and notes for stderr. */
+  /** Summary and notes for stderr (each printed as `ksymtree: NOTE`). */
   readonly notes: string[];
   /** True when some module was refused or failed. */
   readonly incomplete: boolean;
   readonly outcomes: Outcome[];
-}
-
-interface IndexedObject {
-  id: number;
-  path: string;
-  kind: 'vmlinux' | 'module';
-  build_id: string | null;
-}
-
-function openForWriting(path: string): Db {
-  openIndexDb(path).close(); // existence and schema version, with the usual messages
-  const db = openDatabase(path, { fileMustExist: true });
-  if (db.pragma('user_version', { simple: true }) !== schemaVersion()) throw new FatalError(`index ${path} changed schema while opening it`);
-  db.pragma('busy_timeout = 10000');
-  return db;
 }
 
 /**
@@ -61,7 +45,7 @@ function openForWriting(path: string): Db {
  * copy of the indexed tree), the file of TREE whose path relative to TREE is the longest tail of the
  * indexed path; objects with none are not under TREE.
  */
-function locate(objects: readonly IndexedObject[], tree: string | undefined): Map<number, string> {
+function locate(objects: readonly ApplyObject[], tree: string | undefined): Map<number, string> {
   const found = new Map<number, string>();
   if (!tree) {
     for (const o of objects) found.set(o.id, o.path);
@@ -91,19 +75,6 @@ function realOrSelf(path: string): string {
   }
 }
 
-function loadAliases(db: Db): Map<number, AliasRequest[]> {
-  const rows = db.prepare(`SELECT a.object_id AS id, a.idx AS idx, a.alias AS alias, s.name AS name
-    FROM aliases a JOIN symbols s ON s.object_id = a.object_id AND s.idx = a.idx ORDER BY a.object_id, a.idx`).all() as
-    { id: number; idx: number; alias: string; name: string }[];
-  const byObject = new Map<number, AliasRequest[]>();
-  for (const r of rows) {
-    let list = byObject.get(r.id);
-    if (!list) byObject.set(r.id, (list = []));
-    list.push({ idx: r.idx, alias: r.alias, name: r.name });
-  }
-  return byObject;
-}
-
 /** Runs `work` over `items` with at most `jobs` in flight; results in item order. */
 async function pool<T, R>(items: readonly T[], jobs: number, work: (item: T) => Promise<R>, done: (item: T) => void): Promise<R[]> {
   const results: R[] = new Array(items.length);
@@ -125,7 +96,7 @@ function line(o: Outcome): string {
 
 const VMLINUX_NOTE = 'vmlinux cannot be changed after linking: its aliases come from the kernel build (`make KSYMTREE=ksymtree` with contrib/kbuild\'s patch)';
 
-export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
+export async function applyTree(opts: ApplyRunOptions): Promise<RunReport> {
   if (opts.resign && opts.stripSignature) throw new FatalError('--resign and --strip-signature exclude each other');
   if (opts.revert && (opts.resign || opts.stripSignature)) {
     throw new FatalError('--revert restores the original file, signature included: it takes neither --resign nor --strip-signature');
@@ -135,15 +106,15 @@ export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
   const lock = opts.dryRun ? null : lockIndex(dbPath);
   let db: Db;
   try {
-    db = opts.dryRun ? openIndexDb(dbPath) : openForWriting(dbPath);
+    db = opts.dryRun ? openIndexDb(dbPath) : openIndexForWriting(dbPath);
   } catch (e) {
     lock?.release();
     throw e;
   }
   let signer: Signer | null = null;
   try {
-    const objects = db.prepare("SELECT id, path, kind, build_id FROM objects WHERE status != 'failed' ORDER BY id").all() as IndexedObject[];
-    const aliases = loadAliases(db);
+    const objects = readObjects(db);
+    const aliases = aliasesToApply(db);
     const where = locate(objects, opts.tree);
     const lines: string[] = [];
     const notes: string[] = [];
@@ -195,11 +166,11 @@ export async function runApply(opts: ApplyRunOptions): Promise<RunReport> {
     const parts = opts.dryRun
       ? [`${count('would-apply')} would be rewritten`, `${count('unchanged')} already applied`, `${count('would-revert')} would be reverted (no aliases left in the index)`]
       : [`${count('applied')} rewritten`, `${count('unchanged')} already applied`, `${count('reverted')} reverted (no aliases left in the index)`];
-    notes.push(`ksymtree: ${shown.length} modules with aliases or applied: ${parts.join(', ')}, ${count('refused')} refused, ${count('failed')} failed; `
+    notes.push(`${shown.length} modules with aliases or applied: ${parts.join(', ')}, ${count('refused')} refused, ${count('failed')} failed; `
       + `${totalAliases} aliases${opts.dryRun ? ' (dry run: nothing written)' : ''} -> index ${dbPath}`);
-    if (elsewhere) notes.push(`ksymtree: ${elsewhere} indexed modules with aliases are not under ${opts.tree}; left out`);
+    if (elsewhere) notes.push(`${elsewhere} indexed modules with aliases are not under ${opts.tree}; left out`);
     const refusedSigned = outcomes.filter((o) => o.action === 'refused' && o.reason?.startsWith('signed module')).length;
-    if (refusedSigned) notes.push(`ksymtree: ${refusedSigned} signed modules refused: give --resign KEY CERT or --strip-signature`);
+    if (refusedSigned) notes.push(`${refusedSigned} signed modules refused: give --resign KEY CERT or --strip-signature`);
     return { lines, notes, outcomes, incomplete: outcomes.some((o) => o.action === 'refused' || o.action === 'failed') };
   } finally {
     signer?.close();
@@ -218,15 +189,14 @@ function lockIndex(dbPath: string): Lock | null {
 
 /** Records one module's outcome in the `applied` table (its own transaction). */
 function recorder(db: Db): (task: ModuleTask & { id: number }, o: Outcome) => void {
-  const upsert = db.prepare(`INSERT OR REPLACE INTO applied (path, object_id, alias_count, compression, signature, original_sha256, new_sha256, recorded_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-  const remove = db.prepare('DELETE FROM applied WHERE path = ?');
+  const applied = new AppliedTable(db);
   return (task, o) => {
     if ((o.action === 'applied' || o.action === 'unchanged') && o.aliases > 0 && o.newSha256 && o.originalSha256) {
       const signature = o.signature === 'kept' ? 'none' : o.signature ?? 'none';
-      upsert.run(o.realPath, task.id, o.aliases, o.compression ?? 'none', signature, o.originalSha256, o.newSha256, new Date().toISOString());
+      applied.record({ path: o.realPath, objectId: task.id, aliasCount: o.aliases, compression: o.compression ?? 'none', signature,
+        originalSha256: o.originalSha256, newSha256: o.newSha256 }, new Date().toISOString());
     } else if (o.action === 'reverted' || (o.action === 'unchanged' && o.aliases === 0)) {
-      remove.run(o.realPath);
+      applied.forget(o.realPath);
     }
   };
 }
@@ -257,7 +227,7 @@ async function revertAll(opts: ApplyRunOptions, dbPath: string, haveDb: boolean)
   } else {
     const db = openIndexDb(dbPath);
     try {
-      paths = db.prepare("SELECT path FROM objects WHERE kind = 'module' ORDER BY id").pluck().all() as string[];
+      paths = modulePaths(db);
     } finally {
       db.close();
     }
@@ -270,14 +240,14 @@ async function revertAll(opts: ApplyRunOptions, dbPath: string, haveDb: boolean)
     return true;
   });
   const progress = new Progress(paths.length, opts.dryRun ? 'revert --dry-run' : 'revert', opts.quiet);
-  // Each reverted module leaves the `applied` table as soon as it is written back (see runApply).
-  const db = !opts.dryRun && haveDb ? openForWriting(dbPath) : null;
+  // Each reverted module leaves the `applied` table as soon as it is written back (see applyTree).
+  const db = !opts.dryRun && haveDb ? openIndexForWriting(dbPath) : null;
   let outcomes: Outcome[];
   try {
-    const remove = db?.prepare('DELETE FROM applied WHERE path = ?');
+    const applied = db && new AppliedTable(db);
     outcomes = await pool(paths, opts.jobs, async (p) => {
       const o = await revertModule(p, opts.dryRun);
-      if (o.action === 'reverted' || o.action === 'not-applied') remove?.run(o.realPath);
+      if (o.action === 'reverted' || o.action === 'not-applied') applied?.forget(o.realPath);
       return o;
     }, (p) => progress.tick(p));
   } finally {
@@ -286,7 +256,7 @@ async function revertAll(opts: ApplyRunOptions, dbPath: string, haveDb: boolean)
   progress.clear();
   const shown = outcomes.filter((o) => o.action !== 'not-applied');
   const count = (a: string) => shown.filter((o) => o.action === a).length;
-  const notes = [`ksymtree: ${paths.length} modules looked at: ${opts.dryRun ? `${count('would-revert')} would be reverted` : `${count('reverted')} reverted`}, `
+  const notes = [`${paths.length} modules looked at: ${opts.dryRun ? `${count('would-revert')} would be reverted` : `${count('reverted')} reverted`}, `
     + `${count('refused')} refused, ${count('failed')} failed${opts.dryRun ? ' (dry run: nothing written)' : ''}${haveDb && !opts.dryRun ? ` -> index ${dbPath}` : ''}`];
   return { lines: shown.map(line), notes, outcomes, incomplete: shown.some((o) => o.action === 'refused' || o.action === 'failed') };
 }
@@ -300,14 +270,12 @@ export interface VerifyOptions {
  * `ksymtree verify`: every module the index gives aliases (under TREE when given) must have been applied
  * and still hash to what apply wrote. Lines: `changed`, `missing`, `not-applied`, `unrecorded`.
  */
-export async function runVerify(opts: VerifyOptions): Promise<RunReport> {
+export async function verifyTree(opts: VerifyOptions): Promise<RunReport> {
   const dbPath = indexPathToRead(opts.db, opts.tree);
   const db = openIndexDb(dbPath);
   try {
-    const objects = db.prepare(`SELECT id, path, kind, build_id FROM objects WHERE kind = 'module' AND status != 'failed'
-      AND id IN (SELECT object_id FROM aliases) ORDER BY id`).all() as IndexedObject[];
-    const applied = new Map((db.prepare('SELECT path, new_sha256, alias_count FROM applied').all() as
-      { path: string; new_sha256: string; alias_count: number }[]).map((r) => [r.path, r]));
+    const objects = modulesWithAliases(db);
+    const applied = appliedFiles(db);
     const where = locate(objects, opts.tree);
     const lines: string[] = [];
     let ok = 0;
@@ -333,7 +301,7 @@ export async function runVerify(opts: VerifyOptions): Promise<RunReport> {
       else ok++;
     }
     const count = (s: string) => lines.filter((l) => l.startsWith(`${s}\t`)).length;
-    const notes = [`ksymtree: ${ok + lines.length} modules with aliases: ${ok} match the index, ${count('changed')} changed since apply, `
+    const notes = [`${ok + lines.length} modules with aliases: ${ok} match the index, ${count('changed')} changed since apply, `
       + `${count('missing')} missing, ${count('not-applied')} not applied, ${count('unrecorded')} applied but not recorded (index ${dbPath})`];
     return { lines, notes, outcomes: [], incomplete: lines.length > 0 };
   } finally {

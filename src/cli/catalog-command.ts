@@ -1,15 +1,7 @@
 /** `ksymtree catalog add` and `ksymtree catalog sympos`: commander wiring only (src/commands/catalog.ts does the work). */
 import { type Command, Option } from 'commander';
-import { catalogAdd, catalogAddLines, catalogSympos, catalogSymposLines } from '../commands/catalog.js';
-import { openCatalog } from '../catalog/db.js';
-import { FatalError } from '../errors.js';
-import { Output } from '../io/output.js';
-
-function print(lines: readonly string[]): void {
-  const out = new Output();
-  for (const l of lines) out.line(l);
-  out.flush();
-}
+import { runCatalogAdd, runCatalogSympos } from '../commands/catalog.js';
+import { run } from './arguments.js';
 
 export function registerCatalog(program: Command): void {
   const catalog = program.command('catalog').description('many kernel builds in one file, for livepatch checks across releases, flavours and architectures');
@@ -18,7 +10,7 @@ export function registerCatalog(program: Command): void {
     .description('merge build indexes (each made by `ksymtree index` where the build is) into a catalogue; a build added again is replaced')
     .argument('<catalog>', 'the catalogue file (created when absent)')
     .argument('<index...>', "build indexes (each build's ksymtree.db)")
-    .action((path: string, indexes: string[]) => print(catalogAddLines(path, catalogAdd(path, indexes))));
+    .action((path: string, indexes: string[]) => run((out) => runCatalogAdd(path, indexes, out)));
 
   catalog.command('sympos')
     .description('every copy of NAME in every build of the catalogue: object, sympos, alias, definition site')
@@ -26,15 +18,5 @@ export function registerCatalog(program: Command): void {
     .requiredOption('--catalog <file>', 'the catalogue file')
     .option('--object <objname>', 'only this object: a module name or "vmlinux"')
     .addOption(new Option('--format <format>', 'text, or json (fields: README, "Machine-readable output")').choices(['text', 'json']).default('text'))
-    .action((name: string, o: { catalog: string; object?: string; format: 'text' | 'json' }) => {
-      const db = openCatalog(o.catalog);
-      try {
-        const records = catalogSympos(db, name, o.object);
-        if (!records.length) throw new FatalError(`${name}: in no build of ${o.catalog}${o.object ? ` (object ${o.object})` : ''}`);
-        if (o.format === 'json') print([JSON.stringify(records, null, 1)]);
-        else print(catalogSymposLines(name, records));
-      } finally {
-        db.close();
-      }
-    });
+    .action((name: string, o: { catalog: string; object?: string; format: 'text' | 'json' }) => run((out) => runCatalogSympos(name, o, out)));
 }

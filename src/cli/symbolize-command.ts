@@ -3,14 +3,10 @@
  * frame could not be placed or has no source line (each says why), 2 on usage or fatal problems.
  */
 import { type Command, Option } from 'commander';
-import { symbolize } from '../commands/symbolize.js';
-import { openIndexDb } from '../db/db.js';
-import { DB_HELP, indexPathToRead } from '../db/location.js';
-import { Output } from '../io/output.js';
+import { runSymbolize } from '../commands/symbolize.js';
+import { DB_HELP } from '../db/location.js';
 import { defaultJobs } from '../pipeline/pool.js';
-import { positiveInt } from './arguments.js';
-
-const EXIT_INCOMPLETE = 1;
+import { positiveInt, run } from './arguments.js';
 
 export function registerSymbolize(program: Command): void {
   program.command('symbolize')
@@ -22,15 +18,6 @@ export function registerSymbolize(program: Command): void {
     .option('--debug-dir <dir>', 'debug tree for objects indexed without DWARF (paired by build-id)')
     .option('--source-root <path>', 'prefix to strip from DWARF paths (default: learned per object)')
     .addOption(new Option('-j, --jobs <n>', 'threads reading DWARF (for a few thousand frames and more)').argParser(positiveInt).default(defaultJobs(), 'the number of cores'))
-    .action(async (frames: string[], o: { db?: string; format: 'text' | 'json'; kallsyms?: string; debugDir?: string; sourceRoot?: string; jobs: number }) => {
-      const db = openIndexDb(indexPathToRead(o.db));
-      const out = new Output();
-      try {
-        const failed = await symbolize(db, frames, o, out);
-        if (failed) process.exitCode = EXIT_INCOMPLETE;
-      } finally {
-        out.flush();
-        db.close();
-      }
-    });
+    .action((frames: string[], o: { db?: string; format: 'text' | 'json'; kallsyms?: string; debugDir?: string; sourceRoot?: string; jobs: number }) =>
+      run((out) => runSymbolize(frames, o, out)));
 }

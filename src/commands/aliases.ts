@@ -1,15 +1,19 @@
-// `ksymtree aliases` (emit): every alias of the index with its sympos and site, as json, tsv, livepatch positions
-// (objname, old_name, old_sympos) or `nm -n` with alias lines (what scripts/kallsyms reads).
+// The `ksymtree aliases` command, after `index` (reads the alias rows, db/alias-rows.ts): every alias with its sympos and
+// site, as json, tsv, livepatch positions (objname, old_name, old_sympos) or `nm -n` with alias lines (for scripts/kallsyms).
 import { FatalError } from '../errors.js';
 import { type AliasRow, aliasRows, objectName, siteText } from '../db/alias-rows.js';
 import type { CollisionClass } from '../alias/collision.js';
 import { classKey, collisionClasses } from '../db/collision-rows.js';
 import type { Db } from '../db/db.js';
 import { displayAddress, selectObjects } from '../db/queries.js';
+import type { Output } from '../io/output.js';
+import { type CommandResult, finished, withIndex } from './command.js';
+import { type NmRow, nmRows } from '../db/symbols.js';
 
 export type AliasFormat = 'json' | 'tsv' | 'nm' | 'livepatch';
 
 export interface AliasesOptions {
+  readonly db?: string;
   readonly object?: string;
   readonly format: AliasFormat;
 }
@@ -54,16 +58,13 @@ function livepatch(rows: AliasRow[]): string {
   return `${out.join('\n')}\n`;
 }
 
-interface NmRow { idx: number; name: string; value: string; nm_letter: string }
-
 /**
  * `nm -n` of one object with each alias on the line after its symbol (same address and letter): what the
  * kas_alias patches fed scripts/kallsyms when linking vmlinux.
  */
 function nm(db: Db, objectId: number, elfClass: number | null, rows: AliasRow[]): string {
   const aliasOf = new Map(rows.map((r) => [r.idx, r.alias]));
-  const symbols = db.prepare(`SELECT idx, name, value, nm_letter FROM symbols WHERE object_id = ? AND nm_letter IS NOT NULL
-    ORDER BY value, name, idx`).all(objectId) as NmRow[];
+  const symbols = nmRows(db, objectId);
   const width = elfClass === 32 ? 8 : 16;
   const lines: string[] = [];
   const undefinedFirst = (s: NmRow) => 'Uwv'.includes(s.nm_letter);
@@ -76,8 +77,15 @@ function nm(db: Db, objectId: number, elfClass: number | null, rows: AliasRow[])
   return `${lines.join('\n')}\n`;
 }
 
-/** Renders the aliases of the selected objects (all, or one with --object) in one format. */
-export function renderAliases(db: Db, opts: AliasesOptions): string {
+/** `ksymtree aliases`: the aliases of the selected objects (all, or one with --object) in one format. */
+export function runAliases(opts: AliasesOptions, out: Output): Promise<CommandResult> {
+  return withIndex(opts.db, (db) => {
+    out.write(renderAliases(db, opts));
+    return finished();
+  });
+}
+
+function renderAliases(db: Db, opts: AliasesOptions): string {
   if (opts.format === 'nm') {
     const objects = selectObjects(db, opts.object ?? 'vmlinux');
     if (objects.length !== 1) throw new FatalError(`--format nm prints one object; ${opts.object ?? 'vmlinux'} matches ${objects.length}`);

@@ -1,15 +1,39 @@
 /** `ksymtree catalog add` (merge build indexes into a catalogue) and `catalog sympos` (a name's copies in every build). */
 import { statSync } from 'node:fs';
 import { type AddResult, addBuild } from '../catalog/add.js';
-import { CatalogCopies, buildLabel, catalogBuilds } from '../catalog/copies.js';
-import { openCatalogForWrite } from '../catalog/db.js';
+import { CatalogCopies, buildLabel } from '../catalog/copies.js';
+import { buildCount, catalogBuilds } from '../db/catalog-rows.js';
+import { openCatalog, openCatalogForWrite } from '../db/catalog-db.js';
 import { openIndexDb } from '../db/db.js';
 import type { Db } from '../db/db.js';
 import { siteText } from '../db/alias-rows.js';
+import { FatalError } from '../errors.js';
 import { acquireLock } from '../io/lock.js';
+import type { Output } from '../io/output.js';
+import { type CommandResult, finished } from './command.js';
+
+/** `ksymtree catalog add CATALOG INDEX...`: a line per build added or replaced, then the catalogue's size. */
+export async function runCatalogAdd(catalogPath: string, indexes: readonly string[], out: Output): Promise<CommandResult> {
+  for (const l of catalogAddLines(catalogPath, catalogAdd(catalogPath, indexes))) out.line(l);
+  return finished();
+}
+
+/** `ksymtree catalog sympos NAME`: every copy of NAME in every build of the catalogue, as text lines or json. */
+export async function runCatalogSympos(name: string, o: { catalog: string; object?: string; format: 'text' | 'json' }, out: Output): Promise<CommandResult> {
+  const db = openCatalog(o.catalog);
+  try {
+    const records = catalogSympos(db, name, o.object);
+    if (!records.length) throw new FatalError(`${name}: in no build of ${o.catalog}${o.object ? ` (object ${o.object})` : ''}`);
+    const lines = o.format === 'json' ? [JSON.stringify(records, null, 1)] : catalogSymposLines(name, records);
+    for (const l of lines) out.line(l);
+    return finished();
+  } finally {
+    db.close();
+  }
+}
 
 /** Adds each index in turn (one transaction each), holding the catalogue's lock. */
-export function catalogAdd(catalogPath: string, indexes: readonly string[]): { results: AddResult[]; builds: number } {
+function catalogAdd(catalogPath: string, indexes: readonly string[]): { results: AddResult[]; builds: number } {
   const lock = acquireLock(`${catalogPath}.lock`, catalogPath);
   try {
     const catalog = openCatalogForWrite(catalogPath);
@@ -22,7 +46,7 @@ export function catalogAdd(catalogPath: string, indexes: readonly string[]): { r
           index.close();
         }
       });
-      const builds = catalog.prepare('SELECT count(*) FROM builds').pluck().get() as number;
+      const builds = buildCount(catalog);
       return { results, builds };
     } finally {
       catalog.close();
@@ -32,7 +56,7 @@ export function catalogAdd(catalogPath: string, indexes: readonly string[]): { r
   }
 }
 
-export function catalogAddLines(catalogPath: string, r: ReturnType<typeof catalogAdd>): string[] {
+function catalogAddLines(catalogPath: string, r: ReturnType<typeof catalogAdd>): string[] {
   return [
     ...r.results.map((a) => `${a.replaced ? 'replaced' : 'added'} ${a.release ?? '?'} ${a.arch ?? '?'}${a.build_id ? ` build-id ${a.build_id}` : ''}: `
       + `${a.objects} objects, ${a.newObjsets} not already in the catalogue (${a.source})`),

@@ -5,7 +5,11 @@ import { type AliasInput, aliasesForObject, maxSymbolLength } from '../alias/nam
 import { siteRequests } from '../analyse/duplicates.js';
 import { kallsymsRules } from '../config/kernel-config.js';
 import { readConfigFile } from '../config/find-config.js';
+import { readFileSync } from 'node:fs';
 import { FatalError } from '../errors.js';
+import type { Output } from '../io/output.js';
+import { type CommandResult, finished } from './command.js';
+import { reportFailures } from './failures.js';
 import { symbolName, symbolValue } from '../scan/result.js';
 import { scanObject } from '../scan/scan-object.js';
 import { findSites } from '../sites/find-sites.js';
@@ -127,7 +131,30 @@ async function linkPassAliases(o: KallsymsAliasesOptions): Promise<{ aliases: Li
   return { aliases, failures };
 }
 
-export async function runKallsymsAliases(o: KallsymsAliasesOptions): Promise<SysmapWithAliases> {
+async function sysmapWithAliases(o: KallsymsAliasesOptions): Promise<SysmapWithAliases> {
   const { aliases, failures } = await linkPassAliases(o);
   return { ...addAliasLines(o.sysmap, aliases), failures };
+}
+
+/** A whole input file, or stdin (0), as bytes in a string. */
+function readInput(file: string | 0, option: string): string {
+  try {
+    return readFileSync(file, 'latin1');
+  } catch (e) {
+    throw new FatalError(`${file === 0 ? 'stdin' : `${option} ${file}`}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * `ksymtree kallsyms-aliases VMLINUX`: mksysmap's list (stdin, or --sysmap FILE) with the alias lines added;
+ * the aliases left out, and what could not be read, as notes.
+ */
+export async function runKallsymsAliases(vmlinux: string, o: { config?: string; sysmap?: string }, out: Output): Promise<CommandResult> {
+  const sysmap = readInput(o.sysmap ?? 0, '--sysmap');
+  const config = o.config ?? process.env.KCONFIG_CONFIG ?? '.config';
+  const r = await sysmapWithAliases({ vmlinux, sysmap, config });
+  for (const s of r.skipped) out.note(`${vmlinux}: alias ${s.alias.alias} not added: ${s.reason}`);
+  if (r.failures.length) reportFailures(out, r.failures, `\`ksymtree index ${vmlinux}\` and \`ksymtree errors\``);
+  out.write(r.text);
+  return finished();
 }

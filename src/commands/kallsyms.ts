@@ -4,9 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../db/db.js';
 import { selectObjects } from '../db/queries.js';
-import { Output } from '../io/output.js';
+import { kallsymsLines } from '../db/symbols.js';
+import type { Output } from '../io/output.js';
+import { type CommandResult, finished, withIndex } from './command.js';
 
 export interface KallsymsOptions {
+  readonly db?: string;
   readonly object?: string;
   /** /sys/module (holding <module>/sections/) or one module's sections directory. */
   readonly sections?: string;
@@ -14,8 +17,6 @@ export interface KallsymsOptions {
   readonly base?: bigint;
   readonly aliases: boolean;
 }
-
-interface Line { idx: number; name: string; value: string; ks_letter: string; section: string | null; alias: string | null }
 
 const MASK64 = (1n << 64n) - 1n;
 
@@ -42,27 +43,23 @@ function sectionBases(dir: string | undefined, module: string, single: boolean):
  * (`ADDR TYPE NAME\t[module]`). Module addresses are section-relative unless load addresses are given;
  * per-cpu symbols stay offsets into the per-cpu area, as the running kernel cannot tell us more.
  */
-export function runKallsyms(db: Db, opts: KallsymsOptions, out = new Output()): void {
+export function runKallsyms(opts: KallsymsOptions, out: Output): Promise<CommandResult> {
+  return withIndex(opts.db, (db) => {
+    writeKallsyms(db, opts, out);
+    return finished();
+  });
+}
+
+function writeKallsyms(db: Db, opts: KallsymsOptions, out: Output): void {
   const objects = selectObjects(db, opts.object);
-  const query = (order: string) => db.prepare(`SELECT s.idx, s.name, s.value, s.ks_letter, sec.name AS section, a.alias
-    FROM symbols s LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
-    LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
-    WHERE s.object_id = ? AND s.ks_letter IS NOT NULL ORDER BY ${order}`);
-  const byAddress = query('s.value, s.idx');
-  const bySymtab = query('s.idx');
-  // A vmlinux whose own table was decoded prints exactly that table, entries without a .symtab twin included.
-  const decoded = db.prepare(`SELECT e.pos AS idx, e.name, e.address AS value, e.letter AS ks_letter, NULL AS section, a.alias
-    FROM kallsyms_entries e LEFT JOIN aliases a ON a.object_id = e.object_id AND a.idx = e.symbol_idx
-    WHERE e.object_id = ? ORDER BY e.pos`);
-  const hasTable = db.prepare('SELECT 1 FROM kallsyms_entries WHERE object_id = ? LIMIT 1').pluck();
+  const lines = kallsymsLines(db);
   const base = opts.base ?? 0n;
   const unplaced = new Set<string>();
   for (const o of objects) {
     const isModule = o.kind === 'module';
     const bases = isModule ? sectionBases(opts.sections, o.module_name ?? '', objects.length === 1) : null;
     const suffix = isModule ? `\t[${o.module_name}]` : '';
-    const lines = isModule ? bySymtab : hasTable.get(o.id) ? decoded : byAddress;
-    for (const l of lines.iterate(o.id) as IterableIterator<Line>) {
+    for (const l of lines(o.id, o.kind)) {
       let address = BigInt(`0x${l.value}`) + base;
       const sectionBase = bases && l.section ? bases(l.section) : undefined;
       if (sectionBase !== undefined && l.ks_letter.toLowerCase() !== 'a') address += sectionBase;
@@ -72,7 +69,6 @@ export function runKallsyms(db: Db, opts: KallsymsOptions, out = new Output()): 
       if (opts.aliases && l.alias) out.line(`${addr} ${l.ks_letter} ${l.alias}${suffix}`);
     }
   }
-  out.flush();
   // sysfs lists only sections with bytes: symbols of empty ones keep their section-relative address.
-  for (const u of unplaced) process.stderr.write(`ksymtree: no load address for section ${u}; its symbols are printed section-relative\n`);
+  for (const u of unplaced) out.note(`no load address for section ${u}; its symbols are printed section-relative`);
 }

@@ -4,9 +4,16 @@
  * the klp_object/klp_func initializers for the copies aliases name.
  */
 import { FatalError } from '../errors.js';
+import { CatalogCopies, buildLabel } from '../catalog/copies.js';
 import { aliasRowsByAlias, objectName, siteText } from '../db/alias-rows.js';
-import type { Db } from '../db/db.js';
-import { type CopySource, type KallsymsCopy, copyText } from '../db/kallsyms-copies.js';
+import { openCatalog } from '../db/catalog-db.js';
+import { catalogBuilds } from '../db/catalog-rows.js';
+import { type Db, openIndexDb } from '../db/db.js';
+import { CopyIndex, type CopySource, type KallsymsCopy, copyText } from '../db/kallsyms-copies.js';
+import { indexPathToRead } from '../db/location.js';
+import { kernelRelease } from '../db/queries.js';
+import type { Output } from '../io/output.js';
+import { type CommandResult, finished, withIndex } from './command.js';
 import { type BindStatus, type SiteMatch, checkTarget } from '../klp/binding.js';
 import { readLivepatchModule } from '../klp/module.js';
 import type { LivepatchReference } from '../klp/reference.js';
@@ -39,12 +46,6 @@ export interface KlpCheckRecord {
   builds: { db: string; role: 'reference' | 'target'; release: string | null }[];
   errors: { offset: number; message: string }[];
   references: ReferenceResult[];
-}
-
-/** The kernel release a build's modules were made for (the first word of vermagic), when the index has a module. */
-export function releaseOf(db: Db): string | null {
-  const v = db.prepare('SELECT vermagic FROM objects WHERE vermagic IS NOT NULL ORDER BY id LIMIT 1').pluck().get() as string | undefined;
-  return v?.split(' ')[0] || null;
 }
 
 function boundRecord(c: KallsymsCopy | null): BuildResult['bound'] {
@@ -151,4 +152,54 @@ export function klpFuncsSource(records: readonly KlpFuncRecord[]): string {
   }
   out.push('\t{ }', '};');
   return `${out.join('\n')}\n`;
+}
+
+/** Opens indexes (each once) for the time of `use`, closing all of them however it ends. */
+async function withIndexes<T>(use: (open: (p: string) => Db) => Promise<T>): Promise<T> {
+  const opened = new Map<string, Db>();
+  try {
+    return await use((p) => {
+      let db = opened.get(p);
+      if (!db) opened.set(p, (db = openIndexDb(p)));
+      return db;
+    });
+  } finally {
+    for (const db of opened.values()) db.close();
+  }
+}
+
+export interface KlpCheckOptions {
+  /** Target indexes (`--db`, repeatable); none: the default index, unless a reference or catalogue is given. */
+  readonly db?: readonly string[];
+  readonly catalog?: string;
+  readonly reference?: string;
+  readonly format: 'text' | 'json';
+}
+
+/** `ksymtree klp check`: exit 1 when some reference does not bind as intended in some build, or the module could not be fully read. */
+export function runKlpCheck(module: string, o: KlpCheckOptions, out: Output): Promise<CommandResult> {
+  const targets = (o.db?.length ? o.db : o.reference || o.catalog ? [] : [undefined]).map((p) => indexPathToRead(p));
+  const reference = o.reference ? indexPathToRead(o.reference) : null;
+  return withIndexes(async (open) => {
+    const build = (path: string): Build => ({ label: path, copies: new CopyIndex(open(path)), release: kernelRelease(open(path)) });
+    const catalog = o.catalog ? openCatalog(o.catalog) : null;
+    try {
+      const reader = catalog && new CatalogCopies(catalog);
+      const catalogued = catalog ? catalogBuilds(catalog).map((b): Build => ({ label: `${o.catalog}: ${buildLabel(b)}`, copies: reader!.source(b.id), release: b.release })) : [];
+      const rec = await klpCheck(module, [...targets.map(build), ...catalogued], reference ? build(reference) : null);
+      out.write(o.format === 'json' ? `${JSON.stringify(rec, null, 1)}\n` : `${klpCheckLines(rec).join('\n')}\n`);
+      return finished(!rec.ok);
+    } finally {
+      catalog?.close();
+    }
+  });
+}
+
+/** `ksymtree klp funcs ALIAS...`: the initializers as C, or the records as json. */
+export function runKlpFuncs(aliases: readonly string[], o: { db?: string; format: 'c' | 'json' }, out: Output): Promise<CommandResult> {
+  return withIndex(o.db, (db) => {
+    const records = klpFuncs(db, aliases);
+    out.write(o.format === 'json' ? `${JSON.stringify(records, null, 1)}\n` : klpFuncsSource(records));
+    return finished();
+  });
 }

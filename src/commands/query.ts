@@ -1,26 +1,21 @@
-// `ksymtree lookup`, `where`, `stats` and `diff`: read-only questions to the index, each answered as records
-// (--format json) and as text lines.
-import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../db/alias-rows.js';
+// `ksymtree lookup`, `where`, `stats`, `diff` and `errors`: read-only questions to the index, each answered as
+// records (--format json) and as text lines.
+import { type AliasRow, aliasNames, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../db/alias-rows.js';
 import { COLLISION_CLASSES, type CollisionClass } from '../alias/collision.js';
 import { classKey, collisionClasses } from '../db/collision-rows.js';
 import type { Db } from '../db/db.js';
-import { displayAddress, indexedConfig } from '../db/queries.js';
+import { displayAddress, errorRecords, indexedConfig } from '../db/queries.js';
+import { aliasesByStage, indexCounts, sitesBySource } from '../db/stats.js';
+import { type Definition, definitionsOf } from '../db/symbols.js';
 import { describeConfig } from '../config/kernel-config.js';
-import { SHN_UNDEF, STT_FILE, STT_SECTION } from '../elf/constants.js';
+import { FatalError } from '../errors.js';
+import type { Output } from '../io/output.js';
+import { type CommandResult, type TextOrJson, finished, withIndex, writeRecords } from './command.js';
 
-interface Definition {
-  object_id: number; object: string; kind: 'vmlinux' | 'module'; module: string | null; elf_class: number | null; idx: number; name: string;
-  value: string; ks_letter: string | null; section: string | null; section_addr: string | null; alias: string | null; sympos: number | null;
-  decl_file: string | null; decl_line: number | null; unit: string | null; ftrace: number | null;
+export interface QueryOptions {
+  readonly db?: string;
+  readonly format: TextOrJson;
 }
-
-const DEFINITIONS = `SELECT s.object_id, o.path AS object, o.kind, o.module_name AS module, o.elf_class, s.idx, s.name, s.value, s.ks_letter,
-    sec.name AS section, sec.addr AS section_addr, a.alias, a.sympos, t.decl_file, t.decl_line, t.unit, s.ftrace
-  FROM symbols s JOIN objects o ON o.id = s.object_id
-  LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
-  LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
-  LEFT JOIN sites t ON t.object_id = s.object_id AND t.idx = s.idx
-  WHERE s.name = ? AND s.shndx != ${SHN_UNDEF} AND s.type NOT IN (${STT_SECTION}, ${STT_FILE}) ORDER BY o.id, s.idx`;
 
 /** One definition as `lookup --format json` prints it (README: "Machine-readable output"). */
 export interface LookupRecord {
@@ -43,15 +38,24 @@ function lookupRecord(d: Definition, classes: Map<string, CollisionClass>): Look
  * Columns: object, kallsyms letter ('-' hidden), sympos, alias (or the name), section+offset, site, path,
  * collision class, and `notrace` for a function copy without an ftrace entry.
  */
-export function lookupLine(r: LookupRecord): string {
+function lookupLine(r: LookupRecord): string {
   return [r.object, r.kallsyms ?? '-', `sympos ${r.sympos}`, r.alias ?? r.name, `${r.section ?? '?'}+${r.offset}`, siteText(r), r.path, r.class ?? '',
     ...(r.ftrace === false ? ['notrace'] : [])].join('\t');
 }
 
 /** `ksymtree lookup NAME|ALIAS`: every definition of a name across the tree, or the one symbol an alias names. */
-export function lookup(db: Db, key: string): LookupRecord[] {
+export function runLookup(key: string, opts: QueryOptions, out: Output): Promise<CommandResult> {
+  return withIndex(opts.db, (db, path) => {
+    const records = lookup(db, key);
+    if (!records.length) throw new FatalError(`${key}: no such symbol or alias in ${path}`);
+    writeRecords(out, opts.format, records, () => records.map(lookupLine));
+    return finished();
+  });
+}
+
+function lookup(db: Db, key: string): LookupRecord[] {
   const byAlias = aliasRowsByAlias(db, key);
-  const defs = byAlias.length ? byAlias.map(asDefinition) : db.prepare(DEFINITIONS).all(key) as Definition[];
+  const defs = byAlias.length ? byAlias.map(asDefinition) : definitionsOf(db, key);
   const classes = collisionClasses(db, [...new Set(defs.filter((d) => d.alias).map((d) => d.object_id))]);
   return defs.map((d) => lookupRecord(d, classes));
 }
@@ -67,33 +71,50 @@ export interface WhereRecord {
 }
 
 /** `ksymtree where NAME`: the definition sites of a name (needs sites: `index --all-sites` for unique names). */
-export function where(db: Db, name: string): WhereRecord[] {
-  return (db.prepare(DEFINITIONS).all(name) as Definition[]).map((d) => ({ object: objectName(d), path: d.object, name: d.name,
+export function runWhere(name: string, opts: QueryOptions, out: Output): Promise<CommandResult> {
+  return withIndex(opts.db, (db) => {
+    const records = where(db, name);
+    if (!records.length) throw new FatalError(`${name}: not defined in any indexed object`);
+    writeRecords(out, opts.format, records, () => records.map(whereLine));
+    return finished();
+  });
+}
+
+function where(db: Db, name: string): WhereRecord[] {
+  return definitionsOf(db, name).map((d) => ({ object: objectName(d), path: d.object, name: d.name,
     decl_file: d.decl_file, decl_line: d.decl_line, unit: d.unit, address: displayAddress(d.value, d.elf_class) }));
 }
 
 /** Columns: object, name, site (or "(no site recorded)"), unit, address. */
-export function whereLine(r: WhereRecord): string {
+function whereLine(r: WhereRecord): string {
   return [r.object, r.name, siteText(r) || '(no site recorded)', r.unit ?? '', r.address].join('\t');
 }
 
 /** `ksymtree stats`: what the index holds. */
-export function stats(db: Db): string[] {
-  const one = (sql: string) => db.prepare(sql).pluck().get() as number;
+export function runStats(opts: QueryOptions, out: Output): Promise<CommandResult> {
+  return withIndex(opts.db, (db) => {
+    const lines = stats(db);
+    // The configuration is text, not counts: its JSON comes from the index's meta rows as they are.
+    writeRecords(out, opts.format, opts.format === 'json' ? { ...statsRecord(lines), kernel_config: indexedConfig(db) } : null, () => lines);
+    return finished();
+  });
+}
+
+function stats(db: Db): string[] {
+  const c = indexCounts(db);
   const lines = [
-    `objects\t${one('SELECT count(*) FROM objects')}\t(vmlinux ${one("SELECT count(*) FROM objects WHERE kind = 'vmlinux'")}, modules ${one("SELECT count(*) FROM objects WHERE kind = 'module'")}, failed ${one("SELECT count(*) FROM objects WHERE status = 'failed'")}, partial ${one("SELECT count(*) FROM objects WHERE status = 'partial'")})`,
-    `symbols\t${one('SELECT count(*) FROM symbols')}\t(kallsyms-visible ${one('SELECT count(*) FROM symbols WHERE ks_letter IS NOT NULL')})`,
-    `duplicate names\t${one(`SELECT count(*) FROM (SELECT 1 FROM symbols s JOIN objects o ON o.id = s.object_id
-      WHERE s.sympos = 1 AND o.kallsyms_source != 'vmlinux-table' UNION ALL SELECT 1 FROM kallsyms_entries WHERE sympos = 1)`)}\t(${one('SELECT count(*) FROM kallsyms_entries WHERE sympos > 0 AND symbol_idx IS NULL')} copies without a .symtab symbol to alias)`,
-    `aliases\t${one('SELECT count(*) FROM aliases')}\t(shortened ${one('SELECT count(*) FROM aliases WHERE full_alias IS NOT NULL')})`,
+    `objects\t${c.objects}\t(vmlinux ${c.vmlinux}, modules ${c.modules}, failed ${c.failed}, partial ${c.partial})`,
+    `symbols\t${c.symbols}\t(kallsyms-visible ${c.kallsymsVisible})`,
+    `duplicate names\t${c.duplicateNames}\t(${c.copiesWithoutSymbol} copies without a .symtab symbol to alias)`,
+    `aliases\t${c.aliases}\t(shortened ${c.shortened})`,
   ];
-  const bySource = db.prepare('SELECT source, count(*) AS n FROM sites GROUP BY source ORDER BY source').all() as { source: string; n: number }[];
+  const bySource = sitesBySource(db);
   lines.push(`sites\t${bySource.reduce((n, r) => n + r.n, 0)}\t(${bySource.map((r) => `${r.source} ${r.n}`).join(', ') || 'none'})`);
-  const byStage = db.prepare('SELECT stage, count(*) AS n FROM aliases GROUP BY stage ORDER BY stage').all() as { stage: string; n: number }[];
+  const byStage = aliasesByStage(db);
   lines.push(`alias stages\t${byStage.map((r) => `${r.stage} ${r.n}`).join(', ') || 'none'}`);
   const classes = [...collisionClasses(db).values()];
   lines.push(`collision classes\t${classes.length}\t(${COLLISION_CLASSES.map((c) => `${c} ${classes.filter((x) => x === c).length}`).join(', ')})`);
-  lines.push(`errors\t${one('SELECT count(*) FROM errors')}`);
+  lines.push(`errors\t${c.errors}`);
   const config = indexedConfig(db);
   lines.push(`kernel config\t${config ? describeConfig(config) : 'not recorded'}`);
   return lines;
@@ -104,7 +125,7 @@ export function stats(db: Db): string[] {
  * `LABEL<TAB>TOTAL<TAB>(PART N, N PART, ...)` becomes `label: {total: TOTAL, part: N, ...}` (non-alphanumerics
  * of labels and parts as `_`); a line without a total (alias stages) holds only its parts.
  */
-export function statsRecord(lines: readonly string[]): Record<string, Record<string, number>> {
+function statsRecord(lines: readonly string[]): Record<string, Record<string, number>> {
   const key = (text: string) => text.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
   const out: Record<string, Record<string, number>> = {};
   for (const l of lines) {
@@ -138,12 +159,17 @@ interface DiffKey { object: string; name: string; alias: string; sympos: number 
  * `ksymtree diff OLD NEW`: per object (matched by module name, or vmlinux), aliases added (+) and removed (-),
  * and aliases whose sympos changed (~): what a livepatch author re-checks for every release.
  */
-export function diff(oldDb: Db, newDb: Db): DiffRecord[] {
+export function runDiff(oldPath: string, newPath: string, opts: Omit<QueryOptions, 'db'>, out: Output): Promise<CommandResult> {
+  return withIndex(oldPath, (oldDb) => withIndex(newPath, (newDb) => {
+    const records = diff(oldDb, newDb);
+    writeRecords(out, opts.format, records, () => records.map(diffLine));
+    return finished();
+  }));
+}
+
+function diff(oldDb: Db, newDb: Db): DiffRecord[] {
   const load = (db: Db) => {
-    const rows = db.prepare(`SELECT o.kind, o.module_name AS module, s.name, a.alias, a.sympos FROM aliases a
-      JOIN objects o ON o.id = a.object_id JOIN symbols s ON s.object_id = a.object_id AND s.idx = a.idx`).all() as
-      { kind: 'vmlinux' | 'module'; module: string | null; name: string; alias: string; sympos: number }[];
-    return new Map(rows.map((r) => {
+    return new Map(aliasNames(db).map((r) => {
       const k: DiffKey = { object: objectName(r), name: r.name, alias: r.alias, sympos: r.sympos };
       return [`${k.object}\0${k.alias}`, k] as const;
     }));
@@ -163,6 +189,15 @@ export function diff(oldDb: Db, newDb: Db): DiffRecord[] {
 }
 
 /** `OBJECT<TAB>+|-|~<TAB>ALIAS<TAB>sympos N` (`sympos OLD -> NEW` for ~). */
-export function diffLine(r: DiffRecord): string {
+function diffLine(r: DiffRecord): string {
   return `${r.object}\t${r.change}\t${r.alias}\tsympos ${r.old_sympos === null ? r.sympos : `${r.old_sympos} -> ${r.sympos}`}`;
+}
+
+/** `ksymtree errors`: the objects and paths that could not be (fully) read, each with file, offset and expectation. */
+export function runErrors(opts: QueryOptions, out: Output): Promise<CommandResult> {
+  return withIndex(opts.db, (db) => {
+    const records = errorRecords(db);
+    writeRecords(out, opts.format, records, () => records.map((e) => e.message));
+    return finished();
+  });
 }

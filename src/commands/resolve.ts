@@ -3,13 +3,19 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { indexedConfig } from '../db/queries.js';
+import { debugPathOf, indexedConfig } from '../db/queries.js';
+import { type FunctionRow, functionRows, symbolPlace, uniqueAnchor } from '../db/symbols.js';
+import { STB_LOCAL } from '../elf/constants.js';
 import { FatalError } from '../errors.js';
 import { type AliasRow, aliasRowsByAlias, objectName, offsetInSection, siteText } from '../db/alias-rows.js';
 import type { Db } from '../db/db.js';
 import { callSitesOf } from '../analyse/callers.js';
+import type { Output } from '../io/output.js';
+import { type CommandResult, type TextOrJson, finished, withIndex, writeRecords } from './command.js';
 
 export interface ResolveOptions {
+  readonly db?: string;
+  readonly format?: TextOrJson;
   /** A /proc/kallsyms copy (or the live file) of the running kernel. */
   readonly kallsyms?: string;
   /** /sys/module-style directory: <dir>/<module>/sections/<section> holds each section's load address. */
@@ -48,21 +54,6 @@ function runtimeAddress(r: AliasRow, opts: ResolveOptions): { address: bigint; h
     }
   }
   return null;
-}
-
-interface Anchor { name: string; value: string }
-
-/**
- * A symbol of the same object and section at or below the target whose name is unique in the object, so
- * that `[MOD:]ANCHOR+OFFSET` names exactly one place on any load of the module. Prefers the nearest.
- */
-function uniqueAnchor(db: Db, r: AliasRow): Anchor | null {
-  return (db.prepare(`SELECT s.name, s.value FROM symbols s
-      WHERE s.object_id = ? AND s.shndx = (SELECT shndx FROM symbols WHERE object_id = ? AND idx = ?)
-        AND s.ks_letter IS NOT NULL AND s.value <= ? AND s.type = 2
-        AND (SELECT count(*) FROM symbols u WHERE u.name = s.name AND u.ks_letter IS NOT NULL
-             AND (u.object_id = s.object_id OR ? = 'vmlinux')) = 1
-      ORDER BY s.value DESC LIMIT 1`).get(r.object_id, r.object_id, r.idx, r.value, r.kind) as Anchor | undefined) ?? null;
 }
 
 /** The kernel's MAX_EVENT_NAME_LEN (64) including the NUL. */
@@ -121,9 +112,6 @@ export interface Caller {
 /** How many levels of notrace callers are followed up to traceable ones. */
 const CALLER_DEPTH = 3;
 
-/** A function symbol of the index, as much as finding and naming its callers needs. */
-interface FunctionRow { idx: number; name: string; value: string; size: number; shndx: number; bind: number; ftrace: number | null; alias: string | null; sympos: number | null }
-
 /**
  * Direct callers of function symbols of one object (DWARF call sites confirmed by the call instruction),
  * named from the index; notrace callers are followed up the call chain until traceable ones.
@@ -133,9 +121,7 @@ class CallerFinder {
   private select;
 
   constructor(db: Db, private r: AliasRow, private debugPath: string) {
-    this.select = db.prepare(`SELECT s.idx, s.name, s.value, s.size, s.shndx, s.bind, s.ftrace, a.alias, s.sympos FROM symbols s
-        LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
-        WHERE s.object_id = ? AND s.type = 2 AND s.size > 0 AND (? OR s.shndx = ?)`);
+    this.select = functionRows(db);
   }
 
   private get module(): boolean {
@@ -145,12 +131,12 @@ class CallerFinder {
   /** Function symbols of a section (a module's; vmlinux: all of them, key 0), loaded once. */
   private inSection(section: number): FunctionRow[] {
     let list = this.functions.get(section);
-    if (!list) this.functions.set(section, (list = this.select.all(this.r.object_id, this.module ? 0 : 1, section) as FunctionRow[]));
+    if (!list) this.functions.set(section, (list = this.select(this.r.object_id, this.module ? section : null)));
     return list;
   }
 
   async callers(f: Pick<FunctionRow, 'idx' | 'name' | 'value' | 'shndx' | 'bind'>, depth: number, seen: Set<number>): Promise<Caller[]> {
-    const sites = await callSitesOf(this.debugPath, { name: f.name, section: this.module ? f.shndx : 0, value: BigInt(`0x${f.value}`), local: f.bind === 0 });
+    const sites = await callSitesOf(this.debugPath, { name: f.name, section: this.module ? f.shndx : 0, value: BigInt(`0x${f.value}`), local: f.bind === STB_LOCAL });
     const out: Caller[] = [];
     for (const site of sites) {
       const g = this.inSection(this.module ? site.section : 0)
@@ -166,11 +152,11 @@ class CallerFinder {
 
 /** The callers of a refused copy, or why they cannot be found. */
 async function callersOf(db: Db, r: AliasRow): Promise<{ callers: Caller[] | null; error: string | null }> {
-  const o = db.prepare('SELECT debug_path FROM objects WHERE id = ?').get(r.object_id) as { debug_path: string | null };
-  if (!o.debug_path) return { callers: null, error: `${r.object}: no DWARF in the index (index with --debug-dir) to find callers in` };
-  const sym = db.prepare('SELECT shndx, bind FROM symbols WHERE object_id = ? AND idx = ?').get(r.object_id, r.idx) as { shndx: number; bind: number };
+  const debugPath = debugPathOf(db, r.object_id);
+  if (!debugPath) return { callers: null, error: `${r.object}: no DWARF in the index (index with --debug-dir) to find callers in` };
+  const sym = symbolPlace(db, r.object_id, r.idx);
   try {
-    return { callers: await new CallerFinder(db, r, o.debug_path).callers({ ...r, ...sym }, 1, new Set([r.idx])), error: null };
+    return { callers: await new CallerFinder(db, r, debugPath).callers({ ...r, ...sym }, 1, new Set([r.idx])), error: null };
   } catch (e) {
     return { callers: null, error: (e as Error).message };
   }
@@ -188,9 +174,18 @@ function probeRefused(r: AliasRow, notraceAllowed: boolean): string | null {
     + 'probe its callers, or use its livepatch position';
 }
 
+/** `ksymtree resolve ALIAS` as a command: its records as text lines or json. */
+export function runResolve(alias: string, opts: ResolveOptions, out: Output): Promise<CommandResult> {
+  return withIndex(opts.db, async (db) => {
+    const records = await resolve(db, alias, opts);
+    writeRecords(out, opts.format ?? 'text', records, () => resolveLines(records));
+    return finished();
+  });
+}
+
 /**
- * `ksymtree resolve ALIAS`: where that copy is, and trace lines that reach exactly it on a running kernel;
- * for a copy kprobes cannot reach, its callers.
+ * Where the copy an alias names is, and trace lines that reach exactly it on a running kernel; for a copy
+ * kprobes cannot reach, its callers.
  */
 export async function resolve(db: Db, alias: string, opts: ResolveOptions): Promise<ResolveRecord[]> {
   const rows = aliasRowsByAlias(db, alias);
@@ -204,7 +199,8 @@ export async function resolve(db: Db, alias: string, opts: ResolveOptions): Prom
     const ev = eventName(r);
     // Each form gets its own event name: pasting both then makes two events, not one firing twice.
     const evAddress = eventName(r, '_addr');
-    const found = uniqueAnchor(db, r);
+    // A unique function at or below the copy in its section: `[MOD:]ANCHOR+OFFSET` names exactly it on any load.
+    const found = uniqueAnchor(db, r.object_id, r.idx, r.value, r.kind);
     const prefix = r.kind === 'module' ? `${obj}:` : '';
     const anchor = refused || !found ? null : ((delta) => ({ name: found.name, offset: delta, kprobe_event: `p:ksymtree/${ev} ${prefix}${found.name}+${delta}` }))(
       `0x${(BigInt(`0x${r.value}`) - BigInt(`0x${found.value}`)).toString(16)}`);
@@ -247,7 +243,7 @@ function callerLines(r: ResolveRecord): string[] {
 }
 
 /** The text view of `resolve`: a summary line, then livepatch, kprobe, perf and bpftrace lines. */
-export function resolveLines(records: readonly ResolveRecord[]): string[] {
+function resolveLines(records: readonly ResolveRecord[]): string[] {
   const out: string[] = [];
   for (const r of records) {
     const site = siteText(r);

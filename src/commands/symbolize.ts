@@ -8,8 +8,10 @@ import { type Copy, CopyFinder, type Placement } from '../symbolize/copies.js';
 import { type InputFrame, framesOfArguments, framesOfLine } from '../symbolize/frames.js';
 import { KallsymsFile } from '../symbolize/kallsyms-file.js';
 import { type Frame, ObjectLines } from '../symbolize/object-lines.js';
+import { type CommandResult, finished, withIndex } from './command.js';
 
 export interface SymbolizeOptions {
+  readonly db?: string;
   readonly format: 'text' | 'json';
   /** A copy of /proc/kallsyms: runtime addresses (KASLR, module loads) → symbols. */
   readonly kallsyms?: string;
@@ -147,4 +149,9 @@ export async function symbolize(db: Db, args: readonly string[], opts: Symbolize
     for (const p of parts) for (const l of p.more) out.line(l);
   });
   return failed;
+}
+
+/** `ksymtree symbolize` as a command: exit 1 when some frame could not be placed or has no source line (each says why). */
+export function runSymbolize(args: readonly string[], opts: SymbolizeOptions, out: Output): Promise<CommandResult> {
+  return withIndex(opts.db, async (db) => finished((await symbolize(db, args, opts, out)) > 0));
 }

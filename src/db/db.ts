@@ -24,10 +24,15 @@ export function schemaPart(part: 'tables' | 'indexes'): string {
   return part === 'tables' ? tables : indexes;
 }
 
-export function schemaVersion(): number {
-  const m = /PRAGMA\s+user_version\s*=\s*(\d+)/i.exec(schemaSql());
-  if (!m) throw new Error(`${SCHEMA_PATH} sets no user_version`);
+/** The schema version a schema file (read from `path`) sets with `PRAGMA user_version`. */
+export function userVersion(sql: string, path: string): number {
+  const m = /PRAGMA\s+user_version\s*=\s*(\d+)/i.exec(sql);
+  if (!m) throw new Error(`${path} sets no user_version`);
   return Number(m[1]);
+}
+
+export function schemaVersion(): number {
+  return userVersion(schemaSql(), SCHEMA_PATH);
 }
 
 /** A fresh index being built. Durability does not matter until the final rename, so journaling is off. */

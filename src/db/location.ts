@@ -10,9 +10,14 @@ import { installedTree, runningKernelInputs } from '../tree/running-kernel.js';
 
 export const DB_ENV = 'KSYMTREE_DB';
 
-/** The `--db` help of every command that reads an index. */
-export const DB_HELP = `index file (default: $${DB_ENV}, else <running kernel's tree>/ksymtree.db, else ./ksymtree.db)`;
 const DB_NAME = 'ksymtree.db';
+
+/** The `--db` help of every command that reads an index. */
+export const DB_HELP = `index file (default: $${DB_ENV}, else <running kernel's tree>/${DB_NAME}, else ./${DB_NAME})`;
+/** The `--db` help of `index`, which writes one. */
+export const WRITE_DB_HELP = `index to write (default: $${DB_ENV}, else <tree>/${DB_NAME} when writable, else ./${DB_NAME})`;
+/** The `--db` help of `apply` and `verify`, which read the index of their TREE. */
+export const TREE_DB_HELP = `index (default: $${DB_ENV}, else <tree>/${DB_NAME} when it exists, else ./${DB_NAME})`;
 
 function explicitPath(db: string | undefined): string | null {
   if (db) return resolve(db);

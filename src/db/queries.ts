@@ -1,5 +1,5 @@
-// Small read queries the commands share: objects chosen by --object, the index's kernel config, its error
-// rows; and addresses printed 8 or 16 hex digits wide by ELF class.
+// Small read queries the commands share: objects chosen by --object, the kernel release, the index's kernel
+// config, its error rows; and addresses printed 8 or 16 hex digits wide by ELF class.
 import { FatalError } from '../errors.js';
 import type { Db } from './db.js';
 import { type KernelConfig, configFromMeta } from '../config/kernel-config.js';
@@ -23,6 +23,17 @@ export function selectObjects(db: Db, selector?: string): ObjectRow[] {
     || o.path.endsWith(`/${selector}`));
   if (!found.length) throw new FatalError(`no object named ${selector} in the index (give a module name, "vmlinux" or an indexed path)`);
   return found;
+}
+
+/** The kernel release the modules were made for: the first word of the first vermagic ("6.1.0-50-cloud-amd64 SMP ..."). */
+export function kernelRelease(db: Db): string | null {
+  const v = db.prepare('SELECT vermagic FROM objects WHERE vermagic IS NOT NULL ORDER BY id LIMIT 1').pluck().get() as string | undefined;
+  return v?.split(' ')[0] || null;
+}
+
+/** The debug file the index paired with an object (itself when it carries DWARF); null when none. */
+export function debugPathOf(db: Db, objectId: number): string | null {
+  return (db.prepare('SELECT debug_path FROM objects WHERE id = ?').get(objectId) as { debug_path: string | null }).debug_path;
 }
 
 /** The address as the tools print it: 8 hex digits for ELF32 objects, 16 for ELF64. */

@@ -2,17 +2,11 @@
 // size matches `/0xSIZE`, or — when copies share a size — the one its runtime address names.
 import { partitionPoint } from '../partition-point.js';
 import type { Db } from '../db/db.js';
+import { type IndexedObject, type SymbolizeSymbol as SymbolRow, SymbolizeRows } from '../db/symbolize-rows.js';
 import type { InputFrame } from './frames.js';
 import type { KallsymsFile } from './kallsyms-file.js';
 
-export interface IndexedObject {
-  readonly id: number;
-  readonly path: string;
-  readonly kind: 'vmlinux' | 'module';
-  readonly module: string | null;
-  readonly debugPath: string | null;
-  readonly buildId: string | null;
-}
+export type { IndexedObject };
 
 /** One symbol the frame may have run in. */
 export interface Copy {
@@ -35,10 +29,6 @@ export interface Placement {
   readonly how: string;
 }
 
-const OBJECT_COLUMNS = 'id, path, kind, module_name AS module, debug_path AS debugPath, build_id AS buildId';
-
-interface SymbolRow { idx: number; name: string; value: string; size: number; section: string | null; sympos: number | null; alias: string | null }
-
 function toCopy(object: IndexedObject, r: SymbolRow): Copy {
   return { object, idx: r.idx, name: r.name, value: BigInt(`0x${r.value}`), size: r.size, section: r.section, sympos: r.sympos ?? 0, alias: r.alias };
 }
@@ -55,31 +45,17 @@ export class CopyFinder {
   /** Sorted kallsyms addresses per object (vmlinux) or section (a module), as the index's 16-digit hex. */
   private gaps = new Map<string, string[]>();
   private functions: { values: bigint[]; rows: SymbolRow[] } | null = null;
-  private byName;
-  private byNames;
   private named = new Map<string, Copy[]>();
-  private kallsymsAddresses;
+  private rows: SymbolizeRows;
 
-  constructor(private db: Db, private kallsyms: KallsymsFile | null) {
-    this.byName = db.prepare(`SELECT s.idx, s.name, s.value, s.size, sec.name AS section, s.sympos, a.alias
-      FROM symbols s LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
-      LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
-      WHERE s.name = ? AND s.object_id = ? AND s.ks_letter IS NOT NULL ORDER BY coalesce(s.sympos, 0), s.idx`);
-    this.byNames = db.prepare(`SELECT s.idx, s.name, s.value, s.size, sec.name AS section, s.sympos, a.alias
-      FROM symbols s LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
-      LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
-      WHERE s.name IN (SELECT value FROM json_each(?)) AND s.object_id = ? AND s.ks_letter IS NOT NULL
-      ORDER BY coalesce(s.sympos, 0), s.idx`);
-    this.kallsymsAddresses = db.prepare('SELECT address FROM kallsyms_entries WHERE object_id = ?');
+  constructor(db: Db, private kallsyms: KallsymsFile | null) {
+    this.rows = new SymbolizeRows(db);
   }
 
   object(module: string | null): IndexedObject | null {
     const key = module ?? '';
     if (!this.objects.has(key)) {
-      const row = module === null
-        ? this.db.prepare(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE kind = 'vmlinux' AND status != 'failed' ORDER BY id LIMIT 1`).get()
-        : this.db.prepare(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE kind = 'module' AND module_name = ? AND status != 'failed' ORDER BY id LIMIT 1`).get(module);
-      this.objects.set(key, (row as IndexedObject | undefined) ?? null);
+      this.objects.set(key, this.rows.object(module));
     }
     return this.objects.get(key)!;
   }
@@ -88,7 +64,7 @@ export class CopyFinder {
     const key = `${o.id}\0${name}`;
     let list = this.named.get(key);
     if (!list) {
-      list = (this.byName.all(name, o.id) as SymbolRow[]).map((r) => toCopy(o, r));
+      list = this.rows.named(o.id, name).map((r) => toCopy(o, r));
       this.named.set(key, list);
     }
     return list;
@@ -101,7 +77,7 @@ export class CopyFinder {
     for (const [module, names] of byModule) {
       const o = this.object(module);
       if (!o) continue;
-      const rows = this.byNames.all(JSON.stringify([...names]), o.id) as SymbolRow[];
+      const rows = this.rows.namedAny(o.id, [...names]);
       for (const name of names) this.named.set(`${o.id}\0${name}`, []);
       for (const r of rows) this.named.get(`${o.id}\0${r.name}`)!.push(toCopy(o, r));
     }
@@ -117,10 +93,8 @@ export class CopyFinder {
     let list = this.gaps.get(key);
     if (!list) {
       list = c.object.kind === 'vmlinux'
-        ? ascending(this.kallsymsAddresses.pluck().all(c.object.id) as string[])
-        : (this.db.prepare(`SELECT s.value FROM symbols s JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
-            WHERE s.object_id = ? AND sec.name = ? AND s.ks_letter IS NOT NULL
-            UNION SELECT printf('%016x', size) FROM sections WHERE object_id = ? AND name = ? ORDER BY 1`).pluck().all(c.object.id, c.section, c.object.id, c.section) as string[]);
+        ? ascending(this.rows.tableAddresses(c.object.id))
+        : this.rows.sectionBounds(c.object.id, c.section);
       this.gaps.set(key, list);
     }
     // Fixed-width hex compares as the addresses do.
@@ -178,10 +152,7 @@ export class CopyFinder {
     const o = this.object(null);
     if (!o) return { error: 'the index holds no vmlinux; give --kallsyms for module addresses' };
     if (!this.functions) {
-      const rows = this.db.prepare(`SELECT s.idx, s.name, s.value, s.size, sec.name AS section, s.sympos, a.alias
-        FROM symbols s LEFT JOIN sections sec ON sec.object_id = s.object_id AND sec.idx = s.shndx
-        LEFT JOIN aliases a ON a.object_id = s.object_id AND a.idx = s.idx
-        WHERE s.object_id = ? AND s.ks_letter IN ('t', 'T', 'w', 'W') AND s.size > 0 ORDER BY s.value, s.idx`).all(o.id) as SymbolRow[];
+      const rows = this.rows.functionsByAddress(o.id);
       this.functions = { values: rows.map((r) => BigInt(`0x${r.value}`)), rows };
     }
     const { values, rows } = this.functions;

@@ -2,14 +2,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FatalError } from '../errors.js';
-import type { Db } from '../db/db.js';
+import { type Db, userVersion } from './db.js';
 import { openDatabase } from '../io/sqlite.js';
 
 const CATALOG_SQL = fileURLToPath(new URL('../../../catalog.sql', import.meta.url));
-
-function wantVersion(sql: string): number {
-  return Number(/PRAGMA\s+user_version\s*=\s*(\d+)/i.exec(sql)![1]);
-}
 
 function checkVersion(db: Db, path: string, want: number): void {
   let found: number;
@@ -32,7 +28,7 @@ export function openCatalogForWrite(path: string): Db {
   const db = openDatabase(path);
   db.pragma('synchronous = FULL');
   if (fresh) db.exec(sql);
-  else checkVersion(db, path, wantVersion(sql));
+  else checkVersion(db, path, userVersion(sql, CATALOG_SQL));
   return db;
 }
 
@@ -43,6 +39,6 @@ export function openCatalog(path: string): Db {
   } catch (e) {
     throw new FatalError(`cannot open catalogue ${path}: ${(e as Error).message} (make one with \`ksymtree catalog add\`)`);
   }
-  checkVersion(db, path, wantVersion(readFileSync(CATALOG_SQL, 'utf8')));
+  checkVersion(db, path, userVersion(readFileSync(CATALOG_SQL, 'utf8'), CATALOG_SQL));
   return db;
 }
