@@ -8,11 +8,12 @@ import type { IndexTask, IndexedObject } from '../src/scan/result.js';
 /** One object of an index run: its rows go to this thread's shard, its facts back to the main thread. */
 export default async function scan(task: IndexTask): Promise<IndexedObject> {
   const { elf, ...object } = await scanObject(task.path, task.rules);
-  if (!elf) return { ...object, elf: null, siteRequests: [], siteEntries: null };
-  Shard.in(task.shardDir).addScanned(task.objectId, elf);
+  if (!elf) return { ...object, elf: null, shard: null, siteRequests: [], siteEntries: null };
+  const shard = Shard.in(task.shardDir);
+  shard.addScanned(task.objectId, elf);
   const { sections, symbols, kallsyms, ...facts } = elf;
   const requests = siteRequests(symbols, task.allSites);
-  return { ...object, elf: { ...facts, symbolCount: symbols.count }, siteRequests: requests, siteEntries: elf.hasSymtab ? null : entriesOf(symbols, requests) };
+  return { ...object, elf: { ...facts, symbolCount: symbols.count }, shard: shard.file, siteRequests: requests, siteEntries: elf.hasSymtab ? null : entriesOf(symbols, requests) };
 }
 
 export function buildId(path: string): Promise<string | null> {

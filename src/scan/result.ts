@@ -26,6 +26,8 @@ export interface IndexTask extends ScanTask {
  */
 export interface IndexedObject extends Omit<ScannedObject, 'elf'> {
   readonly elf: (Omit<ScannedElf, 'sections' | 'symbols' | 'kallsyms'> & { readonly symbolCount: number }) | null;
+  /** The shard file holding the object's rows; null when the object could not be read. */
+  readonly shard: string | null;
   readonly siteRequests: readonly number[];
   /** For a vmlinux without .symtab (a vmlinuz): the kallsyms name and address of each site request. */
   readonly siteEntries: readonly { name: string; address: string }[] | null;

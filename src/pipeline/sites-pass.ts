@@ -2,7 +2,7 @@
 // soon as its DWARF file is known, and collects their counts and errors.
 import { Progress } from '../io/progress.js';
 import type { IndexWriter } from '../db/writer.js';
-import type { WorkerPool } from '../scan/pool.js';
+import type { WorkerPool } from './pool.js';
 import type { SitesDone, SitesTask } from '../sites/types.js';
 
 export interface SitesPassOptions {
@@ -33,6 +33,7 @@ export class SitesPass {
       sourceRoot: this.options.sourceRoot, all: this.options.all, entries,
     };
     this.running.push(this.pool.sites(task).then((r: SitesDone) => {
+      this.writer.addSites(objectId, r.shard);
       for (const e of r.errors) this.writer.addError(objectId, dwarfPath, e);
       this.sites += r.sites;
       this.finished++;
