@@ -21,6 +21,11 @@ export interface Frame {
 const WORKER = new URL('../../workers/symbolize.js', import.meta.url).href;
 /** An object with this many places is shared out between the threads (vmlinux); a smaller one is not. */
 const SHARED_PLACES = 1000;
+/**
+ * Shares per thread of a shared object: threads take them as they finish other tasks, so that the objects'
+ * tasks even out (with one share per thread, the thread that also got the modules used ~50% more CPU than the other).
+ */
+const SHARES_PER_THREAD = 4;
 /** Below this many frames in all, threads cost more to start than they save. */
 const THREADED_FRAMES = 2000;
 
@@ -108,7 +113,7 @@ export class ObjectLines {
     const path = await this.debugPath(object);
     if (!path) return places.map(() => `${object.path}: no DWARF (index it with --debug-dir, or give --debug-dir)`);
     // A large object is shared out by units between the threads; a small one is one thread's task.
-    const count = places.length >= SHARED_PLACES ? this.threads : 1;
+    const count = places.length >= SHARED_PLACES && this.threads > 1 ? this.threads * SHARES_PER_THREAD : 1;
     const out: (SourceFrame[] | string)[] = new Array(places.length);
     const tasks = Array.from({ length: count }, (_, index) => reader.frames({ path, places, ...(count > 1 ? { share: { index, count } } : {}) })
       .then((found) => found.forEach((f, i) => { if (f !== null) out[i] = f; })));
