@@ -39,12 +39,13 @@ export class ShardMerge {
   /** Object `id` is scanned and its rows (if any) are committed in `shard`; copies every object now ready. */
   objectScanned(id: number, shard: string | null): void {
     this.scanned.set(id, shard);
+    const ready: { id: number; file: string }[] = [];
     for (; this.scanned.has(this.next); this.next++) {
       const file = this.scanned.get(this.next)!;
       this.scanned.delete(this.next);
-      if (!file) continue;
-      this.copy(this.next, this.shard(file).pass1);
+      if (file) ready.push({ id: this.next, file });
     }
+    this.copy(ready, (a) => a.pass1);
   }
 
   /** The sites of object `id` are committed in `shard`. */
@@ -55,21 +56,29 @@ export class ShardMerge {
   /** Copies the sites and detaches the shards; every object must have been reported scanned. */
   finish(): void {
     if (this.scanned.size) throw new Error(`objects ${[...this.scanned.keys()].join(', ')} scanned but never copied (object ${this.next} missing)`);
-    for (const id of [...this.siteShards.keys()].sort((a, b) => a - b)) this.copy(id, [this.shard(this.siteShards.get(id)!).sites]);
+    const sites = [...this.siteShards].sort((a, b) => a[0] - b[0]).map(([id, file]) => ({ id, file }));
+    this.copy(sites, (a) => [a.sites]);
     for (const file of [...this.attached.keys()]) this.detach(file);
     this.db.pragma('foreign_keys = ON');
   }
 
   /**
-   * One object's rows, in a transaction of its own: the file's change counter then counts objects copied,
-   * whatever arrived together, and a shard's read snapshot lasts only as long as the transaction that
-   * reads it, so the next copy sees what the workers committed since. (SQLite refuses ATTACH and DETACH
-   * inside a transaction: shards are attached before.)
+   * Objects' rows in id order, in one transaction per run of at most ATTACH_AT_ONCE shards (SQLite refuses
+   * ATTACH and DETACH inside a transaction, so the shards are attached first). A shard's read snapshot lasts
+   * as long as the transaction that reads it: the next copy sees what the workers committed since. How many
+   * transactions there were shows only in the file header's change counter, which `normalizeHeader` fixes.
    */
-  private copy(id: number, statements: readonly Statement[]): void {
-    this.db.exec('BEGIN');
-    for (const s of statements) s.run(id);
-    this.db.exec('COMMIT');
+  private copy(objects: readonly { id: number; file: string }[], statements: (a: Attached) => readonly Statement[]): void {
+    for (let start = 0; start < objects.length;) {
+      const files = new Set<string>();
+      let end = start;
+      while (end < objects.length && (files.has(objects[end].file) || files.size < ATTACH_AT_ONCE)) files.add(objects[end++].file);
+      for (const f of files) this.shard(f);
+      this.db.exec('BEGIN');
+      for (let k = start; k < end; k++) for (const s of statements(this.shard(objects[k].file))) s.run(objects[k].id);
+      this.db.exec('COMMIT');
+      start = end;
+    }
   }
 
   /** The shard `file`, attached (the least recently used one detached when ATTACH_AT_ONCE are). */

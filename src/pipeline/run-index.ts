@@ -5,7 +5,7 @@ import { basename, resolve } from 'node:path';
 import { FatalError, environmentProblem } from '../errors.js';
 import { commitTemp, removeStaleTemps, tempPathFor } from '../io/atomic.js';
 import { Progress } from '../io/progress.js';
-import { createIndexDb, type Db } from '../db/db.js';
+import { createIndexDb, type Db, normalizeHeader } from '../db/db.js';
 import { firstErrorPerFile } from '../db/queries.js';
 import { type DebugLink, IndexWriter } from '../db/writer.js';
 import { type AliasSummary, kernelRelease, writeAliases } from '../analyse/aliases.js';
@@ -14,7 +14,7 @@ import { SitesPass } from './sites-pass.js';
 import { maxSymbolLength } from '../alias/naming.js';
 import { WorkerPool } from './pool.js';
 import type { IndexTask, IndexedObject } from '../scan/result.js';
-import { pairDebugCopies } from '../tree/debug-pairing.js';
+import { pairDebugCopies, pairingKey } from '../tree/debug-pairing.js';
 import type { FoundObject, WalkProblem } from '../tree/walk.js';
 import { TOOL_VERSION } from '../version.js';
 import { ASSUMED_CONFIG, type KallsymsRules, type KernelConfig, configMeta, kallsymsRules } from '../config/kernel-config.js';
@@ -133,11 +133,15 @@ export async function buildIndex(opts: IndexPlan): Promise<IndexSummary> {
   let sitesPass: SitesPass | null = null;
   try {
     const writer = new IndexWriter(db);
-    const task = (i: number, rules: KallsymsRules | null): IndexTask => ({ path: objects[i].path, rules, objectId: i + 1, shardDir, allSites: opts.allSites });
+    const siteOptions = opts.aliases || opts.allSites ? { all: opts.allSites, sourceRoot: opts.sourceRoot } : null;
+    const debugCopies = new Map(debugFiles.map((f) => [pairingKey(f.relPath), f.path]));
+    const task = (i: number, rules: KallsymsRules | null): IndexTask => ({
+      path: objects[i].path, rules, objectId: i + 1, shardDir, allSites: opts.allSites, sites: siteOptions,
+      debugTree: debugDir !== null, debugCopy: debugCopies.get(pairingKey(objects[i].relPath)) ?? null,
+    });
     const progress = new Progress(objects.length, 'index', opts.quiet);
     const pairing: { relPath: string; buildId: string | null }[] = new Array(objects.length);
-    sitesPass = opts.aliases || opts.allSites
-      ? new SitesPass(pool, writer, shardDir, { all: opts.allSites, sourceRoot: opts.sourceRoot, quiet: opts.quiet }) : null;
+    sitesPass = siteOptions ? new SitesPass(pool, writer, shardDir, { ...siteOptions, quiet: opts.quiet }) : null;
     const debuginfod = sitesPass && opts.debuginfod ? new DebuginfodClient(opts.debuginfod) : null;
     if (debuginfod) progress.note = () => debuginfod.status();
     const fetches: Promise<void>[] = [];
@@ -174,7 +178,8 @@ export async function buildIndex(opts: IndexPlan): Promise<IndexSummary> {
       writer.addObject(i + 1, scanned, self);
       pairing[i] = { relPath: objects[i].relPath, buildId: scanned.elf?.buildId ?? null };
       const indexes = sitesPass ? scanned.siteRequests : [];
-      if (indexes.length) {
+      if (scanned.sitesFound) sitesPass!.found(i + 1, scanned.sitesFound.dwarfPath, scanned.sitesFound);
+      else if (indexes.length) {
         const elf = scanned.elf!;
         const w = { path: scanned.path, buildId: elf.buildId, ownDwarf: elf.hasDwarf, indexes, entries: scanned.siteEntries };
         if (debugDir) waiting[i] = w;
@@ -241,6 +246,7 @@ export async function buildIndex(opts: IndexPlan): Promise<IndexSummary> {
     });
     const failures = writer.errorCount ? firstErrorPerFile(db) : [];
     db.close();
+    normalizeHeader(tmp);
     commitTemp(tmp, dbPath);
     endPhase('commit');
     return {

@@ -33,14 +33,19 @@ export class SitesPass {
       sourceRoot: this.options.sourceRoot, all: this.options.all, entries,
     };
     this.running.push(this.pool.sites(task).then((r: SitesDone) => {
-      this.writer.addSites(objectId, r.shard);
-      for (const e of r.errors) this.writer.addError(objectId, dwarfPath, e);
-      this.sites += r.sites;
+      this.found(objectId, dwarfPath, r);
       this.finished++;
       this.progress?.tick(objectPath);
     }).catch((e: unknown) => {
       this.failure ??= e;
     }));
+  }
+
+  /** Sites of object `objectId` found in `dwarfPath`, by a site task or in the visit that scanned the object. */
+  found(objectId: number, dwarfPath: string, r: SitesDone): void {
+    this.writer.addSites(objectId, r.shard);
+    for (const e of r.errors) this.writer.addError(objectId, dwarfPath, e);
+    this.sites += r.sites;
   }
 
   /** Waits for the tasks still running, whatever their outcome (before the pool is closed after a failure). */
