@@ -37,12 +37,24 @@ interface Resolved {
   readonly answers: CopyAnswer[];
 }
 
+/** The module (null: vmlinux) most symbolic frames name; undefined when none names one. */
+function busiestObject(frames: readonly InputFrame[]): string | null | undefined {
+  const counts = new Map<string | null, number>();
+  for (const f of frames) if (f.name !== null) counts.set(f.module, (counts.get(f.module) ?? 0) + 1);
+  let best: string | null | undefined;
+  for (const [module, n] of counts) if (best === undefined || n > counts.get(best)!) best = module;
+  return best;
+}
+
 /** Resolves every frame: copies from the index, then each object's DWARF once for all its addresses. */
 async function resolveFrames(db: Db, frames: { frame: InputFrame; at: number }[], opts: SymbolizeOptions): Promise<Resolved[]> {
   // Made first: its threads (for many frames) start while the index is queried.
   const lines = new ObjectLines(opts.debugDir ?? null, opts.sourceRoot, opts.jobs ?? defaultJobs(), frames.length);
   try {
     const finder = new CopyFinder(db, opts.kallsyms ? new KallsymsFile(opts.kallsyms) : null);
+    const busiest = busiestObject(frames.map((f) => f.frame));
+    const warm = busiest === undefined ? null : finder.object(busiest);
+    if (warm) lines.warm(warm);
     finder.prefetch(frames.map((f) => f.frame));
     const placements = frames.map(({ frame }) => finder.place(frame));
     const byObject = new Map<number, { copy: Copy; offset: bigint; slot: [number, number] }[]>();

@@ -98,11 +98,17 @@ export function originName(dwarf: Dwarf, unitOff: number, dieOff: number): strin
  */
 export function subroutineName(dwarf: Dwarf, unitOff: number, dieOff: number): string | null {
   let linkage: string | null = null;
+  // The first DW_AT_name along the same chain, as originName() finds it: one walk serves both.
+  let name: string | null = null;
   followOrigins(dwarf, unitOff, dieOff, (c) => {
     let k = c.find(C.DW_AT_linkage_name);
     if (k < 0) k = c.find(C.DW_AT_MIPS_linkage_name);
     if (k >= 0) linkage = c.string(k);
+    if (name === null) {
+      const n = c.find(C.DW_AT_name);
+      if (n >= 0) name = c.string(n);
+    }
     return linkage !== null;
   });
-  return linkage ?? originName(dwarf, unitOff, dieOff);
+  return linkage ?? name;
 }

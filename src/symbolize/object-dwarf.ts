@@ -32,11 +32,13 @@ export type DwarfAnswer = (SourceFrame[] | string | null)[];
 const ignore = () => {};
 
 /**
- * The targets of one share: the units covering any target, in section order, dealt out in turn; targets no
- * unit covers belong to share 0. Every thread computes the same deal from the same targets.
+ * The targets of one share: the units `.debug_aranges` places any target in, in section order, dealt out in
+ * turn; targets it does not place belong to share 0, whose thread alone then ranges the units it leaves out
+ * (reading every unit's header). Every thread computes the same deal from the same targets.
  */
 function shareOf(units: UnitAddressIndex, targets: readonly Address[], share: { index: number; count: number }): number[] {
-  const unitOf = targets.map((t) => units.unitsAt(t.section, t.value)[0] ?? -1);
+  const { aranges } = units;
+  const unitOf = targets.map((t) => (aranges ? aranges.lookup(t.section, t.value) : units.unitsAt(t.section, t.value))[0] ?? -1);
   const dealt = new Map([...new Set(unitOf)].sort((a, b) => a - b).map((u, k) => [u, u < 0 ? 0 : k % share.count]));
   return unitOf.flatMap((u, i) => (dealt.get(u) === share.index ? [i] : []));
 }

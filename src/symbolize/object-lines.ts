@@ -21,6 +21,11 @@ export interface Frame {
 const WORKER = new URL('../../workers/symbolize.js', import.meta.url).href;
 /** An object with this many places is shared out between the threads (vmlinux); a smaller one is not. */
 const SHARED_PLACES = 1000;
+/**
+ * Shares per thread of a shared object: threads take them as they finish other tasks, so that the objects'
+ * tasks even out (with one share per thread, the thread that also got the modules used ~50% more CPU than the other).
+ */
+const SHARES_PER_THREAD = 4;
 /** Below this many frames in all, threads cost more to start than they save. */
 const THREADED_FRAMES = 2000;
 
@@ -45,6 +50,7 @@ export class ObjectLines {
   private debugDirFiles: FoundObject[] | null = null;
   private reader: Reader | null = null;
   private threads = 1;
+  private warming: Promise<unknown> = Promise.resolve();
 
   /** `jobs` threads read DWARF when the run has `frames` enough; else this thread does. */
   constructor(private debugDir: string | null, private sourceRoot: string | undefined, jobs: number, frames: number) {
@@ -65,22 +71,29 @@ export class ObjectLines {
   }
 
   /**
+   * With threads, has each of them open `object`'s debug copy (ELF tables, .debug_aranges) now, while this
+   * thread is still querying the index: the object most frames are in, whose places every thread shares.
+   */
+  warm(object: IndexedObject): void {
+    const reader = this.reader;
+    if (!reader) return;
+    this.warming = this.debugPath(object).then((path) => (path ? Promise.all(
+      Array.from({ length: this.threads }, () => reader.frames({ path, places: [] }))) : null)).catch(() => {});
+  }
+
+  /**
    * Source frames (innermost first) of the places of each object; a string says why a place has none.
    * All objects' tasks run at once.
    */
   async frames(objects: readonly { object: IndexedObject; places: readonly Place[] }[]): Promise<(Frame[] | string)[][]> {
     this.reader ??= inThread();
     const reader = this.reader;
-    const answers = await Promise.all(objects.map(async ({ object, places }) => {
-      const path = await this.debugPath(object);
-      if (!path) return places.map(() => `${object.path}: no DWARF (index it with --debug-dir, or give --debug-dir)`);
-      // A large object is shared out by units between the threads; a small one is one thread's task.
-      const count = places.length >= SHARED_PLACES ? this.threads : 1;
-      const out: (SourceFrame[] | string)[] = new Array(places.length);
-      const tasks = Array.from({ length: count }, (_, index) => reader.frames({ path, places, ...(count > 1 ? { share: { index, count } } : {}) })
-        .then((found) => found.forEach((f, i) => { if (f !== null) out[i] = f; })));
-      await Promise.all(tasks);
-      return out;
+    // Tasks go to the threads largest first, so that the small ones even out the end (answers keep input order).
+    const bySize = Array.from(objects.keys()).sort((a, b) => objects[b].places.length - objects[a].places.length || a - b);
+    const answers: (SourceFrame[] | string)[][] = new Array(objects.length);
+    await Promise.all(bySize.map(async (n) => {
+      const { object, places } = objects[n];
+      answers[n] = await this.objectFrames(reader, object, places);
     }));
     // Paths are learned and mapped in input order, as one thread reading everything would.
     return answers.map((found) => {
@@ -95,7 +108,21 @@ export class ObjectLines {
     });
   }
 
-  close(): Promise<void> {
-    return this.reader?.close() ?? Promise.resolve();
+  /** One object's places: its debug copy's answers, or why it has none. */
+  private async objectFrames(reader: Reader, object: IndexedObject, places: readonly Place[]): Promise<(SourceFrame[] | string)[]> {
+    const path = await this.debugPath(object);
+    if (!path) return places.map(() => `${object.path}: no DWARF (index it with --debug-dir, or give --debug-dir)`);
+    // A large object is shared out by units between the threads; a small one is one thread's task.
+    const count = places.length >= SHARED_PLACES && this.threads > 1 ? this.threads * SHARES_PER_THREAD : 1;
+    const out: (SourceFrame[] | string)[] = new Array(places.length);
+    const tasks = Array.from({ length: count }, (_, index) => reader.frames({ path, places, ...(count > 1 ? { share: { index, count } } : {}) })
+      .then((found) => found.forEach((f, i) => { if (f !== null) out[i] = f; })));
+    await Promise.all(tasks);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.warming;
+    await this.reader?.close();
   }
 }
