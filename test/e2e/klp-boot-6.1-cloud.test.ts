@@ -62,6 +62,9 @@ async function check612(t: ExecutionContext, ko: string, db61: string, sympos: n
     t.is(in612.status, sympos > paths.length ? 'out-of-range' : 'other-copy');
     t.is(in612.sympos_to_bind, position);
     t.is(text.status, 1);
+    // the text says how the reference's copy was recognised beside the sympos that binds it, not beside the wrong copy
+    const line = text.stdout.split('\n').find((l) => l.includes('FAIL'))!;
+    t.true(line.endsWith(`sympos ${position} binds the reference's copy here${in612.match === 'moved' ? ' (same file and unit, other line)' : ''}`), line);
   }
 }
 

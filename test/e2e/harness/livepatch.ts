@@ -83,7 +83,8 @@ export function cachedLivepatch(tree: string, src: LivepatchSource): string {
 
 /**
  * Guest lines (busybox as $B): after the livepatch's transition ended (at most 10 s), `@@FILE PATH VALUE` for
- * every file the globs match, then `enabled`, `transition` and `functions` (its /sys/kernel/livepatch entries).
+ * every file the globs match, then `enabled`, `transition` and `functions` (its /sys/kernel/livepatch entries;
+ * functions: the `<name>,<sympos>` directories of vmlinux).
  */
 export function livepatchGuestScript(globs: readonly string[]): string {
   const lp = `/sys/kernel/livepatch/${LIVEPATCH_MODULE}`;
@@ -92,7 +93,7 @@ export function livepatchGuestScript(globs: readonly string[]): string {
     `for f in ${globs.join(' ')}; do echo "@@FILE $f $($B cat $f 2>&1)"; done`,
     `echo "@@FILE enabled $($B cat ${lp}/enabled 2>&1)"`,
     `echo "@@FILE transition $($B cat ${lp}/transition 2>&1)"`,
-    `echo "@@FILE functions $($B ls ${lp}/vmlinux 2>&1 | $B tr '\\n' ' ')"`,
+    `echo "@@FILE functions $($B ls ${lp}/vmlinux 2>&1 | $B grep , | $B tr '\\n' ' ')"`,
   ].join('\n');
 }
 
