@@ -20,7 +20,14 @@ function run(cmd: string, args: readonly string[], cwd?: string): string {
 /** The headers package and the packages of the same version it depends on (the common headers, linux-kbuild). */
 function packages(release: string, version: string): string[] {
   const headers = `linux-headers-${release}`;
-  const depends = /^Depends: (.*)$/m.exec(run('apt-cache', ['show', `${headers}=${version}`]))?.[1] ?? '';
+  let show: string;
+  try {
+    show = run('apt-cache', ['show', `${headers}=${version}`]);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n(apt knows no ${headers} of the kernel's version ${version}: run apt-get update, or fetch a corpus `
+      + 'of a version the archive still has)');
+  }
+  const depends = /^Depends: (.*)$/m.exec(show)?.[1] ?? '';
   // linux-headers-<abi>-common (= version), linux-kbuild-<series> (>= version): both taken at the version
   const same = depends.split(',').map((d) => /^\s*(linux-(?:headers-\S+-common|kbuild-\S+))\s*\([=>]+ ([^)]+)\)/.exec(d)).filter((m) => m && m[2] === version).map((m) => m![1]);
   if (same.length !== 2) throw new Error(`${headers}=${version}: expected a common headers and a linux-kbuild package of its version in Depends: ${depends}`);
