@@ -16,6 +16,7 @@ function find(task: SitesTask): Promise<SiteResult> {
 
 export default async function sites(task: SitesTask): Promise<SitesDone> {
   const r = await find(task);
-  Shard.in(task.shardDir).addSites(task.objectId, r.sites);
-  return { sites: r.sites.length, errors: r.errors };
+  const shard = Shard.in(task.shardDir);
+  shard.addSites(task.objectId, r.sites);
+  return { sites: r.sites.length, shard: shard.file, errors: r.errors };
 }

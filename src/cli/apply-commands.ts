@@ -6,7 +6,7 @@
 import { type Command, Option } from 'commander';
 import { FatalError } from '../errors.js';
 import { Output } from '../io/output.js';
-import { defaultJobs } from '../scan/pool.js';
+import { defaultJobs } from '../pipeline/pool.js';
 import { type RunReport, runApply, runVerify } from '../apply/run.js';
 import { positiveInt } from './arguments.js';
 import { reportFailures } from './failures.js';

@@ -25,7 +25,7 @@ import { reportDebuginfod, reportFailures } from './failures.js';
 import { commandsByName, manPage } from './man.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Output } from '../io/output.js';
-import { defaultJobs } from '../scan/pool.js';
+import { defaultJobs } from '../pipeline/pool.js';
 import { TOOL_VERSION } from '../version.js';
 
 /** Exit codes: 0 everything indexed, 1 some objects failed (the rest are indexed), 2 usage or fatal. */

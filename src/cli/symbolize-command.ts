@@ -7,7 +7,7 @@ import { symbolize } from '../commands/symbolize.js';
 import { openIndexDb } from '../db/db.js';
 import { DB_HELP, indexPathToRead } from '../db/location.js';
 import { Output } from '../io/output.js';
-import { defaultJobs } from '../scan/pool.js';
+import { defaultJobs } from '../pipeline/pool.js';
 import { positiveInt } from './arguments.js';
 
 const EXIT_INCOMPLETE = 1;

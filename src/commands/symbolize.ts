@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Db } from '../db/db.js';
 import type { Output } from '../io/output.js';
-import { defaultJobs } from '../scan/pool.js';
+import { defaultJobs } from '../pipeline/pool.js';
 import { type Copy, CopyFinder, type Placement } from '../symbolize/copies.js';
 import { type InputFrame, framesOfArguments, framesOfLine } from '../symbolize/frames.js';
 import { KallsymsFile } from '../symbolize/kallsyms-file.js';

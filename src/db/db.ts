@@ -1,6 +1,6 @@
 // The index file: schema.sql (its tables, then its `-- @indexes` part after the bulk load), a fresh index
 // created for writing, an existing one opened for reading and refused when its schema version differs.
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FatalError } from '../errors.js';
 import { type Database, openDatabase } from '../io/sqlite.js';
@@ -38,6 +38,23 @@ export function createIndexDb(path: string): Db {
   db.pragma('cache_size = -65536');
   db.exec(schemaPart('tables'));
   return db;
+}
+
+/**
+ * Makes a closed index file independent of how its writes were batched: SQLite counts write transactions in
+ * the header (file change counter, offset 24) and stamps the count as valid for the in-header page count
+ * (offset 92). The rows were inserted in one fixed order, but the copies were committed as the workers
+ * finished: both fields are set to 1, which keeps them equal, so the same tree gives the same file.
+ */
+export function normalizeHeader(path: string): void {
+  const one = Buffer.from([0, 0, 0, 1]);
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, one, 0, 4, 24);
+    writeSync(fd, one, 0, 4, 92);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Opens an existing index for reading and refuses one written by another schema version. */

@@ -13,17 +13,23 @@ export function shardFile(dir: string): string {
   return join(dir, `shard-${threadId}.db`);
 }
 
-/** The tables whose rows the workers write, each with its key: the order the merge inserts them in. */
-export const SHARD_TABLES: readonly { readonly table: string; readonly key: string }[] = [
+/** The pass-1 tables whose rows the workers write, each with its key: the order the merge copies them in. */
+export const PASS1_TABLES: readonly { readonly table: string; readonly key: string }[] = [
   { table: 'sections', key: 'object_id, idx' },
   { table: 'symbols', key: 'object_id, idx' },
   { table: 'kallsyms_entries', key: 'object_id, pos' },
-  { table: 'sites', key: 'object_id, idx' },
 ];
 
-/** A fresh SQLite file with the index's tables and no durability: it lives only until the merge. */
-export function createScratchDb(path: string): Db {
+/** The key of pass 2's table, `sites`. */
+export const SITES_KEY = 'object_id, idx';
+
+/**
+ * A fresh shard: the index's tables, no durability (it lives only until the merge), and a write-ahead log so
+ * that the main thread reads the objects already committed while this thread writes the next.
+ */
+function createShardDb(path: string): Db {
   const db = createIndexDb(path);
+  db.pragma('journal_mode = WAL');
   // The objects these rows belong to are rows of the index, not of the shard.
   db.pragma('foreign_keys = OFF');
   return db;
@@ -41,11 +47,11 @@ export class Shard {
   static in(dir: string): Shard {
     const file = shardFile(dir);
     let shard = Shard.opened.get(file);
-    if (!shard) Shard.opened.set(file, (shard = new Shard(createScratchDb(file))));
+    if (!shard) Shard.opened.set(file, (shard = new Shard(file, createShardDb(file))));
     return shard;
   }
 
-  private constructor(private db: Db) {
+  private constructor(readonly file: string, private db: Db) {
     this.insertSection = db.prepare('INSERT INTO sections VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insertSymbol = db.prepare('INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.insertEntry = db.prepare('INSERT INTO kallsyms_entries VALUES (?, ?, ?, ?, ?, ?, ?)');

@@ -1,10 +1,10 @@
-// The main thread's side of writing an index: the objects table, the error rows and the run's metadata, all
-// inserted in a fixed order at the end, and the workers' shards merged in key order (merge.ts). The same
-// tree gives the same file, byte for byte, whatever order the workers finished in.
+// The main thread's side of writing an index: the workers' rows copied object by object as the scan goes
+// (merge.ts), then the objects table, the error rows and the run's metadata in a fixed order at the end. The
+// same tree gives the same file, byte for byte, whatever order the workers finished in.
 import type { IndexedObject, ScanError } from '../scan/result.js';
 import type { Db } from './db.js';
 import { schemaPart } from './db.js';
-import { mergeShards } from './merge.js';
+import { ShardMerge } from './merge.js';
 
 export interface DebugLink {
   readonly path: string | null;
@@ -24,10 +24,15 @@ export class IndexWriter {
   errorCount = 0;
   symbolCount = 0;
 
-  constructor(private db: Db) {}
+  private merge: ShardMerge;
+
+  constructor(private db: Db) {
+    this.merge = new ShardMerge(db);
+  }
 
   addObject(id: number, o: IndexedObject, debug: DebugLink): void {
     this.objects.set(id, { o, debug });
+    this.merge.objectScanned(id, o.shard);
     for (const err of o.errors) this.addError(id, o.path, err);
     this.symbolCount += o.elf?.symbolCount ?? 0;
   }
@@ -40,16 +45,22 @@ export class IndexWriter {
     this.errorCount++;
   }
 
+  /** The sites of object `id` are rows of `shard`. */
+  addSites(id: number, shard: string): void {
+    this.merge.sitesFound(id, shard);
+  }
+
   setDebugLink(objectId: number, link: DebugLink): void {
     const entry = this.objects.get(objectId);
     if (entry) entry.debug = link;
   }
 
   /**
-   * Ends pass 1 and the sites: the objects, then the shards' rows, then the errors, each in key order; then
-   * the indexes that the alias pass and the queries use.
+   * Ends pass 1 and the sites: the shards' rows not yet copied (the sites), then the objects, then the errors,
+   * each in key order; then the indexes that the alias pass and the queries use.
    */
-  finishRows(shards: readonly string[], scratchDir: string): void {
+  finishRows(): void {
+    this.merge.finish();
     const insertObject = this.db.prepare(`INSERT INTO objects (id, path, kind, status, module_name, vermagic, depends, build_id,
       elf_class, endian, machine, elf_type, compression, signed, debug_path, debug_pairing, size, mtime_ms, kallsyms_source, symbol_count)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -63,10 +74,6 @@ export class IndexWriter {
           e?.signed ? 1 : 0, debug.path, debug.pairing, o.size, o.mtimeMs, e?.kallsymsSource ?? null, e?.symbolCount ?? 0);
       }
     })();
-    // The shards' rows belong to the objects just inserted, by construction: no per-row foreign key lookup.
-    this.db.pragma('foreign_keys = OFF');
-    mergeShards(this.db, shards, scratchDir);
-    this.db.pragma('foreign_keys = ON');
     const insertError = this.db.prepare('INSERT INTO errors (object_id, path, offset, kind, message) VALUES (?, ?, ?, ?, ?)');
     const order = [...this.errors.keys()].sort((a, b) => (a || Infinity) - (b || Infinity));
     this.db.transaction(() => {

@@ -3,6 +3,8 @@
 import type { Compression } from '../io/decompress.js';
 import type { KernelCompression } from '../kallsyms/vmlinuz.js';
 import type { KallsymsRules, KernelConfig } from '../config/kernel-config.js';
+import type { FindSitesOptions } from '../sites/find-sites.js';
+import type { SitesDone } from '../sites/types.js';
 
 /** What a worker is given: one object, and the kallsyms rules of the kernel's configuration (null: unknown). */
 export interface ScanTask {
@@ -18,6 +20,12 @@ export interface IndexTask extends ScanTask {
   readonly shardDir: string;
   /** Which symbols need a definition site: the in-object duplicates, or (`all`) every function and variable. */
   readonly allSites: boolean;
+  /** Pass 2's site finder options, to find the sites in the same visit when the DWARF is known; null: no pass 2. */
+  readonly sites: FindSitesOptions | null;
+  /** A debug tree was given: the object's DWARF is its debug copy's, paired by build-id. */
+  readonly debugTree: boolean;
+  /** The debug tree's file at this object's relative path, whose DWARF serves when its build-id agrees. */
+  readonly debugCopy: string | null;
 }
 
 /**
@@ -26,7 +34,14 @@ export interface IndexTask extends ScanTask {
  */
 export interface IndexedObject extends Omit<ScannedObject, 'elf'> {
   readonly elf: (Omit<ScannedElf, 'sections' | 'symbols' | 'kallsyms'> & { readonly symbolCount: number }) | null;
+  /** The shard file holding the object's rows; null when the object could not be read. */
+  readonly shard: string | null;
   readonly siteRequests: readonly number[];
+  /**
+   * The sites found in the same visit, from the object's own DWARF (no debug tree) or its debug copy at the
+   * same path with the same build-id; their rows are in `shard`. Null: they are still to be found.
+   */
+  readonly sitesFound: (SitesDone & { readonly dwarfPath: string }) | null;
   /** For a vmlinux without .symtab (a vmlinuz): the kallsyms name and address of each site request. */
   readonly siteEntries: readonly { name: string; address: string }[] | null;
 }

@@ -26,14 +26,18 @@ import { type FtraceEntries, readFtraceEntries } from './ftrace-entries.js';
 import type { KallsymsColumns, ObjectCompression, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
 
 
+/** What else is done with an object while its bytes are at hand: its image and what the scan made of it. */
+export type ObjectVisit = (image: ByteSource, elf: ScannedElf) => Promise<void>;
+
 /**
  * Reads one object from disk into columns. Never throws for a bad object: problems become `errors`.
  * `rules` are the kallsyms rules of the kernel's configuration; null when it is not known, and then a
  * vmlinux reports its own (`elf.config`) and follows them. `linkPass`: the object is a temporary vmlinux of
  * the kernel's kallsyms link passes, whose kallsyms tables are the previous pass's or a placeholder: its
- * kallsyms view follows `rules` instead.
+ * kallsyms view follows `rules` instead. `visit` runs after the scan, before the object is closed (it must not
+ * throw).
  */
-export async function scanObject(path: string, rules: KallsymsRules | null = null, linkPass = false): Promise<ScannedObject> {
+export async function scanObject(path: string, rules: KallsymsRules | null = null, linkPass = false, visit?: ObjectVisit): Promise<ScannedObject> {
   const errors: ScanError[] = [];
   let kind: ObjectKind = MODULE_FILE.test(path) ? 'module' : 'vmlinux';
   let size = 0;
@@ -66,6 +70,7 @@ export async function scanObject(path: string, rules: KallsymsRules | null = nul
     const h = readElfHeader(image);
     if (h.type === ET_REL) kind = 'module';
     elf = scanElf(image, h, kind, path, errors, signature !== null, compression.startsWith('vmlinuz-'), rules, linkPass);
+    if (visit) await visit(image, elf);
   } catch (e) {
     errors.push(toScanError(path, e));
   } finally {

@@ -42,18 +42,21 @@ export interface FindSitesOptions {
 }
 
 /**
- * Definition sites of `requests` (symbols of `objectPath`) from the DWARF of `dwarfPath` (the same file, or
- * its debug copy). Never throws for bad input: problems become `errors` and the affected sites fall back.
+ * Definition sites of `requests` (symbols of `object`: a path, or the object already open in the scan that
+ * asked, which stays open) from the DWARF of `dwarfPath` (the same file, or its debug copy). Never throws for
+ * bad input: problems become `errors` and the affected sites fall back.
  */
-export async function findSites(objectPath: string, dwarfPath: string, requests: readonly SiteRequest[], options: FindSitesOptions = {}): Promise<SiteResult> {
+export async function findSites(object: string | OpenedObject, dwarfPath: string, requests: readonly SiteRequest[], options: FindSitesOptions = {}): Promise<SiteResult> {
   const errors: SiteError[] = [];
   const sites: MutableSite[] = requests.map((r) => ({ symtabIndex: r.symtabIndex, declFile: null, declLine: null, unit: null, source: 'none' }));
   const sink = new ErrorSink(errors);
-  let obj: OpenedObject | null = null;
-  let dbg: OpenedObject | null = null;
+  const objectPath = typeof object === 'string' ? object : object.path;
+  const opened: OpenedObject[] = [];
   try {
-    obj = await openObject(objectPath);
-    dbg = dwarfPath === objectPath ? obj : await openObject(dwarfPath);
+    const obj = typeof object === 'string' ? await openObject(object) : object;
+    if (obj !== object) opened.push(obj);
+    const dbg = dwarfPath === objectPath ? obj : await openObject(dwarfPath);
+    if (dbg !== obj) opened.push(dbg);
     const finder = new SiteFinder(obj, dbg, options, sink);
     try {
       finder.run(requests, sites);
@@ -64,11 +67,11 @@ export async function findSites(objectPath: string, dwarfPath: string, requests:
     sink.add(e, objectPath);
   } finally {
     sink.close();
-    for (const o of new Set([obj, dbg])) {
+    for (const o of opened) {
       try {
-        o?.close();
+        o.close();
       } catch (e) {
-        sink.add(e, o!.path);
+        sink.add(e, o.path);
       }
     }
   }

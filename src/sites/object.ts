@@ -18,6 +18,17 @@ export interface OpenedObject {
   close(): void;
 }
 
+/**
+ * An object whose bytes are already at hand (the scan's image: inflated, its signature cut, apply's original);
+ * closing it is the owner's business. A signature appended to a module lies after everything the section
+ * headers point at: it need not be cut.
+ */
+export function openedFrom(path: string, src: ByteSource): OpenedObject {
+  const h = readElfHeader(src);
+  const sections = readSections(src, h);
+  return { path, src, h, sections, symtab: readSymbolTable(src, h, sections), close: () => undefined };
+}
+
 export async function openObject(path: string): Promise<OpenedObject> {
   const file = FileSource.open(path);
   try {
@@ -28,11 +39,7 @@ export async function openObject(path: string): Promise<OpenedObject> {
       src = new BufferSource(path, await decompress(path, kind, readFileSync(path)));
       file.close();
     }
-    // A signature appended to a module lies after everything the section headers point at: no need to cut it.
-    const h = readElfHeader(src);
-    const sections = readSections(src, h);
-    const symtab = readSymbolTable(src, h, sections);
-    return { path, src, h, sections, symtab, close: () => (src === file ? file.close() : undefined) };
+    return { ...openedFrom(path, src), close: () => (src === file ? file.close() : undefined) };
   } catch (e) {
     try {
       file.close();

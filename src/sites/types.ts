@@ -24,6 +24,8 @@ export interface SiteResult {
 /** What a pass-2 task reports once its sites are rows of the worker's shard. */
 export interface SitesDone {
   readonly sites: number;
+  /** The shard file the rows are in. */
+  readonly shard: string;
   readonly errors: SiteResult['errors'];
 }
 

@@ -54,8 +54,23 @@ function addr2lineScript(db: string, work: string): string {
   return file;
 }
 
+const KNOWN_FLAGS = ['--all-sites', '--no-addr2line', '--no-link-pass', '--no-symbolize', '--symbolize-only'];
+const KNOWN_OPTIONS = ['--debug-dir', '--apply', '--runs', '--frames', '--decode-frames'];
+
 function main(): void {
   const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    // The usage is this file's opening comment.
+    const head = readFileSync(new URL(import.meta.url).pathname.replace(/dist\/test\/bench\/bench\.js$/, 'test/bench/bench.ts'), 'utf8');
+    process.stdout.write(`${head.split('\nimport ')[0].replace(/^\/\/ ?/gm, '')}\n`);
+    return;
+  }
+  const unknown = args.filter((a, i) => a.startsWith('-') && !KNOWN_FLAGS.includes(a) && !KNOWN_OPTIONS.includes(args[i - 1]));
+  if (unknown.length) {
+    process.stderr.write(`bench: unknown option ${unknown.join(' ')} (npm run bench -- --help)\n`);
+    process.exitCode = 2;
+    return;
+  }
   const flag = (name: string) => {
     const at = args.indexOf(name);
     return at >= 0 ? args.splice(at, 1).length > 0 : false;

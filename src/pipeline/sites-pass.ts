@@ -2,7 +2,7 @@
 // soon as its DWARF file is known, and collects their counts and errors.
 import { Progress } from '../io/progress.js';
 import type { IndexWriter } from '../db/writer.js';
-import type { WorkerPool } from '../scan/pool.js';
+import type { WorkerPool } from './pool.js';
 import type { SitesDone, SitesTask } from '../sites/types.js';
 
 export interface SitesPassOptions {
@@ -33,13 +33,19 @@ export class SitesPass {
       sourceRoot: this.options.sourceRoot, all: this.options.all, entries,
     };
     this.running.push(this.pool.sites(task).then((r: SitesDone) => {
-      for (const e of r.errors) this.writer.addError(objectId, dwarfPath, e);
-      this.sites += r.sites;
+      this.found(objectId, dwarfPath, r);
       this.finished++;
       this.progress?.tick(objectPath);
     }).catch((e: unknown) => {
       this.failure ??= e;
     }));
+  }
+
+  /** Sites of object `objectId` found in `dwarfPath`, by a site task or in the visit that scanned the object. */
+  found(objectId: number, dwarfPath: string, r: SitesDone): void {
+    this.writer.addSites(objectId, r.shard);
+    for (const e of r.errors) this.writer.addError(objectId, dwarfPath, e);
+    this.sites += r.sites;
   }
 
   /** Waits for the tasks still running, whatever their outcome (before the pool is closed after a failure). */

@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { SitesDone, SitesTask } from '../sites/types.js';
-import type { IndexTask, IndexedObject } from './result.js';
+import type { IndexTask, IndexedObject } from '../scan/result.js';
 
 const SCAN_WORKER = new URL('../../workers/scan.js', import.meta.url).href;
 const SITES_WORKER = new URL('../../workers/sites.js', import.meta.url).href;
