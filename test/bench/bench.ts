@@ -8,7 +8,7 @@
 // turn, N rounds (default 3), and each row gives the median. A row is marked UNRELIABLE when other processes
 // used more than a quarter of a core while it ran. Figures are printed, never asserted.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findConfig } from '../../src/config/find-config.js';
