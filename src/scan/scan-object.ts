@@ -10,10 +10,10 @@ import { findBuildId } from '../elf/notes.js';
 import { type Section, readSections, sectionBytes } from '../elf/sections.js';
 import { signatureOf } from '../elf/signature.js';
 import { type SymbolTable, firstValues, readSymbolTable } from '../elf/symbols.js';
-import { decompress, detectCompression } from '../io/decompress.js';
+import { type ObjectFile, openObjectFile } from '../io/object-file.js';
 import { appliedOriginal } from '../apply/original-source.js';
 import { extractVmlinuz, isBzImage } from '../kallsyms/vmlinuz.js';
-import { type ByteSource, BufferSource, FileSource, PrefixSource } from '../io/source.js';
+import { type ByteSource, BufferSource, PrefixSource } from '../io/source.js';
 import { exportedNames, isCoreSymbol, moduleElfType, moduleKallsymsLetter, moduleLayout } from '../kallsyms/module-view.js';
 import { isTargetSpecialSymbol, nmLetter, sectionLetters } from '../kallsyms/nm-letter.js';
 import { TEXT_RANGES, vmlinuxIgnores, vmlinuxTextRanges } from '../kallsyms/vmlinux-rules.js';
@@ -44,19 +44,15 @@ export async function scanObject(path: string, rules: KallsymsRules | null = nul
   let mtimeMs = 0;
   let compression: ObjectCompression = 'none';
   let elf: ScannedElf | null = null;
-  let file: FileSource | null = null;
+  let file: ObjectFile | null = null;
   try {
     const st = statSync(path);
     size = st.size;
     mtimeMs = Math.trunc(st.mtimeMs);
-    if (size === 0) throw new ObjectError(path, 0, 'expected an ELF object or a compressed module, the file is empty', 'truncated');
-    file = FileSource.open(path);
-    const head = file.read(0, Math.min(0x250, size), 'file magic');
-    compression = detectCompression(head);
-    let source: ByteSource = file;
-    if (compression !== 'none') {
-      source = new BufferSource(path, await decompress(path, compression, readFileSync(path)));
-    } else if (isBzImage(head)) {
+    file = openObjectFile(path);
+    compression = file.compression;
+    let source = await file.image();
+    if (compression === 'none' && isBzImage(file.head)) {
       // A vmlinuz: its payload is vmlinux without .symtab, whose kallsyms tables are still decoded (by shape).
       const kernel = await extractVmlinuz(path, readFileSync(path));
       compression = `vmlinuz-${kernel.compression}`;

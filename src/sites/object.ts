@@ -1,12 +1,10 @@
 // An object (or its debug copy) opened for the site finder: header, sections and .symtab; compressed modules
 // inflated, plain files read by ranges.
-import { readFileSync } from 'node:fs';
-import { ObjectError } from '../errors.js';
 import { type ElfHeader, readElfHeader } from '../elf/header.js';
 import { type Section, readSections } from '../elf/sections.js';
 import { type SymbolTable, readSymbolTable } from '../elf/symbols.js';
-import { decompress, detectCompression } from '../io/decompress.js';
-import { type ByteSource, BufferSource, FileSource } from '../io/source.js';
+import { openObjectFile } from '../io/object-file.js';
+import type { ByteSource } from '../io/source.js';
 
 /** An ELF object opened for site lookup: plain files are read range by range, compressed modules inflated. */
 export interface OpenedObject {
@@ -30,22 +28,11 @@ export function openedFrom(path: string, src: ByteSource): OpenedObject {
 }
 
 export async function openObject(path: string): Promise<OpenedObject> {
-  const file = FileSource.open(path);
+  const file = openObjectFile(path);
   try {
-    if (file.size === 0) throw new ObjectError(path, 0, 'expected an ELF object or a compressed module, the file is empty', 'truncated');
-    const kind = detectCompression(file.read(0, Math.min(6, file.size), 'file magic'));
-    let src: ByteSource = file;
-    if (kind !== 'none') {
-      src = new BufferSource(path, await decompress(path, kind, readFileSync(path)));
-      file.close();
-    }
-    return { ...openedFrom(path, src), close: () => (src === file ? file.close() : undefined) };
+    return { ...openedFrom(path, await file.image()), close: () => file.close() };
   } catch (e) {
-    try {
-      file.close();
-    } catch {
-      // already closed after decompression
-    }
+    file.close();
     throw e;
   }
 }

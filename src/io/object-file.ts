@@ -1,0 +1,40 @@
+// An object file opened the one way every reader opens it (the scan, the site finder, build-id pairing): a
+// plain file read by ranges (pread), a compressed module inflated into memory; an empty file refused.
+import { readFileSync } from 'node:fs';
+import { ObjectError } from '../errors.js';
+import { type Compression, decompress, detectCompression } from './decompress.js';
+import { type ByteSource, BufferSource, FileSource } from './source.js';
+
+/** The bytes at the start of a file that tell what it is (compression magic, ELF or bzImage header). */
+const HEAD = 0x250;
+
+export interface ObjectFile {
+  readonly path: string;
+  /** The file's own size (compressed, for a compressed module). */
+  readonly size: number;
+  readonly compression: Compression;
+  /** The file's first bytes as stored (at most 0x250). */
+  readonly head: Buffer;
+  /** The object: the file itself, or the module inflated (on first call; a broken stream throws here). */
+  image(): Promise<ByteSource>;
+  close(): void;
+}
+
+export function openObjectFile(path: string): ObjectFile {
+  const file = FileSource.open(path);
+  try {
+    if (file.size === 0) throw new ObjectError(path, 0, 'expected an ELF object or a compressed module, the file is empty', 'truncated');
+    const head = file.read(0, Math.min(HEAD, file.size), 'file magic');
+    const compression = detectCompression(head);
+    let inflated: Promise<ByteSource> | null = null;
+    const image = () => {
+      if (compression === 'none') return Promise.resolve<ByteSource>(file);
+      inflated ??= decompress(path, compression, readFileSync(path)).then((bytes) => new BufferSource(path, bytes));
+      return inflated;
+    };
+    return { path, size: file.size, compression, head, image, close: () => file.close() };
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+}
