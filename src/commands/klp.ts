@@ -90,9 +90,11 @@ const WHY: Record<BindStatus, string> = {
 function buildLine(r: ReferenceResult, b: BuildResult, role: string): string {
   const parts = [`  ${b.ok ? 'ok' : `FAIL ${b.status}`}`, `${b.db}${role}`];
   if (b.bound) parts.push(`binds ${copyText(r.name, b.bound)}${b.copies > 1 ? ` (copy ${b.bound.copy} of ${b.copies})` : ''}`);
-  if (b.match === 'moved') parts.push('same file and unit, other line');
+  // `moved` says how the reference's copy was found: the bound one when ok, else the one sympos_to_bind names
+  const moved = b.match === 'moved' ? 'same file and unit, other line' : null;
+  if (b.ok && moved) parts.push(moved);
   if (!b.ok) parts.push(WHY[b.status]);
-  if (b.sympos_to_bind !== null) parts.push(`sympos ${b.sympos_to_bind} binds the reference's copy here`);
+  if (b.sympos_to_bind !== null) parts.push(`sympos ${b.sympos_to_bind} binds the reference's copy here${moved ? ` (${moved})` : ''}`);
   return parts.join('  ');
 }
 

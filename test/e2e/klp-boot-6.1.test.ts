@@ -4,31 +4,19 @@
 // passes `ksymtree klp check`, loads with signatures enforced, and changes that copy's output, and only it:
 // the other copies' sysfs files read as in a boot without the livepatch.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ksymtree } from '../helpers/cli.js';
 import { bootCapture } from './harness/boot.js';
 import { kbuildTest } from './harness/kbuild.js';
+import { buildLivepatch, guestFiles, klpFuncsFor, LIVEPATCH_MODULE, livepatchGuestScript } from './harness/livepatch.js';
 
-const SOURCE = fileURLToPath(new URL('../../../test/e2e/kbuild/livepatch-ksymtree.c', import.meta.url));
 /** The copy to patch: the one whose definition site is in this file. */
 const NAME = 'type_show';
 const SITE = 'kernel/reboot.c';
 /** sysfs files of that copy and of three other copies of the name (irq descriptors, the serial port, CPU caches). */
 const FILES = ['/sys/kernel/reboot/type', '/sys/kernel/irq/0/type', '/sys/class/tty/ttyS0/type', '/sys/devices/system/cpu/cpu0/cache/index0/type'];
 
-
-const guestScript = FILES.map((f) => `echo "@@FILE ${f} $($B cat ${f} 2>&1)"`).join('\n')
-  + '\necho "@@FILE enabled $($B cat /sys/kernel/livepatch/livepatch_ksymtree/enabled 2>&1)"';
-
-function files(guest: string): Map<string, string> {
-  return new Map(guest.split('\n').filter((l) => l.startsWith('@@FILE ')).map((l) => {
-    const [, file, ...value] = l.split(' ');
-    return [file, value.join(' ')];
-  }));
-}
 
 kbuildTest('kbuild 6.1: a livepatch made with `klp funcs` patches exactly the copy its alias names, in a booted kernel', async (t, dir) => {
   const tree = join(dir, 'tree');
@@ -41,36 +29,28 @@ kbuildTest('kbuild 6.1: a livepatch made with `klp funcs` patches exactly the co
   t.truthy(target, `${NAME} has a copy defined in ${SITE}`);
   t.true(copies.length > 1, `${NAME} is duplicated in vmlinux (${copies.length} copies)`);
 
-  const work = mkdtempSync(join(tmpdir(), 'ksymtree-klp-boot-'));
+  let build: string | undefined;
   try {
     // the livepatch, as its author makes it: klp funcs' arrays pasted in, built against the tree, signed
-    const funcs = await ksymtree(['klp', 'funcs', target.alias, '--db', db]);
-    t.is(funcs.status, 0, funcs.stderr);
-    t.regex(funcs.stdout, new RegExp(`\\.old_sympos = ${target.sympos},`));
-    const newFunc = /\.new_func = (\w+),/.exec(funcs.stdout)![1];
-    writeFileSync(join(work, 'klp-funcs.h'), funcs.stdout);
-    copyFileSync(SOURCE, join(work, 'livepatch-ksymtree.c'));
-    writeFileSync(join(work, 'Makefile'), `obj-m += livepatch-ksymtree.o\nccflags-y += -DNEW_FUNC=${newFunc}\n`);
-    execFileSync('make', ['-s', '-C', tree, 'ARCH=x86_64', `M=${work}`, 'modules'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const ko = join(work, 'livepatch-ksymtree.ko');
+    const src = await klpFuncsFor(target.alias, db);
+    t.regex(src.funcs, new RegExp(`\\.old_sympos = ${target.sympos},`));
+    build = buildLivepatch(tree, src, ['ARCH=x86_64']);
+    const ko = join(build, 'livepatch-ksymtree.ko');
     execFileSync(join(tree, 'scripts/sign-file'), ['sha256', join(tree, 'certs/signing_key.pem'), join(tree, 'certs/signing_key.x509'), ko]);
 
     const check = await ksymtree(['klp', 'check', ko, '--db', db, '--format', 'json']);
     t.is(check.status, 0, `${check.stdout}${check.stderr}`);
     t.true(check.stdout.includes(target.alias), `klp check binds ${target.alias}:\n${check.stdout}`);
 
-    // a copy of the installed modules with the livepatch added; a boot without it, then one with it
-    const withPatch = join(work, 'lib/modules', release);
-    cpSync(modules, withPatch, { recursive: true });
-    mkdirSync(join(withPatch, 'extra'), { recursive: true });
-    copyFileSync(ko, join(withPatch, 'extra/livepatch-ksymtree.ko'));
-    const boot = (mods: string[]) => bootCapture({ kernel: join(aliased, 'bzImage'), modulesDir: withPatch, modules: mods, cmdline: 'module.sig_enforce=1',
-      guestScript, reboot: true, log: (l) => console.error(`[klp 6.1] ${l}`) });
-    const before = files((await boot([])).guest);
-    const capture = await boot(['livepatch_ksymtree']);
-    const after = files(capture.guest);
-    t.is(capture.insmod.find((i) => i.name === 'livepatch_ksymtree')?.status, 0, 'the signed livepatch loads with module.sig_enforce=1');
-    t.is(after.get('enabled'), '1', '/sys/kernel/livepatch/livepatch_ksymtree/enabled');
+    // a boot without the livepatch, then one with it (the build directory holds its .ko only)
+    const boot = (mods: string[]) => bootCapture({ kernel: join(aliased, 'bzImage'), modulesDir: build!, modules: mods, cmdline: 'module.sig_enforce=1',
+      guestScript: livepatchGuestScript(FILES), reboot: true, log: (l) => console.error(`[klp 6.1] ${l}`) });
+    const before = guestFiles((await boot([])).guest);
+    const capture = await boot([LIVEPATCH_MODULE]);
+    const after = guestFiles(capture.guest);
+    t.is(capture.insmod.find((i) => i.name === LIVEPATCH_MODULE)?.status, 0, 'the signed livepatch loads with module.sig_enforce=1');
+    t.is(after.get('enabled'), '1', `/sys/kernel/livepatch/${LIVEPATCH_MODULE}/enabled`);
+    t.is(after.get('functions'), `${NAME},${target.sympos}`, `/sys/kernel/livepatch/${LIVEPATCH_MODULE}/vmlinux/`);
     t.log(`before: ${[...before].map(([f, v]) => `${f}=${v}`).join(', ')}`);
     t.log(`after:  ${[...after].map(([f, v]) => `${f}=${v}`).join(', ')}`);
     t.not(before.get(FILES[0]), 'ksymtree-livepatched');
@@ -81,6 +61,6 @@ kbuildTest('kbuild 6.1: a livepatch made with `klp funcs` patches exactly the co
     }
     t.regex(readFileSync(join(capture.dir, 'dmesg'), 'latin1'), /livepatch: 'livepatch_ksymtree': (starting patching transition|patching complete)/);
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (build) rmSync(build, { recursive: true, force: true });
   }
 });

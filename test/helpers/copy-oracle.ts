@@ -14,10 +14,15 @@ export function vmlinuxAddresses(vmlinux: string, name: string, letters = /^[a-z
     .filter((m) => m && m[3] === name && letters.test(m[2])).map((m) => `0x${m![1]}`);
 }
 
+/** Source file of the first instruction of each copy, in address order, as its line table names it. */
+export function vmlinuxSourcePaths(vmlinux: string, name: string, letters?: RegExp): string[] {
+  const out = sh('llvm-symbolizer-19', [`--obj=${vmlinux}`, ...vmlinuxAddresses(vmlinux, name, letters)]).split('\n').filter((l) => l.includes(':'));
+  return out.map((l) => l.split(':')[0]);
+}
+
 /** Source file (basename) of the first instruction of each copy, in address order. */
 export function vmlinuxFiles(vmlinux: string, name: string, letters?: RegExp): string[] {
-  const out = sh('llvm-symbolizer-19', [`--obj=${vmlinux}`, ...vmlinuxAddresses(vmlinux, name, letters)]).split('\n').filter((l) => l.includes(':'));
-  return out.map((l) => basename(l.split(':')[0]));
+  return vmlinuxSourcePaths(vmlinux, name, letters).map((p) => basename(p));
 }
 
 /** Compilation unit (basename) of each copy, in address order: header statics share a file, not a unit. */

@@ -10,10 +10,14 @@ export interface KernelImage {
   readonly release: string;
 }
 
-/** The x86 setup header's kernel_version string (offset at 0x20e, relative to 0x200). */
-function bzImageRelease(b: Buffer): string | null {
+/** The x86 setup header's kernel_version string (offset at 0x20e, relative to 0x200): `<release> (<builder>) #1 ...`. */
+function bzImageVersion(b: Buffer): string {
   const off = b.readUInt16LE(0x20e) + 0x200;
-  return b.toString('latin1', off, b.indexOf(0, off)).split(' ')[0] || null;
+  return b.toString('latin1', off, b.indexOf(0, off));
+}
+
+function bzImageRelease(b: Buffer): string | null {
+  return bzImageVersion(b).split(' ')[0] || null;
 }
 
 /** The release in the banner `Linux version <release> (...` of an uncompressed image. */
@@ -42,4 +46,14 @@ export function kernelImage(file: string): KernelImage | null {
     return release ? { arch: 'arm64', release } : null;
   }
   return null;
+}
+
+/**
+ * The Debian package version a Debian x86 kernel image was built as (`... Debian 6.1.176-1 (2026-07-02)` in its
+ * setup header's version string); null for another image.
+ */
+export function debianKernelVersion(file: string): string | null {
+  const b = readFileSync(file);
+  if (b.length <= 0x210 || b.toString('latin1', 0x202, 0x206) !== 'HdrS') return null;
+  return / Debian (\S+) /.exec(bzImageVersion(b))?.[1] ?? null;
 }
