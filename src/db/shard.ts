@@ -9,7 +9,7 @@ import type { Site } from '../sites/types.js';
 import { type Db, createIndexDb } from './db.js';
 
 /** The file a shard of this thread has in `dir` (a directory of the index being built). */
-export function shardFile(dir: string): string {
+function shardFile(dir: string): string {
   return join(dir, `shard-${threadId}.db`);
 }
 
