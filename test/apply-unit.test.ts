@@ -143,3 +143,59 @@ test('verifyPkcs7: sign-file style (no attributes) and openssl cms with signed a
   }
   t.regex(verifyPkcs7(Buffer.from([0x30, 0x03, 0x02]), content, cert) ?? '', /unreadable PKCS#7/);
 });
+
+/**
+ * dupmod.ko with an `.llvm_addrsig` (clang's address-significance table; gcc emits none, so objcopy adds
+ * the section and the test turns it into SHT_LLVM_ADDRSIG linked to .symtab) listing `indices`.
+ */
+async function withAddrsig(elf: Buffer, indices: number[], tail: number[] = []): Promise<{ file: string; elf: Buffer }> {
+  const uleb = (v: number) => { const o: number[] = []; do { o.push((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)); v >>>= 7; } while (v); return o; };
+  const stem = join(work, `addrsig-${indices.join('-')}-${tail.join('-')}`);
+  const table = `${stem}.bin`;
+  writeFileSync(table, Buffer.from([...indices.flatMap(uleb), ...tail]));
+  const input = `${stem}-in.ko`;
+  const file = `${stem}.ko`;
+  writeFileSync(input, elf);
+  await exec('objcopy', ['--add-section', `.llvm_addrsig=${table}`, input, file]);
+  const out = readFileSync(file);
+  const src = new BufferSource(file, out);
+  const h = readElfHeader(src);
+  const sections = readSections(src, h);
+  const sig = sections.find((s) => s.name === '.llvm_addrsig')!;
+  const symtab = sections.find((s) => s.name === '.symtab')!;
+  const shdr = Number(h.shoff) + sig.index * 64;
+  out.writeUInt32LE(0x6fff4c03, shdr + 4);
+  out.writeUInt32LE(symtab.index, shdr + 40);
+  writeFileSync(file, out);
+  return { file, elf: out };
+}
+
+test('.llvm_addrsig is renumbered with the symbols: llvm-readelf --addrsig names the same symbols before and after', async (t) => {
+  const fx = await fixtures;
+  const plain = readFileSync(fx.plain.x86_64!);
+  const st = symtabOf(fx.plain.x86_64!, plain);
+  const wanted = ['dup_a_entry', 'dup_b_entry', 'fixture_log'];
+  const globals = [...Array(st.count).keys()].filter((i) => wanted.includes(st.name(i)));
+  t.is(globals.length, wanted.length);
+  const local = [...Array(st.count).keys()].find((i) => st.type(i) === 2 && st.bind(i) === 0 && st.name(i))!;
+  const { file, elf } = await withAddrsig(plain, [local, ...globals]);
+  const addrsig = async (f: string) => (await exec('llvm-readelf-19', ['--addrsig', f])).stdout
+    .split('\n').map((l) => /^\s*\d+:\s+(\S+)$/.exec(l)?.[1]).filter(Boolean);
+  const before = await addrsig(file);
+  t.true(before.length === 4 && [st.name(local), ...wanted].every((n) => before.includes(n)), `llvm-readelf reads the planted table: ${before}`);
+  const a = addAliases(file, elf, duplicates(file, elf), originalInfo(elf));
+  t.true(a.localAliases > 0, 'the globals move, so the table must be rewritten');
+  const after = join(work, 'addrsig-applied.ko');
+  writeFileSync(after, a.elf);
+  t.deepEqual(await addrsig(after), before);
+});
+
+test('.llvm_addrsig cut inside a number: apply refuses the module, naming the section and the offset', async (t) => {
+  const fx = await fixtures;
+  const plain = readFileSync(fx.plain.x86_64!);
+  const { file, elf } = await withAddrsig(plain, [1, 2], [0x81]);
+  const src = new BufferSource(file, elf);
+  const sig = readSections(src, readElfHeader(src)).find((s) => s.name === '.llvm_addrsig')!;
+  const e = t.throws(() => addAliases(file, elf, duplicates(file, elf), originalInfo(elf)), { instanceOf: ApplyRefusal });
+  t.regex(e!.message, new RegExp(`\\.llvm_addrsig\\) at file offset 0x${(sig.offset + 2).toString(16)}: expected a ULEB128 symbol index, found the section's end`));
+});

@@ -17,6 +17,7 @@
  * - No SHF_ALLOC section moves or changes; the old `.symtab`, `.strtab` and relocations remain as dead
  *   bytes inside the original image, which is what makes an exact revert possible (see marker.ts).
  */
+import { lebEnd, uleb } from '../dwarf/leb128.js';
 import { ObjectError } from '../errors.js';
 import {
   ET_REL, SHF_ALLOC, SHF_COMPRESSED, SHN_LORESERVE, SHN_UNDEF, SHT_GROUP, SHT_REL, SHT_RELA, SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL,
@@ -225,7 +226,7 @@ export function addAliases(file: string, original: Buffer, requests: readonly Al
       newInfo.set(s.index, renumber(s.info));
     } else if (s.type === SHT_LLVM_ADDRSIG) {
       if (kL === 0) continue;
-      const rewritten = renumberAddrsig(sectionBytes(src, s), firstGlobal, kL);
+      const rewritten = renumberAddrsig(s, sectionBytes(src, s), firstGlobal, kL, refuse);
       if (rewritten) put(s, rewritten);
     } else {
       throw refuse(`section ${s.index} (${s.name}) of type 0x${s.type.toString(16)} refers to .symtab in a way apply cannot renumber`);
@@ -319,20 +320,16 @@ function renumberRelocations(file: string, h: ElfHeader, s: Section, bytes: Buff
   return out;
 }
 
-/** `.llvm_addrsig`: a list of ULEB128 symbol indices. */
-function renumberAddrsig(bytes: Buffer, firstGlobal: number, kL: number): Buffer | null {
+/**
+ * `.llvm_addrsig`: a list of ULEB128 symbol indices (decoded by the DWARF reader's LEB128). A number cut by
+ * the section's end refuses the module, naming the file offset where it starts.
+ */
+function renumberAddrsig(s: Section, bytes: Buffer, firstGlobal: number, kL: number,
+  refuse: (reason: string) => Error): Buffer | null {
   const values: number[] = [];
-  let i = 0;
-  while (i < bytes.length) {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const b = bytes[i++];
-      v += (b & 0x7f) * mul;
-      mul *= 128;
-      if (!(b & 0x80) || i >= bytes.length) break;
-    }
-    values.push(v);
+  for (let i = 0; i < bytes.length; i = lebEnd) {
+    values.push(uleb(bytes, i, bytes.length));
+    if (lebEnd < 0) throw refuse(`section ${s.index} (${s.name}) at file offset 0x${(s.offset + i).toString(16)}: expected a ULEB128 symbol index, found the section's end`);
   }
   if (!values.some((v) => v >= firstGlobal)) return null;
   const out: number[] = [];

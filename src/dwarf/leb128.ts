@@ -1,5 +1,5 @@
 // LEB128 (DWARF 5 §7.6), decoded here and nowhere else: DwarfReader, the DIE cursor and the abbreviation
-// parser call these. Bounds are the caller's `end`; running into it is reported through lebEnd, not thrown.
+// parser and apply's `.llvm_addrsig` renumbering call these. Bounds are the caller's `end`; running into it is reported through lebEnd, not thrown.
 
 /**
  * Where the last uleb()/sleb()/ulebBig()/lebSkip() ended: the index just past its last byte, or -1 when the
