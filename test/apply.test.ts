@@ -7,7 +7,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import test from 'ava';
-import { openDatabase } from '../src/io/sqlite.js';
+import { openDatabase } from '../src/db/sqlite.js';
 import {
   type ApplyArch, buildApplyFixtures, exec, execBuffer, findSignFileForTests, indexWithAliases, ksymtree, sha256File,
 } from './helpers/build-apply-fixtures.js';

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import test from 'ava';
-import { openDatabase } from '../src/io/sqlite.js';
+import { openDatabase } from '../src/db/sqlite.js';
 import { buildKlpFixtures } from './helpers/build-klp-fixtures.js';
 import { ksymtree } from './helpers/cli.js';
 import { moduleFiles } from './helpers/copy-oracle.js';

@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import test from 'ava';
-import { openDatabase } from '../src/io/sqlite.js';
+import { openDatabase } from '../src/db/sqlite.js';
 import { buildFixtures } from './helpers/build-fixtures.js';
 import { ksymtree, parseTsv } from './helpers/cli.js';
 

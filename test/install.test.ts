@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { SQLITE_PACKAGE, openDatabase } from '../src/io/sqlite.js';
+import { SQLITE_PACKAGE, openDatabase } from '../src/db/sqlite.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as

@@ -7,7 +7,7 @@ import test from 'ava';
 import { pairingKey } from '../src/tree/debug-pairing.js';
 import { findSites } from '../src/sites/find-sites.js';
 import type { IndexTask } from '../src/scan/result.js';
-import { openDatabase } from '../src/io/sqlite.js';
+import { openDatabase } from '../src/db/sqlite.js';
 import scan from '../workers/scan.js';
 import { buildFixtures } from './helpers/build-fixtures.js';
 

@@ -9,7 +9,7 @@ import { FatalError } from '../errors.js';
 import { type Db, openIndexDb } from '../db/db.js';
 import { type ApplyObject, AppliedTable, aliasesToApply, appliedFiles, modulePaths, modulesWithAliases, openIndexForWriting, readObjects } from '../db/applied.js';
 import { indexPathToRead } from '../db/location.js';
-import { type Lock, acquireLock } from '../io/lock.js';
+import { type Lock, acquireLock } from '../db/lock.js';
 import { Progress } from '../io/progress.js';
 import { walkTree } from '../tree/walk.js';
 import { type ApplyOptions, type ModuleTask, type Outcome, type SignaturePolicy, applyModule, carriesAliases, revertModule } from './module-file.js';

@@ -8,7 +8,7 @@ import { openIndexDb } from '../db/db.js';
 import type { Db } from '../db/db.js';
 import { siteText } from '../db/alias-rows.js';
 import { FatalError } from '../errors.js';
-import { acquireLock } from '../io/lock.js';
+import { acquireLock } from '../db/lock.js';
 import type { Output } from '../io/output.js';
 import { type CommandResult, finished } from './command.js';
 

@@ -1,7 +1,7 @@
 // The index as `apply` and `verify` use it: the objects to rewrite with their aliases, the index opened for
 // writing, and the `applied` table that records each rewritten file (path, hashes) as soon as it is written.
 import { FatalError } from '../errors.js';
-import { openDatabase } from '../io/sqlite.js';
+import { openDatabase } from './sqlite.js';
 import { type Db, openIndexDb, schemaVersion } from './db.js';
 
 /** An indexed object as apply and verify need it. */

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FatalError } from '../errors.js';
 import { type Db, userVersion } from './db.js';
-import { openDatabase } from '../io/sqlite.js';
+import { openDatabase } from './sqlite.js';
 
 const CATALOG_SQL = fileURLToPath(new URL('../../../catalog.sql', import.meta.url));
 

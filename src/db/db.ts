@@ -3,7 +3,7 @@
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FatalError } from '../errors.js';
-import { type Database, openDatabase } from '../io/sqlite.js';
+import { type Database, openDatabase } from './sqlite.js';
 
 export type Db = Database;
 

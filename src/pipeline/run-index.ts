@@ -18,7 +18,7 @@ import { pairDebugCopies, pairingKey } from '../tree/debug-pairing.js';
 import type { FoundObject, WalkProblem } from '../tree/walk.js';
 import { TOOL_VERSION } from '../version.js';
 import { ASSUMED_CONFIG, type KallsymsRules, type KernelConfig, configMeta, kallsymsRules } from '../config/kernel-config.js';
-import { acquireLock } from '../io/lock.js';
+import { acquireLock } from '../db/lock.js';
 
 /** One index run, its inputs resolved by the command (src/commands/index.ts). */
 export interface IndexPlan {

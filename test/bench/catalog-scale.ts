@@ -12,8 +12,8 @@
 import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Database } from '../../src/io/sqlite.js';
-import { openDatabase } from '../../src/io/sqlite.js';
+import type { Database } from '../../src/db/sqlite.js';
+import { openDatabase } from '../../src/db/sqlite.js';
 import { type Measure, measure, timed } from './measure.js';
 
 const cli = resolve(new URL('../../../bin/ksymtree.js', import.meta.url).pathname);

@@ -3,7 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { openDatabase } from '../../src/io/sqlite.js';
+import { openDatabase } from '../../src/db/sqlite.js';
 import { CLI } from '../helpers/cli.js';
 import { corpus61 } from '../helpers/corpus.js';
 import { REPO_ROOT } from '../helpers/build-fixtures.js';

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SQLITE_PACKAGE } from '../../src/io/sqlite.js';
+import { SQLITE_PACKAGE } from '../../src/db/sqlite.js';
 import { CLI } from '../helpers/cli.js';
 import { copyTree, faultCount, prng, queryIndex, runCli, seedModules, tempFiles } from './helpers.js';
 

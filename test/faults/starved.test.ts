@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { acquireLock } from '../../src/io/lock.js';
+import { acquireLock } from '../../src/db/lock.js';
 import { CLI } from '../helpers/cli.js';
 import { copyTree, queryIndex, runCli, seedModules, tempFiles } from './helpers.js';
 

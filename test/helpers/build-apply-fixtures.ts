@@ -19,7 +19,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openDatabase } from '../../src/io/sqlite.js';
+import { openDatabase } from '../../src/db/sqlite.js';
 import { type CliResult, ksymtree as runCli } from './cli.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

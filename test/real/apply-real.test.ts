@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import test from 'ava';
-import { openDatabase } from '../../src/io/sqlite.js';
+import { openDatabase } from '../../src/db/sqlite.js';
 import { corpus61 } from '../helpers/corpus.js';
 import { ksymtree, sha256File } from '../helpers/build-apply-fixtures.js';
 

@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { openDatabase } from '../../src/io/sqlite.js';
+import { openDatabase } from '../../src/db/sqlite.js';
 import { CLI } from '../helpers/cli.js';
 
 const HOOK = new URL('../../../contrib/ksymtree-kernel-hook', import.meta.url).pathname;

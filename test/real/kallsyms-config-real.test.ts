@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { openDatabase } from '../../src/io/sqlite.js';
+import { openDatabase } from '../../src/db/sqlite.js';
 import { scanObject } from '../../src/scan/scan-object.js';
 import { ksymtree, parseTsv } from '../helpers/cli.js';
 import { moduleKallsymsOracle } from '../helpers/module-kallsyms-oracle.js';
