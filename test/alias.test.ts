@@ -1,3 +1,5 @@
+// The alias naming rules (mangling, shortening to the kernel's symbol length, the per-object alias set) and
+// sympos numbering, on hand-made copies whose expected aliases follow the rules' own tables.
 import test from 'ava';
 import { aliasesForObject, mangle, maxSymbolLength, shorten, type AliasInput } from '../src/alias/naming.js';
 import { symposOf } from '../src/alias/sympos.js';

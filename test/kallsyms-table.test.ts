@@ -7,7 +7,9 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { ObjectError } from '../src/errors.js';
-import { type AddressEncoding, decodeVmlinuxKallsyms, matchSymtab, type VmlinuxKallsyms } from '../src/kallsyms/vmlinux-table.js';
+import { matchSymtab } from '../src/kallsyms/symtab-match.js';
+import type { AddressEncoding } from '../src/kallsyms/table-reader.js';
+import { decodeVmlinuxKallsyms, type VmlinuxKallsyms } from '../src/kallsyms/vmlinux-table.js';
 import { extractVmlinuz } from '../src/kallsyms/vmlinuz.js';
 import {
   buildKallsymsFixtures, hex16, type KallsymsFixture, nmSymbols, type NmSymbol, openElf, storedSymbolCount,

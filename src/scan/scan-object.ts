@@ -21,7 +21,8 @@ import { ASSUMED_CONFIG, type KallsymsRules, type KernelConfig, kallsymsRules } 
 import { configFromIkconfig, configFromKallsymsTable } from '../config/from-vmlinux.js';
 import { type SymposInput, symposOf } from '../alias/sympos.js';
 import { partitionPoint } from '../partition-point.js';
-import { type VmlinuxKallsyms, decodeVmlinuxKallsyms, matchSymtab } from '../kallsyms/vmlinux-table.js';
+import { matchSymtab } from '../kallsyms/symtab-match.js';
+import { type VmlinuxKallsyms, decodeVmlinuxKallsyms } from '../kallsyms/vmlinux-table.js';
 import { type FtraceEntries, readFtraceEntries } from './ftrace-entries.js';
 import type { KallsymsColumns, ObjectCompression, ObjectKind, ScanError, ScannedElf, ScannedObject, SectionColumns, SymbolColumns } from './result.js';
 

@@ -1,7 +1,7 @@
 // Sites of a vmlinux known only from its kallsyms entries (a vmlinuz): each copy is found in its debug file's
 // .symtab by name and address (the kallsyms table's own twins), then searched as that symbol.
 import { ObjectError } from '../errors.js';
-import { matchSymtab } from '../kallsyms/vmlinux-table.js';
+import { matchSymtab } from '../kallsyms/symtab-match.js';
 import { findSites, type FindSitesOptions } from './find-sites.js';
 import { openObject } from './object.js';
 import type { SiteResult } from './types.js';

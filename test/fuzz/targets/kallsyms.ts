@@ -1,4 +1,4 @@
-// Fuzz target: the kallsyms table decoder (src/kallsyms/vmlinux-table.ts, token-table.ts) through scanObject of
+// Fuzz target: the kallsyms table decoder (src/kallsyms/vmlinux-table.ts and its locators, table-reader.ts, token-table.ts) through scanObject of
 // a vmlinux — located by .symtab names, or by shape in a stripped image. Seeds: the kallsyms fixtures of
 // every table layout and architecture, with and without .symtab.
 import { scanObject } from '../../../src/scan/scan-object.js';
