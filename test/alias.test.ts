@@ -1,5 +1,5 @@
-// The alias naming rules (mangling, shortening to the kernel's symbol length, the per-object alias set) and
-// sympos numbering, on hand-made copies whose expected aliases follow the rules' own tables.
+// The alias naming rules on hand-made copies: the kas_alias format NAME@file_line, units and sympos when sites
+// tie, shortening to KSYM_NAME_LEN, no clash with existing names; and sympos for modules and for vmlinux.
 import test from 'ava';
 import { aliasesForObject, mangle, maxSymbolLength, shorten, type AliasInput } from '../src/alias/naming.js';
 import { symposOf } from '../src/alias/sympos.js';
