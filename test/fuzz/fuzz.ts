@@ -1,6 +1,6 @@
 /**
- * `npm run fuzz -- --minutes N [--target NAME ...] [--jobs J] [--corpus DIR] [--findings DIR] [--seed S]`:
- * coverage-guided fuzzing of every parser target (targets/index.ts) for N minutes each, J targets at a time.
+ * `npm run fuzz -- --minutes N [--execs E] [--target NAME ...] [--jobs J] [--corpus DIR] [--findings DIR] [--seed S]`:
+ * coverage-guided fuzzing of every parser target (targets/index.ts) for N minutes each (or until E inputs), J at a time.
  * Each target runs in its own process (engine.ts); this supervisor restarts it after a crash and kills it
  * when one input has used more than 1 s of CPU (a hang), keeping that input as a finding. Prints executions,
  * executions per second, coverage (counters hit / counters of the loaded parser modules) and findings per
@@ -253,6 +253,7 @@ export function summary(r: TargetReport): string {
 
 function parseArgs(argv: readonly string[]): FuzzOptions {
   let seconds = 60;
+  let execs: number | undefined;
   const targets: string[] = [];
   let jobs = 1;
   let seed = 1;
@@ -267,18 +268,20 @@ function parseArgs(argv: readonly string[]): FuzzOptions {
     switch (argv[i]) {
       case '--minutes': seconds = Number(value()) * 60; break;
       case '--seconds': seconds = Number(value()); break;
+      case '--execs': execs = Number(value()); break;
       case '--target': targets.push(...value().split(',')); break;
       case '--jobs': jobs = Number(value()); break;
       case '--seed': seed = Number(value()); break;
       case '--corpus': corpus = value(); break;
       case '--fresh': corpus = null; break;
       case '--findings': findings = value(); break;
-      default: throw new Error(`fuzz: unknown argument ${argv[i]}; usage: npm run fuzz -- --minutes N [--target NAME,...] [--jobs J] [--corpus DIR | --fresh] [--findings DIR] [--seed S]`);
+      default: throw new Error(`fuzz: unknown argument ${argv[i]}; usage: npm run fuzz -- --minutes N [--execs E] [--target NAME,...] [--jobs J] [--corpus DIR | --fresh] [--findings DIR] [--seed S]`);
     }
   }
   for (const t of targets) if (!TARGET_NAMES.includes(t)) throw new Error(`fuzz: no target ${t} (targets: ${TARGET_NAMES.join(', ')})`);
   if (!(seconds > 0)) throw new Error('fuzz: --minutes must be a positive number');
-  return { targets: targets.length ? targets : TARGET_NAMES, seconds, jobs, seed, corpus, findings, log: (l) => console.log(l) };
+  if (execs !== undefined && !(Number.isInteger(execs) && execs > 0)) throw new Error('fuzz: --execs must be a positive integer');
+  return { targets: targets.length ? targets : TARGET_NAMES, seconds, execs, jobs, seed, corpus, findings, log: (l) => console.log(l) };
 }
 
 async function main(): Promise<void> {
