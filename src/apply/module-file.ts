@@ -9,14 +9,15 @@
  * Times are kept to the precision utimes takes (package files carry whole seconds). Extended attributes
  * (IMA/EVM hashes, SELinux labels) are not copied: a tree that carries them needs them set again.
  */
-import { fchmodSync, fchownSync, futimesSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { fchmodSync, fchownSync, futimesSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { removeStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { type CompressKind, compress, defaultRecipe, findReproducingRecipe, recipeByName, recipeName } from '../io/compress.js';
-import { type Compression, decompress, detectCompression } from '../io/decompress.js';
+import type { Compression } from '../io/decompress.js';
 import { findBuildId } from '../elf/notes.js';
 import { readElfHeader } from '../elf/header.js';
 import { readSections, sectionBytes } from '../elf/sections.js';
-import { BufferSource, FileSource } from '../io/source.js';
+import { type ObjectFile, openObjectFile } from '../io/object-file.js';
+import { BufferSource } from '../io/source.js';
 import { MARKER_SECTION, type Marker, type OriginalFile, sha256 } from './marker.js';
 import { type AliasRequest, ApplyRefusal, type ParsedElf, addAliases, findMarker, parseElf, reconstructOriginal } from './rewrite.js';
 import { type Signer, splitSignature } from './signing.js';
@@ -63,17 +64,17 @@ interface Loaded {
  * True when the file is certainly an uncompressed module without a marker: only its headers are read
  * (pread), so looking at the thousand modules that have no aliases costs little. False means "load it".
  */
-function plainWithoutMarker(path: string): boolean {
-  let src: FileSource | null = null;
+async function plainWithoutMarker(path: string): Promise<boolean> {
+  let obj: ObjectFile | null = null;
   try {
-    src = FileSource.open(path);
-    if (src.size < 64 || detectCompression(src.read(0, 6, 'magic')) !== 'none') return false;
-    const h = readElfHeader(src);
-    return !readSections(src, h).some((s) => s.name === MARKER_SECTION);
+    obj = openObjectFile(path);
+    if (obj.compression !== 'none' || obj.size < 64) return false;
+    const src = await obj.image();
+    return !readSections(src, readElfHeader(src)).some((s) => s.name === MARKER_SECTION);
   } catch {
     return false;
   } finally {
-    src?.close();
+    obj?.close();
   }
 }
 
@@ -92,17 +93,21 @@ async function load(path: string): Promise<Loaded> {
   if (stat.nlink > 1) {
     throw new ApplyRefusal(path, `has ${stat.nlink} hard links: replacing it by rename would leave the other names with the old bytes`);
   }
-  const file = readFileSync(realPath);
-  const compression = detectCompression(file.subarray(0, 6));
-  const image = compression === 'none' ? file : await decompress(realPath, compression, file);
-  const { elf, signature } = splitSignature(realPath, image);
-  const parsed = parseElf(realPath, elf);
-  return { realPath, stat, file, compression, image, elf, signature, parsed, marker: findMarker(parsed) };
+  const obj = openObjectFile(realPath);
+  try {
+    const file = obj.stored();
+    const image = await obj.imageBytes();
+    const { elf, signature } = splitSignature(realPath, image);
+    const parsed = parseElf(realPath, elf);
+    return { realPath, stat, file, compression: obj.compression, image, elf, signature, parsed, marker: findMarker(parsed) };
+  } finally {
+    obj.close();
+  }
 }
 
 /** True when the file carries a `.ksymtree.apply` marker (apply rewrote it); false for anything else. */
 export async function carriesAliases(path: string): Promise<boolean> {
-  if (plainWithoutMarker(path)) return false;
+  if (await plainWithoutMarker(path)) return false;
   try {
     return (await load(path)).marker !== null;
   } catch {
@@ -161,7 +166,7 @@ export interface ModuleTask {
 export async function applyModule(task: ModuleTask, opts: ApplyOptions): Promise<Outcome> {
   const base = { path: task.path, realPath: task.path, aliases: task.aliases.length };
   if (!opts.dryRun) removeStaleTemps(safeRealpath(task.path)); // what a killed apply left beside it
-  if (!task.aliases.length && plainWithoutMarker(task.path)) return { ...base, realPath: safeRealpath(task.path), action: 'unchanged' };
+  if (!task.aliases.length && await plainWithoutMarker(task.path)) return { ...base, realPath: safeRealpath(task.path), action: 'unchanged' };
   let m: Loaded;
   try {
     m = await load(task.path);
@@ -220,7 +225,7 @@ function recipeFor(info: OriginalFile, kind: CompressKind) {
 export async function revertModule(path: string, dryRun: boolean): Promise<Outcome> {
   const base = { path, realPath: path, aliases: 0 };
   if (!dryRun) removeStaleTemps(safeRealpath(path));
-  if (plainWithoutMarker(path)) return { ...base, realPath: safeRealpath(path), action: 'not-applied' };
+  if (await plainWithoutMarker(path)) return { ...base, realPath: safeRealpath(path), action: 'not-applied' };
   let m: Loaded;
   try {
     m = await load(path);

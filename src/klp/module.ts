@@ -8,14 +8,13 @@
  * of create-diff-object's output objects, and `.kpatch.dynrelas` of modules for kpatch's own core module
  * (kpatch.ko, kernels before 4.7; their `.kpatch.funcs` is read).
  */
-import { readFileSync } from 'node:fs';
 import { ObjectError } from '../errors.js';
 import { readElfHeader } from '../elf/header.js';
 import { readSections } from '../elf/sections.js';
 import { signatureOf } from '../elf/signature.js';
 import { readSymbolTable } from '../elf/symbols.js';
-import { decompress, detectCompression } from '../io/decompress.js';
-import { type ByteSource, BufferSource, PrefixSource } from '../io/source.js';
+import { type ObjectFile, openObjectFile } from '../io/object-file.js';
+import { type ByteSource, PrefixSource } from '../io/source.js';
 import { klpSymbolReferences } from './klp-symbols.js';
 import { kpatchFuncReferences } from './kpatch-funcs.js';
 import { klpBuildReferences, klpFuncReferences } from './klp-structs.js';
@@ -29,18 +28,20 @@ export interface LivepatchModule {
   readonly errors: ObjectError[];
 }
 
-/** The module's ELF image: decompressed, without its appended signature. */
-async function moduleImage(path: string): Promise<ByteSource> {
-  let file: Buffer;
+/** Opens the module (io/object-file.ts); a file that cannot be opened is an error of the module, not a crash. */
+function openModule(path: string): ObjectFile {
   try {
-    file = readFileSync(path);
+    return openObjectFile(path);
   } catch (e) {
+    if (e instanceof ObjectError) throw e;
     const err = e as NodeJS.ErrnoException;
     throw new ObjectError(path, 0, `expected a readable livepatch module (${err.code ?? 'error'}: ${err.message})`, 'io');
   }
-  if (file.length === 0) throw new ObjectError(path, 0, 'expected an ELF object or a compressed module, the file is empty', 'truncated');
-  const compression = detectCompression(file.subarray(0, 6));
-  const image = new BufferSource(path, compression === 'none' ? file : await decompress(path, compression, file));
+}
+
+/** The module's ELF image: decompressed, without its appended signature. */
+async function moduleImage(file: ObjectFile): Promise<ByteSource> {
+  const image = await file.image();
   const signature = signatureOf(image);
   return signature ? new PrefixSource(image, signature.elfSize) : image;
 }
@@ -49,8 +50,10 @@ async function moduleImage(path: string): Promise<ByteSource> {
 export async function readLivepatchModule(path: string): Promise<LivepatchModule> {
   const errors: ObjectError[] = [];
   const references: LivepatchReference[] = [];
+  let file: ObjectFile | null = null;
   try {
-    const src = await moduleImage(path);
+    file = openModule(path);
+    const src = await moduleImage(file);
     const h = readElfHeader(src);
     const sections = readSections(src, h);
     const symtab = readSymbolTable(src, h, sections);
@@ -64,6 +67,8 @@ export async function readLivepatchModule(path: string): Promise<LivepatchModule
   } catch (e) {
     if (!(e instanceof ObjectError)) throw e;
     errors.push(e);
+  } finally {
+    file?.close();
   }
   return { path, references, errors };
 }
