@@ -57,7 +57,11 @@ export async function fuzz(opts: FuzzOptions): Promise<TargetReport[]> {
   const queue = [...opts.targets];
   const reports: TargetReport[] = [];
   const worker = async () => {
-    for (let name = queue.shift(); name !== undefined; name = queue.shift()) reports.push(await fuzzTarget(name, opts));
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+      const report = await fuzzTarget(name, opts);
+      opts.log?.(`${name}: done: ${summary(report)}`);
+      reports.push(report);
+    }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.jobs) }, worker));
   return opts.targets.map((t) => reports.find((r) => r.target === t)!);
