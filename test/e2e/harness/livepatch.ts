@@ -18,6 +18,8 @@ export interface LivepatchSource {
   readonly funcs: string;
   /** The replacement's name, as klp funcs wrote it into `.new_func`. */
   readonly newFunc: string;
+  /** The C file built as livepatch-ksymtree.c (its replacement's signature); default kbuild/livepatch-ksymtree.c. */
+  readonly template?: string;
 }
 
 /** `ksymtree klp funcs ALIAS --db DB`; throws with its stderr when it refuses. */
@@ -32,7 +34,7 @@ export async function klpFuncsFor(alias: string, db: string): Promise<LivepatchS
 /** The module's source files: the C file, klp-funcs.h and the kbuild Makefile naming the replacement. */
 function sourceFiles(src: LivepatchSource): Record<string, string | Buffer> {
   return {
-    'livepatch-ksymtree.c': readFileSync(SOURCE),
+    'livepatch-ksymtree.c': readFileSync(src.template ?? SOURCE),
     'klp-funcs.h': src.funcs,
     Makefile: `obj-m += livepatch-ksymtree.o\nccflags-y += -DNEW_FUNC=${src.newFunc}\n`,
   };
@@ -84,16 +86,16 @@ export function cachedLivepatch(tree: string, src: LivepatchSource): string {
 /**
  * Guest lines (busybox as $B): after the livepatch's transition ended (at most 10 s), `@@FILE PATH VALUE` for
  * every file the globs match, then `enabled`, `transition` and `functions` (its /sys/kernel/livepatch entries;
- * functions: the `<name>,<sympos>` directories of vmlinux).
+ * functions: the `<name>,<sympos>` directories of `objname`, vmlinux or a module).
  */
-export function livepatchGuestScript(globs: readonly string[]): string {
+export function livepatchGuestScript(globs: readonly string[], objname = 'vmlinux'): string {
   const lp = `/sys/kernel/livepatch/${LIVEPATCH_MODULE}`;
   return [
     `i=0; while [ -e ${lp}/transition ] && [ "$($B cat ${lp}/transition)" != 0 ] && [ $i -lt 10 ]; do $B sleep 1; i=$((i + 1)); done`,
     `for f in ${globs.join(' ')}; do echo "@@FILE $f $($B cat $f 2>&1)"; done`,
     `echo "@@FILE enabled $($B cat ${lp}/enabled 2>&1)"`,
     `echo "@@FILE transition $($B cat ${lp}/transition 2>&1)"`,
-    `echo "@@FILE functions $($B ls ${lp}/vmlinux 2>&1 | $B grep , | $B tr '\\n' ' ')"`,
+    `echo "@@FILE functions $($B ls ${lp}/${objname} 2>&1 | $B grep , | $B tr '\\n' ' ')"`,
   ].join('\n');
 }
 
