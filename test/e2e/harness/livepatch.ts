@@ -1,5 +1,5 @@
-// A livepatch for one copy of a duplicated vmlinux function, made as its author would: `ksymtree klp funcs ALIAS`
-// pasted into test/e2e/kbuild/livepatch-ksymtree.c, built out of tree (make M=) against a kernel tree or Debian's
+// A livepatch for one copy of a duplicated vmlinux or module function, made as its author would: `ksymtree klp funcs
+// ALIAS` pasted into test/e2e/kbuild/livepatch-ksymtree.c with a replacement-*.h, built out of tree (make M=) against a kernel tree or Debian's
 // linux-headers; and the guest lines that show, after it is loaded, which sysfs files its copy serves.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { ksymtree } from '../../helpers/cli.js';
 import { CACHE_DIR } from './boot.js';
 
-const SOURCE = fileURLToPath(new URL('../../../../test/e2e/kbuild/livepatch-ksymtree.c', import.meta.url));
+const KBUILD = fileURLToPath(new URL('../../../../test/e2e/kbuild/', import.meta.url));
+const SOURCE = join(KBUILD, 'livepatch-ksymtree.c');
 export const LIVEPATCH_MODULE = 'livepatch_ksymtree';
 
 export interface LivepatchSource {
@@ -18,8 +19,8 @@ export interface LivepatchSource {
   readonly funcs: string;
   /** The replacement's name, as klp funcs wrote it into `.new_func`. */
   readonly newFunc: string;
-  /** The C file built as livepatch-ksymtree.c (its replacement's signature); default kbuild/livepatch-ksymtree.c. */
-  readonly template?: string;
+  /** The replacement, test/e2e/kbuild/replacement-<this>.h (its signature is the replaced function's); default sysfs-show. */
+  readonly replacement?: string;
 }
 
 /** `ksymtree klp funcs ALIAS --db DB`; throws with its stderr when it refuses. */
@@ -31,10 +32,11 @@ export async function klpFuncsFor(alias: string, db: string): Promise<LivepatchS
   return { funcs: r.stdout, newFunc };
 }
 
-/** The module's source files: the C file, klp-funcs.h and the kbuild Makefile naming the replacement. */
+/** The module's source files: the C file, the replacement, klp-funcs.h and the kbuild Makefile naming the replacement. */
 function sourceFiles(src: LivepatchSource): Record<string, string | Buffer> {
   return {
-    'livepatch-ksymtree.c': readFileSync(src.template ?? SOURCE),
+    'livepatch-ksymtree.c': readFileSync(SOURCE),
+    'replacement.h': readFileSync(join(KBUILD, `replacement-${src.replacement ?? 'sysfs-show'}.h`)),
     'klp-funcs.h': src.funcs,
     Makefile: `obj-m += livepatch-ksymtree.o\nccflags-y += -DNEW_FUNC=${src.newFunc}\n`,
   };
