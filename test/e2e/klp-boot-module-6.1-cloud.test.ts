@@ -172,11 +172,12 @@ async function proof(t: ExecutionContext, corpus: KernelCorpus): Promise<void> {
     t.log(`without a livepatch (${plain.dir}):\n${plain.guest.trim()}`);
     for (const i of plain.insmod) t.is(i.status, 0, `insmod ${i.name}: ${i.message}`);
     for (const target of targets) {
-      const modulesDir = moduleTree(corpus.installed, await livepatchFor(t, corpus, target, db), join(work, `sympos-${target.sympos}`));
+      const livepatchDir = await livepatchFor(t, corpus, target, db);
+      const modulesDir = moduleTree(corpus.installed, livepatchDir, join(work, `sympos-${target.sympos}`));
       const capture = await boot(modulesDir, [OBJECT, LIVEPATCH_MODULE]);
       t.log(`with the livepatch for ${target.alias} (${capture.dir}):\n${capture.guest.trim()}`);
       checkPatched(t, plain, capture, target, oracle.map((c) => c.value));
-      if (target === targets[0]) await check612(t, join(modulesDir, 'extra/livepatch-ksymtree.ko'), db, work);
+      if (target === targets[0]) await check612(t, join(livepatchDir, 'livepatch-ksymtree.ko'), db, work);
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
