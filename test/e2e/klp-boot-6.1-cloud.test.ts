@@ -7,16 +7,16 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { ksymtree } from '../helpers/cli.js';
 import { cloudCorpus } from '../helpers/corpus.js';
 import { vmlinuxSourcePaths } from '../helpers/copy-oracle.js';
 import type { KlpCheckRecord } from '../../src/commands/klp.js';
 import { bootCapture, bootTimeoutMs } from './harness/boot.js';
 import { debianHeaders } from './harness/headers.js';
-import { KERNELS, kernelCorpus, type KernelCorpus } from './harness/kernels.js';
+import { KERNELS, type KernelCorpus } from './harness/kernels.js';
 import { cachedLivepatch, guestFiles, klpFuncsFor, LIVEPATCH_MODULE, livepatchGuestScript } from './harness/livepatch.js';
-import { e2eUnavailable } from './harness/suite.js';
+import { corpusTest } from './harness/suite.js';
 
 const spec = KERNELS.find((k) => k.id === '6.1-cloud-amd64')!;
 const NAME = 'name_show';
@@ -125,11 +125,4 @@ async function proof(t: ExecutionContext, corpus: KernelCorpus): Promise<void> {
   }
 }
 
-const unavailable = e2eUnavailable(spec);
-if (unavailable) test.skip(`${TITLE} — SKIPPED (${unavailable})`, () => {});
-else {
-  test.serial(TITLE, async (t) => {
-    t.timeout(4 * bootTimeoutMs() + 20 * 60_000, 'index, headers, module build, two boots');
-    await proof(t, kernelCorpus(spec) as KernelCorpus);
-  });
-}
+corpusTest(spec, TITLE, 4 * bootTimeoutMs() + 20 * 60_000, 'index, headers, module build, two boots', proof);

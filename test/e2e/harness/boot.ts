@@ -58,6 +58,8 @@ export interface BootOptions {
    * becomes the capture's `guest` file (Capture.guest). Unset, the init script is what it always was.
    */
   readonly guestScript?: string;
+  /** qemu `-device` values (part of the cache key through the qemu command line); none by default. */
+  readonly devices?: readonly string[];
   /** End with `reboot -f` (qemu runs with -no-reboot): a kernel without ACPI cannot power the machine off. */
   readonly reboot?: boolean;
 }
@@ -342,7 +344,7 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   const init = initScript(arch, !!o.traces, o.guestScript, o.reboot);
   const key = sha256(JSON.stringify({
     v: HARNESS_VERSION, kernel: sha256(readFileSync(o.kernel)), init, append, memoryMb,
-    argv: qemuArgv('qemu', arch, { kernel: 'K', initrd: 'I', append, consoleFile: 'C', dataFile: 'D', memoryMb, timeoutMs: 0 }),
+    argv: qemuArgv('qemu', arch, { kernel: 'K', initrd: 'I', append, consoleFile: 'C', dataFile: 'D', memoryMb, timeoutMs: 0, devices: o.devices }),
     modules: set.modules.map((m) => [m.name, fileName(m, how), loaderOf(m, how), sha256(bytes.get(m.name)!)]),
   })).slice(0, 24);
   const dir = join(CACHE_DIR, `${release}-${key}`);
@@ -363,7 +365,7 @@ export async function bootCapture(o: BootOptions): Promise<Capture> {
   const dataFile = arch.captureOnConsole ? consoleFile : join(work, 'data.out');
   const result = await withBootLock(CACHE_DIR, async () => {
     log(`e2e: booting ${release} (${arch.qemu}) with ${set.modules.length} modules (timeout ${timeoutMs / 1000} s)`);
-    return runQemu(tools.qemu, arch, { kernel: o.kernel, initrd, append, consoleFile, dataFile, memoryMb, timeoutMs });
+    return runQemu(tools.qemu, arch, { kernel: o.kernel, initrd, append, consoleFile, dataFile, memoryMb, timeoutMs, devices: o.devices });
   });
   log(`e2e: qemu ran ${result.seconds.toFixed(1)} s${result.timedOut ? ' (timed out, killed)' : ''}`);
   const consoleTail = () => readFileSync(consoleFile, 'latin1').split('\n').slice(-40).join('\n');

@@ -1,5 +1,5 @@
-// A livepatch for one copy of a duplicated vmlinux function, made as its author would: `ksymtree klp funcs ALIAS`
-// pasted into test/e2e/kbuild/livepatch-ksymtree.c, built out of tree (make M=) against a kernel tree or Debian's
+// A livepatch for one copy of a duplicated vmlinux or module function, made as its author would: `ksymtree klp funcs
+// ALIAS` pasted into test/e2e/kbuild/livepatch-ksymtree.c with a replacement-*.h, built out of tree (make M=) against a kernel tree or Debian's
 // linux-headers; and the guest lines that show, after it is loaded, which sysfs files its copy serves.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { ksymtree } from '../../helpers/cli.js';
 import { CACHE_DIR } from './boot.js';
 
-const SOURCE = fileURLToPath(new URL('../../../../test/e2e/kbuild/livepatch-ksymtree.c', import.meta.url));
+const KBUILD = fileURLToPath(new URL('../../../../test/e2e/kbuild/', import.meta.url));
+const SOURCE = join(KBUILD, 'livepatch-ksymtree.c');
 export const LIVEPATCH_MODULE = 'livepatch_ksymtree';
 
 export interface LivepatchSource {
@@ -18,6 +19,8 @@ export interface LivepatchSource {
   readonly funcs: string;
   /** The replacement's name, as klp funcs wrote it into `.new_func`. */
   readonly newFunc: string;
+  /** The replacement, test/e2e/kbuild/replacement-<this>.h (its signature is the replaced function's); default sysfs-show. */
+  readonly replacement?: string;
 }
 
 /** `ksymtree klp funcs ALIAS --db DB`; throws with its stderr when it refuses. */
@@ -29,10 +32,11 @@ export async function klpFuncsFor(alias: string, db: string): Promise<LivepatchS
   return { funcs: r.stdout, newFunc };
 }
 
-/** The module's source files: the C file, klp-funcs.h and the kbuild Makefile naming the replacement. */
+/** The module's source files: the C file, the replacement, klp-funcs.h and the kbuild Makefile naming the replacement. */
 function sourceFiles(src: LivepatchSource): Record<string, string | Buffer> {
   return {
     'livepatch-ksymtree.c': readFileSync(SOURCE),
+    'replacement.h': readFileSync(join(KBUILD, `replacement-${src.replacement ?? 'sysfs-show'}.h`)),
     'klp-funcs.h': src.funcs,
     Makefile: `obj-m += livepatch-ksymtree.o\nccflags-y += -DNEW_FUNC=${src.newFunc}\n`,
   };
@@ -84,16 +88,16 @@ export function cachedLivepatch(tree: string, src: LivepatchSource): string {
 /**
  * Guest lines (busybox as $B): after the livepatch's transition ended (at most 10 s), `@@FILE PATH VALUE` for
  * every file the globs match, then `enabled`, `transition` and `functions` (its /sys/kernel/livepatch entries;
- * functions: the `<name>,<sympos>` directories of vmlinux).
+ * functions: the `<name>,<sympos>` directories of `objname`, vmlinux or a module).
  */
-export function livepatchGuestScript(globs: readonly string[]): string {
+export function livepatchGuestScript(globs: readonly string[], objname = 'vmlinux'): string {
   const lp = `/sys/kernel/livepatch/${LIVEPATCH_MODULE}`;
   return [
     `i=0; while [ -e ${lp}/transition ] && [ "$($B cat ${lp}/transition)" != 0 ] && [ $i -lt 10 ]; do $B sleep 1; i=$((i + 1)); done`,
     `for f in ${globs.join(' ')}; do echo "@@FILE $f $($B cat $f 2>&1)"; done`,
     `echo "@@FILE enabled $($B cat ${lp}/enabled 2>&1)"`,
     `echo "@@FILE transition $($B cat ${lp}/transition 2>&1)"`,
-    `echo "@@FILE functions $($B ls ${lp}/vmlinux 2>&1 | $B grep , | $B tr '\\n' ' ')"`,
+    `echo "@@FILE functions $($B ls ${lp}/${objname} 2>&1 | $B grep , | $B tr '\\n' ' ')"`,
   ].join('\n');
 }
 

@@ -157,6 +157,8 @@ export interface QemuRun {
   readonly dataFile: string;
   readonly memoryMb: number;
   readonly timeoutMs: number;
+  /** `-device` values added to the machine (e.g. `virtio-rng-pci,disable-modern=on`); none by default. */
+  readonly devices?: readonly string[];
 }
 
 export interface QemuResult {
@@ -171,7 +173,7 @@ export interface QemuResult {
 export function qemuArgv(qemu: string, arch: Arch, r: QemuRun): string[] {
   return [
     qemu, '-accel', 'tcg', ...arch.machine, '-smp', '1', '-m', String(r.memoryMb),
-    '-nodefaults', '-display', 'none', '-no-reboot',
+    '-nodefaults', '-display', 'none', '-no-reboot', ...(r.devices ?? []).flatMap((d) => ['-device', d]),
     '-serial', `file:${r.consoleFile}`, ...(arch.captureOnConsole ? [] : ['-serial', `file:${r.dataFile}`]),
     '-kernel', r.kernel, '-initrd', r.initrd, '-append', r.append,
   ];

@@ -23,6 +23,19 @@ export function e2eUnavailable(spec: KernelSpec): string | null {
   return typeof tools === 'string' ? tools : null;
 }
 
+/** A serial test on `spec`'s corpus (`timeoutMs` for t.timeout, `why` its reason), or a skip whose title says why not. */
+export function corpusTest(spec: KernelSpec, title: string, timeoutMs: number, why: string,
+  body: (t: ExecutionContext, corpus: KernelCorpus) => Promise<void>): void {
+  const unavailable = e2eUnavailable(spec);
+  if (unavailable) test.skip(`${title} — SKIPPED (${unavailable})`, () => {});
+  else {
+    test.serial(title, async (t) => {
+      t.timeout(timeoutMs, why);
+      await body(t, kernelCorpus(spec) as KernelCorpus);
+    });
+  }
+}
+
 export interface ObjectResult {
   /** '' = vmlinux. */
   readonly object: string;

@@ -1,19 +1,12 @@
 // The e2e livepatch (harness/livepatch.ts; the kbuild tier's kernel and Debian's 6.1 cloud kernel): replaces the
-// one copy of a duplicated vmlinux function that `ksymtree klp funcs` names. NEW_FUNC (the replacement's name) and
-// klp-funcs.h (its klp_func/klp_object arrays, with old_sympos) come from `ksymtree klp funcs ALIAS`, as a
-// livepatch author would paste them.
+// one copy of a duplicated vmlinux or module function that `ksymtree klp funcs` names. NEW_FUNC (the replacement's
+// name) and klp-funcs.h (its klp_func/klp_object arrays, with old_sympos) come from `ksymtree klp funcs ALIAS`, as a
+// livepatch author would paste them; replacement.h (one of kbuild/replacement-*.h) defines NEW_FUNC.
 #include <linux/kernel.h>
-#include <linux/kobject.h>
 #include <linux/livepatch.h>
 #include <linux/module.h>
-#include <linux/sysfs.h>
 
-/* the replaced copy is a sysfs show function: (kobject or device, attribute, buf), three pointers either way */
-static ssize_t NEW_FUNC(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "ksymtree-livepatched\n");
-}
-
+#include "replacement.h"
 #include "klp-funcs.h"
 
 static struct klp_patch patch = {
