@@ -143,10 +143,15 @@ async function rebased(at: number, run: () => Promise<Buffer>): Promise<Buffer> 
   }
 }
 
+/** Each optional package's import, started once (a loader hook makes every import() a round trip). */
+const imported = new Map<string, Promise<unknown>>();
+
 /** A decompressor from an npm package that only compressed kernels need (loaded when one is met). */
 async function optional<T>(specifier: string, pkg: string, kind: KernelCompression, file: string, at: number): Promise<T> {
+  let loading = imported.get(specifier);
+  if (!loading) imported.set(specifier, (loading = import(specifier)));
   try {
-    return (await import(specifier)) as T;
+    return (await loading) as T;
   } catch (e) {
     throw new ObjectError(file, at, `${kind} stream: decoding it needs the npm package ${pkg}, which could not be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`, 'unsupported');
   }
