@@ -14,7 +14,8 @@ import { type OriginalFile, decodeMarker, encodeMarker, sha256 } from '../src/ap
 import { appliedOriginal } from '../src/apply/original-source.js';
 import { type AliasRequest, ApplyRefusal, addAliases, findMarker, parseElf, reconstructOriginal } from '../src/apply/rewrite.js';
 import { verifyPkcs7 } from '../src/apply/signing.js';
-import { buildApplyFixtures, exec } from './helpers/build-apply-fixtures.js';
+import { buildApplyFixtures } from './helpers/build-apply-fixtures.js';
+import { exec } from './helpers/exec.js';
 
 const fixtures = buildApplyFixtures();
 const work = mkdtempSync(join(tmpdir(), 'ksymtree-apply-unit-'));

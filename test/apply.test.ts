@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import test from 'ava';
 import { openDatabase } from '../src/db/sqlite.js';
-import {
-  type ApplyArch, buildApplyFixtures, exec, execBuffer, findSignFileForTests, indexWithAliases, ksymtree, sha256File,
-} from './helpers/build-apply-fixtures.js';
+import { buildApplyFixtures, findSignFileForTests, indexWithAliases, ksymtree, sha256File } from './helpers/build-apply-fixtures.js';
+import { exec } from './helpers/exec.js';
+import type { Arch } from './helpers/toolchains.js';
 
 const fixtures = buildApplyFixtures();
 const work = mkdtempSync(join(tmpdir(), 'ksymtree-apply-'));
@@ -66,7 +66,7 @@ async function elfOf(file: string): Promise<string> {
   const tool = head[0] === 0x1f ? ['gzip', '-dc'] : head[0] === 0xfd ? ['xz', '-dc'] : head[0] === 0x28 ? ['zstd', '-dcq'] : null;
   if (!tool) return file;
   const out = join(work, `elf-${++serial}.ko`);
-  writeFileSync(out, await execBuffer(tool[0], [tool[1]], readFileSync(file)));
+  writeFileSync(out, (await exec(tool[0], [tool[1]], { input: readFileSync(file), encoding: 'buffer' })).stdout);
   return out;
 }
 
@@ -168,7 +168,7 @@ async function checkReadable(t: import('ava').ExecutionContext, before: string, 
   }
 }
 
-const arches: ApplyArch[] = ['x86_64', 'i386', 's390x', 'aarch64'];
+const arches: Arch[] = ['x86_64', 'i386', 's390x', 'aarch64'];
 for (const arch of arches) {
   test(`${arch}: aliases are added with the originals' fields; twice is a no-op; revert restores the bytes`, async (t) => {
     const fx = await fixtures;
@@ -242,7 +242,7 @@ test('a compressed module no recipe reproduces keeps its original inside, and re
   const elf = readFileSync(fx.plain.x86_64!);
   // xz -0 with CRC64: none of the kbuild recipes makes these bytes.
   const odd = join(work, `odd-${++serial}.ko.xz`);
-  writeFileSync(odd, await execBuffer('xz', ['-0', '--check=crc64', '-c'], elf));
+  writeFileSync(odd, (await exec('xz', ['-0', '--check=crc64', '-c'], { input: elf, encoding: 'buffer' })).stdout);
   const { dir, db, paths: [file] } = await prepare([odd], ['dupmod.ko.xz']);
   const original = sha256File(file);
   t.is((await ksymtree(['apply', dir, '--db', db, '-q'])).status, 0);

@@ -194,7 +194,7 @@ test('bad compressed sections: unknown ch_type, wrong size, corrupt stream', (t)
   }
 });
 
-const fixtures = haveDwarfdump() ? buildDwarfFixtures() : null;
+const fixtures = haveDwarfdump() ? await buildDwarfFixtures() : null;
 const base = fixtures?.fixtures.find((f) => f.name === 'x86_64-dwarf5-debian');
 
 (base ? test : test.skip)('findSites never throws: corrupt unit, truncated file, missing file, bad indices; no DWARF is no error', async (t) => {

@@ -7,7 +7,7 @@ import { buildDwarfFixtures } from './helpers/build-dwarf-fixtures.js';
 import { haveDwarfdump } from './helpers/dwarf-oracle.js';
 import { siteSymbols } from './helpers/dwarf-symbols.js';
 
-const fixtures = haveDwarfdump() ? buildDwarfFixtures() : null;
+const fixtures = haveDwarfdump() ? await buildDwarfFixtures() : null;
 
 for (const f of fixtures?.fixtures ?? []) {
   for (const path of [f.relocatable, ...(f.linked ? [f.linked] : [])]) {

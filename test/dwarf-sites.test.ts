@@ -9,7 +9,7 @@ import { disagreement, expectedSites, haveDwarfdump, linkForOracle, type OracleS
 import { duplicated, siteSymbols, type TestSymbol } from './helpers/dwarf-symbols.js';
 
 const canRun = haveDwarfdump();
-const fixtures = canRun ? buildDwarfFixtures() : null;
+const fixtures = canRun ? await buildDwarfFixtures() : null;
 const run = canRun ? test : test.skip;
 
 // A fixture this toolchain cannot build is reported as a skipped test that says why, never as a green one.
@@ -38,7 +38,7 @@ async function checkAgainstOracle(t: import('ava').ExecutionContext, f: DwarfFix
   let bases: Map<string, bigint> | null = null;
   if (relocatable) {
     oracleFile = `${path}.oracle`;
-    bases = linkForOracle(path, oracleFile, f.toolchain.ld, f.toolchain.ldFlags);
+    bases = linkForOracle(path, oracleFile, f.toolchain.ld, f.toolchain.ldEmulation);
     t.truthy(bases, 'the relocatable object links for the oracle');
   } else if (f.name.includes('zdebug')) {
     // llvm-dwarfdump 19 does not read legacy .zdebug sections of executables: give it binutils' inflated copy.

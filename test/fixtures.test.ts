@@ -7,7 +7,9 @@ import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import test from 'ava';
 import { archTest } from './helpers/arch-test.js';
-import { ARCHES, MODULE_SIG_MARKER, buildFixtures, run } from './helpers/build-fixtures.js';
+import { MODULE_SIG_MARKER, buildFixtures } from './helpers/build-fixtures.js';
+import { exec } from './helpers/exec.js';
+import { ARCHES } from './helpers/toolchains.js';
 import { type ReadelfSymbol, plainElf, readelfBuildId, readelfSections, readelfSymbols, removeScratch } from './helpers/oracle.js';
 
 const fx = await buildFixtures();
@@ -94,7 +96,7 @@ for (const o of fx.objects.filter((x) => x.compression !== 'none')) {
       t.true(decompressed.equals(readFileSync(plainSibling)));
     }
     if (o.compression === 'xz') {
-      const { stdout } = await run('xz', ['--robot', '--list', o.path]);
+      const { stdout } = await exec('xz', ['--robot', '--list', o.path]);
       t.regex(stdout, /\bCRC32\b/, 'xz --check=crc32 like the kernel');
     }
   });
@@ -123,7 +125,7 @@ archTest(fx, 'x86_64', 'tree, installed and debug layouts', async (t) => {
 
 archTest(fx, 'x86_64', 'DWARF 5 by default, DWARF 4 in the dwarf4 variant', async (t) => {
   const version = async (file: string) => {
-    const { stdout } = await run('readelf', ['--debug-dump=info', file]);
+    const { stdout } = await exec('readelf', ['--debug-dump=info', file]);
     return [...new Set([...stdout.matchAll(/^\s+Version:\s+(\d+)/gm)].map((m) => Number(m[1])))];
   };
   t.deepEqual(await version(byId('x86_64/plain/foo.ko').path), [5]);

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { REPO_ROOT } from './helpers/build-fixtures.js';
+import { REPO_ROOT } from './helpers/repo.js';
 
 /** `import … from '…'`, `import type …`, `export … from '…'`, `import '…'` at the start of a line. */
 const STATIC = /^[ \t]*(?:import|export)\s+(?:type\s+)?(?:[\w$*{},\s]+?\s+from\s*)?['"]([^'"]+)['"]/gm;

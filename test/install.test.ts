@@ -7,14 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { SQLITE_PACKAGE, openDatabase } from '../src/db/sqlite.js';
+import { REPO_ROOT } from './helpers/repo.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as
   { dependencies: Record<string, string>; optionalDependencies: Record<string, string>; engines: { node: string } };
-const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as
+const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as
   { packages: Record<string, { version: string; optional?: boolean; engines?: { node?: string } }> };
 const nodeMajor = Number(process.versions.node.split('.')[0]);
-const manifest = (name: string) => JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as
+const manifest = (name: string) => JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as
   { os?: string[]; cpu?: string[]; optionalDependencies?: Record<string, string>; gypfile?: boolean; engines?: { node?: string } };
 
 test('no direct dependency is a per-platform package; native ones bring theirs as optional dependencies or build from source', (t) => {
@@ -30,7 +30,7 @@ test('no direct dependency is a per-platform package; native ones bring theirs a
 test('engines names the Node lines that are tested (the default node and those test-node-versions.sh runs), and the running node is one of them', (t) => {
   const lines = (pkg.engines.node as string).split(' || ').map((l) => l.replace(/\.x$/, ''));
   t.deepEqual(lines, ['20', '22', '24']);
-  const script = readFileSync(join(ROOT, 'scripts/test-node-versions.sh'), 'utf8');
+  const script = readFileSync(join(REPO_ROOT, 'scripts/test-node-versions.sh'), 'utf8');
   t.deepEqual(/\|\| majors=\(([^)]*)\)/.exec(script)?.[1].split(' '), lines.slice(1), 'the other lines are the ones npm test runs');
   t.true(lines.includes(String(nodeMajor)));
 });
@@ -41,9 +41,9 @@ test('better-sqlite3 13 (Node-API) opens indexes from Node 22 on, 12 on Node 20,
   const napi = lock.packages['node_modules/better-sqlite3-napi'];
   t.true(napi.optional);
   t.is(napi.engines?.node, '>=22', 'npm skips an optional package whose engines exclude the running node: that keeps 13 off Node 20');
-  t.is(existsSync(join(ROOT, 'node_modules/better-sqlite3-napi')), nodeMajor >= 22);
+  t.is(existsSync(join(REPO_ROOT, 'node_modules/better-sqlite3-napi')), nodeMajor >= 22);
   t.is(SQLITE_PACKAGE, nodeMajor >= 22 ? 'better-sqlite3-napi' : 'better-sqlite3');
-  const loaded = createRequire(join(ROOT, 'package.json'))(`${SQLITE_PACKAGE}/package.json`) as { version: string };
+  const loaded = createRequire(join(REPO_ROOT, 'package.json'))(`${SQLITE_PACKAGE}/package.json`) as { version: string };
   t.is(loaded.version.split('.')[0], nodeMajor >= 22 ? '13' : '12');
   const db = openDatabase(':memory:');
   t.is(db.prepare('SELECT 41 + 1').pluck().get(), 42);
@@ -52,7 +52,7 @@ test('better-sqlite3 13 (Node-API) opens indexes from Node 22 on, 12 on Node 20,
 
 function dryRun(cpu: string, libc: string): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'ksymtree-npm-'));
-  for (const f of ['package.json', 'package-lock.json']) copyFileSync(join(ROOT, f), join(dir, f));
+  for (const f of ['package.json', 'package-lock.json']) copyFileSync(join(REPO_ROOT, f), join(dir, f));
   const r = spawnSync('npm', ['ci', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', `--cpu=${cpu}`, '--os=linux', `--libc=${libc}`],
     { cwd: dir, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`npm ci --dry-run --cpu=${cpu} --libc=${libc}: ${r.stderr}`);

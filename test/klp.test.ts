@@ -6,7 +6,9 @@ import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs
 import { basename, join } from 'node:path';
 import test from 'ava';
 import { type KlpFixtures, buildKlpFixtures } from './helpers/build-klp-fixtures.js';
-import { COMMON_CFLAGS, FIXTURE_SOURCES, TOOLCHAINS } from './helpers/build-fixtures.js';
+import { COMMON_CFLAGS, FIXTURE_SOURCES } from './helpers/build-fixtures.js';
+import { repoPath } from './helpers/repo.js';
+import { TOOLCHAINS } from './helpers/toolchains.js';
 import { ksymtree } from './helpers/cli.js';
 import { moduleFiles, vmlinuxFiles, vmlinuxUnits } from './helpers/copy-oracle.js';
 import { readelfHexDump, readelfRelocs, readelfSections, readelfSymbols } from './helpers/oracle.js';
@@ -269,7 +271,7 @@ test('scripts/sympos-drift.mjs counts the function copies whose position moved, 
     }
   }
   t.true(moved > 0);
-  const out = sh(process.execPath, [join(FIXTURE_SOURCES, '../../scripts/sympos-drift.mjs'), A.db, B.db, '--functions']);
+  const out = sh(process.execPath, [repoPath('scripts', 'sympos-drift.mjs'), A.db, B.db, '--functions']);
   t.regex(out, new RegExp(`^${total} function copies of in-object duplicate names in`, 'm'), out);
   t.regex(out, new RegExp(`^  other-copy\\t${moved}$`, 'm'), out);
 });

@@ -14,19 +14,19 @@ import { join, resolve } from 'node:path';
 import { findConfig } from '../../src/config/find-config.js';
 import { walkTree } from '../../src/tree/walk.js';
 import { linuxSource61File } from '../e2e/harness/kernels.js';
+import { CLI } from '../helpers/cli.js';
+import { repoPath } from '../helpers/repo.js';
 import { type Command, type Measure, measure } from './measure.js';
 import { symbolizeFrames } from './symbolize-frames.js';
 
 const cores = availableParallelism();
-const root = resolve(new URL('../../..', import.meta.url).pathname);
-const cli = join(root, 'bin/ksymtree.js');
 
 function defaultTree(): string {
   for (const flavour of ['6.1-amd64', '6.1-cloud-amd64']) {
     const p = join(process.env.KSYMTREE_CORPUS ?? join(homedir(), '.cache/ksymtree-corpus'), flavour, 'debug');
     if (existsSync(p)) return p;
   }
-  return join(root, 'examples/build');
+  return repoPath('examples', 'build');
 }
 
 /**
@@ -61,7 +61,7 @@ function main(): void {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
     // The usage is this file's opening comment.
-    const head = readFileSync(new URL(import.meta.url).pathname.replace(/dist\/test\/bench\/bench\.js$/, 'test/bench/bench.ts'), 'utf8');
+    const head = readFileSync(repoPath('test', 'bench', 'bench.ts'), 'utf8');
     process.stdout.write(`${head.split('\nimport ')[0].replace(/^\/\/ ?/gm, '')}\n`);
     return;
   }
@@ -100,7 +100,7 @@ function main(): void {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const debug = debugDir ? ` --debug-dir ${q(resolve(debugDir))}` : '';
   const nm = `xargs -0 -P ${cores} -n 64 nm -A < ${q(list)} > /dev/null`;
-  const index = (extra: string, to = db) => `node ${q(cli)} index ${q(tree)}${debug} --db ${q(to)} --quiet --timings --jobs ${cores}${extra}`;
+  const index = (extra: string, to = db) => `node ${q(CLI)} index ${q(tree)}${debug} --db ${q(to)} --quiet --timings --jobs ${cores}${extra}`;
 
   const [load1, load5] = loadavg();
   process.stdout.write(`bench: ${tree}: ${objects.length} objects (${plain.length} uncompressed), ${cores} cores, ${rounds} rounds; `
@@ -132,8 +132,8 @@ function main(): void {
     const copy = join(work, 'apply-tree');
     spawnSync('cp', ['-a', resolve(applyTree), copy]);
     const applyDb = join(work, 'apply.db');
-    once.push({ label: 'ksymtree index (installed copy)', shell: `node ${q(cli)} index ${q(copy)}${debug} --db ${q(applyDb)} --quiet --jobs ${cores}`, note: 'one round' });
-    once.push({ label: 'ksymtree apply --strip-signature', shell: `node ${q(cli)} apply ${q(copy)} --db ${q(applyDb)} --quiet --strip-signature --jobs ${cores} > /dev/null`,
+    once.push({ label: 'ksymtree index (installed copy)', shell: `node ${q(CLI)} index ${q(copy)}${debug} --db ${q(applyDb)} --quiet --jobs ${cores}`, note: 'one round' });
+    once.push({ label: 'ksymtree apply --strip-signature', shell: `node ${q(CLI)} apply ${q(copy)} --db ${q(applyDb)} --quiet --strip-signature --jobs ${cores} > /dev/null`,
       note: 'rewrites the modules with aliases; one round' });
   }
   rows.push(...measure(once, 1));
@@ -209,7 +209,7 @@ function symbolizeRows(db: string, modules: string, work: string, q: (s: string)
   const vmlinux = input.objects.find((o) => o.kind === 'vmlinux')?.debugPath;
   const script = linuxSource61File('scripts/decode_stacktrace.sh');
   const [ours, addr2line] = measure([
-    { label: `ksymtree symbolize (${count} frames)`, shell: `node ${q(cli)} symbolize --db ${q(db)} < ${q(log)} > /dev/null` },
+    { label: `ksymtree symbolize (${count} frames)`, shell: `node ${q(CLI)} symbolize --db ${q(db)} < ${q(log)} > /dev/null` },
     { label: `addr2line -i -f (xargs -P ${cores})`, shell: `printf '%s\\0' ${scripts.map(q).join(' ')} | xargs -0 -P ${cores} -n 1 bash > /dev/null` },
   ], rounds);
   const [decoded] = script && vmlinux
@@ -250,7 +250,7 @@ function linkPass(tree: string, debugDir: string | undefined, work: string, q: (
   spawnSync('bash', ['-c', mk]);
   return measure([
     { label: 'mksysmap (nm -n)', shell: mk, note: 'peer: the pass\'s own symbol listing' },
-    { label: 'ksymtree kallsyms-aliases', shell: `node ${q(cli)} kallsyms-aliases --config ${q(config)} --sysmap ${q(syms)} ${q(vmlinux)} > /dev/null` },
+    { label: 'ksymtree kallsyms-aliases', shell: `node ${q(CLI)} kallsyms-aliases --config ${q(config)} --sysmap ${q(syms)} ${q(vmlinux)} > /dev/null` },
   ], rounds);
 }
 

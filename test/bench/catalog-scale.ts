@@ -14,9 +14,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Database } from '../../src/db/sqlite.js';
 import { openDatabase } from '../../src/db/sqlite.js';
+import { CLI } from '../helpers/cli.js';
 import { type Measure, measure, timed } from './measure.js';
 
-const cli = resolve(new URL('../../../bin/ksymtree.js', import.meta.url).pathname);
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function option(args: string[], name: string): string | undefined {
@@ -100,7 +100,7 @@ function main(): void {
     const source = openDatabase(base, { readonly: true });
     const baseBuildId = source.prepare("SELECT build_id FROM objects WHERE kind = 'vmlinux'").pluck().get() as string;
     source.close();
-    const first = timed({ label: 'add real', shell: `node ${q(cli)} catalog add ${q(catalog)} ${[base, ...real].map(q).join(' ')}` });
+    const first = timed({ label: 'add real', shell: `node ${q(CLI)} catalog add ${q(catalog)} ${[base, ...real].map(q).join(' ')}` });
     console.log(`${1 + real.length} real builds added in ${first.seconds.toFixed(1)} s (CPU ${first.cpu.toFixed(1)} s): ${(statSync(catalog).size / 1e6).toFixed(1)} MB`);
     console.log('| builds | size | per synthetic build | `catalog add` of the last build | `catalog sympos` | `klp check --catalog` | load (1 min) |');
     console.log('|---|---|---|---|---|---|---|');
@@ -121,13 +121,13 @@ function main(): void {
         db.close();
         nextRelease(scratch, baseBuildId, ++synthetic);
         const before = objsetCount(catalog);
-        const m = measure([{ label: 'add', shell: `node ${q(cli)} catalog add ${q(catalog)} ${q(scratch)} > /dev/null` }], 1)[0];
+        const m = measure([{ label: 'add', shell: `node ${q(CLI)} catalog add ${q(catalog)} ${q(scratch)} > /dev/null` }], 1)[0];
         builds++;
         add = `${figure(m)}; ${objsetCount(catalog) - before} new objsets${cloned ? ` (a clone: ${cloned})` : ''}`;
       }
       const [sympos, check] = measure([
-        { label: 'sympos', shell: `node ${q(cli)} catalog sympos ${name} --catalog ${q(catalog)} > /dev/null` },
-        { label: 'klp check', shell: `node ${q(cli)} klp check ${q(module)} --catalog ${q(catalog)} > /dev/null` },
+        { label: 'sympos', shell: `node ${q(CLI)} catalog sympos ${name} --catalog ${q(catalog)} > /dev/null` },
+        { label: 'klp check', shell: `node ${q(CLI)} klp check ${q(module)} --catalog ${q(catalog)} > /dev/null` },
       ], runs);
       const size = statSync(catalog).size;
       console.log(`| ${builds} | ${(size / 1e6).toFixed(1)} MB | ${synthetic ? `${((size - sizeAtReal) / synthetic / 1e6).toFixed(2)} MB` : ''} | ${add}`

@@ -6,7 +6,7 @@ import { basename, join, relative } from 'node:path';
 import { openDatabase } from '../../src/db/sqlite.js';
 import { CLI } from '../helpers/cli.js';
 import { corpus61 } from '../helpers/corpus.js';
-import { REPO_ROOT } from '../helpers/build-fixtures.js';
+import { REPO_ROOT } from '../helpers/repo.js';
 
 export { prng } from '../helpers/prng.js';
 

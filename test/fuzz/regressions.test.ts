@@ -5,11 +5,11 @@
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { scanObject } from '../../src/scan/scan-object.js';
+import { repoPath } from '../helpers/repo.js';
 
-const DIR = fileURLToPath(new URL('../../../test/fuzz/regressions/', import.meta.url));
+const DIR = repoPath('test', 'fuzz', 'regressions');
 const scratch = mkdtempSync(join(tmpdir(), 'ksymtree-fuzz-regressions-'));
 
 interface Regression {

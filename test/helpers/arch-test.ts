@@ -4,7 +4,8 @@
  * is registered with test.skip and the reason is in its title.
  */
 import test, { type ExecutionContext } from 'ava';
-import type { Arch, Fixtures } from './build-fixtures.js';
+import type { Fixtures } from './build-fixtures.js';
+import type { Arch } from './toolchains.js';
 
 export const ALLOW_MISSING_CROSS = process.env.KSYMTREE_ALLOW_MISSING_CROSS === '1';
 

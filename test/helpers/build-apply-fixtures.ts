@@ -1,6 +1,6 @@
 /**
  * Fixtures for `ksymtree apply`, built with gcc/ld from test/fixtures/apply/ and cached in
- * test/.fixtures/apply-<hash>/ (hash of the sources, this builder and the tool versions):
+ * test/.fixtures/apply-<hash>/ (./fixture-cache.ts; hash of the sources, this builder and the tool versions):
  *
  *   <arch>/dupmod.ko            ld -r module with in-object duplicates (x86_64, i386, s390x, aarch64 when
  *                               the compiler is there): static helper/counter/limit/prefix in two units, a
@@ -13,76 +13,32 @@
  * Tests copy what they change into their own temporary directory; the cache is never written after it is
  * built. Also: an index builder that adds aliases for in-object duplicates when pass 2 left none.
  */
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/db/sqlite.js';
 import { type CliResult, ksymtree as runCli } from './cli.js';
+import { exec } from './exec.js';
+import { cachedBuild } from './fixture-cache.js';
+import { REPO_ROOT, repoPath } from './repo.js';
+import { ARCHES, type Arch, TOOLCHAINS } from './toolchains.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SOURCES = repoPath('test', 'fixtures', 'apply');
 
-function repoRoot(): string {
-  for (let dir = HERE; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'test', 'fixtures', 'apply'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`build-apply-fixtures: no repository root above ${HERE}`);
-  }
-}
-
-export const REPO = repoRoot();
-const SOURCES = path.join(REPO, 'test', 'fixtures', 'apply');
-const FORMAT = 1;
-
-export type ApplyArch = 'x86_64' | 'i386' | 's390x' | 'aarch64';
-
-interface Toolchain {
-  readonly cc: string;
-  readonly ccFlags: readonly string[];
-  readonly ld: string;
-  readonly ldFlags: readonly string[];
-}
-
-const TOOLCHAINS: Readonly<Record<ApplyArch, Toolchain>> = {
-  x86_64: { cc: 'gcc', ccFlags: ['-m64', '-mcmodel=kernel', '-mno-red-zone'], ld: 'ld', ldFlags: ['-m', 'elf_x86_64'] },
-  i386: { cc: 'gcc', ccFlags: ['-m32'], ld: 'ld', ldFlags: ['-m', 'elf_i386'] },
-  s390x: { cc: 's390x-linux-gnu-gcc', ccFlags: [], ld: 's390x-linux-gnu-ld', ldFlags: [] },
-  aarch64: { cc: 'aarch64-linux-gnu-gcc', ccFlags: [], ld: 'aarch64-linux-gnu-ld', ldFlags: [] },
-};
 const CFLAGS = ['-O2', '-g0', '-fno-pic', '-ffreestanding', '-fno-common', '-fno-stack-protector', '-fno-asynchronous-unwind-tables', '-Wall'];
 const UNITS = ['dup_a.c', 'dup_b.c', 'dupmod.mod.c'];
 
 export interface ApplyFixtures {
   readonly dir: string;
   /** dupmod.ko per architecture that could be built; the reason for each that could not. */
-  readonly plain: Partial<Record<ApplyArch, string>>;
-  readonly missing: Partial<Record<ApplyArch, string>>;
+  readonly plain: Partial<Record<Arch, string>>;
+  readonly missing: Partial<Record<Arch, string>>;
   readonly compressed: { readonly gzip: string; readonly xz: string; readonly zstd: string };
   /** null when sign-file or openssl is missing (reason in `signingMissing`). */
   readonly signed: { readonly ko: string; readonly xz: string; readonly key: string; readonly cert: string; readonly signFile: string } | null;
   readonly signingMissing: string | null;
   readonly big: string;
-}
-
-export function exec(cmd: string, args: readonly string[], opts: { cwd?: string; input?: Buffer } = {}): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args as string[], { cwd: opts.cwd, maxBuffer: 512 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) reject(Object.assign(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`), { code: (err as NodeJS.ErrnoException).code, stdout, stderr }));
-      else resolve({ stdout, stderr });
-    });
-    if (opts.input) child.stdin?.end(opts.input);
-  });
-}
-
-export function execBuffer(cmd: string, args: readonly string[], input?: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args as string[], { maxBuffer: 512 << 20, encoding: 'buffer' }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.toString() || err.message}`));
-      else resolve(stdout);
-    });
-    child.stdin?.end(input ?? Buffer.alloc(0));
-  });
 }
 
 function onPath(tool: string): string | null {
@@ -117,15 +73,6 @@ async function toolVersion(cmd: string): Promise<string> {
   }
 }
 
-async function cacheKey(signFile: string | null): Promise<string> {
-  const h = createHash('sha256').update(`format ${FORMAT}\n`);
-  for (const name of readdirSync(SOURCES).sort()) h.update(name).update(readFileSync(path.join(SOURCES, name)));
-  h.update(readFileSync(fileURLToPath(import.meta.url)));
-  for (const tool of ['gcc', 's390x-linux-gnu-gcc', 'aarch64-linux-gnu-gcc', 'ld', 'xz', 'zstd', 'gzip', 'openssl']) h.update(await toolVersion(tool));
-  h.update(signFile ?? 'no sign-file');
-  return h.digest('hex').slice(0, 16);
-}
-
 let building: Promise<ApplyFixtures> | null = null;
 
 /** Builds (once per cache key, shared by concurrent test processes) and returns the fixtures. */
@@ -136,51 +83,37 @@ export function buildApplyFixtures(): Promise<ApplyFixtures> {
 
 async function build(): Promise<ApplyFixtures> {
   const signFile = findSignFileForTests();
-  const dir = path.join(REPO, 'test', '.fixtures', `apply-${await cacheKey(signFile)}`);
-  const manifest = path.join(dir, 'manifest.json');
-  if (existsSync(manifest)) return JSON.parse(readFileSync(manifest, 'utf8')) as ApplyFixtures;
-  // Build into a private directory and rename it into place: a concurrent builder's result wins the race.
-  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await fs.mkdir(tmp, { recursive: true });
-  try {
-    const result = await buildInto(tmp, signFile);
-    const final = JSON.parse(JSON.stringify(result).split(tmp).join(dir)) as ApplyFixtures;
-    await fs.writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(final, null, 2));
-    try {
-      await fs.rename(tmp, dir);
-    } catch {
-      if (!existsSync(manifest)) throw new Error(`build-apply-fixtures: cannot move ${tmp} to ${dir}`);
-    }
-    // Builds for older sources or tools are of no further use.
-    for (const name of readdirSync(path.dirname(dir))) {
-      if (/^apply-[0-9a-f]{16}$/.test(name) && name !== path.basename(dir)) await fs.rm(path.join(path.dirname(dir), name), { recursive: true, force: true });
-    }
-    return JSON.parse(readFileSync(manifest, 'utf8')) as ApplyFixtures;
-  } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
-  }
+  const tools = ['gcc', 's390x-linux-gnu-gcc', 'aarch64-linux-gnu-gcc', 'ld', 'xz', 'zstd', 'gzip', 'openssl'];
+  const versions = await Promise.all(tools.map(toolVersion));
+  const { manifest } = await cachedBuild<ApplyFixtures>({
+    name: 'apply',
+    files: [SOURCES, repoPath('test', 'helpers', 'build-apply-fixtures.ts'), repoPath('test', 'helpers', 'toolchains.ts')],
+    facts: { CFLAGS, UNITS, versions, signFile },
+    build: (tmp) => buildInto(tmp, signFile),
+  });
+  return manifest;
 }
 
-async function buildModule(arch: ApplyArch, out: string): Promise<string> {
+async function buildModule(arch: Arch, out: string): Promise<string> {
   const tc = TOOLCHAINS[arch];
   const objDir = path.join(out, arch, 'obj');
   await fs.mkdir(objDir, { recursive: true });
   const objects: string[] = [];
   for (const unit of UNITS) {
     const o = path.join(objDir, unit.replace(/\.c$/, '.o'));
-    await exec(tc.cc, [...tc.ccFlags, ...CFLAGS, '-c', unit, '-o', o], { cwd: SOURCES });
+    await exec(tc.cc, [...tc.moduleCflags, ...CFLAGS, '-c', unit, '-o', o], { cwd: SOURCES });
     objects.push(o);
   }
   const ko = path.join(out, arch, 'dupmod.ko');
-  await exec(tc.ld, [...tc.ldFlags, '-r', ...objects, '-o', ko]);
+  await exec(tc.ld, [...tc.ldEmulation, '-r', ...objects, '-o', ko]);
   await fs.rm(objDir, { recursive: true });
   return ko;
 }
 
 async function buildInto(out: string, signFile: string | null): Promise<ApplyFixtures> {
-  const plain: Partial<Record<ApplyArch, string>> = {};
-  const missing: Partial<Record<ApplyArch, string>> = {};
-  for (const arch of Object.keys(TOOLCHAINS) as ApplyArch[]) {
+  const plain: Partial<Record<Arch, string>> = {};
+  const missing: Partial<Record<Arch, string>> = {};
+  for (const arch of ARCHES) {
     try {
       plain[arch] = await buildModule(arch, out);
     } catch (e) {
@@ -195,9 +128,9 @@ async function buildInto(out: string, signFile: string | null): Promise<ApplyFix
     xz: path.join(out, 'x86_64', 'dupmod.ko.xz'),
     zstd: path.join(out, 'x86_64', 'dupmod.ko.zst'),
   };
-  await fs.writeFile(compressed.gzip, await execBuffer('gzip', ['-n', '-c'], elf));
-  await fs.writeFile(compressed.xz, await execBuffer('xz', ['--check=crc32', '--lzma2=dict=1MiB', '-c'], elf));
-  await fs.writeFile(compressed.zstd, await execBuffer('zstd', ['-T0', '-q', '-c', `--stream-size=${elf.length}`], elf));
+  await fs.writeFile(compressed.gzip, (await exec('gzip', ['-n', '-c'], { input: elf, encoding: 'buffer' })).stdout);
+  await fs.writeFile(compressed.xz, (await exec('xz', ['--check=crc32', '--lzma2=dict=1MiB', '-c'], { input: elf, encoding: 'buffer' })).stdout);
+  await fs.writeFile(compressed.zstd, (await exec('zstd', ['-T0', '-q', '-c', `--stream-size=${elf.length}`], { input: elf, encoding: 'buffer' })).stdout);
 
   let signed: ApplyFixtures['signed'] = null;
   let signingMissing: string | null = null;
@@ -220,7 +153,7 @@ async function buildInto(out: string, signFile: string | null): Promise<ApplyFix
     const ko = path.join(sdir, 'dupmod.ko');
     await exec(signFile, ['sha256', key, cert, x86, ko]);
     const xz = path.join(sdir, 'dupmod.ko.xz');
-    await fs.writeFile(xz, await execBuffer('xz', ['--check=crc32', '--lzma2=dict=1MiB', '-c'], await fs.readFile(ko)));
+    await fs.writeFile(xz, (await exec('xz', ['--check=crc32', '--lzma2=dict=1MiB', '-c'], { input: await fs.readFile(ko), encoding: 'buffer' })).stdout);
     signed = { ko, xz, key, cert, signFile };
   }
 
@@ -279,7 +212,7 @@ export function addFixtureAliases(dbPath: string): number {
 
 /** `ksymtree ...` through bin/ksymtree.js, run from the repository. */
 export function ksymtree(args: readonly string[]): Promise<CliResult> {
-  return runCli(args, { cwd: REPO });
+  return runCli(args, { cwd: REPO_ROOT });
 }
 
 /** Indexes `dir` (pass 2 when it works, else --no-aliases) into `db` and adds fixture aliases where needed. */

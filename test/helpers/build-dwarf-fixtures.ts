@@ -1,30 +1,17 @@
-// Builds the DWARF fixtures of test/fixtures/dwarf with the toolchains of this machine, once per content
-// hash (reused across test files and runs). Every variant yields a relocatable object (`ld -r`, the shape
+// Builds the DWARF fixtures of test/fixtures/dwarf with the toolchains of this machine, cached in
+// test/.fixtures/dwarf-<hash>/ (./fixture-cache.ts). Every variant yields a relocatable object (`ld -r`, the shape
 // of a .ko) and, where the toolchain can link freestanding code, an executable.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec } from './exec.js';
+import { cachedBuild } from './fixture-cache.js';
+import { repoPath } from './repo.js';
+import { type Arch, TOOLCHAINS, type Toolchain } from './toolchains.js';
 
-/** Bump when the recipes change: the cache key covers sources and this string. */
-const RECIPE = 'dwarf-fixtures v3';
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** test/fixtures/dwarf, found from src/ (tsx) or dist/ (compiled) alike. */
-export const FIXTURE_SOURCES = [join(here, '../fixtures/dwarf'), join(here, '../../../test/fixtures/dwarf')]
-  .find((d) => existsSync(join(d, 'alpha.c')))!;
+export const FIXTURE_SOURCES = repoPath('test', 'fixtures', 'dwarf');
 
 /** The build directory prefix Debian's kernels carry; one variant reproduces it with -fdebug-prefix-map. */
 export const DEBIAN_PREFIX = 'debian/build/build_amd64_none_cloud-amd64';
-
-export interface Toolchain {
-  readonly cc: string;
-  readonly ccFlags: readonly string[];
-  readonly ld: string;
-  readonly ldFlags: readonly string[];
-}
 
 export interface DwarfFixture {
   readonly name: string;
@@ -49,7 +36,7 @@ export interface DwarfFixtureSet {
 
 interface Recipe {
   name: string;
-  tool: 'x86_64' | 'i386' | 's390x' | 'aarch64';
+  tool: Arch;
   flags: string[];
   debianPrefix?: boolean;
   post?: 'zstd' | 'zlib-gnu';
@@ -78,48 +65,22 @@ const RECIPES: Recipe[] = [
   { name: 'aarch64-dwarf4', tool: 'aarch64', flags: ['-gdwarf-4'] },
 ];
 
-export const TOOLCHAINS: Record<Recipe['tool'], Toolchain> = {
-  x86_64: { cc: 'gcc', ccFlags: [], ld: 'ld', ldFlags: [] },
-  i386: { cc: 'gcc', ccFlags: ['-m32'], ld: 'ld', ldFlags: ['-m', 'elf_i386'] },
-  s390x: { cc: 's390x-linux-gnu-gcc', ccFlags: [], ld: 's390x-linux-gnu-ld', ldFlags: [] },
-  aarch64: { cc: 'aarch64-linux-gnu-gcc', ccFlags: [], ld: 'aarch64-linux-gnu-ld', ldFlags: [] },
-};
-
 const UNITS = ['lib/alpha.c', 'lib/beta.c'];
 
-function run(cmd: string, args: readonly string[], cwd: string): void {
-  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function sourceHash(): string {
-  const h = createHash('sha256').update(RECIPE);
-  for (const f of readdirSync(FIXTURE_SOURCES).sort()) h.update(f).update(readFileSync(join(FIXTURE_SOURCES, f)));
-  return h.digest('hex').slice(0, 16);
-}
-
-let built: DwarfFixtureSet | null = null;
+let built: Promise<DwarfFixtureSet> | null = null;
 
 /** Builds (or reuses) every fixture this machine's toolchains can make. */
-export function buildDwarfFixtures(): DwarfFixtureSet {
-  if (built) return built;
-  const dir = join(tmpdir(), `ksymtree-dwarf-fixtures-${sourceHash()}`);
-  if (!existsSync(join(dir, 'manifest.json'))) {
-    // Build beside the final place and rename: concurrent test workers never see a half-built tree.
-    const work = `${dir}.tmp-${process.pid}`;
-    rmSync(work, { recursive: true, force: true });
-    const manifest = buildInto(work, dir);
-    writeFileSync(join(work, 'manifest.json'), JSON.stringify(manifest));
-    try {
-      renameSync(work, dir);
-    } catch {
-      rmSync(work, { recursive: true, force: true }); // another worker won the race
-    }
-  }
-  built = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as DwarfFixtureSet;
+export function buildDwarfFixtures(): Promise<DwarfFixtureSet> {
+  built ??= cachedBuild<DwarfFixtureSet>({
+    name: 'dwarf',
+    files: [FIXTURE_SOURCES, repoPath('test', 'helpers', 'build-dwarf-fixtures.ts'), repoPath('test', 'helpers', 'toolchains.ts')],
+    facts: { COMMON, RECIPES },
+    build: buildInto,
+  }).then((c) => c.manifest);
   return built;
 }
 
-function buildInto(work: string, finalDir: string): DwarfFixtureSet {
+async function buildInto(work: string, finalDir: string): Promise<DwarfFixtureSet> {
   const fixtures: DwarfFixture[] = [];
   const skipped: { name: string; reason: string }[] = [];
   for (const r of RECIPES) {
@@ -134,40 +95,40 @@ function buildInto(work: string, finalDir: string): DwarfFixtureSet {
     const tc = TOOLCHAINS[r.tool];
     // Paths are recorded as they will be after the rename into the final directory.
     const finalTree = join(finalDir, r.name);
-    const flags = [...tc.ccFlags, ...COMMON, ...r.flags];
+    const flags = [...tc.targetCflags, ...COMMON, ...r.flags];
     if (r.debianPrefix) flags.push(`-fdebug-prefix-map=${tree}=${DEBIAN_PREFIX}`);
     else flags.push(`-fdebug-prefix-map=${tree}=${finalTree}`);
     const fix = (p: string) => join(finalTree, p);
     try {
       const objs = UNITS.map((u) => u.replace(/\.c$/, '.o'));
-      UNITS.forEach((u, i) => run(tc.cc, [...flags, '-c', u, '-o', objs[i]], tree));
-      run(tc.ld, [...tc.ldFlags, '-r', ...(r.ldCompress ? ['--compress-debug-sections=zlib'] : []), ...objs, '-o', 'rel.o'], tree);
+      for (const [i, u] of UNITS.entries()) await exec(tc.cc, [...flags, '-c', u, '-o', objs[i]], { cwd: tree });
+      await exec(tc.ld, [...tc.ldEmulation, '-r', ...(r.ldCompress ? ['--compress-debug-sections=zlib'] : []), ...objs, '-o', 'rel.o'], { cwd: tree });
       let linked: string | null = 'exe';
       try {
-        run(tc.cc, [...flags, '-nostdlib', '-static', '-no-pie', '-Wl,-e,_start', ...(r.ldCompress ? ['-Wl,--compress-debug-sections=zlib'] : []), ...objs, '-o', 'exe'], tree);
+        await exec(tc.cc, [...flags, '-nostdlib', '-static', '-no-pie', '-Wl,-e,_start', ...(r.ldCompress ? ['-Wl,--compress-debug-sections=zlib'] : []), ...objs, '-o', 'exe'], { cwd: tree });
       } catch {
         linked = null;
       }
       if (r.post) {
-        for (const f of ['rel.o', ...(linked ? [linked] : [])]) run('objcopy', [`--compress-debug-sections=${r.post}`, f], tree);
+        for (const f of ['rel.o', ...(linked ? [linked] : [])]) await exec('objcopy', [`--compress-debug-sections=${r.post}`, f], { cwd: tree });
       }
       let pair: DwarfFixture['pair'];
       if (r.pair) {
-        run('objcopy', ['--only-keep-debug', 'rel.o', 'rel.debug'], tree);
-        run('objcopy', ['--strip-debug', 'rel.o', 'rel.stripped'], tree);
+        await exec('objcopy', ['--only-keep-debug', 'rel.o', 'rel.debug'], { cwd: tree });
+        await exec('objcopy', ['--strip-debug', 'rel.o', 'rel.stripped'], { cwd: tree });
         // Removing one early symbol shifts every later index: the pair must then be matched by content.
-        run('objcopy', ['--strip-symbol=alpha_name', 'rel.stripped', 'rel.shifted'], tree);
+        await exec('objcopy', ['--strip-symbol=alpha_name', 'rel.stripped', 'rel.shifted'], { cwd: tree });
         pair = { stripped: fix('rel.stripped'), debug: fix('rel.debug'), shifted: fix('rel.shifted') };
       }
       let xz: string | undefined;
       if (r.xz) {
-        run('xz', ['-k', '-f', 'rel.o'], tree);
+        await exec('xz', ['-k', '-f', 'rel.o'], { cwd: tree });
         xz = fix('rel.o.xz');
       }
       fixtures.push({ name: r.name, toolchain: tc, relocatable: fix('rel.o'), linked: linked ? fix(linked) : null, split: !!r.split, pair, xz });
     } catch (e) {
-      const err = e as { stderr?: Buffer; message: string };
-      skipped.push({ name: r.name, reason: (err.stderr?.toString() || err.message).split('\n')[0] });
+      const err = e as { stderr?: string; message: string };
+      skipped.push({ name: r.name, reason: (err.stderr || err.message).split('\n')[0] });
     }
   }
   return { dir: finalDir, fixtures, skipped };

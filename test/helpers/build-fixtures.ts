@@ -3,12 +3,11 @@
  * "vmlinux" and ld -r "modules" per architecture, compressed and signed copies, a kernel-like tree with
  * installed (debug-stripped) and debug copies, and deliberately broken inputs.
  *
- * Output is cached in test/.fixtures/<hash>/, keyed by a hash of the sources, this builder and the
- * toolchains found, so only the first run pays for the build. Test files call `buildFixtures()` at top
- * level (ESM top-level await); concurrent ava workers and processes share one build through a lock
- * directory.
+ * Output is cached in test/.fixtures/kernel-<hash>/ (./fixture-cache.ts), keyed by a hash of the sources,
+ * this builder and the toolchains found, so only the first run pays for the build. Test files call
+ * `buildFixtures()` at top level (ESM top-level await); concurrent ava workers and processes share one build.
  *
- * Layout of test/.fixtures/<hash>/ (all paths in the returned `Fixtures` are absolute):
+ * Layout of test/.fixtures/kernel-<hash>/ (all paths in the returned `Fixtures` are absolute):
  *   objects/<arch>/<variant>/{vmlinux,foo.ko,bar.ko,baz-qux.ko,...}   one entry of `objects` each
  *     variant `plain`: as linked; x86_64 also foo.ko.gz/.xz/.zst, s390x foo.ko.xz, i386 foo.ko.zst,
  *       aarch64 foo.ko.gz
@@ -23,66 +22,18 @@
  * Builds for an architecture whose compiler is missing are left out and recorded in `archs`; tests
  * decide whether that is a failure (see `archTest` in ./arch-test.ts).
  */
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { type ExecResult, Limiter, exec } from './exec.js';
+import { cachedBuild } from './fixture-cache.js';
+import { repoPath } from './repo.js';
+import { ARCHES, type Arch, TOOLCHAINS, type Toolchain } from './toolchains.js';
 
-export const ARCHES = ['x86_64', 'i386', 's390x', 'aarch64'] as const;
-export type Arch = (typeof ARCHES)[number];
 export type Compression = 'none' | 'gzip' | 'xz' | 'zstd';
 export type ModuleName = 'foo' | 'bar' | 'baz-qux';
-
-/** Bump when the layout or the manifest format changes, to invalidate old caches. */
-const FORMAT = 3;
-
-export interface Toolchain {
-  readonly arch: Arch;
-  readonly cc: string;
-  readonly ld: string;
-  readonly ldEmulation: readonly string[];
-  /** The binutils matching the target: host nm does not read every foreign architecture. */
-  readonly nm: string;
-  readonly strip: string;
-  readonly moduleCflags: readonly string[];
-  readonly vmlinuxCflags: readonly string[];
-  readonly linkFlags: readonly string[];
-  readonly cross: boolean;
-  /** How to get the compiler when it is missing. */
-  readonly install: string;
-}
-
-export const TOOLCHAINS: Readonly<Record<Arch, Toolchain>> = {
-  x86_64: {
-    arch: 'x86_64', cc: 'gcc', ld: 'ld', ldEmulation: ['-m', 'elf_x86_64'], nm: 'nm', strip: 'strip',
-    moduleCflags: ['-m64', '-mcmodel=kernel', '-mno-red-zone', '-fno-pic'],
-    vmlinuxCflags: ['-m64', '-mcmodel=kernel', '-mno-red-zone', '-fno-pic'],
-    // Linked where x86_64 kernels live, so that values need all 64 bits.
-    linkFlags: ['-m64', '-no-pie', '-Wl,-Ttext-segment=0xffffffff81000000'],
-    cross: false, install: 'try: apt-get install gcc binutils',
-  },
-  i386: {
-    arch: 'i386', cc: 'gcc', ld: 'ld', ldEmulation: ['-m', 'elf_i386'], nm: 'nm', strip: 'strip',
-    moduleCflags: ['-m32', '-fno-pic'], vmlinuxCflags: ['-m32', '-fno-pic'],
-    linkFlags: ['-m32', '-no-pie', '-Wl,-Ttext-segment=0xc1000000'],
-    cross: true, install: 'needs a gcc that supports -m32, try: apt-get install gcc-multilib',
-  },
-  s390x: {
-    arch: 's390x', cc: 's390x-linux-gnu-gcc', ld: 's390x-linux-gnu-ld', ldEmulation: [], nm: 's390x-linux-gnu-nm',
-    strip: 's390x-linux-gnu-strip', moduleCflags: ['-fno-pic'], vmlinuxCflags: ['-fno-pic'], linkFlags: ['-no-pie'],
-    cross: true, install: 'try: apt-get install gcc-s390x-linux-gnu binutils-s390x-linux-gnu',
-  },
-  aarch64: {
-    arch: 'aarch64', cc: 'aarch64-linux-gnu-gcc', ld: 'aarch64-linux-gnu-ld', ldEmulation: [], nm: 'aarch64-linux-gnu-nm',
-    strip: 'aarch64-linux-gnu-strip', moduleCflags: ['-fno-pic'], vmlinuxCflags: ['-fPIE'],
-    // arm64 kernels are position independent: vmlinux is ET_DYN with a .dynsym next to .symtab.
-    linkFlags: ['-Wl,-pie', '-Wl,--no-dynamic-linker'],
-    cross: true, install: 'try: apt-get install gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu',
-  },
-};
 
 export const COMMON_CFLAGS = [
   '-O2', '-g', '-ffreestanding', '-fno-common', '-fno-stack-protector', '-fno-asynchronous-unwind-tables',
@@ -181,53 +132,7 @@ export interface Fixtures {
 
 /* ------------------------------------------------------------------------------------------------ */
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-
-function findRepoRoot(): string {
-  for (let dir = HERE; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'test', 'fixtures'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`build-fixtures: no repository root above ${HERE}`);
-  }
-}
-
-export const REPO_ROOT = findRepoRoot();
-export const FIXTURE_SOURCES = path.join(REPO_ROOT, 'test', 'fixtures');
-const CACHE = path.join(REPO_ROOT, 'test', '.fixtures');
-
-interface ExecResult {
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a tool; rejects with its command line and stderr. */
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string; encoding?: 'utf8' } = {}): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args as string[], { cwd: opts.cwd, maxBuffer: 256 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) {
-        const e = err as NodeJS.ErrnoException & { code?: unknown };
-        reject(Object.assign(new Error(`${cmd} ${args.join(' ')} failed: ${e.code === 'ENOENT' ? `${cmd} not found` : stderr || e.message}`),
-          { code: e.code, stderr }));
-      } else resolve({ stdout, stderr });
-    });
-  });
-}
-
-/** At most N tools at a time: the machine is shared. */
-export class Limiter {
-  private active = 0;
-  private queue: Array<() => void> = [];
-  constructor(private readonly max: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((r) => this.queue.push(r));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.queue.shift()?.();
-    }
-  }
-}
+export const FIXTURE_SOURCES = repoPath('test', 'fixtures');
 
 /* ---------------------------------------- toolchain probing ---------------------------------------- */
 
@@ -249,7 +154,7 @@ async function quickProbe(tc: Toolchain): Promise<ArchStatus> {
     return { available: false, version: null, reason: `${tc.arch} fixtures cannot be built: ${absent.join(', ')} not found on PATH (${tc.install})` };
   }
   try {
-    return { available: true, version: (await run(tc.cc, ['--version'])).stdout.split('\n')[0], reason: null };
+    return { available: true, version: (await exec(tc.cc, ['--version'])).stdout.split('\n')[0], reason: null };
   } catch (e) {
     return { available: false, version: null, reason: `${tc.arch} fixtures cannot be built: ${(e as Error).message.split('\n')[0]} (${tc.install})` };
   }
@@ -258,43 +163,18 @@ async function quickProbe(tc: Toolchain): Promise<ArchStatus> {
 /** A compiler can exist and still lack the target (gcc -m32 without multilib support): try it. */
 async function compileProbe(tc: Toolchain, quick: ArchStatus): Promise<ArchStatus> {
   if (!quick.available) return quick;
-  const scratch = await fs.mkdtemp(path.join(CACHE, `probe-${tc.arch}-`));
+  const scratch = await fs.mkdtemp(path.join(tmpdir(), `ksymtree-probe-${tc.arch}-`));
   const src = path.join(scratch, 'probe.c');
   try {
     await fs.writeFile(src, 'int probe(int x) { return x + 1; }\n');
-    await run(tc.cc, [...tc.moduleCflags, '-c', src, '-o', `${src}.o`]);
-    await run(tc.ld, [...tc.ldEmulation, '-r', '-o', `${src}.r.o`, `${src}.o`]);
+    await exec(tc.cc, [...tc.moduleCflags, '-c', src, '-o', `${src}.o`]);
+    await exec(tc.ld, [...tc.ldEmulation, '-r', '-o', `${src}.r.o`, `${src}.o`]);
     return quick;
   } catch (e) {
     return { available: false, version: quick.version, reason: `${tc.arch} fixtures cannot be built: ${(e as Error).message.trim()} (${tc.install})` };
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
   }
-}
-
-function listFiles(dir: string, base = dir): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listFiles(p, base));
-    else if (entry.isFile()) out.push(path.relative(base, p));
-  }
-  return out.sort();
-}
-
-function cacheKey(archs: Record<Arch, ArchStatus>): string {
-  const h = createHash('sha256');
-  h.update(`format ${FORMAT}\n`);
-  for (const rel of listFiles(FIXTURE_SOURCES)) {
-    h.update(`file ${rel}\n`);
-    h.update(readFileSync(path.join(FIXTURE_SOURCES, rel)));
-  }
-  // The builder itself: its TypeScript source when present (tests run the compiled copy).
-  const self = fileURLToPath(import.meta.url);
-  const tsSource = path.join(REPO_ROOT, 'test', 'helpers', 'build-fixtures.ts');
-  h.update(readFileSync(existsSync(tsSource) ? tsSource : self));
-  h.update(JSON.stringify({ TOOLCHAINS, COMMON_CFLAGS, archs }));
-  return h.digest('hex').slice(0, 16);
 }
 
 /* ------------------------------------------ the build plan ------------------------------------------ */
@@ -369,7 +249,7 @@ class Builder {
   }
 
   private tool(cmd: string, args: readonly string[], cwd = FIXTURE_SOURCES): Promise<ExecResult> {
-    return this.limit.run(() => run(cmd, args, { cwd }));
+    return this.limit.run(() => exec(cmd, args, { cwd }));
   }
 
   private async compile(tc: Toolchain, flags: readonly string[], src: string, obj: string): Promise<string> {
@@ -566,7 +446,7 @@ async function makeBad(out: string, bad: BadInput): Promise<BadInput> {
     case 'truncated-xz': {
       const tmp = `${dest}.src`;
       await fs.writeFile(tmp, source);
-      await run('xz', ['--check=crc32', '--lzma2=dict=1MiB', '-T1', '-f', tmp]);
+      await exec('xz', ['--check=crc32', '--lzma2=dict=1MiB', '-T1', '-f', tmp]);
       const full = await fs.readFile(`${tmp}.xz`);
       await fs.rm(`${tmp}.xz`);
       bytes = full.subarray(0, Math.floor(full.length / 2));
@@ -583,7 +463,7 @@ async function makeBad(out: string, bad: BadInput): Promise<BadInput> {
       break;
     }
     case 'no-symtab': {
-      await run(TOOLCHAINS[bad.arch].strip, ['--strip-all', '-o', dest, path.join(out, bad.source!)]);
+      await exec(TOOLCHAINS[bad.arch].strip, ['--strip-all', '-o', dest, path.join(out, bad.source!)]);
       bytes = await fs.readFile(dest);
       break;
     }
@@ -694,7 +574,7 @@ async function x86Extras(b: Builder, out: string, tc: Toolchain, vmlinux: string
     const inTree = await b.place(built, 'tree', ...drivers, base);
     const installed = path.join(out, 'installed', ...drivers, base);
     await fs.mkdir(path.dirname(installed), { recursive: true });
-    await run(tc.strip, ['--strip-debug', '-o', installed, built]);
+    await exec(tc.strip, ['--strip-debug', '-o', installed, built]);
     if (kind !== 'none') {
       await b.compress(inTree, kind);
       await b.compress(installed, kind);
@@ -707,22 +587,21 @@ async function x86Extras(b: Builder, out: string, tc: Toolchain, vmlinux: string
   await fs.writeFile(path.join(out, 'installed', 'modules.order'), `${order.join('\n')}\n`);
 }
 
-/* ------------------------------------------ cache and lock ------------------------------------------ */
+/* ------------------------------------------ the cache ------------------------------------------ */
 
+/** What the cache keeps: the probed architectures and the plan as built, paths relative to the build. */
 interface Manifest {
-  format: number;
-  hash: string;
   archs: Record<Arch, ArchStatus>;
   objects: FixtureObject[];
   bad: BadInput[];
 }
 
-function resolveManifest(root: string, m: Manifest): Fixtures {
+function resolveManifest(root: string, hash: string, m: Manifest): Fixtures {
   const abs = (p: string) => path.join(root, p);
   const treeModules = TREE_MODULES.map((f) => abs(rel('tree', 'kernel', 'drivers', 'foo', f)));
   return {
     root,
-    hash: m.hash,
+    hash,
     archs: m.archs,
     objects: m.objects.map((o) => ({ ...o, path: abs(o.path), toolchain: TOOLCHAINS[o.arch] })),
     tree: { root: abs('tree'), vmlinux: abs('tree/vmlinux'), modules: treeModules },
@@ -737,42 +616,6 @@ function resolveManifest(root: string, m: Manifest): Fixtures {
   };
 }
 
-async function readManifest(dir: string): Promise<Manifest | null> {
-  try {
-    const m = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
-    return m.format === FORMAT ? m : null;
-  } catch {
-    return null;
-  }
-}
-
-const LOCK_STALE_MS = 120_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function withLock<T>(lock: string, ready: () => Promise<T | null>, build: () => Promise<T>): Promise<T> {
-  for (;;) {
-    const done = await ready();
-    if (done) return done;
-    try {
-      await fs.mkdir(lock);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      // Someone else is building: wait for the manifest, or take over a lock its owner abandoned.
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) await fs.rm(lock, { recursive: true, force: true });
-      } catch { /* the owner just finished */ }
-      await sleep(150);
-      continue;
-    }
-    try {
-      const again = await ready();
-      return again ?? (await build());
-    } finally {
-      await fs.rm(lock, { recursive: true, force: true });
-    }
-  }
-}
-
 let memo: Promise<Fixtures> | null = null;
 
 /** Builds (or reuses) the fixtures. Rejects only when the host x86_64 toolchain itself is missing or broken. */
@@ -782,61 +625,26 @@ export function buildFixtures(): Promise<Fixtures> {
 }
 
 async function buildOnce(): Promise<Fixtures> {
-  await fs.mkdir(CACHE, { recursive: true });
   const quick = await Promise.all(ARCHES.map((a) => quickProbe(TOOLCHAINS[a])));
   const quickArchs = Object.fromEntries(ARCHES.map((a, i) => [a, quick[i]])) as Record<Arch, ArchStatus>;
-  const hash = cacheKey(quickArchs);
-  const dir = path.join(CACHE, hash);
-  const ready = async () => {
-    const m = await readManifest(dir);
-    if (!m) return null;
+  const { dir, key, manifest } = await cachedBuild<Manifest>({
+    name: 'kernel',
+    files: [FIXTURE_SOURCES, repoPath('test', 'helpers', 'build-fixtures.ts'), repoPath('test', 'helpers', 'toolchains.ts')],
+    facts: { COMMON_CFLAGS, archs: quickArchs },
     // A cached build that had to leave an architecture out is redone once that architecture works.
-    for (const a of ARCHES) {
-      if (!m.archs[a].available && quickArchs[a].available && (await compileProbe(TOOLCHAINS[a], quickArchs[a])).available) {
-        await fs.rm(path.join(dir, 'manifest.json'), { force: true });
-        return null;
+    outdated: async (m) => {
+      for (const a of ARCHES) {
+        if (!m.archs[a].available && quickArchs[a].available && (await compileProbe(TOOLCHAINS[a], quickArchs[a])).available) return true;
       }
-    }
-    return m;
-  };
-  const manifest = await withLock(`${dir}.lock`, ready, async () => {
-    const full = await Promise.all(ARCHES.map((a) => compileProbe(TOOLCHAINS[a], quickArchs[a])));
-    const archs = Object.fromEntries(ARCHES.map((a, i) => [a, full[i]])) as Record<Arch, ArchStatus>;
-    if (!archs.x86_64.available) throw new Error(`build-fixtures: ${archs.x86_64.reason}`);
-    const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    await fs.rm(dir, { recursive: true, force: true });
-    try {
+      return false;
+    },
+    build: async (tmp) => {
+      const full = await Promise.all(ARCHES.map((a) => compileProbe(TOOLCHAINS[a], quickArchs[a])));
+      const archs = Object.fromEntries(ARCHES.map((a, i) => [a, full[i]])) as Record<Arch, ArchStatus>;
+      if (!archs.x86_64.available) throw new Error(`build-fixtures: ${archs.x86_64.reason}`);
       const p = await buildInto(tmp, archs);
-      const m: Manifest = { format: FORMAT, hash, archs, objects: p.objects, bad: p.bad };
-      // Toolchain objects are not stored: resolveManifest puts them back.
-      await fs.writeFile(path.join(tmp, 'manifest.json'),
-        JSON.stringify(m, (k, v) => (k === 'toolchain' ? undefined : v), 1));
-      try {
-        await fs.rename(tmp, dir);
-      } catch (e) {
-        // Another builder took over a lock it thought stale and finished first: use its build.
-        const theirs = await readManifest(dir);
-        if (!theirs) throw e;
-        await fs.rm(tmp, { recursive: true, force: true });
-        return theirs;
-      }
-      await pruneOldBuilds(hash);
-      return m;
-    } catch (e) {
-      await fs.rm(tmp, { recursive: true, force: true });
-      throw e;
-    }
+      return { archs, objects: p.objects, bad: p.bad };
+    },
   });
-  return resolveManifest(dir, manifest);
-}
-
-/** Removes cached builds of older sources (not locked, untouched for an hour). */
-async function pruneOldBuilds(current: string): Promise<void> {
-  for (const entry of await fs.readdir(CACHE)) {
-    if (entry === current || !/^[0-9a-f]{16}$/.test(entry) || existsSync(path.join(CACHE, `${entry}.lock`))) continue;
-    const p = path.join(CACHE, entry);
-    try {
-      if (Date.now() - statSync(p).mtimeMs > 3_600_000) await fs.rm(p, { recursive: true, force: true });
-    } catch { /* removed concurrently */ }
-  }
+  return resolveManifest(dir, key, manifest);
 }

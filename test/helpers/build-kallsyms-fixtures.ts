@@ -7,7 +7,8 @@
  * The tests' oracle is independent of this generator: it is `nm -n` of the final link, read back as text,
  * and `readelf -S` for where the count lives.
  *
- * Output, cached under test/.fixtures/kallsyms-<hash>/ keyed by the sources, this file and the toolchains:
+ * Output, cached under test/.fixtures/kallsyms-<hash>/ (./fixture-cache.ts) keyed by the sources, this file and
+ * the toolchains:
  *   <arch>/<profile>/vmlinux            linked with tables; vmlinux.stripped: `strip --strip-all` of it
  *   <arch>/<profile>/vmlinux.nm         `nm -n` of vmlinux
  *   <arch>/none/vmlinux                 linked without any kallsyms tables (no CONFIG_KALLSYMS)
@@ -16,16 +17,17 @@
  *   x86_64/v6.1-debug/vmlinux           the same sources built with -g and a GNU build-id: a debug vmlinux,
  *                                       and vmlinuz.gzip around its stripped copy (a debuginfod client's case)
  */
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type ElfHeader, readElfHeader } from '../../src/elf/header.js';
 import { type Section, readSections } from '../../src/elf/sections.js';
 import { type SymbolTable, readSymbolTable } from '../../src/elf/symbols.js';
 import { type ByteSource, BufferSource, FileSource } from '../../src/io/source.js';
+import { exec } from './exec.js';
+import { cachedBuild } from './fixture-cache.js';
+import { repoPath } from './repo.js';
+import { type Arch, TOOLCHAINS, type Toolchain } from './toolchains.js';
 
 export type KArch = 'x86_64' | 'i386' | 's390x' | 's390' | 's390x-dso' | 'aarch64';
 export type VmlinuzCompression = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'lzma' | 'bzip2';
@@ -68,33 +70,32 @@ export const VARIANTS: ReadonlyArray<readonly [KArch, string]> = [
 
 export const VMLINUZ_COMPRESSIONS: readonly VmlinuzCompression[] = ['gzip', 'xz', 'zstd', 'lz4', 'lzma', 'bzip2'];
 
-interface KToolchain {
-  readonly cc: string;
-  readonly prefix: string;
+/** A kallsyms target: an architecture's toolchain (./toolchains.ts) and how that kernel is compiled and linked. */
+interface KTarget {
+  readonly tc: Toolchain;
   readonly cflags: readonly string[];
   readonly ldflags: readonly string[];
   readonly is64: boolean;
-  readonly install: string;
 }
 
-const TOOLCHAINS: Readonly<Record<KArch, KToolchain>> = {
-  x86_64: { cc: 'gcc', prefix: '', cflags: ['-m64', '-mcmodel=kernel', '-mno-red-zone', '-fno-pic'],
-    ldflags: ['-m64', '-no-pie', '-Wl,-Ttext-segment=0xffffffff81000000'], is64: true, install: 'apt-get install gcc binutils' },
-  i386: { cc: 'gcc', prefix: '', cflags: ['-m32', '-fno-pic'], ldflags: ['-m32', '-no-pie', '-Wl,-Ttext-segment=0xc1000000'], is64: false,
-    install: 'apt-get install gcc-multilib' },
-  s390x: { cc: 's390x-linux-gnu-gcc', prefix: 's390x-linux-gnu-', cflags: ['-fno-pic'], ldflags: ['-no-pie'], is64: true,
-    install: 'apt-get install gcc-s390x-linux-gnu binutils-s390x-linux-gnu' },
+/** The toolchain's own vmlinux flags, with `extra` changed. */
+function target(arch: Arch, extra: Partial<Omit<KTarget, 'tc'>> = {}): KTarget {
+  const tc = TOOLCHAINS[arch];
+  return { tc, cflags: tc.vmlinuxCflags, ldflags: tc.linkFlags, is64: tc.is64, ...extra };
+}
+
+const TARGETS: Readonly<Record<KArch, KTarget>> = {
+  x86_64: target('x86_64'),
+  i386: target('i386'),
+  s390x: target('s390x'),
   // 31-bit s390: the 32-bit big-endian case.
-  s390: { cc: 's390x-linux-gnu-gcc', prefix: 's390x-linux-gnu-', cflags: ['-m31', '-fno-pic'], ldflags: ['-m31', '-no-pie'], is64: false,
-    install: 'apt-get install gcc-s390x-linux-gnu binutils-s390x-linux-gnu' },
+  s390: target('s390x', { cflags: ['-m31', '-fno-pic'], ldflags: ['-m31', '-no-pie'], is64: false }),
   // Linked -shared, so that `PTR _text + x` is a symbol relocation (R_390_64 _text + addend) in .rela.dyn
   // rather than a RELATIVE one: the other form position-independent kernels use.
-  's390x-dso': { cc: 's390x-linux-gnu-gcc', prefix: 's390x-linux-gnu-', cflags: ['-fPIE'], ldflags: ['-shared'],
-    is64: true, install: 'apt-get install gcc-s390x-linux-gnu binutils-s390x-linux-gnu' },
+  's390x-dso': target('s390x', { cflags: ['-fPIE'], ldflags: ['-shared'] }),
   // arm64 kernels are position independent and, like arch/arm64/Makefile, leave relocated words 0 in the
   // file: kallsyms_relative_base's value is only in its RELATIVE relocation.
-  aarch64: { cc: 'aarch64-linux-gnu-gcc', prefix: 'aarch64-linux-gnu-', cflags: ['-fPIE'], ldflags: ['-Wl,-pie', '-Wl,--no-dynamic-linker', '-Wl,--no-apply-dynamic-relocs'],
-    is64: true, install: 'apt-get install gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu' },
+  aarch64: target('aarch64', { ldflags: [...TOOLCHAINS.aarch64.linkFlags, '-Wl,--no-apply-dynamic-relocs'] }),
 };
 
 const CFLAGS = ['-O2', '-ffreestanding', '-fno-common', '-fno-stack-protector', '-fno-asynchronous-unwind-tables', '-fno-unwind-tables'];
@@ -128,42 +129,7 @@ export interface KallsymsFixtures {
 
 /* ------------------------------------------------------------------------------------------------ */
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-
-function repoRoot(): string {
-  for (let dir = HERE; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'test', 'fixtures'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`build-kallsyms-fixtures: no repository root above ${HERE}`);
-  }
-}
-
-const ROOT = repoRoot();
-export const KALLSYMS_SOURCES = path.join(ROOT, 'test', 'fixtures', 'kallsyms');
-const CACHE = path.join(ROOT, 'test', '.fixtures');
-const FORMAT = 1;
-
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string; input?: Buffer } = {}): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args as string[], { cwd: opts.cwd, maxBuffer: 256 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) {
-        const e = err as NodeJS.ErrnoException;
-        reject(new Error(`${cmd} ${args.join(' ')} failed: ${e.code === 'ENOENT' ? `${cmd} not found` : stderr || e.message}`));
-      } else resolve({ stdout, stderr });
-    });
-    if (opts.input) child.stdin?.end(opts.input);
-  });
-}
-
-/** Runs a compressor with stdin from a file and stdout to a buffer. */
-function pipeThrough(cmd: string, args: readonly string[], input: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args as string[], { encoding: 'buffer', maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `${cmd} not found` : String(stderr) || err.message}`));
-      else resolve(stdout as Buffer);
-    });
-    child.stdin?.end(input);
-  });
-}
+export const KALLSYMS_SOURCES = repoPath('test', 'fixtures', 'kallsyms');
 
 /* ------------------------------------------ the generator ------------------------------------------ */
 
@@ -345,31 +311,31 @@ class Build {
   constructor(readonly out: string) {}
 
   async objects(arch: KArch, debug = false): Promise<string[]> {
-    const tc = TOOLCHAINS[arch];
+    const k = TARGETS[arch];
     const dir = path.join(this.out, arch, debug ? 'obj-g' : 'obj');
     await fs.mkdir(dir, { recursive: true });
     const objs: string[] = [];
     for (const unit of ['head.S', ...UNITS, 'tail.S']) {
       const obj = path.join(dir, unit.replace(/\.[cS]$/, '.o'));
-      await run(tc.cc, [...CFLAGS, ...(debug ? ['-g'] : []), ...tc.cflags, '-c', path.join(KALLSYMS_SOURCES, unit), '-o', obj]);
+      await exec(k.tc.cc, [...CFLAGS, ...(debug ? ['-g'] : []), ...k.cflags, '-c', path.join(KALLSYMS_SOURCES, unit), '-o', obj]);
       objs.push(obj);
     }
     return objs;
   }
 
   async link(arch: KArch, objs: string[], extra: string[], out: string): Promise<void> {
-    const tc = TOOLCHAINS[arch];
-    const kind = tc.ldflags.includes('-shared') ? [] : ['-static'];
-    await run(tc.cc, ['-nostdlib', ...kind, ...tc.ldflags, ...extra, '-Wl,-e,start', '-o', out, ...objs]);
+    const k = TARGETS[arch];
+    const kind = k.ldflags.includes('-shared') ? [] : ['-static'];
+    await exec(k.tc.cc, ['-nostdlib', ...kind, ...k.ldflags, ...extra, '-Wl,-e,start', '-o', out, ...objs]);
   }
 
   async nm(arch: KArch, file: string): Promise<string> {
-    return (await run(`${TOOLCHAINS[arch].prefix}nm`, ['-n', file])).stdout;
+    return (await exec(TARGETS[arch].tc.nm, ['-n', file])).stdout;
   }
 
   /** scripts/link-vmlinux.sh in small: three links, the tables regenerated from each one's symbols. */
   async variant(arch: KArch, objs: string[], profile: KallsymsProfile, debug = false): Promise<KallsymsFixture> {
-    const tc = TOOLCHAINS[arch];
+    const k = TARGETS[arch];
     const dir = path.join(this.out, arch, debug ? `${profile.id}-debug` : profile.id);
     await fs.mkdir(dir, { recursive: true });
     const extra = [...(profile.addressing === 'absolute-percpu' ? [`-Wl,-T,${path.join(KALLSYMS_SOURCES, 'percpu.lds')}`] : []),
@@ -379,9 +345,9 @@ class Build {
     let previous = '';
     for (let pass = 0; pass < 4; pass++) {
       const asm = path.join(dir, `tables${pass}.S`);
-      await fs.writeFile(asm, generateTables(nm, profile, tc.is64));
+      await fs.writeFile(asm, generateTables(nm, profile, k.is64));
       const obj = `${asm}.o`;
-      await run(tc.cc, [...tc.cflags, '-c', asm, '-o', obj]);
+      await exec(k.tc.cc, [...k.cflags, '-c', asm, '-o', obj]);
       await this.link(arch, [...objs, obj], extra, vmlinux);
       const text = await this.nm(arch, vmlinux);
       const stable = text.split('\n').filter((l) => !/ kallsyms_/.test(l)).join('\n');
@@ -394,9 +360,9 @@ class Build {
       nm = parseNm(text);
     }
     const stripped = path.join(dir, 'vmlinux.stripped');
-    await run(`${tc.prefix}strip`, ['--strip-all', '-o', stripped, vmlinux]);
+    await exec(k.tc.strip, ['--strip-all', '-o', stripped, vmlinux]);
     const little = !arch.startsWith('s390');
-    return { id: `${arch}/${profile.id}`, arch, profile, vmlinux, stripped, nm: path.join(dir, 'vmlinux.nm'), is64: tc.is64, little };
+    return { id: `${arch}/${profile.id}`, arch, profile, vmlinux, stripped, nm: path.join(dir, 'vmlinux.nm'), is64: k.is64, little };
   }
 
   /** A bzImage-shaped file: setup header (boot protocol 2.15) with payload_offset/payload_length, then the payload. */
@@ -416,7 +382,7 @@ class Build {
     for (const kind of kinds) {
       let payload: Buffer;
       try {
-        payload = await pipeThrough(commands[kind][0], commands[kind][1], elf);
+        payload = (await exec(commands[kind][0], commands[kind][1], { input: elf, encoding: 'buffer' })).stdout;
       } catch {
         missing.push(kind);
         continue;
@@ -450,17 +416,6 @@ class Build {
   }
 }
 
-function cacheKey(): string {
-  const h = createHash('sha256');
-  h.update(`format ${FORMAT}\n`);
-  for (const f of readdirSync(KALLSYMS_SOURCES).sort()) h.update(f).update(readFileSync(path.join(KALLSYMS_SOURCES, f)));
-  h.update(JSON.stringify({ TOOLCHAINS, PROFILES, VARIANTS }));
-  const self = fileURLToPath(import.meta.url);
-  const ts = path.join(ROOT, 'test', 'helpers', 'build-kallsyms-fixtures.ts');
-  h.update(readFileSync(existsSync(ts) ? ts : self));
-  return h.digest('hex').slice(0, 16);
-}
-
 async function buildAll(out: string): Promise<KallsymsFixtures> {
   const b = new Build(out);
   const missing: Record<KArch, string | null> = { x86_64: null, i386: null, s390x: null, s390: null, 's390x-dso': null, aarch64: null };
@@ -469,12 +424,12 @@ async function buildAll(out: string): Promise<KallsymsFixtures> {
   let vmlinuz: KallsymsFixtures['vmlinuz'] = {};
   let vmlinuzMissing: string[] = [];
   let debugKernel: KallsymsFixtures['debugKernel'] = null;
-  for (const arch of Object.keys(TOOLCHAINS) as KArch[]) {
+  for (const arch of Object.keys(TARGETS) as KArch[]) {
     let objs: string[];
     try {
       objs = await b.objects(arch);
     } catch (e) {
-      missing[arch] = `${arch} kallsyms fixtures cannot be built: ${(e as Error).message.split('\n')[0]} (try: ${TOOLCHAINS[arch].install})`;
+      missing[arch] = `${arch} kallsyms fixtures cannot be built: ${(e as Error).message.split('\n')[0]} (${TARGETS[arch].tc.install})`;
       continue;
     }
     const none = path.join(out, arch, 'none', 'vmlinux');
@@ -500,28 +455,14 @@ async function buildAll(out: string): Promise<KallsymsFixtures> {
 
 let pending: Promise<KallsymsFixtures> | null = null;
 
-/** Builds once per cache key; concurrent test processes race harmlessly (the first rename wins). */
+/** Builds once per cache key, shared by concurrent test processes. */
 export function buildKallsymsFixtures(): Promise<KallsymsFixtures> {
-  pending ??= (async () => {
-    const dir = path.join(CACHE, `kallsyms-${cacheKey()}`);
-    const manifest = path.join(dir, 'manifest.json');
-    if (existsSync(manifest)) return JSON.parse(readFileSync(manifest, 'utf8')) as KallsymsFixtures;
-    await fs.mkdir(CACHE, { recursive: true });
-    const tmp = await fs.mkdtemp(path.join(CACHE, 'kallsyms-build-'));
-    try {
-      const built = await buildAll(tmp);
-      const final = JSON.parse(JSON.stringify(built).split(tmp).join(dir)) as KallsymsFixtures;
-      await fs.writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(final, null, 1));
-      try {
-        await fs.rename(tmp, dir);
-      } catch {
-        if (!existsSync(manifest)) throw new Error(`build-kallsyms-fixtures: could not move ${tmp} to ${dir}`);
-      }
-      return final;
-    } finally {
-      await fs.rm(tmp, { recursive: true, force: true });
-    }
-  })();
+  pending ??= cachedBuild<KallsymsFixtures>({
+    name: 'kallsyms',
+    files: [KALLSYMS_SOURCES, repoPath('test', 'helpers', 'build-kallsyms-fixtures.ts'), repoPath('test', 'helpers', 'toolchains.ts')],
+    facts: { TARGETS, CFLAGS, PROFILES, VARIANTS },
+    build: (tmp) => buildAll(tmp),
+  }).then((c) => c.manifest);
   return pending;
 }
 
@@ -544,7 +485,7 @@ export function openElf(path: string, bytes?: Buffer): Opened {
 }
 
 export async function nmSymbols(nm: string, file: string): Promise<NmSymbol[]> {
-  return parseNm((await run(nm, ['-n', file])).stdout);
+  return parseNm((await exec(nm, ['-n', file])).stdout);
 }
 
 interface ReadelfSection {
@@ -557,7 +498,7 @@ interface ReadelfSection {
 /** `readelf -S -W`, parsed: host readelf reads every architecture. */
 export async function readelfSections(file: string): Promise<ReadelfSection[]> {
   const out: ReadelfSection[] = [];
-  for (const line of (await run('readelf', ['-S', '-W', file])).stdout.split('\n')) {
+  for (const line of (await exec('readelf', ['-S', '-W', file])).stdout.split('\n')) {
     const m = /^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)/.exec(line);
     if (m) out.push({ name: m[1], addr: BigInt(`0x${m[2]}`), offset: parseInt(m[3], 16), size: parseInt(m[4], 16) });
   }

@@ -22,8 +22,10 @@ import { cpSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'no
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { COMMON_CFLAGS, FIXTURE_SOURCES, TOOLCHAINS, miniElf, run, symbolName, symtabOf } from './build-fixtures.js';
+import { COMMON_CFLAGS, FIXTURE_SOURCES, miniElf, symbolName, symtabOf } from './build-fixtures.js';
 import { ksymtree } from './cli.js';
+import { exec } from './exec.js';
+import { TOOLCHAINS } from './toolchains.js';
 
 const SHN_LIVEPATCH = 0xff20;
 const SHF_RELA_LIVEPATCH = 0x00100000;
@@ -69,7 +71,7 @@ export function markLivepatch(file: string): void {
 
 async function cc(src: string, out: string, cwd: string, flags: readonly string[] = []): Promise<string> {
   await mkdir(path.dirname(out), { recursive: true });
-  await run(X86.cc, [...COMMON_CFLAGS, ...X86.moduleCflags, ...flags, '-c', src, '-o', out], { cwd });
+  await exec(X86.cc, [...COMMON_CFLAGS, ...X86.moduleCflags, ...flags, '-c', src, '-o', out], { cwd });
   return out;
 }
 
@@ -77,17 +79,17 @@ async function cc(src: string, out: string, cwd: string, flags: readonly string[
 async function kernelBuild(src: string, dir: string, vmlinuxUnits: readonly string[], fooUnits: readonly string[]): Promise<KlpBuild> {
   const o = (u: string) => path.join(dir, 'obj', u.replace(/\.[cS]$/, '.o'));
   const vobjs = [];
-  for (const u of vmlinuxUnits) vobjs.push(await run(X86.cc, [...COMMON_CFLAGS, ...X86.vmlinuxCflags, '-c', u, '-o', await mkdirFor(o(u))], { cwd: src }).then(() => o(u)));
+  for (const u of vmlinuxUnits) vobjs.push(await exec(X86.cc, [...COMMON_CFLAGS, ...X86.vmlinuxCflags, '-c', u, '-o', await mkdirFor(o(u))], { cwd: src }).then(() => o(u)));
   const vmlinux = path.join(dir, 'vmlinux');
-  await run(X86.cc, ['-nostdlib', '-static', ...X86.linkFlags, '-Wl,-e,start', '-Wl,--build-id=sha1', '-o', vmlinux, ...vobjs], { cwd: src });
+  await exec(X86.cc, ['-nostdlib', '-static', ...X86.linkFlags, '-Wl,-e,start', '-Wl,--build-id=sha1', '-o', vmlinux, ...vobjs], { cwd: src });
   const fobjs = [];
   for (const u of fooUnits) fobjs.push(await cc(u, o(u), src));
   const modObj = await cc('drivers/foo/foo.mod.c', o('drivers/foo/foo.mod.c'), src);
   const combined = path.join(dir, 'obj', 'foo.o');
-  await run(X86.ld, [...X86.ldEmulation, '-r', '-o', combined, ...fobjs], { cwd: src });
+  await exec(X86.ld, [...X86.ldEmulation, '-r', '-o', combined, ...fobjs], { cwd: src });
   const foo = path.join(dir, 'kernel', 'drivers', 'foo', 'foo.ko');
   await mkdir(path.dirname(foo), { recursive: true });
-  await run(X86.ld, [...X86.ldEmulation, '-r', '--build-id=sha1', '-T', 'scripts/module.lds', '-o', foo, combined, modObj], { cwd: src });
+  await exec(X86.ld, [...X86.ldEmulation, '-r', '--build-id=sha1', '-T', 'scripts/module.lds', '-o', foo, combined, modObj], { cwd: src });
   const db = `${dir}.db`;
   const r = await ksymtree(['index', vmlinux, foo, '--db', db, '--quiet', '--jobs', '1']);
   if (r.status !== 0) throw new Error(`ksymtree index ${dir} exited ${r.status}: ${r.stderr}`);
@@ -130,6 +132,6 @@ export async function buildKlpFixtures(): Promise<KlpFixtures> {
   const kpatch = await cc('kpatch-sample.c', path.join(work, 'kpatch.o'), klp);
   const kpatchBad = await cc('kpatch-sample.c', path.join(work, 'kpatch-bad.o'), klp, ['-DBAD_ENTRY']);
   const kpatchLinked = path.join(work, 'kpatch-linked.ko');
-  await run(X86.ld, [...X86.ldEmulation, '-r', '-T', 'scripts/module.lds', '-o', kpatchLinked, kpatch, kpatch], { cwd: srcA });
+  await exec(X86.ld, [...X86.ldEmulation, '-r', '-T', 'scripts/module.lds', '-o', kpatchLinked, kpatch, kpatch], { cwd: srcA });
   return { builds: { A, B, C }, sample, klpSym, klpSymBad, structBad, klpBuild, klpBuildInit, klpBuildBad, kpatch, kpatchBad, kpatchLinked, work };
 }

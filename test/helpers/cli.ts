@@ -1,8 +1,9 @@
+// Runs our own CLI as users run it (bin/ksymtree.js over the compiled dist/) and reads its TSV output; other
+// tools go through ./exec.ts.
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { repoPath } from './repo.js';
 
-/** The CLI as users run it (bin/ksymtree.js over the compiled dist/), from the compiled test's location. */
-export const CLI = fileURLToPath(new URL('../../../bin/ksymtree.js', import.meta.url));
+export const CLI = repoPath('bin', 'ksymtree.js');
 
 export interface CliResult {
   status: number | null;

@@ -2,15 +2,15 @@
  * The expectations of the ELF-level tests come from binutils (readelf, nm) and the compression CLIs run
  * on the fixture objects, never from ksymtree's own code. This module runs them and parses their output.
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { type FixtureObject, Limiter, miniElf, run as runUnlimited } from './build-fixtures.js';
+import { type FixtureObject, miniElf } from './build-fixtures.js';
+import { type ExecResult, Limiter, exec } from './exec.js';
 
 /** Tests of one file run concurrently; keep the tools they spawn to a few at a time on the shared machine. */
 const limiter = new Limiter(3);
-const run: typeof runUnlimited = (cmd, args, opts) => limiter.run(() => runUnlimited(cmd, args, opts));
+const run = (cmd: string, args: readonly string[]): Promise<ExecResult> => limiter.run(() => exec(cmd, args));
 
 /* ------------------------------------------ readelf ------------------------------------------ */
 
@@ -208,14 +208,6 @@ export async function nmSymbols(nm: string, file: string): Promise<NmSymbol[]> {
 
 const DECOMPRESSORS = { gzip: 'gzip', xz: 'xz', zstd: 'zstd' } as const;
 
-function runBinary(cmd: string, args: readonly string[]): Promise<Buffer> {
-  return limiter.run(() => new Promise((resolve, reject) => {
-    execFile(cmd, args as string[], { encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.toString() || err.message}`));
-      else resolve(stdout);
-    });
-  }));
-}
 
 let scratch: Promise<string> | null = null;
 const scratchDirs: string[] = [];
@@ -245,7 +237,7 @@ export function plainElf(o: Pick<FixtureObject, 'path' | 'compression' | 'id'>):
   let p = plainCache.get(o.path);
   if (!p) {
     p = (async () => {
-      const bytes = await runBinary(DECOMPRESSORS[o.compression as keyof typeof DECOMPRESSORS], ['-dc', o.path]);
+      const bytes = (await limiter.run(() => exec(DECOMPRESSORS[o.compression as keyof typeof DECOMPRESSORS], ['-dc', o.path], { encoding: 'buffer' }))).stdout;
       // One file per compressed object: foo.ko.gz and foo.ko.xz must not share a name.
       const out = path.join(await scratchDir(), `${o.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.elf`);
       await fs.writeFile(out, bytes);

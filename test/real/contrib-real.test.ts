@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import test from 'ava';
 import { openDatabase } from '../../src/db/sqlite.js';
 import { CLI } from '../helpers/cli.js';
+import { repoPath } from '../helpers/repo.js';
 
-const HOOK = new URL('../../../contrib/ksymtree-kernel-hook', import.meta.url).pathname;
+const HOOK = repoPath('contrib', 'ksymtree-kernel-hook');
 const corpus = process.env.KSYMTREE_CORPUS ?? join(homedir(), '.cache/ksymtree-corpus');
 const debs = existsSync(join(corpus, 'debs')) ? readdirSync(join(corpus, 'debs')) : [];
 const deb = debs.filter((d) => /^linux-image-6\.1\.\S+-cloud-amd64-unsigned_\S+_amd64\.deb$/.test(d)).sort().pop();

@@ -6,11 +6,11 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ksymtree } from '../../helpers/cli.js';
+import { repoPath } from '../../helpers/repo.js';
 import { CACHE_DIR } from './boot.js';
 
-const KBUILD = fileURLToPath(new URL('../../../../test/e2e/kbuild/', import.meta.url));
+const KBUILD = repoPath('test', 'e2e', 'kbuild');
 const SOURCE = join(KBUILD, 'livepatch-ksymtree.c');
 export const LIVEPATCH_MODULE = 'livepatch_ksymtree';
 

@@ -17,7 +17,7 @@ const target: FuzzTarget = {
   smokeExecs: 600,
   dictionary: [...DWARF_TOKENS, ...ELF_TOKENS],
   async seeds() {
-    const d = buildDwarfFixtures();
+    const d = await buildDwarfFixtures();
     return readSeeds([
       ...d.fixtures.flatMap((f) => [f.relocatable, f.linked, f.xz]),
       ...smallestFiles(debian().debug, /\.ko$/, 2, 120 << 10),
