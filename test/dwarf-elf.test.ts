@@ -21,6 +21,9 @@ import { Bytes } from './helpers/dwarf-bytes.js';
 import { haveDwarfdump } from './helpers/dwarf-oracle.js';
 import { siteSymbols } from './helpers/dwarf-symbols.js';
 
+// Built before any test is declared: ava takes every declaration in the module's first run.
+const fixtures = haveDwarfdump() ? await buildDwarfFixtures() : null;
+
 function header(machine: number, is64: boolean, little: boolean, type = ET_REL): ElfHeader {
   return { is64, little, type, machine, shoff: 0, shentsize: is64 ? 64 : 40, shnum: 0, shstrndx: 0 };
 }
@@ -194,7 +197,6 @@ test('bad compressed sections: unknown ch_type, wrong size, corrupt stream', (t)
   }
 });
 
-const fixtures = haveDwarfdump() ? await buildDwarfFixtures() : null;
 const base = fixtures?.fixtures.find((f) => f.name === 'x86_64-dwarf5-debian');
 
 (base ? test : test.skip)('findSites never throws: corrupt unit, truncated file, missing file, bad indices; no DWARF is no error', async (t) => {

@@ -1,11 +1,9 @@
 // The oracle for definition sites: llvm-dwarfdump-19 (binutils addr2line is wrong on DWARF 5, see
 // shared/domain.md). Everything here parses llvm-dwarfdump's text output; nothing uses ksymtree's reader.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import { exec } from './exec.js';
 
 export const LLVM_DWARFDUMP = 'llvm-dwarfdump-19';
 
@@ -111,7 +109,7 @@ export function ref(v: string | undefined): number | null {
 }
 
 async function dwarfdump(args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(LLVM_DWARFDUMP, args, { maxBuffer: 1 << 30 });
+  const { stdout } = await exec(LLVM_DWARFDUMP, args);
   return stdout;
 }
 
