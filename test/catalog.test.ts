@@ -2,7 +2,6 @@
 // test/helpers/build-klp-fixtures.ts. Oracles: readelf -n (each vmlinux's build-id), readelf -s (foo.ko's copies
 // of helper in .symtab order, by the STT_FILE before each), nm (whether two vmlinux are the same), and
 // `klp check --db` on each build's own index (the catalogue must answer alike).
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import test from 'ava';
@@ -10,13 +9,16 @@ import { openDatabase } from '../src/db/sqlite.js';
 import { buildKlpFixtures } from './helpers/build-klp-fixtures.js';
 import { ksymtree } from './helpers/cli.js';
 import { moduleFiles } from './helpers/copy-oracle.js';
+import { exec } from './helpers/exec.js';
 import type { CatalogSymposRecord } from '../src/commands/catalog.js';
 import type { KlpCheckRecord } from '../src/commands/klp.js';
 
 const f = await buildKlpFixtures();
 const builds = [f.builds.A, f.builds.B, f.builds.C];
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
-const buildId = (vmlinux: string) => /Build ID: ([0-9a-f]+)/.exec(sh('readelf', ['-n', vmlinux]))![1];
+const buildIds = new Map(await Promise.all(builds.map(async (b) =>
+  [b.vmlinux, /Build ID: ([0-9a-f]+)/.exec((await exec('readelf', ['-n', b.vmlinux])).stdout)![1]] as const)));
+/** The vmlinux's build-id, as readelf -n prints it. */
+const buildId = (vmlinux: string) => buildIds.get(vmlinux)!;
 const catalog = join(f.work, 'catalog.db');
 
 test.serial('catalog add merges each build once; an object identical in two builds is stored once; adding again replaces', async (t) => {
@@ -26,7 +28,7 @@ test.serial('catalog add merges each build once; an object identical in two buil
   t.is(lines.length, 4);
   for (const [k, b] of builds.entries()) t.true(lines[k].startsWith(`added 6.1.0-ksymtree x86_64 build-id ${buildId(b.vmlinux)}: 2 objects`), lines[k]);
   // C's vmlinux is built from the same sources and order as A's.
-  const sameVmlinux = sh('nm', ['-n', f.builds.A.vmlinux]) === sh('nm', ['-n', f.builds.C.vmlinux]);
+  const sameVmlinux = (await exec('nm', ['-n', f.builds.A.vmlinux])).stdout === (await exec('nm', ['-n', f.builds.C.vmlinux])).stdout;
   t.true(sameVmlinux);
   t.regex(lines[2], /2 objects, 1 not already in the catalogue/);
   t.regex(lines[3], /: 3 builds, \d+ bytes$/);
@@ -48,7 +50,7 @@ test.serial('catalog sympos: every build\'s copies of helper in foo.ko in readel
     const rec = records.find((x) => x.build_id === buildId(b.vmlinux))!;
     t.truthy(rec, b.dir);
     t.is(rec.object, 'foo');
-    t.deepEqual(rec.copies.map((c) => [c.sympos, basename(c.decl_file!)]), moduleFiles(b.foo, 'helper').map((file, k) => [k + 1, file]));
+    t.deepEqual(rec.copies.map((c) => [c.sympos, basename(c.decl_file!)]), (await moduleFiles(b.foo, 'helper')).map((file, k) => [k + 1, file]));
   }
   // Without --object: every object that has the name (vmlinux first); a unique name has sympos 0 and no site.
   const tick = JSON.parse((await ksymtree(['catalog', 'sympos', 'sched_tick', '--catalog', catalog, '--format', 'json'])).stdout) as CatalogSymposRecord[];

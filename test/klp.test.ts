@@ -1,7 +1,6 @@
 // `ksymtree klp check` and `klp funcs` on fixture livepatch objects and three fixture kernel builds
 // (test/helpers/build-klp-fixtures.ts). Oracles: readelf -s/-r/-p/-S/-x for what the livepatch objects hold,
 // test/helpers/copy-oracle.ts (nm, llvm-symbolizer-19, llvm-dwarfdump-19, readelf) for which copy is which.
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import test from 'ava';
@@ -11,13 +10,12 @@ import { repoPath } from './helpers/repo.js';
 import { TOOLCHAINS } from './helpers/toolchains.js';
 import { ksymtree } from './helpers/cli.js';
 import { moduleFiles, vmlinuxFiles, vmlinuxUnits } from './helpers/copy-oracle.js';
+import { exec } from './helpers/exec.js';
 import { readelfHexDump, readelfRelocs, readelfSections, readelfSymbols } from './helpers/oracle.js';
 import type { KlpCheckRecord, KlpFuncRecord } from '../src/commands/klp.js';
 
 const f: KlpFixtures = await buildKlpFixtures();
 const { A, B, C } = f.builds;
-
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
 
 const filesOf = (b: typeof A, objname: string, name: string) => (objname === 'vmlinux' ? vmlinuxFiles(b.vmlinux, name) : moduleFiles(b.foo, name));
 
@@ -27,8 +25,8 @@ async function check(module: string, args: string[]): Promise<{ status: number |
 }
 
 /** `.klp.sym` symbols as readelf -s shows them (Ndx `OS [0xff20]`), with their .klp.rela uses from readelf -r. */
-function readelfKlpSyms(file: string): { index: number; name: string; uses: number }[] {
-  const rela = sh('readelf', ['-rW', file]);
+async function readelfKlpSyms(file: string): Promise<{ index: number; name: string; uses: number }[]> {
+  const rela = (await exec('readelf', ['-rW', file])).stdout;
   const uses = (name: string) => {
     let n = 0;
     let inKlp = false;
@@ -38,7 +36,7 @@ function readelfKlpSyms(file: string): { index: number; name: string; uses: numb
     }
     return n;
   };
-  return sh('readelf', ['-sW', file]).split('\n').filter((l) => l.includes('OS [0xff20]')).map((l) => {
+  return (await exec('readelf', ['-sW', file])).stdout.split('\n').filter((l) => l.includes('OS [0xff20]')).map((l) => {
     const cols = l.trim().split(/\s+/);
     const name = cols[cols.length - 1];
     return { index: Number(cols[0].replace(':', '')), name, uses: uses(name) };
@@ -47,12 +45,12 @@ function readelfKlpSyms(file: string): { index: number; name: string; uses: numb
 
 test('.klp.sym references are the SHN_LIVEPATCH symbols readelf shows, with their .klp.rela uses', async (t) => {
   const { rec } = await check(f.klpSym, ['--db', A.db]);
-  const oracle = readelfKlpSyms(f.klpSym);
+  const oracle = await readelfKlpSyms(f.klpSym);
   t.is(oracle.length, 3);
   t.deepEqual(rec.references.map((r) => ({ index: Number(/^symbol (\d+) /.exec(r.where)![1]), name: `.klp.sym.${r.objname}.${r.name},${r.sympos}`,
     uses: Number(/\((\d+) \.klp\.rela entr/.exec(r.where)![1]) })), oracle);
   t.true(rec.references.every((r) => r.kind === 'klp_sym'));
-  const sections = sh('readelf', ['-SW', f.klpSym]);
+  const sections = (await exec('readelf', ['-SW', f.klpSym])).stdout;
   t.regex(sections, /\.klp\.rela\.vmlinux\.\.text\s+RELA/);
   const symtabOffset = parseInt(/\.symtab\s+SYMTAB\s+\S+\s+(\S+)/.exec(sections)![1], 16);
   for (const r of rec.references) t.is(r.offset, symtabOffset + 24 * Number(/^symbol (\d+)/.exec(r.where)![1]));
@@ -63,11 +61,11 @@ test('klp_func references: each entry relocates old_name to its string (readelf 
   // From livepatch-sample.c.
   t.deepEqual(rec.references.map((r) => [r.objname, r.name, r.sympos]),
     [['vmlinux', 'show', 1], ['vmlinux', 'sched_tick', 0], ['foo', 'helper', 2], ['foo', 'foo_api', 0]]);
-  const relocs = new Map(sh('readelf', ['-rW', f.sample]).split('\n').filter((l) => /R_X86_64_64\s+\S+\s+\.rodata\.str1\.1 \+ /.test(l))
+  const relocs = new Map((await exec('readelf', ['-rW', f.sample])).stdout.split('\n').filter((l) => /R_X86_64_64\s+\S+\s+\.rodata\.str1\.1 \+ /.test(l))
     .map((l) => [parseInt(l.slice(0, 16), 16), parseInt(l.trim().split(/\s+/).pop()!, 16)]));
-  const strings = new Map(sh('readelf', ['-p', '.rodata.str1.1', f.sample]).split('\n').map((l) => /\[\s*([0-9a-f]+)\]\s+(\S+)/.exec(l))
+  const strings = new Map((await exec('readelf', ['-p', '.rodata.str1.1', f.sample])).stdout.split('\n').map((l) => /\[\s*([0-9a-f]+)\]\s+(\S+)/.exec(l))
     .filter((m) => m).map((m) => [parseInt(m![1], 16), m![2]]));
-  const dataOffset = parseInt(/\] \.data\s+PROGBITS\s+\S+\s+(\S+)/.exec(sh('readelf', ['-SW', f.sample]))![1], 16);
+  const dataOffset = parseInt(/\] \.data\s+PROGBITS\s+\S+\s+(\S+)/.exec((await exec('readelf', ['-SW', f.sample])).stdout)![1], 16);
   for (const r of rec.references) {
     const at = Number(/\.data\+0x([0-9a-f]+)/.exec(r.where)![1].replace(/^/, '0x'));
     t.is(r.offset, dataOffset + at);
@@ -81,7 +79,7 @@ test('against its own build every reference binds: exit 0; the copies bound are 
     t.is(status, 0, JSON.stringify(rec.errors));
     t.true(rec.ok);
     for (const r of rec.references) {
-      const files = filesOf(A, r.objname, r.name);
+      const files = await filesOf(A, r.objname, r.name);
       const b = r.builds[0];
       t.is(b.copies, files.length, `${r.objname} ${r.name}`);
       t.not(b.bound, null);
@@ -97,9 +95,9 @@ test('--reference: a build whose link order moved the copies fails with the symp
   t.false(rec.ok);
   t.deepEqual(rec.builds.map((b) => [b.db, b.role]), [[A.db, 'reference'], [B.db, 'target'], [C.db, 'target']]);
   for (const r of rec.references) {
-    const refFile = filesOf(A, r.objname, r.name)[Math.max(r.sympos, 1) - 1];
+    const refFile = (await filesOf(A, r.objname, r.name))[Math.max(r.sympos, 1) - 1];
     for (const [k, build] of [A, B, C].entries()) {
-      const files = filesOf(build, r.objname, r.name);
+      const files = await filesOf(build, r.objname, r.name);
       const res = r.builds[k];
       const bound = files[Math.max(r.sympos, 1) - 1];
       const label = `${r.name},${r.sympos} in ${basename(build.dir)}`;
@@ -136,7 +134,7 @@ static struct klp_patch patch = { .mod = THIS_MODULE, .objs = objs };
 int init(void) { return klp_enable_patch(&patch); }
 `);
   const obj = join(f.work, 'wrong.o');
-  sh(TOOLCHAINS.x86_64.cc, [...COMMON_CFLAGS, ...TOOLCHAINS.x86_64.moduleCflags, `-I${join(FIXTURE_SOURCES, 'klp')}`, '-c', src, '-o', obj]);
+  (await exec(TOOLCHAINS.x86_64.cc, [...COMMON_CFLAGS, ...TOOLCHAINS.x86_64.moduleCflags, `-I${join(FIXTURE_SOURCES, 'klp')}`, '-c', src, '-o', obj])).stdout;
   const { status, rec } = await check(obj, ['--db', A.db]);
   t.is(status, 1);
   t.deepEqual(rec.references.map((r) => [r.objname, r.name, r.sympos, r.builds[0].status, r.builds[0].copies]), [
@@ -153,9 +151,9 @@ int init(void) { return klp_enable_patch(&patch); }
 test('malformed .klp.sym objects: each problem named with file and offset (readelf -S), the good references still checked', async (t) => {
   const { status, rec } = await check(f.klpSymBad, ['--db', A.db]);
   t.is(status, 1);
-  const sections = sh('readelf', ['-SW', f.klpSymBad]);
+  const sections = (await exec('readelf', ['-SW', f.klpSymBad])).stdout;
   const symtab = parseInt(/\.symtab\s+SYMTAB\s+\S+\s+(\S+)/.exec(sections)![1], 16);
-  const symbols = sh('readelf', ['-sW', f.klpSymBad]);
+  const symbols = (await exec('readelf', ['-sW', f.klpSymBad])).stdout;
   const indexOf = (name: string) => Number(new RegExp(`^\\s*(\\d+):.* ${name.replace(/[.]/g, '\\.')}$`, 'm').exec(symbols)![1]);
   const msgs = rec.errors.map((e) => e.message);
   const at = (offset: number) => `${f.klpSymBad}: at offset 0x${offset.toString(16)}: `;
@@ -168,7 +166,7 @@ test('malformed .klp.sym objects: each problem named with file and offset (reade
 test('malformed klp_func: an unterminated old_name is an error at its string (readelf -S), the next entry is still read', async (t) => {
   const { status, rec } = await check(f.structBad, ['--db', A.db]);
   t.is(status, 1);
-  const bad = parseInt(/\.rodata\.klpbad\s+PROGBITS\s+\S+\s+(\S+)/.exec(sh('readelf', ['-SW', f.structBad]))![1], 16);
+  const bad = parseInt(/\.rodata\.klpbad\s+PROGBITS\s+\S+\s+(\S+)/.exec((await exec('readelf', ['-SW', f.structBad])).stdout)![1], 16);
   t.is(rec.errors.length, 1);
   t.is(rec.errors[0].offset, bad);
   t.regex(rec.errors[0].message, /old_name.*expected a NUL-terminated string/);
@@ -196,14 +194,14 @@ test('a truncated module, a file that is not ELF and an object that is no livepa
 test('klp funcs: initializers for aliases compile against the struct layout and bind those copies in their build', async (t) => {
   const lookup = async (name: string) => JSON.parse((await ksymtree(['lookup', name, '--db', A.db, '--format', 'json'])).stdout) as { alias: string; sympos: number; path: string }[];
   // The copies in kernel/irq.c and drivers/foo/foo_util.c, chosen by file through the oracles.
-  const show = (await lookup('show'))[vmlinuxFiles(A.vmlinux, 'show').indexOf('irq.c')];
-  const helper = (await lookup('helper'))[moduleFiles(A.foo, 'helper').indexOf('foo_util.c')];
+  const show = (await lookup('show'))[(await vmlinuxFiles(A.vmlinux, 'show')).indexOf('irq.c')];
+  const helper = (await lookup('helper'))[(await moduleFiles(A.foo, 'helper')).indexOf('foo_util.c')];
   const json = await ksymtree(['klp', 'funcs', show.alias, helper.alias, '--db', A.db, '--format', 'json']);
   t.is(json.status, 0, json.stderr);
   const records = JSON.parse(json.stdout) as KlpFuncRecord[];
   t.deepEqual(records.map((r) => [r.objname, r.old_name, r.old_sympos]), [
-    ['vmlinux', 'show', vmlinuxFiles(A.vmlinux, 'show').indexOf('irq.c') + 1],
-    ['foo', 'helper', moduleFiles(A.foo, 'helper').indexOf('foo_util.c') + 1],
+    ['vmlinux', 'show', (await vmlinuxFiles(A.vmlinux, 'show')).indexOf('irq.c') + 1],
+    ['foo', 'helper', (await moduleFiles(A.foo, 'helper')).indexOf('foo_util.c') + 1],
   ]);
   const c = await ksymtree(['klp', 'funcs', show.alias, helper.alias, '--db', A.db]);
   const src = join(f.work, 'from-funcs.c');
@@ -215,7 +213,7 @@ static struct klp_patch patch = { .mod = THIS_MODULE, .objs = objs };
 int init(void) { return klp_enable_patch(&patch); }
 `);
   const obj = join(f.work, 'from-funcs.o');
-  sh(TOOLCHAINS.x86_64.cc, [...COMMON_CFLAGS, ...TOOLCHAINS.x86_64.moduleCflags, '-Werror', `-I${join(FIXTURE_SOURCES, 'klp')}`, '-c', src, '-o', obj]);
+  (await exec(TOOLCHAINS.x86_64.cc, [...COMMON_CFLAGS, ...TOOLCHAINS.x86_64.moduleCflags, '-Werror', `-I${join(FIXTURE_SOURCES, 'klp')}`, '-c', src, '-o', obj])).stdout;
   const { status, rec } = await check(obj, ['--reference', A.db, '--db', B.db]);
   t.deepEqual(rec.references.map((r) => r.builds[0].bound!.alias), [show.alias, helper.alias]);
   t.deepEqual(rec.references.map((r) => r.builds[1].status), ['other-copy', 'other-copy']);
@@ -251,9 +249,9 @@ test('klp check and klp funcs have help with examples and their own entries in t
 
 test('scripts/sympos-drift.mjs counts the function copies whose position moved, as nm with llvm-dwarfdump-19 and readelf order them', async (t) => {
   // Function names with 2+ copies in each object of build A (nm t/T letters), and the file of each copy in A and B.
-  const dupFunctions = (file: string, letters: RegExp) => {
+  const dupFunctions = async (file: string, letters: RegExp) => {
     const counts = new Map<string, number>();
-    for (const l of sh('nm', [file]).split('\n')) {
+    for (const l of (await exec('nm', [file])).stdout.split('\n')) {
       const m = /^\S+ (\S) (\S+)$/.exec(l);
       if (m && letters.test(m[1])) counts.set(m[2], (counts.get(m[2]) ?? 0) + 1);
     }
@@ -262,16 +260,16 @@ test('scripts/sympos-drift.mjs counts the function copies whose position moved, 
   let total = 0;
   let moved = 0;
   for (const [objname, file] of [['vmlinux', A.vmlinux], ['foo', A.foo]] as const) {
-    for (const name of dupFunctions(file, /^[tT]$/)) {
+    for (const name of await dupFunctions(file, /^[tT]$/)) {
       const unitsOf = (b: typeof A) => (objname === 'vmlinux' ? vmlinuxUnits(b.vmlinux, name) : moduleFiles(b.foo, name));
-      const before = unitsOf(A);
-      const after = unitsOf(B);
+      const before = await unitsOf(A);
+      const after = await unitsOf(B);
       total += before.length;
       moved += before.filter((f0, k) => after[k] !== f0).length;
     }
   }
   t.true(moved > 0);
-  const out = sh(process.execPath, [repoPath('scripts', 'sympos-drift.mjs'), A.db, B.db, '--functions']);
+  const out = (await exec(process.execPath, [repoPath('scripts', 'sympos-drift.mjs'), A.db, B.db, '--functions'])).stdout;
   t.regex(out, new RegExp(`^${total} function copies of in-object duplicate names in`, 'm'), out);
   t.regex(out, new RegExp(`^  other-copy\\t${moved}$`, 'm'), out);
 });
@@ -283,11 +281,11 @@ test("klp-build's klp_object_ext/klp_func_ext tables (both section names): each 
     // From klp-build-sample.c.
     t.deepEqual(rec.references.map((r) => [r.kind, r.objname, r.name, r.sympos]),
       [['klp_func_ext', 'vmlinux', 'show', 2], ['klp_func_ext', 'vmlinux', 'sched_tick', 0], ['klp_func_ext', 'foo', 'helper', 1]]);
-    const rela = sh('readelf', ['-rW', module]);
+    const rela = (await exec('readelf', ['-rW', module])).stdout;
     const section = rela.slice(rela.indexOf(`'.rela${funcs}'`));
-    const strings = new Map(sh('readelf', ['-p', '.rodata.str1.1', module]).split('\n').map((l) => /\[\s*([0-9a-f]+)\]\s+(\S+)/.exec(l))
+    const strings = new Map((await exec('readelf', ['-p', '.rodata.str1.1', module])).stdout.split('\n').map((l) => /\[\s*([0-9a-f]+)\]\s+(\S+)/.exec(l))
       .filter((m) => m).map((m) => [parseInt(m![1], 16), m![2]]));
-    const funcsOffset = parseInt(new RegExp(`\\] ${funcs.replace(/\./g, '\\.')}\\s+PROGBITS\\s+\\S+\\s+(\\S+)`).exec(sh('readelf', ['-SW', module]))![1], 16);
+    const funcsOffset = parseInt(new RegExp(`\\] ${funcs.replace(/\./g, '\\.')}\\s+PROGBITS\\s+\\S+\\s+(\\S+)`).exec((await exec('readelf', ['-SW', module])).stdout)![1], 16);
     for (const r of rec.references) {
       const at = parseInt(new RegExp(`${funcs.replace(/\./g, '\\.')}\\+0x([0-9a-f]+)`).exec(r.where)![1], 16);
       t.true(r.where.startsWith(`${objects}[`), r.where);
@@ -304,7 +302,7 @@ test("klp-build's klp_object_ext/klp_func_ext tables (both section names): each 
 test('a klp_object_ext whose nr_funcs runs past its section is an error at that field; the other object is still read', async (t) => {
   const { status, rec } = await check(f.klpBuildBad, ['--db', A.db]);
   t.is(status, 1);
-  const objects = parseInt(/\] __klp_objects\s+PROGBITS\s+\S+\s+(\S+)/.exec(sh('readelf', ['-SW', f.klpBuildBad]))![1], 16);
+  const objects = parseInt(/\] __klp_objects\s+PROGBITS\s+\S+\s+(\S+)/.exec((await exec('readelf', ['-SW', f.klpBuildBad])).stdout)![1], 16);
   t.is(rec.errors.length, 1);
   // nr_funcs is the last word of the first 64-byte entry.
   t.is(rec.errors[0].offset, objects + 64 - 8);
@@ -350,7 +348,7 @@ test("kpatch-build's .kpatch.funcs: each kpatch_patch_func's name, objname and s
     // Bound as the kernel binds the klp_func the hook makes of each entry: the sympos-th copy in nm/readelf order.
     t.is(status, 0, JSON.stringify(rec, null, 1));
     for (const r of rec.references) {
-      const files = filesOf(A, r.objname, r.name);
+      const files = await filesOf(A, r.objname, r.name);
       t.is(r.builds[0].copies, files.length, `${r.objname} ${r.name}`);
       t.not(r.builds[0].bound, null);
       if (files.length > 1) t.is(basename(r.builds[0].bound!.decl_file!), files[r.sympos - 1], `${r.objname} ${r.name},${r.sympos}`);
@@ -362,8 +360,8 @@ test('.kpatch.funcs with --reference: in the build whose link order moved the co
   const { status, rec } = await check(f.kpatch, ['--reference', A.db, '--db', B.db]);
   t.is(status, 1);
   for (const r of rec.references) {
-    const refFile = filesOf(A, r.objname, r.name)[Math.max(r.sympos, 1) - 1];
-    const files = filesOf(B, r.objname, r.name);
+    const refFile = (await filesOf(A, r.objname, r.name))[Math.max(r.sympos, 1) - 1];
+    const files = await filesOf(B, r.objname, r.name);
     const res = r.builds[1];
     if (files[Math.max(r.sympos, 1) - 1] === refFile) t.is(res.status, 'ok', r.name);
     else {

@@ -53,7 +53,7 @@ async function check612(t: ExecutionContext, ko: string, db61: string, sympos: n
   t.log(`klp check against 6.12 (exit ${text.status}):\n${text.stdout}${text.stderr}`);
   const rec = JSON.parse((await ksymtree(['klp', 'check', ko, '--reference', db61, '--db', db, '--format', 'json'])).stdout) as KlpCheckRecord;
   const in612 = rec.references[0].builds.find((b) => b.db === db)!;
-  const paths = vmlinuxSourcePaths(join(c612.debug, 'vmlinux'), NAME, /^[tT]$/);
+  const paths = await vmlinuxSourcePaths(join(c612.debug, 'vmlinux'), NAME, /^[tT]$/);
   const position = paths.findIndex((p) => p.endsWith(PATCHED.site)) + 1;
   t.log(`6.12 (nm -n, llvm-symbolizer-19): ${paths.length} copies of ${NAME}; ${PATCHED.site}'s is copy ${position}`);
   t.true(position > 0, `6.12 still has ${PATCHED.site}'s ${NAME}`);
@@ -76,7 +76,7 @@ async function proof(t: ExecutionContext, corpus: KernelCorpus): Promise<void> {
     await indexVmlinux(t, vmlinux, db);
     const copies = (JSON.parse((await ksymtree(['lookup', NAME, '--db', db, '--format', 'json'])).stdout) as Copy[]).sort((a, b) => a.sympos - b.sympos);
     // the copies' order is the kernel's walk (6.1: address order), by nm -n and the line table of each copy's first instruction
-    const oracle = vmlinuxSourcePaths(vmlinux, NAME, /^[tT]$/);
+    const oracle = await vmlinuxSourcePaths(vmlinux, NAME, /^[tT]$/);
     t.deepEqual(copies.map((c) => c.sympos), oracle.map((_, k) => k + 1));
     copies.forEach((c, k) => t.true(oracle[k].endsWith(c.decl_file), `copy ${k + 1}: ${c.decl_file} / ${oracle[k]}`));
     const target = copies.find((c) => c.decl_file === PATCHED.site)!;

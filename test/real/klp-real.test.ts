@@ -2,7 +2,6 @@
 // object naming every copy of vmlinux's name_show and bridge.ko's jhash through `.klp.sym` symbols is checked
 // against the index; oracles: nm -n (6.1 walks vmlinux's kallsyms in address order) with llvm-symbolizer-19,
 // and readelf -s (bridge.ko's .symtab order, the STT_FILE before each copy).
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -11,18 +10,18 @@ import { corpus61 } from '../helpers/corpus.js';
 import { ksymtree } from '../helpers/cli.js';
 import { markLivepatch } from '../helpers/build-klp-fixtures.js';
 import { moduleFiles, vmlinuxAddresses, vmlinuxFiles } from '../helpers/copy-oracle.js';
+import { exec } from '../helpers/exec.js';
 import type { KlpCheckRecord, KlpFuncRecord } from '../../src/commands/klp.js';
 
 const corpus = corpus61();
 const real = corpus ? test.serial : test.skip;
 const work = mkdtempSync(join(tmpdir(), 'ksymtree-real-klp-'));
 const db = join(work, 'ksymtree.db');
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 28 });
 const vmlinux = () => join(corpus!.debug, 'vmlinux');
 const bridge = () => join(corpus!.debug, 'kernel/net/bridge/bridge.ko');
 
 /** One `.klp.rela.<obj>..text` section per object, calling `.klp.sym.<obj>.<name>,<pos>` for each reference. */
-function livepatchObject(refs: readonly { objname: string; name: string; sympos: number }[]): string {
+async function livepatchObject(refs: readonly { objname: string; name: string; sympos: number }[]): Promise<string> {
   const lines: string[] = [];
   for (const obj of [...new Set(refs.map((r) => r.objname))]) {
     lines.push(`\t.section .text..klp.rela.${obj}..text, "ax", @progbits`, `\t.globl patched_${obj}`, `patched_${obj}:`);
@@ -31,7 +30,7 @@ function livepatchObject(refs: readonly { objname: string; name: string; sympos:
   const src = join(work, 'real-klp.S');
   writeFileSync(src, `${lines.join('\n')}\n`);
   const out = join(work, 'real-klp.o');
-  sh('gcc', ['-c', src, '-o', out]);
+  await exec('gcc', ['-c', src, '-o', out]);
   markLivepatch(out);
   return out;
 }
@@ -42,8 +41,8 @@ real('index the debug vmlinux and bridge.ko', async (t) => {
 });
 
 real("every copy of name_show (vmlinux) and jhash (bridge.ko) binds the copy nm/readelf put at that position; 0 and n+1 fail", async (t) => {
-  const showFiles = vmlinuxFiles(vmlinux(), 'name_show', /^[tT]$/);
-  const jhashFiles = moduleFiles(bridge(), 'jhash');
+  const showFiles = await vmlinuxFiles(vmlinux(), 'name_show', /^[tT]$/);
+  const jhashFiles = await moduleFiles(bridge(), 'jhash');
   t.is(showFiles.length, 6);
   t.is(jhashFiles.length, 4);
   const refs = [
@@ -51,7 +50,7 @@ real("every copy of name_show (vmlinux) and jhash (bridge.ko) binds the copy nm/
     { objname: 'vmlinux', name: 'name_show', sympos: 0 }, { objname: 'vmlinux', name: 'name_show', sympos: 7 },
     ...jhashFiles.map((_, k) => ({ objname: 'bridge', name: 'jhash', sympos: k + 1 })),
   ];
-  const module = livepatchObject(refs);
+  const module = await livepatchObject(refs);
   const r = await ksymtree(['klp', 'check', module, '--reference', db, '--format', 'json']);
   t.is(r.status, 1, r.stderr);
   const rec = JSON.parse(r.stdout) as KlpCheckRecord;
@@ -73,7 +72,7 @@ real("every copy of name_show (vmlinux) and jhash (bridge.ko) binds the copy nm/
 
 real('klp funcs gives the old_sympos of the alias that nm order puts there', async (t) => {
   const copies = JSON.parse((await ksymtree(['lookup', 'name_show', '--db', db, '--format', 'json'])).stdout) as { alias: string; address: string }[];
-  const order = vmlinuxAddresses(vmlinux(), 'name_show', /^[tT]$/).map((a) => a.slice(2));
+  const order = (await vmlinuxAddresses(vmlinux(), 'name_show', /^[tT]$/)).map((a) => a.slice(2));
   for (const c of copies) {
     const r = await ksymtree(['klp', 'funcs', c.alias, '--db', db, '--format', 'json']);
     t.is(r.status, 0, r.stderr);
