@@ -87,7 +87,7 @@ async function proof(t: ExecutionContext, corpus: KernelCorpus): Promise<void> {
     // the livepatch, as its author makes it: klp funcs' arrays pasted in, built against Debian's headers
     const src = await klpFuncsFor(target.alias, db);
     t.regex(src.funcs, new RegExp(`\\.old_name = "${NAME}",[\\s\\S]*\\.old_sympos = ${target.sympos},`));
-    const moduleDir = cachedLivepatch(debianHeaders(corpus.kernel), src);
+    const moduleDir = cachedLivepatch(await debianHeaders(corpus.kernel), src);
     const ko = join(moduleDir, 'livepatch-ksymtree.ko');
     const check = await ksymtree(['klp', 'check', ko, '--db', db]);
     t.log(`klp check against 6.1 (exit ${check.status}):\n${check.stdout}`);

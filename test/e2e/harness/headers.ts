@@ -2,27 +2,18 @@
 // package, the common one and linux-kbuild it depends on, all of the image's own package version, fetched with
 // `apt-get download` and unpacked once into the e2e cache (`headers-<release>_<version>/`). The packages expect to
 // live at /usr: their absolute links and include lines are pointed into the unpacked tree instead.
-import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { exec } from '../../helpers/exec.js';
 import { CACHE_DIR } from './boot.js';
 import { debianKernelVersion, kernelImage } from './image.js';
 
-function run(cmd: string, args: readonly string[], cwd?: string): string {
-  try {
-    return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${err.stderr?.trim() || err.message}`);
-  }
-}
-
 /** The headers package and the packages of the same version it depends on (the common headers, linux-kbuild). */
-function packages(release: string, version: string): string[] {
+async function packages(release: string, version: string): Promise<string[]> {
   const headers = `linux-headers-${release}`;
   let show: string;
   try {
-    show = run('apt-cache', ['show', `${headers}=${version}`]);
+    show = (await exec('apt-cache', ['show', `${headers}=${version}`])).stdout;
   } catch (e) {
     throw new Error(`${(e as Error).message}\n(apt knows no ${headers} of the kernel's version ${version}: run apt-get update, or fetch a corpus `
       + 'of a version the archive still has)');
@@ -62,7 +53,7 @@ function relocate(root: string): void {
  * The headers tree (`.../usr/src/linux-headers-<release>`) of a Debian kernel image, for `make -C TREE M=DIR`.
  * Throws when the image is not Debian's or apt cannot give its headers (a test then fails, saying why).
  */
-export function debianHeaders(kernel: string): string {
+export async function debianHeaders(kernel: string): Promise<string> {
   const release = kernelImage(kernel)?.release;
   const version = debianKernelVersion(kernel);
   if (!release || !version) throw new Error(`${kernel}: not a Debian x86 kernel image (no "Debian <version>" in its version string)`);
@@ -72,9 +63,9 @@ export function debianHeaders(kernel: string): string {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(join(tmp, 'debs'), { recursive: true });
-  const wanted = packages(release, version);
-  run('apt-get', ['download', ...wanted.map((p) => `${p}=${version}`)], join(tmp, 'debs'));
-  for (const deb of readdirSync(join(tmp, 'debs')).sort()) run('dpkg-deb', ['-x', join(tmp, 'debs', deb), join(tmp, 'root')]);
+  const wanted = await packages(release, version);
+  await exec('apt-get', ['download', ...wanted.map((p) => `${p}=${version}`)], { cwd: join(tmp, 'debs') });
+  for (const deb of readdirSync(join(tmp, 'debs')).sort()) await exec('dpkg-deb', ['-x', join(tmp, 'debs', deb), join(tmp, 'root')]);
   rmSync(join(tmp, 'debs'), { recursive: true });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
