@@ -89,7 +89,7 @@ type Transport = (typeof TRANSPORTS)[number];
 async function livepatchFor(t: ExecutionContext, corpus: KernelCorpus, target: Copy, db: string): Promise<string> {
   const src = { ...(await klpFuncsFor(target.alias, db)), replacement: 'virtio-status' };
   t.regex(src.funcs, new RegExp(`\\.old_name = "${NAME}",[\\s\\S]*\\.old_sympos = ${target.sympos},[\\s\\S]*\\.name = "${OBJECT}",`));
-  const dir = cachedLivepatch(debianHeaders(corpus.kernel), src);
+  const dir = cachedLivepatch(await debianHeaders(corpus.kernel), src);
   const check = await ksymtree(['klp', 'check', join(dir, 'livepatch-ksymtree.ko'), '--db', db]);
   t.log(`klp check of the livepatch for ${target.alias} against 6.1 (exit ${check.status}):\n${check.stdout}`);
   t.is(check.status, 0, `${check.stdout}${check.stderr}`);
@@ -131,7 +131,7 @@ async function check612(t: ExecutionContext, ko: string, db61: string, work: str
   }
   t.true(readFileSync(join(c612.debug, 'modules.builtin'), 'utf8').split('\n').includes(MODULE_PATH), `6.12 builds ${MODULE_PATH} into vmlinux`);
   const vmlinux = join(c612.debug, 'vmlinux');
-  const inVmlinux = vmlinuxSourcePaths(vmlinux, NAME, /^[tT]$/);
+  const inVmlinux = await vmlinuxSourcePaths(vmlinux, NAME, /^[tT]$/);
   t.log(`6.12 (nm -n, llvm-symbolizer-19): vmlinux's ${NAME} copies in ${inVmlinux.join(', ')}`);
   for (const x of TRANSPORTS) t.true(inVmlinux.some((p) => p.endsWith(x.file)), `6.12's vmlinux has ${x.file}'s ${NAME}`);
   const db = join(work, 'vmlinux-6.12.db');
