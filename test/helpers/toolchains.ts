@@ -19,7 +19,6 @@ export interface Toolchain {
   /** gcc flags that link a vmlinux where this architecture's kernels live. */
   readonly linkFlags: readonly string[];
   readonly is64: boolean;
-  readonly cross: boolean;
   /** How to get the compiler when it is missing. */
   readonly install: string;
 }
@@ -31,24 +30,24 @@ export const TOOLCHAINS: Readonly<Record<Arch, Toolchain>> = {
     vmlinuxCflags: ['-m64', '-mcmodel=kernel', '-mno-red-zone', '-fno-pic'],
     // Linked where x86_64 kernels live, so that values need all 64 bits.
     linkFlags: ['-m64', '-no-pie', '-Wl,-Ttext-segment=0xffffffff81000000'],
-    is64: true, cross: false, install: 'try: apt-get install gcc binutils',
+    is64: true, install: 'try: apt-get install gcc binutils',
   },
   i386: {
     arch: 'i386', cc: 'gcc', ld: 'ld', ldEmulation: ['-m', 'elf_i386'], nm: 'nm', strip: 'strip', targetCflags: ['-m32'],
     moduleCflags: ['-m32', '-fno-pic'], vmlinuxCflags: ['-m32', '-fno-pic'],
     linkFlags: ['-m32', '-no-pie', '-Wl,-Ttext-segment=0xc1000000'],
-    is64: false, cross: true, install: 'needs a gcc that supports -m32, try: apt-get install gcc-multilib',
+    is64: false, install: 'needs a gcc that supports -m32, try: apt-get install gcc-multilib',
   },
   s390x: {
     arch: 's390x', cc: 's390x-linux-gnu-gcc', ld: 's390x-linux-gnu-ld', ldEmulation: [], nm: 's390x-linux-gnu-nm',
     strip: 's390x-linux-gnu-strip', targetCflags: [], moduleCflags: ['-fno-pic'], vmlinuxCflags: ['-fno-pic'], linkFlags: ['-no-pie'],
-    is64: true, cross: true, install: 'try: apt-get install gcc-s390x-linux-gnu binutils-s390x-linux-gnu',
+    is64: true, install: 'try: apt-get install gcc-s390x-linux-gnu binutils-s390x-linux-gnu',
   },
   aarch64: {
     arch: 'aarch64', cc: 'aarch64-linux-gnu-gcc', ld: 'aarch64-linux-gnu-ld', ldEmulation: [], nm: 'aarch64-linux-gnu-nm',
     strip: 'aarch64-linux-gnu-strip', targetCflags: [], moduleCflags: ['-fno-pic'], vmlinuxCflags: ['-fPIE'],
     // arm64 kernels are position independent: vmlinux is ET_DYN with a .dynsym next to .symtab.
     linkFlags: ['-Wl,-pie', '-Wl,--no-dynamic-linker'],
-    is64: true, cross: true, install: 'try: apt-get install gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu',
+    is64: true, install: 'try: apt-get install gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu',
   },
 };
