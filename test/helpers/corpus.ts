@@ -1,3 +1,5 @@
+// Where the real-kernel tier finds the Debian corpus (~/.cache/ksymtree-corpus, fetched by scripts/test.sh):
+// the debug, installed and boot trees of each cloud kernel, its vmlinuz, and the arm64 kernel.
 import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
