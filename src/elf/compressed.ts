@@ -1,8 +1,8 @@
 // Compressed debug sections: SHF_COMPRESSED (zlib or zstd behind an Elf_Chdr) and legacy `.zdebug_*` (zlib-gnu),
 // inflated into the bytes a DWARF reader expects, under the uncompressed section name.
 import { inflateSync } from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
 import { ObjectError } from '../errors.js';
+import { zstdDecompress } from '../io/decompress.js';
 import type { ByteSource } from '../io/source.js';
 import { SHF_COMPRESSED } from './constants.js';
 import { type ElfHeader, readOffset64, viewOf } from './header.js';
@@ -74,14 +74,15 @@ function inflateZlib(file: string, s: Section, body: Buffer, size: number, at: n
 }
 
 function inflateZstd(file: string, s: Section, body: Buffer, size: number, at: number): Buffer {
-  let out: Uint8Array;
+  let out: Buffer;
   try {
-    // Giving fzstd the exact output buffer avoids its growth copies; a stream longer than declared throws.
-    out = zstdDecompress(body, new Uint8Array(size));
+    // Capped at the declared size: a stream longer than declared stops there and fails.
+    out = zstdDecompress(file, body, Math.max(size, 1));
   } catch (e) {
-    throw new ObjectError(file, at, `${where(s)}: expected a zstd stream of ${size} bytes (${(e as Error).message})`, 'compression');
+    const reason = e instanceof ObjectError ? e.expected : (e as Error).message;
+    throw new ObjectError(file, at, `${where(s)}: expected a zstd stream of ${size} bytes (${reason})`, 'compression');
   }
-  return checkSize(file, s, Buffer.from(out.buffer, out.byteOffset, out.byteLength), size, at);
+  return checkSize(file, s, out, size, at);
 }
 
 function checkSize(file: string, s: Section, out: Buffer, size: number, at: number): Buffer {

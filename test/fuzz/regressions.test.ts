@@ -1,12 +1,14 @@
 /**
- * Inputs the fuzzer found (test/fuzz/regressions/<target>/), each once an exception no parser check caught:
- * index must now report it as an error row naming the file, the offset and what was expected there.
+ * Inputs the fuzzer found (test/fuzz/regressions/<target>/), each once an exception no parser check caught or
+ * a hang: index (pass 1, or pass 2's site search for the dwarf target) must now report it as an error naming
+ * the file, the offset and what was expected there.
  */
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { scanObject } from '../../src/scan/scan-object.js';
+import { findSites } from '../../src/sites/find-sites.js';
 import { repoPath } from '../helpers/repo.js';
 
 const DIR = repoPath('test', 'fuzz', 'regressions');
@@ -27,11 +29,24 @@ const SCANNED: readonly Regression[] = [
   { file: 'zstd/window-claims-8e18.ko.zst', as: 'fuzz.ko.zst', offset: 7, expected: /zstd frame header: expected a window of at most 134217728 bytes \(zstd's default decoder limit\), found 8389495217488658000/ },
 ];
 
-for (const r of SCANNED) {
-  test(`fuzz regression ${r.file}: scanObject reports it as an error row`, async (t) => {
-    const path = join(scratch, r.as);
+/** Found by the dwarf target, which asks pass 2 for the site of every symbol (its first 400). */
+const SITES: readonly Regression[] = [
+  // .debug_abbrev, SHF_COMPRESSED zstd, declaring 1,677,722,697 bytes: fzstd was handed an output buffer of that
+  // size and stringified it per frame (3 s of CPU for a 13 KB module); now a capped stream and a size mismatch.
+  { file: 'dwarf/abbrev-claims-1.6-gb.ko', as: 'fuzz.ko', offset: 0x818, expected: /section 14 \(\.debug_abbrev\): expected 1677722697 bytes after decompression, found 1097/ },
+];
+
+const siteErrors = async (path: string) => {
+  const requests = Array.from({ length: 41 }, (_, i) => ({ symtabIndex: i + 1 }));
+  return (await findSites(path, path, requests, { all: false })).errors.map((e) => ({ kind: 'format', offset: e.offset, message: e.message }));
+};
+
+for (const [r, how] of [...SCANNED.map((r) => [r, 'scanObject'] as const), ...SITES.map((r) => [r, 'findSites'] as const)]) {
+  test(`fuzz regression ${r.file}: ${how} reports it as an error row`, async (t) => {
+    // One directory per input: the tests run concurrently and several keep the name the fuzzer gave them.
+    const path = join(mkdtempSync(join(scratch, 'input-')), r.as);
     copyFileSync(join(DIR, r.file), path);
-    const { errors } = await scanObject(path);
+    const errors = how === 'scanObject' ? (await scanObject(path)).errors : await siteErrors(path);
     t.deepEqual(errors.filter((e) => e.kind === 'internal'), []);
     const hit = errors.find((e) => r.expected.test(e.message));
     t.truthy(hit, `an error matching ${r.expected}; got ${JSON.stringify(errors.map((e) => e.message))}`);
