@@ -219,6 +219,11 @@ export class DieCursor<U extends DieUnit = DieUnit> {
     return p;
   }
 
+  /** A block's length field of `width` bytes at `p` lies inside the unit (else the length reads as NaN or throws). */
+  private lengthFits(form: number, p: number, width: number): void {
+    if (p + width > this.end) this.fail(`${formName(form)} length runs past the end of the unit`, p, 'truncated');
+  }
+
   private skipForm(form: number, p: number): number {
     const sz = fixedFormSize(form, this.unit.header);
     if (sz >= 0) return p + sz;
@@ -230,10 +235,13 @@ export class DieCursor<U extends DieUnit = DieUnit> {
         return z + 1;
       }
       case F.DW_FORM_block1:
+        this.lengthFits(form, p, 1);
         return p + 1 + b[p];
       case F.DW_FORM_block2:
+        this.lengthFits(form, p, 2);
         return p + 2 + (this.little ? b.readUInt16LE(p) : b.readUInt16BE(p));
       case F.DW_FORM_block4:
+        this.lengthFits(form, p, 4);
         return p + 4 + (this.little ? b.readUInt32LE(p) : b.readUInt32BE(p));
       case F.DW_FORM_block:
       case F.DW_FORM_exprloc: {
