@@ -44,8 +44,7 @@ export function readFrameHeader(src: ZstdSource, at: number): FrameHeader {
     p++;
   }
   src.need(p, dictionaryWidth + sizeWidth, b.length, what);
-  const dictionary = dictionaryWidth ? b.readUIntLE(p, dictionaryWidth) : 0;
-  if (dictionary !== 0) src.fail(p, what, `no dictionary (ksymtree decodes none), found dictionary id ${dictionary}`);
+  const dictionaryAt = p;
   p += dictionaryWidth;
   let contentSize: number | null = null;
   if (sizeWidth) {
@@ -55,6 +54,8 @@ export function readFrameHeader(src: ZstdSource, at: number): FrameHeader {
   if (window > ZSTD_WINDOW_LIMIT) {
     src.fail(single ? p : at + 5, what, `a window of at most ${ZSTD_WINDOW_LIMIT} bytes (zstd's default decoder limit), found ${window}`);
   }
+  const dictionary = dictionaryWidth ? b.readUIntLE(dictionaryAt, dictionaryWidth) : 0;
+  if (dictionary !== 0) src.fail(dictionaryAt, what, `no dictionary (ksymtree decodes none), found dictionary id ${dictionary}`);
   return { window, contentSize, checksum: (descriptor & 4) !== 0, next: p + sizeWidth };
 }
 
