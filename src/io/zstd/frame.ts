@@ -9,7 +9,7 @@ import { xxh64 } from './xxh64.js';
 
 export type { ZstdModes } from './state.js';
 
-export const ZSTD_MAGIC = 0xfd2fb528;
+const ZSTD_MAGIC = 0xfd2fb528;
 const BLOCK_LIMIT = 128 * 1024;
 /**
  * zstd's reference decoder refuses a frame whose window is over 2^27 bytes unless told otherwise
@@ -17,7 +17,7 @@ const BLOCK_LIMIT = 128 * 1024;
  */
 export const ZSTD_WINDOW_LIMIT = 1 << 27;
 
-export interface FrameHeader {
+interface FrameHeader {
   readonly window: number;
   readonly contentSize: number | null;
   readonly checksum: boolean;
@@ -26,7 +26,7 @@ export interface FrameHeader {
 }
 
 /** The frame header after the magic number at `at` (RFC 8878 §3.1.1.1), its window checked against the limit. */
-export function readFrameHeader(src: ZstdSource, at: number): FrameHeader {
+function readFrameHeader(src: ZstdSource, at: number): FrameHeader {
   const b = src.bytes;
   const what = 'frame header';
   src.need(at + 4, 1, b.length, what);
@@ -60,12 +60,11 @@ export function readFrameHeader(src: ZstdSource, at: number): FrameHeader {
 }
 
 /**
- * Every frame of `input`, their contents concatenated, at most `cap` bytes; `seen` collects the block,
- * literals and sequence modes met (a test's coverage hook).
+ * Walks the frames of `input` (at least one): calls `frame` at each zstd frame's offset, which returns the
+ * offset after it, and steps over skippable frames.
  */
-export function decodeZstd(file: string, input: Buffer, cap: number, seen?: ZstdModes): Buffer {
-  const src = new ZstdSource(file, input);
-  const out = new Output(src, cap);
+function eachFrame(src: ZstdSource, frame: (at: number) => number, seen?: ZstdModes): void {
+  const input = src.bytes;
   if (input.length === 0) src.fail(0, 'stream', 'a frame, found an empty input');
   for (let at = 0; at < input.length; ) {
     src.need(at, 4, input.length, 'frame magic number');
@@ -77,12 +76,73 @@ export function decodeZstd(file: string, input: Buffer, cap: number, seen?: Zstd
       seen?.add('frame:skippable');
       at += 8 + size;
     } else if (magic === ZSTD_MAGIC) {
-      at = decodeFrame(src, out, at, seen);
+      at = frame(at);
     } else {
       src.fail(at, 'stream', `a frame (magic number 0xfd2fb528, or 0x184d2a5? for a skippable one), found 0x${magic.toString(16).padStart(8, '0')}`);
     }
   }
+}
+
+/**
+ * Every frame of `input`, their contents concatenated, at most `cap` bytes; `seen` collects the block,
+ * literals and sequence modes met (a test's coverage hook).
+ */
+export function decodeZstd(file: string, input: Buffer, cap: number, seen?: ZstdModes): Buffer {
+  const src = new ZstdSource(file, input);
+  const out = new Output(src, cap);
+  eachFrame(src, (at) => decodeFrame(src, out, at, seen), seen);
   return out.result();
+}
+
+/**
+ * Where each zstd frame of `input` lies, [start, end), found from its headers alone (none decoded; skippable
+ * frames left out): zlib's zstd (Node ≥ 22.15) stops after the first frame, so it is given one at a time.
+ */
+export function zstdFrames(file: string, input: Buffer): [number, number][] {
+  const src = new ZstdSource(file, input);
+  const frames: [number, number][] = [];
+  eachFrame(src, (at) => {
+    const header = readFrameHeader(src, at);
+    const blockMax = Math.min(header.window, BLOCK_LIMIT);
+    let p = header.next;
+    for (let last = false; !last; ) {
+      const block = readBlockHeader(src, p, blockMax);
+      last = block.last;
+      p = block.end;
+    }
+    if (header.checksum) src.need(p, 4, input.length, 'content checksum');
+    const end = p + (header.checksum ? 4 : 0);
+    frames.push([at, end]);
+    return end;
+  });
+  return frames;
+}
+
+const BLOCK_TYPES = ['raw', 'rle', 'compressed'] as const;
+
+interface Block {
+  readonly last: boolean;
+  readonly type: (typeof BLOCK_TYPES)[number];
+  /** Raw and RLE blocks: the bytes they produce; compressed blocks: the bytes of their body. */
+  readonly size: number;
+  readonly body: number;
+  /** The offset after the block: its body is in the input. */
+  readonly end: number;
+}
+
+/** The block header at `p` (RFC 8878 §3.1.1.2), its size checked against `blockMax` and its body against the input's end. */
+function readBlockHeader(src: ZstdSource, p: number, blockMax: number): Block {
+  const b = src.bytes;
+  src.need(p, 3, b.length, 'block header');
+  const word = b.readUIntLE(p, 3);
+  const type = BLOCK_TYPES[(word >> 1) & 3];
+  if (!type) src.fail(p, 'block header', 'a block type of 0 (raw), 1 (RLE) or 2 (compressed), found 3 (reserved)');
+  const size = word >>> 3;
+  if (size > blockMax) src.fail(p, 'block header', `a block size of at most ${blockMax} (the window or 128 KB, whichever is smaller), found ${size}`);
+  const body = p + 3;
+  const stored = type === 'rle' ? 1 : size;
+  src.need(body, stored, b.length, `${type === 'rle' ? 'RLE' : type} block`);
+  return { last: (word & 1) === 1, type, size, body, end: body + stored };
 }
 
 /** One frame at `at` into `out`; returns the offset after it. */
@@ -103,39 +163,18 @@ function decodeFrame(src: ZstdSource, out: Output, at: number, seen: ZstdModes |
   const scratch = new Uint8Array(blockMax);
   let p = header.next;
   for (let last = false; !last; ) {
-    src.need(p, 3, b.length, 'block header');
-    const word = b.readUIntLE(p, 3);
-    last = (word & 1) === 1;
-    const type = (word >> 1) & 3;
-    const size = word >>> 3;
-    const body = p + 3;
-    if (size > blockMax) src.fail(p, 'block header', `a block size of at most ${blockMax} (the window or 128 KB, whichever is smaller), found ${size}`);
-    switch (type) {
-      case 0:
-        src.need(body, size, b.length, 'raw block');
-        out.room(frame, size, p);
-        b.copy(out.bytes, out.length, body, body + size);
-        out.length += size;
-        p = body + size;
-        break;
-      case 1:
-        src.need(body, 1, b.length, 'RLE block');
-        out.room(frame, size, p);
-        out.bytes.fill(b[body], out.length, out.length + size);
-        out.length += size;
-        p = body + 1;
-        break;
-      case 2: {
-        src.need(body, size, b.length, 'compressed block');
-        const lits = readLiterals(src, frame, body, body + size, scratch);
-        runSequences(src, frame, out, lits, body + size);
-        p = body + size;
-        break;
-      }
-      default:
-        src.fail(p, 'block header', 'a block type of 0 (raw), 1 (RLE) or 2 (compressed), found 3 (reserved)');
+    const block = readBlockHeader(src, p, blockMax);
+    last = block.last;
+    if (block.type === 'compressed') {
+      runSequences(src, frame, out, readLiterals(src, frame, block.body, block.end, scratch), block.end);
+    } else {
+      out.room(frame, block.size, p);
+      if (block.type === 'raw') b.copy(out.bytes, out.length, block.body, block.end);
+      else out.bytes.fill(b[block.body], out.length, out.length + block.size);
+      out.length += block.size;
     }
-    seen?.add(`block:${['raw', 'rle', 'compressed'][type]}`);
+    seen?.add(`block:${block.type}`);
+    p = block.end;
   }
   const produced = out.length - frame.start;
   if (header.contentSize !== null && produced !== header.contentSize) {
