@@ -41,6 +41,7 @@ export class BackwardBits {
 
   /** The next `n` bits (0 ≤ n ≤ 31) as a number, the first of them the most significant. */
   read(n: number): number {
+    if (n === 0) return 0;
     if (n > 24) {
       const high = this.read(n - 24);
       return high * 0x100_0000 + this.read(24);

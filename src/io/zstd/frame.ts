@@ -160,7 +160,7 @@ function decodeFrame(src: ZstdSource, out: Output, at: number, seen: ZstdModes |
   // Each block takes at least 3 bytes of input and gives at most blockMax bytes: no more is reserved than that.
   const bound = Math.ceil((b.length - header.next) / 3) * blockMax;
   out.expect(frame, Math.min(header.contentSize ?? 4 * (b.length - header.next), bound));
-  const scratch = new Uint8Array(blockMax);
+  const scratch = Buffer.allocUnsafe(blockMax); // a Buffer, as the input and the output are: one array kind in the copy loops
   let p = header.next;
   for (let last = false; !last; ) {
     const block = readBlockHeader(src, p, blockMax);

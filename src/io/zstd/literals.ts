@@ -9,7 +9,7 @@ import type { FrameState } from './state.js';
  * not null, that byte `count` times (never written out: a claimed count costs nothing until used).
  */
 export interface Literals {
-  readonly bytes: Uint8Array;
+  readonly bytes: Buffer;
   readonly start: number;
   readonly count: number;
   readonly rle: number | null;
@@ -20,7 +20,7 @@ export interface Literals {
 const TYPES = ['raw', 'rle', 'huffman', 'treeless'] as const;
 
 /** The literals section at `at` of a block ending before `end`; Huffman literals are decoded into `scratch`. */
-export function readLiterals(src: ZstdSource, frame: FrameState, at: number, end: number, scratch: Uint8Array): Literals {
+export function readLiterals(src: ZstdSource, frame: FrameState, at: number, end: number, scratch: Buffer): Literals {
   const b = src.bytes;
   src.need(at, 1, end, 'literals section header');
   const type = TYPES[b[at] & 3];

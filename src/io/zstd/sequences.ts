@@ -121,7 +121,7 @@ function execute(src: ZstdSource, frame: FrameState, out: Output, lits: Literals
     const ofCode = of.symbol[ofState];
     const mlCode = ml.symbol[mlState];
     const llCode = ll.symbol[llState];
-    const ofValue = 2 ** ofCode + bits.read(ofCode);
+    const ofValue = (ofCode < 31 ? 1 << ofCode : 2 ** ofCode) + bits.read(ofCode);
     const matchLength = ML.base[mlCode] + bits.read(ML.bits[mlCode]);
     const literalLength = LL.base[llCode] + bits.read(LL.bits[llCode]);
     if (i < count - 1) {
@@ -136,7 +136,7 @@ function execute(src: ZstdSource, frame: FrameState, out: Output, lits: Literals
     }
     copyLiterals(src, frame, out, lits, used, literalLength, block);
     used += literalLength;
-    copyMatch(src, frame, out, offset, matchLength, block, bits.offset, i);
+    copyMatch(src, frame, out, offset, matchLength, block, bits, i);
   }
   bits.expectEnd(`${count} sequences`);
   return used;
@@ -166,25 +166,37 @@ function checkBlockSize(src: ZstdSource, frame: FrameState, out: Output, n: numb
   out.room(frame, n, block.at);
 }
 
+/** Copies shorter than this go byte by byte: typed-array copies cost more to set up than they save. */
+const SHORT_COPY = 32;
+
 function copyLiterals(src: ZstdSource, frame: FrameState, out: Output, lits: Literals, from: number, n: number, block: BlockStart): void {
   if (n === 0) return;
   checkBlockSize(src, frame, out, n, block, block.at);
-  if (lits.rle !== null) out.bytes.fill(lits.rle, out.length, out.length + n);
-  else out.bytes.set(lits.bytes.subarray(lits.start + from, lits.start + from + n), out.length);
+  const bytes = out.bytes;
+  const dst = out.length;
+  if (lits.rle !== null) {
+    bytes.fill(lits.rle, dst, dst + n);
+  } else if (n < SHORT_COPY) {
+    const source = lits.bytes;
+    const at = lits.start + from;
+    for (let k = 0; k < n; k++) bytes[dst + k] = source[at + k];
+  } else {
+    bytes.set(lits.bytes.subarray(lits.start + from, lits.start + from + n), dst);
+  }
   out.length += n;
 }
 
-function copyMatch(src: ZstdSource, frame: FrameState, out: Output, offset: number, n: number, block: BlockStart, at: number, i: number): void {
+function copyMatch(src: ZstdSource, frame: FrameState, out: Output, offset: number, n: number, block: BlockStart, bits: BackwardBits, i: number): void {
   const reach = Math.min(out.length - frame.start, frame.window);
   if (offset === 0 || offset > reach) {
     const limit = reach === frame.window ? `the window of ${frame.window} bytes` : `the ${reach} bytes of the frame decoded so far`;
-    src.fail(at, `sequence ${i}`, `a match offset from 1 to ${reach} (${limit}), found ${offset}`);
+    src.fail(bits.offset, `sequence ${i}`, `a match offset from 1 to ${reach} (${limit}), found ${offset}`);
   }
-  checkBlockSize(src, frame, out, n, block, at);
+  checkBlockSize(src, frame, out, n, block, bits.offset);
   const bytes = out.bytes;
-  let dst = out.length;
+  const dst = out.length;
   const from = dst - offset;
-  if (offset >= n) bytes.copyWithin(dst, from, from + n);
-  else for (let k = 0; k < n; k++, dst++) bytes[dst] = bytes[dst - offset];
+  if (offset >= n && n >= SHORT_COPY) bytes.copyWithin(dst, from, from + n);
+  else for (let k = 0; k < n; k++) bytes[dst + k] = bytes[from + k];
   out.length += n;
 }
