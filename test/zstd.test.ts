@@ -90,10 +90,11 @@ test('corrupted bytes anywhere give an ObjectError (or, when they still decode, 
 });
 
 /**
- * A frame (window 1 KB, no content size, no checksum) of one compressed block: the raw literals "abc" and one
- * sequence, literal length 3, match length 3, offset code `ofCode` with `extra` bits, all three tables predefined.
+ * A frame (window 1 KB, no content size, no checksum) of one compressed block: raw `literals` and one
+ * sequence, literal length 3, match length 3, offset code `ofCode` with `extra` bits, all three tables
+ * predefined; `cutStream` bytes left out of the start of the sequences bitstream.
  */
-function oneSequenceFrame(ofState: number, ofCode: number, extra: number): Buffer {
+function oneSequenceFrame(ofState: number, ofCode: number, extra: number, literals = 'abc', cutStream = 0): Buffer {
   // The backward bitstream, written in the reverse of reading order: offset extra bits, then the ML, OF and LL
   // states (predefined table states 0: ML code 0 = length 3; 3: LL code 3), then the end mark.
   let bits = 0n;
@@ -107,9 +108,10 @@ function oneSequenceFrame(ofState: number, ofCode: number, extra: number): Buffe
   put(ofState, 5);
   put(3, 6);
   put(1, 1);
-  const stream = Buffer.alloc(Number((n + 7n) / 8n));
-  for (let i = 0; i < stream.length; i++) stream[i] = Number((bits >> BigInt(8 * i)) & 0xffn);
-  const block = Buffer.concat([Buffer.from([3 << 3]), Buffer.from('abc'), Buffer.from([1, 0]), stream]);
+  const whole = Buffer.alloc(Number((n + 7n) / 8n));
+  for (let i = 0; i < whole.length; i++) whole[i] = Number((bits >> BigInt(8 * i)) & 0xffn);
+  const stream = whole.subarray(cutStream);
+  const block = Buffer.concat([Buffer.from([literals.length << 3]), Buffer.from(literals), Buffer.from([1, 0]), stream]);
   const header = (block.length << 3) | (2 << 1) | 1;
   return Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00, header & 0xff, (header >> 8) & 0xff, header >> 16]), block]);
 }
@@ -125,6 +127,32 @@ test('a match offset before the start of the output is refused, as zstd refuses 
   const e = failure(t, () => decodeZstd('m.ko.zst', bad, GB));
   t.is(e.offset, 15); // the sequences bitstream: 9 bytes of frame and block header, 4 of literals, 2 of sequences header
   t.is(e.expected, 'zstd sequence 0: expected a match offset from 1 to 3 (the 3 bytes of the frame decoded so far), found 10');
+});
+
+test('a literal length past the block\'s literals, a bitstream read past its start: each refused where it happens', (t) => {
+  // The sequence of the frame above (literal length 3) over only two literals.
+  const e1 = failure(t, () => decodeZstd('m.ko.zst', oneSequenceFrame(14, 2, 2, 'ab'), GB));
+  t.is(e1.offset, 14);
+  t.is(e1.expected, 'zstd sequence 0: expected a literal length of at most 2 (the block\'s literals left), found 3');
+  t.not(spawnSync('zstd', ['-dc'], { input: oneSequenceFrame(14, 2, 2, 'ab') }).status, 0);
+  // Its 21-bit bitstream without its first byte: the reads run 7 bits past the start.
+  const e2 = failure(t, () => decodeZstd('m.ko.zst', oneSequenceFrame(14, 2, 2, 'abc', 1), GB));
+  t.is(e2.offset, 15);
+  t.is(e2.expected, 'zstd sequences bitstream: expected 1 sequences, the stream ends in sequence 0');
+});
+
+test('a block over the window, an FSE table over the maximum accuracy log: each refused at its header', (t) => {
+  // Window 1 KB (descriptor 0), a raw block of 2,000 bytes.
+  const big = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00, (2000 << 3) & 0xff, (2000 << 3) >> 8, 0]), Buffer.alloc(2000)]);
+  const e1 = failure(t, () => decodeZstd('m.ko.zst', big, GB));
+  t.is(e1.offset, 6);
+  t.is(e1.expected, 'zstd block header: expected a block size of at most 1024 (the window or 128 KB, whichever is smaller), found 2000');
+  // A compressed block: no literals, one sequence, literal lengths FSE-compressed with accuracy log 5 + 5 = 10 (at most 9).
+  const steep = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00, (4 << 3) | (2 << 1) | 1, 0, 0, 0x00, 0x01, 0x80, 0x05]);
+  const e2 = failure(t, () => decodeZstd('m.ko.zst', steep, GB));
+  t.is(e2.offset, 12);
+  t.is(e2.expected, 'zstd literal lengths table description: expected an accuracy log of at most 9, found 10');
+  for (const input of [big, steep]) t.not(spawnSync('zstd', ['-dc'], { input }).status, 0);
 });
 
 /** A frame claiming 2 GB of content (4-byte size field, 1 KB window) whose one raw block holds 10 bytes. */
