@@ -4,13 +4,12 @@
 import { ZstdSource } from './bits.js';
 import { readLiterals } from './literals.js';
 import { runSequences } from './sequences.js';
-import { type FrameState, Output, type ZstdModes } from './state.js';
+import { BLOCK_LIMIT, type FrameState, Output, type ZstdModes } from './state.js';
 import { xxh64 } from './xxh64.js';
 
 export type { ZstdModes } from './state.js';
 
 const ZSTD_MAGIC = 0xfd2fb528;
-const BLOCK_LIMIT = 128 * 1024;
 /**
  * zstd's reference decoder refuses a frame whose window is over 2^27 bytes unless told otherwise
  * (ZSTD_WINDOWLOG_LIMIT_DEFAULT); the kernel's zstd streams (modules, `zstd -22 --ultra` vmlinuz) stay within it.
@@ -160,13 +159,12 @@ function decodeFrame(src: ZstdSource, out: Output, at: number, seen: ZstdModes |
   // Each block takes at least 3 bytes of input and gives at most blockMax bytes: no more is reserved than that.
   const bound = Math.ceil((b.length - header.next) / 3) * blockMax;
   out.expect(frame, Math.min(header.contentSize ?? 4 * (b.length - header.next), bound));
-  const scratch = Buffer.allocUnsafe(blockMax); // a Buffer, as the input and the output are: one array kind in the copy loops
   let p = header.next;
   for (let last = false; !last; ) {
     const block = readBlockHeader(src, p, blockMax);
     last = block.last;
     if (block.type === 'compressed') {
-      runSequences(src, frame, out, readLiterals(src, frame, block.body, block.end, scratch), block.end);
+      runSequences(src, frame, out, readLiterals(src, frame, block.body, block.end), block.end);
     } else {
       out.room(frame, block.size, p);
       if (block.type === 'raw') b.copy(out.bytes, out.length, block.body, block.end);

@@ -2,7 +2,7 @@
 // Huffman-coded in one or four streams with a new tree or the previous block's (treeless).
 import type { ZstdSource } from './bits.js';
 import { decodeLiterals, readHuffmanTable } from './huffman.js';
-import type { FrameState } from './state.js';
+import { BLOCK_LIMIT, type FrameState } from './state.js';
 
 /**
  * A block's literals: `count` bytes of `bytes` from `start` (raw ones stay in the input), or, when `rle` is
@@ -19,8 +19,15 @@ export interface Literals {
 
 const TYPES = ['raw', 'rle', 'huffman', 'treeless'] as const;
 
-/** The literals section at `at` of a block ending before `end`; Huffman literals are decoded into `scratch`. */
-export function readLiterals(src: ZstdSource, frame: FrameState, at: number, end: number, scratch: Buffer): Literals {
+/**
+ * Where Huffman literals are decoded, one block's at a time (they are copied out before the next block is read):
+ * one buffer per process, so that a stream of many tiny frames costs no allocation per frame. A Buffer, as the
+ * input and the output are: one array kind in the copy loops.
+ */
+const HUFFMAN_LITERALS = Buffer.allocUnsafe(BLOCK_LIMIT);
+
+/** The literals section at `at` of a block ending before `end`. */
+export function readLiterals(src: ZstdSource, frame: FrameState, at: number, end: number): Literals {
   const b = src.bytes;
   src.need(at, 1, end, 'literals section header');
   const type = TYPES[b[at] & 3];
@@ -61,8 +68,8 @@ export function readLiterals(src: ZstdSource, frame: FrameState, at: number, end
     src.fail(at, 'literals section', 'a Huffman tree description before treeless literals, found none in this frame');
   }
   frame.seen?.add(`literals:${type}-${streams}`);
-  decodeLiterals(src, frame.huffman!, from, start + size, streams, scratch, count);
-  return { bytes: scratch, start: 0, count, rle: null, next: start + size };
+  decodeLiterals(src, frame.huffman!, from, start + size, streams, HUFFMAN_LITERALS, count);
+  return { bytes: HUFFMAN_LITERALS, start: 0, count, rle: null, next: start + size };
 }
 
 function checkCount(src: ZstdSource, frame: FrameState, at: number, count: number): void {

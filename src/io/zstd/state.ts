@@ -4,6 +4,9 @@ import type { ZstdSource } from './bits.js';
 import type { FseTable } from './fse.js';
 import type { HuffmanTable } from './huffman.js';
 
+/** The largest block the format allows (a smaller window makes it smaller). */
+export const BLOCK_LIMIT = 128 * 1024;
+
 /** The literals, sequences and block modes a decoder met, by name (`literals:rle`, `offsets:repeat`, ...): a test's coverage hook. */
 export type ZstdModes = Set<string>;
 
