@@ -1,9 +1,9 @@
-// xz in process (xz-decompress) for kbuild's module streams; the system xz (liblzma) for branch filters and
-// lzma_alone, with a clear error when it is missing. Oracle: the xz tool that made the streams.
+// xz in process (xz-decompress) for kbuild's module streams; the system xz (liblzma) for branch filters, with a
+// clear error when it is missing. Oracle: the xz tool that made the streams. (lzma_alone: test/lzma.test.ts.)
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { decompress, systemXz } from '../src/io/decompress.js';
+import { decompress } from '../src/io/decompress.js';
 import { ObjectError } from '../src/errors.js';
 import { buildFixtures } from './helpers/build-fixtures.js';
 
@@ -42,14 +42,4 @@ test.serial('without a system xz, a branch-filter stream is refused with the pac
   t.true(e instanceof ObjectError);
   t.is((e as ObjectError).kind, 'unsupported');
   t.regex((e as ObjectError).message, /m\.ko\.xz: .*system xz \(Debian package xz-utils\)/);
-});
-
-test.serial('lzma_alone (CONFIG_KERNEL_LZMA) decodes through the system xz; a corrupt one is a compression error', async (t) => {
-  const original = await elf();
-  const stream = xz(['--format=lzma', '-9'], original);
-  t.true(systemXz('vmlinuz', 'lzma', stream, 0x4000).equals(original));
-  const broken = Buffer.from(stream);
-  broken.fill(0xff, 20, 60);
-  const e = t.throws(() => systemXz('vmlinuz', 'lzma', broken, 0x4000));
-  t.true(e instanceof ObjectError && e.kind === 'compression' && e.offset === 0x4000, String(e));
 });
