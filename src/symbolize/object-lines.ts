@@ -107,9 +107,16 @@ export class ObjectLines {
     // Paths are learned and mapped in input order, as one thread reading everything would.
     return answers.map((found) => {
       const paths = new PathMapper(this.sourceRoot);
+      // Learning a unit again teaches nothing new: each unit is learned once (most places share units).
+      const learned = new Set<string>();
       return found.map((frames) => {
         if (typeof frames === 'string') return frames;
-        paths.learn(frames[0].unit.name, frames[0].unit.compDir);
+        const { name, compDir } = frames[0].unit;
+        const unit = JSON.stringify([name, compDir]);
+        if (!learned.has(unit)) {
+          learned.add(unit);
+          paths.learn(name, compDir);
+        }
         return frames.map((f) => ({
           function: f.function, file: f.file === null ? null : paths.relative(f.file, f.unit.compDir), line: f.line, column: f.column,
         }));
