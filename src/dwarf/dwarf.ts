@@ -28,7 +28,7 @@ export class Dwarf {
    * (measured: ~4 ms per MB on a 2-core VM), and a vmlinux lookup may read 100+ MB of units. Allocations are
    * rounded up so that a recycled buffer fits most later units.
    */
-  private buffers = new BufferPool((size) => Math.max(size, 1 << 16) + (1 << 14), { count: UNIT_CACHE, bytes: Infinity });
+  private buffers: BufferPool;
   private prefixes = new Map<string, Buffer>();
   /** Unit sizes learned while hopping over unit_length fields: a later unit() needs no length read. */
   private sizes = new Map<string, number>();
@@ -42,7 +42,13 @@ export class Dwarf {
   /** Per section: why hopping over unit_length fields stopped before the end (the rest is not units). */
   private tails = new Map<DwarfSection, DwarfError>();
 
-  constructor(readonly file: DwarfSections) {}
+  /**
+   * `unitCache`: decoded units kept. A reader that visits each unit once (symbolize, in unit order) needs few,
+   * and each one kept is a unit buffer of fresh memory.
+   */
+  constructor(readonly file: DwarfSections, private unitCache = UNIT_CACHE) {
+    this.buffers = new BufferPool((size) => Math.max(size, 1 << 16) + (1 << 14), { count: unitCache, bytes: Infinity });
+  }
 
   /** Runs `decode` once per key: a failure is remembered and thrown again, unchanged, on the next call. */
   private once<T>(key: string, decode: () => T): T {
@@ -116,7 +122,7 @@ export class Dwarf {
     }
     if (backing) this.backing.set(u, backing);
     this.units.set(key, u);
-    if (this.units.size > UNIT_CACHE) {
+    if (this.units.size > this.unitCache) {
       const [oldKey, old] = this.units.entries().next().value!;
       this.units.delete(oldKey);
       this.release(old);

@@ -41,6 +41,9 @@ export type DwarfAnswer = (SourceFrame[] | string | null)[];
 
 const ignore = () => {};
 
+/** Decoded units a debug copy keeps (the unit cache's default, 48, is ~28 MB of fresh buffers in vmlinux). */
+const UNITS_KEPT = 8;
+
 /**
  * The share of each target: the units `.debug_aranges` places any target in, in section order, dealt out in
  * turn; targets it does not place belong to share 0, whose thread alone then ranges the units it leaves out
@@ -82,7 +85,8 @@ export class DwarfObjects {
       // As before the split into threads, a section's problems are not listed: the places they touch get
       // no frames or an error of their own.
       const file = new DwarfFile(obj.src, obj.h, obj.sections, obj.symtab, ignore);
-      const dwarf = new Dwarf(file);
+      // Places are answered unit by unit in unit order: a few units kept serve the references between them.
+      const dwarf = new Dwarf(file, UNITS_KEPT);
       return dwarf.info ? { obj, file, dwarf, units: new UnitAddressIndex(dwarf, ignore) } : `${path}: no .debug_info`;
     } catch (e) {
       return `${path}: ${(e as Error).message}`;
