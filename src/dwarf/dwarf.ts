@@ -145,7 +145,7 @@ export class Dwarf {
    * as in a section zeroed or cut from some offset on): the bytes after it cannot be split into units, and
    * `unitListError` says why, once.
    */
-  unitOffsets(section: DwarfSection | null = this.info): number[] {
+  unitOffsets(section: DwarfSection | null = this.info, keepPrefixes = true): number[] {
     if (!section) return [];
     let list = this.offsets.get(section);
     if (!list) {
@@ -154,7 +154,7 @@ export class Dwarf {
       while (at + 4 <= section.size) {
         let size: number;
         try {
-          size = this.hop(section, at);
+          size = this.hop(section, at, keepPrefixes);
         } catch (e) {
           if (!(e instanceof DwarfError)) throw e;
           this.tails.set(section, e);
@@ -173,10 +173,14 @@ export class Dwarf {
     return section ? (this.tails.get(section) ?? null) : null;
   }
 
-  /** The size of the unit at `at`, checked to be a possible unit that ends inside the section. */
-  private hop(section: DwarfSection, at: number): number {
+  /**
+   * The size of the unit at `at`, checked to be a possible unit that ends inside the section. On disk the
+   * unit's first 2 KB are read and kept for unitSummary() unless `keepPrefix` is false (a caller that
+   * summarizes few units): then only the length field is read.
+   */
+  private hop(section: DwarfSection, at: number, keepPrefix: boolean): number {
     let r: DwarfReader;
-    if (section.inMemory) r = section.reader(at, Math.min(12, section.size - at));
+    if (section.inMemory || !keepPrefix) r = section.reader(at, Math.min(12, section.size - at));
     else {
       const prefix = section.read(at, Math.min(SUMMARY_BYTES, section.size - at), `unit at 0x${at.toString(16)}`);
       this.prefixes.set(`${section.index}:${at}`, prefix);

@@ -87,7 +87,7 @@ export class DwarfObjects {
       const file = new DwarfFile(obj.src, obj.h, obj.sections, obj.symtab, ignore);
       // Places are answered unit by unit in unit order: a few units kept serve the references between them.
       const dwarf = new Dwarf(file, UNITS_KEPT);
-      return dwarf.info ? { obj, file, dwarf, units: new UnitAddressIndex(dwarf, ignore) } : `${path}: no .debug_info`;
+      return dwarf.info ? { obj, file, dwarf, units: new UnitAddressIndex(dwarf, ignore, false) } : `${path}: no .debug_info`;
     } catch (e) {
       return `${path}: ${(e as Error).message}`;
     }
