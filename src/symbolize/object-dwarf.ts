@@ -63,7 +63,10 @@ interface Opened {
   units: UnitAddressIndex;
 }
 
-/** Debug copies opened by path and kept open (with their decoded units) for the next places. */
+/**
+ * Debug copies opened by path: a shared object (vmlinux) stays open (with its decoded units) for its other
+ * shares; an object asked for in one task is closed after it.
+ */
 export class DwarfObjects {
   private open = new Map<string, Promise<Opened | string>>();
   /** The targets and deal of the last shared place list (path and batch), for the list's other shares. */
