@@ -1,6 +1,7 @@
 // xz in process (xz-decompress) for kbuild's module streams; the system xz (liblzma) for branch filters, with a
 // clear error when it is missing. Oracle: the xz tool that made the streams. (lzma_alone: test/lzma.test.ts.)
 import { execFileSync } from 'node:child_process';
+import { crc32 } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { decompress } from '../src/io/decompress.js';
@@ -42,4 +43,19 @@ test.serial('without a system xz, a branch-filter stream is refused with the pac
   t.true(e instanceof ObjectError);
   t.is((e as ObjectError).kind, 'unsupported');
   t.regex((e as ObjectError).message, /m\.ko\.xz: .*system xz \(Debian package xz-utils\)/);
+});
+
+test.serial('an unknown filter id (header CRC intact) is a compression error in process: the system xz is asked only for branch filters', async (t) => {
+  const stream = Buffer.from(xz(['--check=crc32', '--lzma2=preset=6'], await elf()));
+  // The first block header follows the 12-byte stream header: size byte, flags, then the filter flags (id 0x21).
+  const headerSize = (stream[12] + 1) * 4;
+  const id = stream.indexOf(0x21, 14);
+  t.true(id > 13 && id < 12 + headerSize - 4, 'LZMA2 filter id in the block header');
+  stream[id] = 0x22;
+  stream.writeUInt32LE(crc32(stream.subarray(12, 12 + headerSize - 4)), 12 + headerSize - 4);
+  t.throws(() => execFileSync('xz', ['-dc'], { input: stream, stdio: ['pipe', 'pipe', 'pipe'] }), undefined, 'liblzma refuses it too');
+  const e = await withoutPath(() => decompress('m.ko.xz', 'xz', stream).then(() => null, (err: unknown) => err));
+  t.true(e instanceof ObjectError);
+  t.is((e as ObjectError).kind, 'compression', String(e));
+  t.regex((e as ObjectError).message, /m\.ko\.xz: .*xz stream: expected valid compressed data \(get_next_output failed with error code 6\)/);
 });
