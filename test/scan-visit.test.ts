@@ -1,10 +1,11 @@
 // One visit per object: the scan worker finds the sites of an object's duplicates while the object is open, from
 // its own DWARF or from its debug copy at the same path with the same build-id, and leaves the rest to pairing.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import test from 'ava';
-import { pairingKey } from '../src/tree/debug-pairing.js';
+import { pairDebugCopies, pairingKey } from '../src/tree/debug-pairing.js';
 import { findSites } from '../src/sites/find-sites.js';
 import type { IndexTask } from '../src/scan/result.js';
 import { openDatabase } from '../src/db/sqlite.js';
@@ -33,6 +34,7 @@ test('an installed module with duplicates gets its sites from the debug copy at 
     const id = nextId;
     const r = await scan(task(installed, true, debug));
     t.is(r.errors.length, 0, `${installed}: ${r.errors.map((e) => e.message).join('; ')}`);
+    t.is(r.debugCopyBuildId, readelfBuildId(debug), `${installed}: the debug copy's build-id, read in the visit`);
     if (!r.siteRequests.length) {
       t.is(r.sitesFound, null, `${installed}: nothing to find, nothing found`);
       continue;
@@ -62,8 +64,36 @@ test('a debug copy of another build-id, or none at the path, leaves the sites to
   const mismatched = await scan(task(installed, true, other));
   t.true(mismatched.siteRequests.length > 0);
   t.is(mismatched.sitesFound, null, 'a debug copy of another build-id must not serve');
+  t.is(mismatched.debugCopyBuildId, readelfBuildId(other), 'the other copy\'s build-id goes to pairing');
   const missing = await scan(task(installed, true, null));
   t.is(missing.sitesFound, null, 'with a debug tree and no copy at the path, pairing decides');
+  t.false('debugCopyBuildId' in missing, 'no copy at the path: nothing read');
   const stripped = await scan(task(installed, false, null));
   t.is(stripped.sitesFound, null, 'a stripped module without a debug tree has no DWARF of its own');
 });
+
+test('pairing reads no build-id the scan already read: same-path copies whose ids agree need no read at all', async (t) => {
+  const fx = await fixtures;
+  const all = await pairs();
+  const objects = all.map((p) => ({ relPath: relative(fx.installed.root, p.installed), buildId: readelfBuildId(p.debug) }));
+  const debugFiles = fx.debug.modules.map((path) => ({ path, relPath: relative(fx.debug.root, path) }));
+  const asked: string[] = [];
+  const read = async (paths: string[]) => {
+    asked.push(...paths);
+    return paths.map(readelfBuildId);
+  };
+  const known = new Map(all.map((p) => [p.debug, readelfBuildId(p.debug)]));
+  const links = await pairDebugCopies(objects, debugFiles, read, known);
+  t.deepEqual(asked, []);
+  t.deepEqual(links.map((l) => l.path), all.map((p) => p.debug));
+  t.true(links.every((l) => l.pairing === 'build-id'));
+  // Without them, each same-path copy is read once.
+  const again = await pairDebugCopies(objects, debugFiles, read, new Map());
+  t.deepEqual(asked.sort(), all.map((p) => p.debug).sort());
+  t.deepEqual(again, links);
+});
+
+/** The GNU build-id as binutils' readelf prints it (the oracle), or null. */
+function readelfBuildId(path: string): string | null {
+  return /Build ID: ([0-9a-f]+)/.exec(execFileSync('readelf', ['-n', path], { encoding: 'utf8' }))?.[1] ?? null;
+}

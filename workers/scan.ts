@@ -18,9 +18,12 @@ import type { IndexTask, IndexedObject } from '../src/scan/result.js';
 export default async function scan(task: IndexTask): Promise<IndexedObject> {
   let requests: number[] = [];
   let found: { dwarfPath: string; result: SiteResult } | null = null;
+  let debugCopyBuildId: string | null | undefined;
   const { elf, ...object } = await scanObject(task.path, task.rules, false, async (image, scanned) => {
     requests = siteRequests(scanned.symbols, task.allSites);
-    const dwarfPath = task.sites && requests.length ? await dwarfNow(task, scanned) : null;
+    // Read here once, the pairing after the scan uses it too (it is its first question).
+    if (task.debugCopy && scanned.buildId) debugCopyBuildId = await readBuildId(task.debugCopy);
+    const dwarfPath = task.sites && requests.length ? dwarfNow(task, scanned, debugCopyBuildId ?? null) : null;
     if (dwarfPath) found = { dwarfPath, result: await sitesInVisit(task, image, dwarfPath, requests) };
   });
   if (!elf) return { ...object, elf: null, shard: null, siteRequests: [], siteEntries: null, sitesFound: null };
@@ -35,7 +38,7 @@ export default async function scan(task: IndexTask): Promise<IndexedObject> {
   const { sections, symbols, kallsyms, ...facts } = elf;
   return {
     ...object, elf: { ...facts, symbolCount: symbols.count }, shard: shard.file, siteRequests: requests,
-    siteEntries: elf.hasSymtab ? null : entriesOf(symbols, requests), sitesFound,
+    siteEntries: elf.hasSymtab ? null : entriesOf(symbols, requests), sitesFound, ...(debugCopyBuildId === undefined ? {} : { debugCopyBuildId }),
   };
 }
 
@@ -44,10 +47,10 @@ export default async function scan(task: IndexTask): Promise<IndexedObject> {
  * debug copy at the same path when the build-ids agree (the first rule of tree/debug-pairing.ts). Otherwise
  * null: the main thread pairs the object after the scan and sends a site task.
  */
-async function dwarfNow(task: IndexTask, elf: ScannedElf): Promise<string | null> {
+function dwarfNow(task: IndexTask, elf: ScannedElf, debugCopyBuildId: string | null): string | null {
   if (!elf.hasSymtab) return null;
   if (!task.debugCopy) return task.debugTree ? null : elf.hasDwarf ? task.path : null;
-  return elf.buildId && (await readBuildId(task.debugCopy)) === elf.buildId ? task.debugCopy : null;
+  return elf.buildId && debugCopyBuildId === elf.buildId ? task.debugCopy : null;
 }
 
 async function sitesInVisit(task: IndexTask, image: ByteSource, dwarfPath: string, requests: readonly number[]): Promise<SiteResult> {

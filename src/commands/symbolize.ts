@@ -46,7 +46,15 @@ function busiestObject(frames: readonly InputFrame[]): string | null | undefined
   return best;
 }
 
-/** Resolves every frame: copies from the index, then each object's DWARF once for all its addresses. */
+/** One turn of the event loop: lets the worker pool hand out the tasks posted so far. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Resolves every frame: copies from the index, then each object's DWARF once for all its addresses. When
+ * every frame is symbolic and there is no --kallsyms, the busiest object's frames have copies in it alone and
+ * no other frame has one there: its places go to the threads first, which read them while the other frames
+ * are placed (the index is queried synchronously).
+ */
 async function resolveFrames(db: Db, frames: { frame: InputFrame; at: number }[], opts: SymbolizeOptions): Promise<Resolved[]> {
   // Made first: its threads (for many frames) start while the index is queried.
   const lines = new ObjectLines(opts.debugDir ?? null, opts.sourceRoot, opts.jobs ?? defaultJobs(), frames.length);
@@ -55,23 +63,35 @@ async function resolveFrames(db: Db, frames: { frame: InputFrame; at: number }[]
     const busiest = busiestObject(frames.map((f) => f.frame));
     const warm = busiest === undefined ? null : finder.object(busiest);
     if (warm) lines.warm(warm);
-    finder.prefetch(frames.map((f) => f.frame));
-    const placements = frames.map(({ frame }) => finder.place(frame));
-    const byObject = new Map<number, { copy: Copy; offset: bigint; slot: [number, number] }[]>();
-    placements.forEach((p, i) => {
-      if ('error' in p) return;
-      p.copies.forEach((copy, j) => {
-        const list = byObject.get(copy.object.id) ?? [];
-        list.push({ copy, offset: p.offset, slot: [i, j] });
-        byObject.set(copy.object.id, list);
-      });
-    });
-    const answers: CopyAnswer[][] = placements.map((p) => ('error' in p ? [] : p.copies.map((copy) => ({ copy, frames: '' }))));
-    const lists = [...byObject.values()];
-    const found = await lines.frames(lists.map((list) => ({
-      object: list[0].copy.object, places: list.map((x) => ({ section: x.copy.section, value: x.copy.value + x.offset })),
-    })));
-    lists.forEach((list, n) => list.forEach((x, k) => (answers[x.slot[0]][x.slot[1]] = { copy: x.copy, frames: found[n][k] })));
+    const placements: (Placement | { error: string })[] = new Array(frames.length);
+    const answers: CopyAnswer[][] = new Array(frames.length);
+    /** Places the frames at `indexes` and reads their objects' DWARF; answers land in `answers`. */
+    const placeAndRead = (indexes: readonly number[]): Promise<void> => {
+      finder.prefetch(indexes.map((i) => frames[i].frame));
+      const byObject = new Map<number, { copy: Copy; offset: bigint; slot: [number, number] }[]>();
+      for (const i of indexes) {
+        const p = (placements[i] = finder.place(frames[i].frame));
+        answers[i] = 'error' in p ? [] : p.copies.map((copy) => ({ copy, frames: '' }));
+        if ('error' in p) continue;
+        p.copies.forEach((copy, j) => {
+          const list = byObject.get(copy.object.id) ?? [];
+          list.push({ copy, offset: p.offset, slot: [i, j] });
+          byObject.set(copy.object.id, list);
+        });
+      }
+      const lists = [...byObject.values()];
+      return lines.frames(lists.map((list) => ({
+        object: list[0].copy.object, places: list.map((x) => ({ section: x.copy.section, value: x.copy.value + x.offset })),
+      }))).then((found) => lists.forEach((list, n) => list.forEach((x, k) => (answers[x.slot[0]][x.slot[1]] = { copy: x.copy, frames: found[n][k] }))));
+    };
+    const early = busiest !== undefined && !opts.kallsyms && (busiest !== null || frames.every((f) => f.frame.name !== null));
+    const first = new Set(early ? frames.flatMap((f, i) => (f.frame.name !== null && f.frame.module === busiest ? [i] : [])) : []);
+    const reading = [placeAndRead([...first])];
+    // Awaited below with the rest; a failure meanwhile is not an unhandled rejection.
+    reading[0].catch(() => {});
+    if (first.size > 0) await turn();
+    reading.push(placeAndRead(frames.flatMap((_, i) => (first.has(i) ? [] : [i]))));
+    await Promise.all(reading);
     return frames.map(({ frame, at }, i) => ({ frame, at, placement: placements[i], answers: answers[i] }));
   } finally {
     await lines.close();

@@ -12,7 +12,12 @@ export class ArangeIndex {
   private starts: bigint[];
   private ends: bigint[];
   private unitOf: Float64Array;
-  private maxLength = new Map<number, bigint>();
+  /**
+   * The largest end of the entries of the same section up to each one: scanning back from an address stops
+   * at the first entry whose reach is not above it (nothing at or before it covers the address), so a lookup
+   * costs the entries that cover it, not every entry within the section's longest range.
+   */
+  private reach: bigint[];
 
   private constructor(entries: { section: number; start: bigint; end: bigint; unit: number }[]) {
     entries.sort((a, b) => a.section - b.section || (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
@@ -20,11 +25,11 @@ export class ArangeIndex {
     this.starts = entries.map((e) => e.start);
     this.ends = entries.map((e) => e.end);
     this.unitOf = Float64Array.from(entries, (e) => e.unit);
-    for (const e of entries) {
+    this.reach = entries.map((e) => e.end);
+    entries.forEach((e, i) => {
       this.units.add(e.unit);
-      const len = e.end - e.start;
-      if (len > (this.maxLength.get(e.section) ?? 0n)) this.maxLength.set(e.section, len);
-    }
+      if (i > 0 && entries[i - 1].section === e.section && this.reach[i - 1] > e.end) this.reach[i] = this.reach[i - 1];
+    });
   }
 
   /** An index over ranges found some other way (unit DIE ranges of units without an aranges set). */
@@ -80,12 +85,11 @@ export class ArangeIndex {
 
   /** Units whose ranges contain (section, address); usually exactly one. */
   lookup(section: number, address: bigint): number[] {
-    const { sections, starts } = this;
+    const { sections, starts, reach } = this;
     // Last entry with (section, start) <= (section, address).
     const idx = partitionPoint(starts.length, (k) => sections[k] < section || (sections[k] === section && starts[k] <= address)) - 1;
     const out: number[] = [];
-    const maxLen = this.maxLength.get(section) ?? 0n;
-    for (let i = idx; i >= 0 && sections[i] === section && starts[i] + maxLen > address; i--) {
+    for (let i = idx; i >= 0 && sections[i] === section && reach[i] > address; i--) {
       if (address < this.ends[i] && !out.includes(this.unitOf[i])) out.push(this.unitOf[i]);
     }
     return out;

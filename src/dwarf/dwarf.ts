@@ -28,7 +28,7 @@ export class Dwarf {
    * (measured: ~4 ms per MB on a 2-core VM), and a vmlinux lookup may read 100+ MB of units. Allocations are
    * rounded up so that a recycled buffer fits most later units.
    */
-  private buffers = new BufferPool((size) => Math.max(size, 1 << 16) + (1 << 14), { count: UNIT_CACHE, bytes: Infinity });
+  private buffers: BufferPool;
   private prefixes = new Map<string, Buffer>();
   /** Unit sizes learned while hopping over unit_length fields: a later unit() needs no length read. */
   private sizes = new Map<string, number>();
@@ -42,7 +42,13 @@ export class Dwarf {
   /** Per section: why hopping over unit_length fields stopped before the end (the rest is not units). */
   private tails = new Map<DwarfSection, DwarfError>();
 
-  constructor(readonly file: DwarfSections) {}
+  /**
+   * `unitCache`: decoded units kept. A reader that visits each unit once (symbolize, in unit order) needs few,
+   * and each one kept is a unit buffer of fresh memory.
+   */
+  constructor(readonly file: DwarfSections, private unitCache = UNIT_CACHE) {
+    this.buffers = new BufferPool((size) => Math.max(size, 1 << 16) + (1 << 14), { count: unitCache, bytes: Infinity });
+  }
 
   /** Runs `decode` once per key: a failure is remembered and thrown again, unchanged, on the next call. */
   private once<T>(key: string, decode: () => T): T {
@@ -116,7 +122,7 @@ export class Dwarf {
     }
     if (backing) this.backing.set(u, backing);
     this.units.set(key, u);
-    if (this.units.size > UNIT_CACHE) {
+    if (this.units.size > this.unitCache) {
       const [oldKey, old] = this.units.entries().next().value!;
       this.units.delete(oldKey);
       this.release(old);
@@ -139,7 +145,7 @@ export class Dwarf {
    * as in a section zeroed or cut from some offset on): the bytes after it cannot be split into units, and
    * `unitListError` says why, once.
    */
-  unitOffsets(section: DwarfSection | null = this.info): number[] {
+  unitOffsets(section: DwarfSection | null = this.info, keepPrefixes = true): number[] {
     if (!section) return [];
     let list = this.offsets.get(section);
     if (!list) {
@@ -148,7 +154,7 @@ export class Dwarf {
       while (at + 4 <= section.size) {
         let size: number;
         try {
-          size = this.hop(section, at);
+          size = this.hop(section, at, keepPrefixes);
         } catch (e) {
           if (!(e instanceof DwarfError)) throw e;
           this.tails.set(section, e);
@@ -167,10 +173,14 @@ export class Dwarf {
     return section ? (this.tails.get(section) ?? null) : null;
   }
 
-  /** The size of the unit at `at`, checked to be a possible unit that ends inside the section. */
-  private hop(section: DwarfSection, at: number): number {
+  /**
+   * The size of the unit at `at`, checked to be a possible unit that ends inside the section. On disk the
+   * unit's first 2 KB are read and kept for unitSummary() unless `keepPrefix` is false (a caller that
+   * summarizes few units): then only the length field is read.
+   */
+  private hop(section: DwarfSection, at: number, keepPrefix: boolean): number {
     let r: DwarfReader;
-    if (section.inMemory) r = section.reader(at, Math.min(12, section.size - at));
+    if (section.inMemory || !keepPrefix) r = section.reader(at, Math.min(12, section.size - at));
     else {
       const prefix = section.read(at, Math.min(SUMMARY_BYTES, section.size - at), `unit at 0x${at.toString(16)}`);
       this.prefixes.set(`${section.index}:${at}`, prefix);

@@ -92,12 +92,8 @@ export class LineProgram {
     const dirs: string[] = [];
     const files: FileEntry[] = [];
     if (version >= 5) {
-      const dirFormat = readEntryFormat(r);
-      const dirCount = r.uleb('directories_count');
-      for (let i = 0; i < dirCount; i++) dirs.push(readEntry(r, dirFormat, unit, is64).name);
-      const fileFormat = readEntryFormat(r);
-      const fileCount = r.uleb('file_names_count');
-      for (let i = 0; i < fileCount; i++) files.push(readEntry(r, fileFormat, unit, is64));
+      for (const d of readEntries(r, 'directories', unit, is64)) dirs.push(d.name);
+      files.push(...readEntries(r, 'file_names', unit, is64));
     } else {
       for (;;) {
         const d = r.cstring('include_directories entry');
@@ -366,6 +362,22 @@ function readEntryFormat(r: DwarfReader): EntryFormat {
   const out: EntryFormat = [];
   for (let i = 0; i < n; i++) out.push([r.uleb('content type'), r.uleb('form')]);
   return out;
+}
+
+/**
+ * A DWARF 5 directory or file name table: its entry format, count and entries. Every form allowed there takes
+ * at least one byte, so a count the rest of the header cannot hold is refused before any entry is read (a
+ * fuzzed header claiming 169 M entries of an empty format once grew an array until V8 aborted).
+ */
+function readEntries(r: DwarfReader, what: 'directories' | 'file_names', unit: Unit, is64: boolean): FileEntry[] {
+  const format = readEntryFormat(r);
+  const at = r.pos;
+  const count = r.uleb(`${what}_count`);
+  if (count > 0 && format.length === 0) r.fail(`${what}_count ${count}: expected 0 with an empty ${what} entry format`, at);
+  if (count * format.length > r.remaining) {
+    r.fail(`${what}_count ${count}: entries of ${format.length} fields take at least ${format.length} bytes each, only ${r.remaining} bytes of the header remain`, at, 'truncated');
+  }
+  return Array.from({ length: count }, () => readEntry(r, format, unit, is64));
 }
 
 function readEntry(r: DwarfReader, format: EntryFormat, unit: Unit, is64: boolean): FileEntry {

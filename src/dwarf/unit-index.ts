@@ -11,7 +11,11 @@ export class UnitAddressIndex {
   readonly aranges: ArangeIndex | null;
   private unitRanges: ArangeIndex | null = null;
 
-  constructor(private dwarf: Dwarf, private onError: (e: unknown) => void) {
+  /**
+   * `keepPrefixes` false: listing the units reads only their length fields, for a caller that will not
+   * summarize most of them (symbolize ranges only the units `.debug_aranges` leaves out).
+   */
+  constructor(private dwarf: Dwarf, private onError: (e: unknown) => void, private keepPrefixes = true) {
     const s = dwarf.file.section('.debug_aranges');
     this.aranges = s ? ArangeIndex.parse(s, onError) : null;
   }
@@ -28,7 +32,7 @@ export class UnitAddressIndex {
    */
   unitOffsets(): number[] {
     try {
-      return this.dwarf.unitOffsets();
+      return this.dwarf.unitOffsets(undefined, this.keepPrefixes);
     } catch (e) {
       this.onError(e);
       return [];

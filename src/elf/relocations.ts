@@ -59,8 +59,9 @@ export class RelocationTable {
       // The common case (x86_64, arm64 objects on a little-endian host) as a plain array walk.
       const words = new Uint32Array(view.buffer, view.byteOffset, Math.floor(view.byteLength / 4));
       const stride = entsize / 4;
+      const count = Math.min(this.count, Math.floor((words.length - 2) / stride) + 1);
       let prev = -1;
-      for (let w = 0; w + 1 < words.length && w / stride < this.count; w += stride) {
+      for (let i = 0, w = 0; i < count; i++, w += stride) {
         const v = words[w] + words[w + 1] * 0x1_0000_0000;
         if (v < prev) return false;
         prev = v;

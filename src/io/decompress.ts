@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as zlib from 'node:zlib';
 import xz from 'xz-decompress';
 import { ObjectError } from '../errors.js';
+import { lebEnd, uleb } from '../dwarf/leb128.js';
 import { decodeZstd, zstdFrames } from './zstd/frame.js';
 
 export type Compression = 'none' | 'gzip' | 'xz' | 'zstd';
@@ -31,8 +32,40 @@ type NativeZstd = (b: Buffer, o: { maxOutputLength: number }) => Buffer;
 /** Node ≥ 22.15 (and 23.8) decodes zstd natively, faster than our decoder. */
 const nativeZstd = (zlib as unknown as { zstdDecompressSync?: NativeZstd }).zstdDecompressSync;
 
-/** xz-embedded's XZ_OPTIONS_ERROR: a filter it was built without (the branch filters). */
+/** xz-embedded's XZ_OPTIONS_ERROR: a filter it was built without (the branch filters), or a damaged header. */
 const XZ_OPTIONS_ERROR = /get_next_output failed with error code 6\b/;
+
+/** The xz filter ids of LZMA2, which xz-embedded reads, and of the delta and branch (BCJ) filters, which it does not. */
+const XZ_LZMA2 = 0x21;
+const XZ_OTHER_FILTERS = { first: 0x03, last: 0x0b };
+
+/**
+ * Whether the first block of an xz stream names a delta or branch filter before LZMA2: only then is liblzma
+ * asked (a process per stream). A damaged header xz-embedded also refuses as unsupported options is an error.
+ */
+function namesBranchFilter(input: Buffer): boolean {
+  const at = 12; // past the stream header: magic, stream flags, CRC32
+  if (input.length < at + 2 || input[at] === 0) return false;
+  const end = Math.min(input.length, at + (input[at] + 1) * 4);
+  const flags = input[at + 1];
+  let p = at + 2;
+  const vli = () => {
+    const v = uleb(input, p, end);
+    p = lebEnd;
+    return v;
+  };
+  if (flags & 0x40) vli(); // compressed size
+  if (flags & 0x80) vli(); // uncompressed size
+  for (let k = 0; k <= (flags & 3) && p >= 0 && p < end; k++) {
+    const id = vli();
+    if (p < 0 || id === XZ_LZMA2) return false;
+    if (id >= XZ_OTHER_FILTERS.first && id <= XZ_OTHER_FILTERS.last) return true;
+    const properties = vli();
+    if (p < 0) return false;
+    p += properties;
+  }
+  return false;
+}
 
 /**
  * The system `xz` (liblzma) over a whole stream: `--format=xz` reads every filter chain, `--format=lzma` the
@@ -64,7 +97,7 @@ export async function decompress(file: string, kind: Exclude<Compression, 'none'
         try {
           return await decompressXz(file, input, cap);
         } catch (e) {
-          if (e instanceof Error && XZ_OPTIONS_ERROR.test(e.message)) return systemXz(file, 'xz', input, 0, cap);
+          if (e instanceof Error && XZ_OPTIONS_ERROR.test(e.message) && namesBranchFilter(input)) return systemXz(file, 'xz', input, 0, cap);
           throw e;
         }
     }

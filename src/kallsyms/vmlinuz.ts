@@ -9,7 +9,8 @@
 // checked after. lz4 is the legacy frame (`lz4 -l`), 8 MiB blocks, which no Node built-in reads.
 import { ObjectError } from '../errors.js';
 import { ELF_MAGIC } from '../elf/header.js';
-import { DEFAULT_DECOMPRESSED_CAP, decompress, systemXz } from '../io/decompress.js';
+import { DEFAULT_DECOMPRESSED_CAP, decompress } from '../io/decompress.js';
+import { lzmaAloneDecompress } from '../io/lzma.js';
 
 export type KernelCompression = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'lzma' | 'bzip2';
 
@@ -116,7 +117,7 @@ export async function decompressKernel(file: string, kind: KernelCompression, pa
         out = await lz4Legacy(file, body, size, at, cap);
         break;
       case 'lzma':
-        out = systemXz(file, 'lzma', body, at, cap);
+        out = lzmaAloneDecompress(file, body, at, cap);
         break;
       case 'bzip2':
         out = Buffer.from((await optional<{ default: { decode(b: Buffer): Uint8Array } }>('seek-bzip', 'seek-bzip', kind, file, at)).default.decode(body));

@@ -141,6 +141,8 @@ export async function buildIndex(opts: IndexPlan): Promise<IndexSummary> {
     });
     const progress = new Progress(objects.length, 'index', opts.quiet);
     const pairing: { relPath: string; buildId: string | null }[] = new Array(objects.length);
+    /** Debug copies' build-ids the workers read while visiting their objects. */
+    const debugCopyIds = new Map<string, string | null>();
     sitesPass = siteOptions ? new SitesPass(pool, writer, shardDir, { ...siteOptions, quiet: opts.quiet }) : null;
     const debuginfod = sitesPass && opts.debuginfod ? new DebuginfodClient(opts.debuginfod) : null;
     if (debuginfod) progress.note = () => debuginfod.status();
@@ -177,6 +179,8 @@ export async function buildIndex(opts: IndexPlan): Promise<IndexSummary> {
       const self = selfLink(scanned);
       writer.addObject(i + 1, scanned, self);
       pairing[i] = { relPath: objects[i].relPath, buildId: scanned.elf?.buildId ?? null };
+      const copy = debugCopies.get(pairingKey(objects[i].relPath));
+      if (copy && scanned.debugCopyBuildId !== undefined) debugCopyIds.set(copy, scanned.debugCopyBuildId);
       const indexes = sitesPass ? scanned.siteRequests : [];
       if (scanned.sitesFound) sitesPass!.found(i + 1, scanned.sitesFound.dwarfPath, scanned.sitesFound);
       else if (indexes.length) {
@@ -205,7 +209,7 @@ export async function buildIndex(opts: IndexPlan): Promise<IndexSummary> {
     endPhase('scan');
     for (const p of problems) writer.addError(null, p.path, { offset: 0, kind: 'walk', message: p.message });
     if (debugDir) {
-      const links = await pairDebugCopies(pairing, debugFiles, (paths) => pool.buildIds(paths));
+      const links = await pairDebugCopies(pairing, debugFiles, (paths) => pool.buildIds(paths), debugCopyIds);
       links.forEach((link, i) => {
         if (link.path) writer.setDebugLink(i + 1, link);
         const w = waiting[i];

@@ -44,6 +44,8 @@ export interface IndexedObject extends Omit<ScannedObject, 'elf'> {
   readonly sitesFound: (SitesDone & { readonly dwarfPath: string }) | null;
   /** For a vmlinux without .symtab (a vmlinuz): the kallsyms name and address of each site request. */
   readonly siteEntries: readonly { name: string; address: string }[] | null;
+  /** The build-id of the task's `debugCopy` (null: it has none), read in the visit when the object has one. */
+  readonly debugCopyBuildId?: string | null;
 }
 
 /**

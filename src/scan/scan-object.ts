@@ -306,12 +306,12 @@ function symbolColumns(t: SymbolTable, sections: readonly Section[], h: ElfHeade
     count: rows, index: rowIndex, names: names.join(''), nameEnd: nameEnd.slice(0, rows), values: values.join(''),
     size: size.slice(0, rows), info: info.slice(0, rows), other: other.slice(0, rows), shndx: shndx.slice(0, rows), ftrace: ftrace.slice(0, rows),
     nmLetters: nmLetters.join(''), kallsymsLetters: ksLetters.join(''),
-    sympos: table ? tableSympos(table, rowIndex) : computedSympos(rowIndex, names, values, ksLetters, kind),
+    sympos: table ? symposFromTable(table, rowIndex) : computedSympos(rowIndex, names, values, ksLetters, kind),
   };
 }
 
 /** The decoded table's own positions, carried over to the .symtab symbols its entries were matched to. */
-function tableSympos({ decoded, symbolIndex }: DecodedTable, rowIndex: Uint32Array): Uint32Array {
+function symposFromTable({ decoded, symbolIndex }: DecodedTable, rowIndex: Uint32Array): Uint32Array {
   const byIndex = new Uint32Array(maxIndex(symbolIndex, rowIndex) + 1);
   symbolIndex.forEach((idx, k) => {
     if (idx >= 0) byIndex[idx] = decoded.sympos[k];

@@ -8,7 +8,7 @@ import { type FoundObject, walkTree } from '../tree/walk.js';
 import { PathMapper } from '../sites/paths.js';
 import type { IndexedObject } from './copies.js';
 import type { SourceFrame } from '../dwarf/addr2line.js';
-import { type DwarfAnswer, DwarfObjects, type DwarfTask, type Place } from './object-dwarf.js';
+import { type DwarfAnswer, DwarfObjects, type DwarfTask, type Place, dwarfTask } from './object-dwarf.js';
 
 export interface Frame {
   readonly function: string | null;
@@ -35,9 +35,16 @@ interface Reader {
   close(): Promise<void>;
 }
 
+/** Tasks run one after the other, so that each object's buffers, freed after its task, serve the next one. */
 function inThread(): Reader {
   const objects = new DwarfObjects();
-  return { frames: (task) => objects.frames(task), close: () => objects.close() };
+  let last: Promise<unknown> = Promise.resolve();
+  const frames = (task: DwarfTask) => {
+    const answer = last.then(() => objects.frames(task));
+    last = answer.catch(() => {});
+    return answer;
+  };
+  return { frames, close: () => objects.close() };
 }
 
 function workers(jobs: number): Reader {
@@ -51,6 +58,8 @@ export class ObjectLines {
   private reader: Reader | null = null;
   private threads = 1;
   private warming: Promise<unknown> = Promise.resolve();
+  /** Numbers the place lists shared out between threads. */
+  private batches = 0;
 
   /** `jobs` threads read DWARF when the run has `frames` enough; else this thread does. */
   constructor(private debugDir: string | null, private sourceRoot: string | undefined, jobs: number, frames: number) {
@@ -78,7 +87,7 @@ export class ObjectLines {
     const reader = this.reader;
     if (!reader) return;
     this.warming = this.debugPath(object).then((path) => (path ? Promise.all(
-      Array.from({ length: this.threads }, () => reader.frames({ path, places: [] }))) : null)).catch(() => {});
+      Array.from({ length: this.threads }, () => reader.frames(dwarfTask(path, [])))) : null)).catch(() => {});
   }
 
   /**
@@ -98,9 +107,16 @@ export class ObjectLines {
     // Paths are learned and mapped in input order, as one thread reading everything would.
     return answers.map((found) => {
       const paths = new PathMapper(this.sourceRoot);
+      // Learning a unit again teaches nothing new: each unit is learned once (most places share units).
+      const learned = new Set<string>();
       return found.map((frames) => {
         if (typeof frames === 'string') return frames;
-        paths.learn(frames[0].unit.name, frames[0].unit.compDir);
+        const { name, compDir } = frames[0].unit;
+        const unit = JSON.stringify([name, compDir]);
+        if (!learned.has(unit)) {
+          learned.add(unit);
+          paths.learn(name, compDir);
+        }
         return frames.map((f) => ({
           function: f.function, file: f.file === null ? null : paths.relative(f.file, f.unit.compDir), line: f.line, column: f.column,
         }));
@@ -114,8 +130,10 @@ export class ObjectLines {
     if (!path) return places.map(() => `${object.path}: no DWARF (index it with --debug-dir, or give --debug-dir)`);
     // A large object is shared out by units between the threads; a small one is one thread's task.
     const count = places.length >= SHARED_PLACES && this.threads > 1 ? this.threads * SHARES_PER_THREAD : 1;
+    const batch = this.batches++;
     const out: (SourceFrame[] | string)[] = new Array(places.length);
-    const tasks = Array.from({ length: count }, (_, index) => reader.frames({ path, places, ...(count > 1 ? { share: { index, count } } : {}) })
+    const task = dwarfTask(path, places);
+    const tasks = Array.from({ length: count }, (_, index) => reader.frames(count > 1 ? { ...task, share: { index, count, batch } } : task)
       .then((found) => found.forEach((f, i) => { if (f !== null) out[i] = f; })));
     await Promise.all(tasks);
     return out;

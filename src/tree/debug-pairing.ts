@@ -16,15 +16,16 @@ export function pairingKey(relPath: string): string {
 /**
  * Pairs each installed object with its debug copy: first the debug file at the same relative path when its
  * build-id agrees, then any debug file with that build-id, then (only when one side has no build-id) the
- * same relative path. Build-ids of debug files are read lazily, as few as possible.
+ * same relative path. Build-ids of debug files are read lazily, as few as possible; `known` are those read
+ * already (by path; null: the file has none).
  */
 export async function pairDebugCopies(
   objects: readonly PairingInput[],
   debugFiles: readonly FoundObject[],
   readBuildIds: (paths: string[]) => Promise<(string | null)[]>,
+  known: Map<string, string | null> = new Map(),
 ): Promise<DebugLink[]> {
   const byKey = new Map(debugFiles.map((f) => [pairingKey(f.relPath), f.path]));
-  const known = new Map<string, string | null>();
   const learn = async (paths: string[]) => {
     const todo = [...new Set(paths.filter((p) => !known.has(p)))];
     const ids = await readBuildIds(todo);

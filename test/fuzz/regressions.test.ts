@@ -50,6 +50,9 @@ const SITES: readonly Regression[] = [
   // A DW_FORM_block1 attribute whose length byte would be the unit's first byte past its end: the length read as
   // undefined, the next DIE position as NaN, and the DIE walk never ended.
   { file: 'dwarf/block1-length-at-unit-end.ko', as: 'fuzz.ko', offset: 0x292f, expected: /\.debug_info\+0x824: DW_FORM_block1 length runs past the end of the unit/ },
+  // A DWARF 5 line table header with an empty directory entry format and directories_count 203,423,740: each
+  // entry read no bytes, and the array of them grew until V8 aborted the process.
+  { file: 'dwarf/line-table-claims-203m-dirs.ko', as: 'fuzz.ko', offset: 0x715, expected: /\.debug_line\+0x171: directories_count 203423740: expected 0 with an empty directories entry format/ },
 ];
 
 const siteErrors = async (path: string) => {
