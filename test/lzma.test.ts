@@ -99,7 +99,7 @@ test('broken streams are errors at the offset where the decoder stopped, the pay
 test('claims are not trusted: an 805 MB size with a tiny body, a cap below the output', async (t) => {
   const raw = Buffer.alloc(1 << 20, 0x41);
   const stream = Buffer.from(xz(['-9'], raw));
-  t.regex(t.throws(() => lzmaAloneDecompress('vmlinuz', stream, 0, raw.length - 1))!.message, /expected at most 1048575 bytes after decompression, the stream produces more/);
+  t.regex(t.throws(() => lzmaAloneDecompress('vmlinuz', stream, 0, raw.length - 1))!.message, /lzma stream: decompressed size: expected at most 1048575 bytes, the stream produces more/);
   const claims = Buffer.from(stream.subarray(0, 40));
   claims.writeUInt32LE(0x30000000, 5);
   claims.writeUInt32LE(0, 9);

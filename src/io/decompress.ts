@@ -1,8 +1,8 @@
 /**
  * Decompressing module files (and kernel payloads, through src/kallsyms/vmlinuz.ts): gzip, and zstd on
  * Node >= 22.15, with node:zlib; zstd on Node 20 with our own decoder (src/io/zstd/); xz with xz-decompress (xz-embedded
- * as WebAssembly, runs on every platform). An xz stream with a branch filter (the kernel's xz_wrap.sh adds
- * one to vmlinuz) and the lzma_alone format go to the system `xz` (liblzma), which reads every filter.
+ * as WebAssembly, runs on every platform); an xz stream with a branch filter (the kernel's xz_wrap.sh adds
+ * one to vmlinuz) goes to the system `xz` (liblzma). lzma_alone payloads: src/io/lzma.ts.
  */
 import { spawnSync } from 'node:child_process';
 import * as zlib from 'node:zlib';
@@ -68,20 +68,18 @@ function namesBranchFilter(input: Buffer): boolean {
 }
 
 /**
- * The system `xz` (liblzma) over a whole stream: `--format=xz` reads every filter chain, `--format=lzma` the
- * lzma_alone streams of CONFIG_KERNEL_LZMA. Only the first xz stream is read (a vmlinuz payload found by
- * magic search runs on to the end of the file).
+ * The system `xz` (liblzma) over an xz stream whose filter chain xz-embedded lacks (a branch or delta
+ * filter). Only the first stream is read (a vmlinuz payload found by magic search runs on to the end of the file).
  */
-export function systemXz(file: string, format: 'xz' | 'lzma', input: Buffer, at: number, cap = DEFAULT_DECOMPRESSED_CAP): Buffer {
-  const args = ['--decompress', '--stdout', `--format=${format}`, ...(format === 'xz' ? ['--single-stream'] : [])];
-  const r = spawnSync('xz', args, { input, maxBuffer: cap, stdio: ['pipe', 'pipe', 'pipe'] });
+function systemXz(file: string, input: Buffer, cap: number): Buffer {
+  const r = spawnSync('xz', ['--decompress', '--stdout', '--format=xz', '--single-stream'], { input, maxBuffer: cap, stdio: ['pipe', 'pipe', 'pipe'] });
   const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT') {
-    throw new ObjectError(file, at, `${format} stream: its filters need the system xz (Debian package xz-utils), which is not on PATH`, 'unsupported');
+    throw new ObjectError(file, 0, 'xz stream: its filters need the system xz (Debian package xz-utils), which is not on PATH', 'unsupported');
   }
-  if (code === 'ENOBUFS') throw capError(file, cap, at);
+  if (code === 'ENOBUFS') throw capError(file, cap);
   if (r.error || r.status !== 0) {
-    throw new ObjectError(file, at, `${format} stream: expected valid compressed data (xz: ${r.error?.message ?? r.stderr.toString().trim()})`, 'compression');
+    throw new ObjectError(file, 0, `xz stream: expected valid compressed data (xz: ${r.error?.message ?? r.stderr.toString().trim()})`, 'compression');
   }
   return r.stdout;
 }
@@ -97,7 +95,7 @@ export async function decompress(file: string, kind: Exclude<Compression, 'none'
         try {
           return await decompressXz(file, input, cap);
         } catch (e) {
-          if (e instanceof Error && XZ_OPTIONS_ERROR.test(e.message) && namesBranchFilter(input)) return systemXz(file, 'xz', input, 0, cap);
+          if (e instanceof Error && XZ_OPTIONS_ERROR.test(e.message) && namesBranchFilter(input)) return systemXz(file, input, cap);
           throw e;
         }
     }

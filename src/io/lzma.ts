@@ -118,7 +118,7 @@ class Output {
 
   private room(n: number): void {
     if (this.size + n <= this.bytes.length) return;
-    if (this.size + n > this.cap) this.fail(`expected at most ${this.cap} bytes after decompression, the stream produces more`);
+    if (this.size + n > this.cap) this.fail(`decompressed size: expected at most ${this.cap} bytes, the stream produces more`);
     const grown = Buffer.allocUnsafe(Math.min(Math.max(this.bytes.length * 2, this.size + n), this.cap));
     this.bytes.copy(grown, 0, 0, this.size);
     this.bytes = grown;
