@@ -55,7 +55,9 @@ test('a header giving the size (no end marker needed) decodes as liblzma decodes
   stream.writeUInt32LE(raw.length - 1000, 5);
   t.throws(() => xzDecoded(stream), undefined, 'liblzma refuses a size shorter than the data');
   const e = t.throws(() => lzmaAloneDecompress('vmlinuz', stream, 0x200, CAP), { instanceOf: ObjectError });
-  t.regex(e!.message, /^vmlinuz: at offset 0x[0-9a-f]+: lzma stream: expected the end of the stream after 20224 bytes, found more data/);
+  // Where liblzma's size check bites depends on the data: at the next literal or inside a match.
+  const short = raw.length - 1000;
+  t.regex(e!.message, new RegExp(`^vmlinuz: at offset 0x[0-9a-f]+: lzma stream: (expected the end of the stream after ${short} bytes, found more data|a match of \\d+ bytes runs past the ${short} bytes the header says)`));
 });
 
 test('broken streams are errors at the offset where the decoder stopped, the payload offset added', async (t) => {
