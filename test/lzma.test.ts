@@ -4,9 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { ObjectError } from '../src/errors.js';
-import { lzmaAloneDecompress } from '../src/io/lzma.js';
+import { lzmaAloneDecompress } from '../src/io/lzma/alone.js';
 import { decompressKernel } from '../src/kallsyms/vmlinuz.js';
 import { buildFixtures } from './helpers/build-fixtures.js';
+import { noise } from './helpers/prng.js';
 
 const fixtures = buildFixtures();
 const elf = async () => readFileSync((await fixtures).tree.modules.find((m) => m.endsWith('.ko'))!);
@@ -14,19 +15,6 @@ const xz = (args: string[], input: Buffer) => execFileSync('xz', ['--format=lzma
 /** liblzma's answer for a stream: the oracle. */
 const xzDecoded = (stream: Buffer) => execFileSync('xz', ['--format=lzma', '-dc'], { input: stream, maxBuffer: 1 << 28, stdio: ['pipe', 'pipe', 'pipe'] });
 const CAP = 1 << 28;
-
-/** Deterministic pseudo-random bytes (xorshift), which no match model compresses. */
-function noise(n: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 /** Settings that reach every part of the format: presets, the literal/position bits, a 4 KiB dictionary. */
 const SETTINGS = [['-0'], ['-6'], ['-9'], ['-6e'], ['--lzma1=preset=6,lc=0,lp=0,pb=0'], ['--lzma1=preset=9,lc=4,lp=0,pb=2'],

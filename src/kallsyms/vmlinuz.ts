@@ -9,8 +9,9 @@
 // checked after. lz4 is the legacy frame (`lz4 -l`), 8 MiB blocks, which no Node built-in reads.
 import { ObjectError } from '../errors.js';
 import { ELF_MAGIC } from '../elf/header.js';
+import { capMessage } from '../io/capped-output.js';
 import { DEFAULT_DECOMPRESSED_CAP, decompress } from '../io/decompress.js';
-import { lzmaAloneDecompress } from '../io/lzma.js';
+import { lzmaAloneDecompress } from '../io/lzma/alone.js';
 
 export type KernelCompression = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'lzma' | 'bzip2';
 
@@ -107,7 +108,7 @@ export async function decompressKernel(file: string, kind: KernelCompression, pa
   let out: Buffer;
   try {
     switch (kind) {
-      // xz_wrap.sh adds a branch filter (--x86, --arm64, ...): decompress() hands such streams to the system xz.
+      // xz_wrap.sh adds a branch filter (--x86, --arm64, ...): decompress() hands such streams to src/io/xz/.
       case 'xz':
       case 'zstd':
       case 'gzip':
@@ -127,7 +128,7 @@ export async function decompressKernel(file: string, kind: KernelCompression, pa
     if (e instanceof ObjectError) throw e;
     throw new ObjectError(file, at, `${kind} stream: expected valid compressed data (${e instanceof Error ? e.message : String(e)})`, 'compression');
   }
-  if (out.length > cap) throw new ObjectError(file, at, `decompressed size: expected at most ${cap} bytes, the stream produces more`, 'compression');
+  if (out.length > cap) throw new ObjectError(file, at, capMessage(cap), 'compression');
   if (kind !== 'gzip' && size !== null && out.length !== size) {
     throw new ObjectError(file, at + payload.length - 4, `${kind} payload: the appended size says ${size} bytes, the stream decompressed to ${out.length}`, 'compression');
   }

@@ -10,3 +10,11 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `n` deterministic pseudo-random bytes, which no match model compresses. */
+export function noise(n: number, seed = 0x9e3779b9): Buffer {
+  const next = prng(seed);
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(next() * 256);
+  return b;
+}
