@@ -1,5 +1,5 @@
-// Fuzz targets: each decompressor wrapper on its own — gzip, xz and zstd as index opens a module
-// (src/io/decompress.ts), lz4, lzma and bzip2 as it opens a vmlinuz payload (decompressKernel). Seeds: a small
+// Fuzz targets: each decompressor wrapper on its own — gzip, xz (both of its decoders) and zstd as index opens a
+// module (src/io/decompress.ts), lz4, lzma and bzip2 as it opens a vmlinuz payload (decompressKernel). Seeds: a small
 // fixture module compressed with each format's own tool, the way the kernel's build writes it.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,6 +28,10 @@ function compressed(kind: KernelCompression, raw: Buffer, asPayload: boolean): B
   return Buffer.concat([packed, size]);
 }
 
+/** More xz seeds: the branch filters xz_wrap.sh adds, delta, every check type and several blocks (src/io/xz/ reads them). */
+const XZ_VARIANTS: readonly (readonly string[])[] = [['--check=crc64', '--x86', '--lzma2'], ['--check=sha256', '--arm64', '--lzma2'],
+  ['--check=none', '--delta=dist=4', '--powerpc', '--lzma2'], ['--check=crc32', '--block-size=4096', '--armthumb', '--lzma2=preset=0']];
+
 const SMOKE_EXECS: Record<KernelCompression, number> = { gzip: 4000, xz: 4000, zstd: 1500, lz4: 4000, lzma: 1500, bzip2: 1500 };
 
 function decompressorTarget(kind: KernelCompression): FuzzTarget {
@@ -41,7 +45,9 @@ function decompressorTarget(kind: KernelCompression): FuzzTarget {
       const fx = await buildFixtures();
       const raws = fx.objects.filter((o) => o.available && o.variant === 'installed' && o.compression === 'none').slice(0, 2).map((o) => readFileSync(o.path));
       raws.push(Buffer.from('ksymtree'.repeat(64)), Buffer.alloc(0));
-      return raws.map((raw) => compressed(kind, raw, !moduleFormat));
+      const seeds = raws.map((raw) => compressed(kind, raw, !moduleFormat));
+      if (kind === 'xz') for (const args of XZ_VARIANTS) seeds.push(execFileSync('xz', [...args, '-c'], { input: raws[0], maxBuffer: 64 << 20 }));
+      return seeds;
     },
     async run(path, input) {
       if (moduleFormat) await decompress(path, kind, input);
