@@ -25,6 +25,15 @@ export class CappedOutput {
     this.bytes = grown;
   }
 
+  /** Capacity for `total` bytes in all (at most the cap) ahead of time: a frame whose size is known. */
+  reserve(total: number): void {
+    const want = Math.min(total, this.cap);
+    if (want <= this.bytes.length) return;
+    const grown = Buffer.allocUnsafe(want);
+    this.bytes.copy(grown, 0, 0, this.size);
+    this.bytes = grown;
+  }
+
   put(b: number): void {
     this.room(1);
     this.bytes[this.size++] = b;

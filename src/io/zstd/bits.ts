@@ -1,6 +1,7 @@
 // The input of the zstd decoder (RFC 8878) and its bit readers: the errors every check throws (file, input
 // offset, what was expected) and the backward bitstreams that Huffman, FSE and sequence data are written in.
 import { ObjectError } from '../../errors.js';
+import { capMessage } from '../capped-output.js';
 
 /** The whole compressed input, with the file it came from, for errors. */
 export class ZstdSource {
@@ -11,6 +12,11 @@ export class ZstdSource {
 
   fail(at: number, what: string, expected: string): never {
     throw new ObjectError(this.file, at, `zstd ${what}: expected ${expected}`, 'compression');
+  }
+
+  /** The output would pass `cap` at input offset `at`. */
+  overflow(at: number, cap: number): never {
+    throw new ObjectError(this.file, at, `zstd stream: ${capMessage(cap)}`, 'compression');
   }
 
   /** Checks that `count` bytes from `at` lie before `end`. */

@@ -4,7 +4,8 @@
 import { ZstdSource } from './bits.js';
 import { readLiterals } from './literals.js';
 import { runSequences } from './sequences.js';
-import { BLOCK_LIMIT, type FrameState, Output, type ZstdModes } from './state.js';
+import { CappedOutput } from '../capped-output.js';
+import { BLOCK_LIMIT, type FrameState, room, type ZstdModes } from './state.js';
 import { xxh64 } from './xxh64.js';
 
 export type { ZstdModes } from './state.js';
@@ -14,7 +15,7 @@ const ZSTD_MAGIC = 0xfd2fb528;
  * zstd's reference decoder refuses a frame whose window is over 2^27 bytes unless told otherwise
  * (ZSTD_WINDOWLOG_LIMIT_DEFAULT); the kernel's zstd streams (modules, `zstd -22 --ultra` vmlinuz) stay within it.
  */
-export const ZSTD_WINDOW_LIMIT = 1 << 27;
+const ZSTD_WINDOW_LIMIT = 1 << 27;
 
 interface FrameHeader {
   readonly window: number;
@@ -88,7 +89,7 @@ function eachFrame(src: ZstdSource, frame: (at: number) => number, seen?: ZstdMo
  */
 export function decodeZstd(file: string, input: Buffer, cap: number, seen?: ZstdModes): Buffer {
   const src = new ZstdSource(file, input);
-  const out = new Output(src, cap);
+  const out = new CappedOutput(null, cap, () => src.overflow(0, cap));
   eachFrame(src, (at) => decodeFrame(src, out, at, seen), seen);
   return out.result();
 }
@@ -145,20 +146,20 @@ function readBlockHeader(src: ZstdSource, p: number, blockMax: number): Block {
 }
 
 /** One frame at `at` into `out`; returns the offset after it. */
-function decodeFrame(src: ZstdSource, out: Output, at: number, seen: ZstdModes | undefined): number {
+function decodeFrame(src: ZstdSource, out: CappedOutput, at: number, seen: ZstdModes | undefined): number {
   const header = readFrameHeader(src, at);
   const b = src.bytes;
   const blockMax = Math.min(header.window, BLOCK_LIMIT);
   const frame: FrameState = {
-    start: out.length, window: header.window, blockMax, contentSize: header.contentSize,
+    start: out.size, window: header.window, blockMax, contentSize: header.contentSize,
     huffman: null, literalLengths: null, offsets: null, matchLengths: null, rep: [1, 4, 8], seen,
   };
-  if (header.contentSize !== null && out.length + header.contentSize > out.cap) {
-    src.fail(header.next - 1, 'frame header', `a content size within the decompressed size cap of ${out.cap - out.length} bytes, found ${header.contentSize}`);
+  if (header.contentSize !== null && out.size + header.contentSize > out.cap) {
+    src.fail(header.next - 1, 'frame header', `a content size within the decompressed size cap of ${out.cap - out.size} bytes, found ${header.contentSize}`);
   }
   // Each block takes at least 3 bytes of input and gives at most blockMax bytes: no more is reserved than that.
   const bound = Math.ceil((b.length - header.next) / 3) * blockMax;
-  out.expect(frame, Math.min(header.contentSize ?? 4 * (b.length - header.next), bound));
+  out.reserve(out.size + Math.min(header.contentSize ?? 4 * (b.length - header.next), bound));
   let p = header.next;
   for (let last = false; !last; ) {
     const block = readBlockHeader(src, p, blockMax);
@@ -166,21 +167,21 @@ function decodeFrame(src: ZstdSource, out: Output, at: number, seen: ZstdModes |
     if (block.type === 'compressed') {
       runSequences(src, frame, out, readLiterals(src, frame, block.body, block.end), block.end);
     } else {
-      out.room(frame, block.size, p);
-      if (block.type === 'raw') b.copy(out.bytes, out.length, block.body, block.end);
-      else out.bytes.fill(b[block.body], out.length, out.length + block.size);
-      out.length += block.size;
+      room(src, out, frame, block.size, p);
+      if (block.type === 'raw') b.copy(out.bytes, out.size, block.body, block.end);
+      else out.bytes.fill(b[block.body], out.size, out.size + block.size);
+      out.size += block.size;
     }
     seen?.add(`block:${block.type}`);
     p = block.end;
   }
-  const produced = out.length - frame.start;
+  const produced = out.size - frame.start;
   if (header.contentSize !== null && produced !== header.contentSize) {
     src.fail(p, 'frame', `${header.contentSize} bytes of content (the frame header's content size), found ${produced}`);
   }
   if (!header.checksum) return p;
   src.need(p, 4, b.length, 'content checksum');
-  const [, low] = xxh64(out.bytes.subarray(frame.start, out.length));
+  const [, low] = xxh64(out.bytes.subarray(frame.start, out.size));
   const stored = b.readUInt32LE(p);
   if (stored !== low) src.fail(p, 'content checksum', `0x${low.toString(16).padStart(8, '0')} (the low 32 bits of the content's XXH64), found 0x${stored.toString(16).padStart(8, '0')}`);
   seen?.add('frame:checksum');

@@ -4,7 +4,8 @@
 import { BackwardBits, type ZstdSource } from './bits.js';
 import { type FseTable, buildTable, initState, nextState, readTable, rleTable } from './fse.js';
 import type { Literals } from './literals.js';
-import type { FrameState, Output } from './state.js';
+import type { CappedOutput } from '../capped-output.js';
+import { type FrameState, room } from './state.js';
 
 /** One code table kind: its name, predefined distribution, largest accuracy log and, per code, baseline and extra bits. */
 interface CodeKind {
@@ -46,7 +47,7 @@ const MODES = ['predefined', 'rle', 'fse', 'repeat'] as const;
  * The sequences section at `lits.next` of a block ending before `end`, executed into `out` with the block's
  * literals; the literals left after the last sequence follow.
  */
-export function runSequences(src: ZstdSource, frame: FrameState, out: Output, lits: Literals, end: number): void {
+export function runSequences(src: ZstdSource, frame: FrameState, out: CappedOutput, lits: Literals, end: number): void {
   const b = src.bytes;
   let at = lits.next;
   src.need(at, 1, end, 'sequences section header');
@@ -58,7 +59,7 @@ export function runSequences(src: ZstdSource, frame: FrameState, out: Output, li
     at += width - 1;
   }
   at++;
-  const block = { start: out.length, at: lits.next };
+  const block = { start: out.size, at: lits.next };
   let used = 0;
   if (count === 0) {
     if (at !== end) src.fail(at, 'sequences section', `the block to end after a section of no sequences, found ${end - at} more bytes`);
@@ -108,7 +109,7 @@ interface BlockStart {
 }
 
 /** Decodes and executes `count` sequences; returns how many literals they used. */
-function execute(src: ZstdSource, frame: FrameState, out: Output, lits: Literals, count: number, bits: BackwardBits, block: BlockStart): number {
+function execute(src: ZstdSource, frame: FrameState, out: CappedOutput, lits: Literals, count: number, bits: BackwardBits, block: BlockStart): number {
   const ll = frame.literalLengths!;
   const of = frame.offsets!;
   const ml = frame.matchLengths!;
@@ -159,21 +160,21 @@ function resolveOffset(rep: [number, number, number], value: number, literalLeng
   return offset;
 }
 
-function checkBlockSize(src: ZstdSource, frame: FrameState, out: Output, n: number, block: BlockStart, at: number): void {
-  if (out.length + n - block.start > frame.blockMax) {
-    src.fail(at, 'block', `at most ${frame.blockMax} bytes of output per block, found ${out.length + n - block.start} by this sequence`);
+function checkBlockSize(src: ZstdSource, frame: FrameState, out: CappedOutput, n: number, block: BlockStart, at: number): void {
+  if (out.size + n - block.start > frame.blockMax) {
+    src.fail(at, 'block', `at most ${frame.blockMax} bytes of output per block, found ${out.size + n - block.start} by this sequence`);
   }
-  out.room(frame, n, block.at);
+  room(src, out, frame, n, block.at);
 }
 
 /** Copies shorter than this go byte by byte: typed-array copies cost more to set up than they save. */
 const SHORT_COPY = 32;
 
-function copyLiterals(src: ZstdSource, frame: FrameState, out: Output, lits: Literals, from: number, n: number, block: BlockStart): void {
+function copyLiterals(src: ZstdSource, frame: FrameState, out: CappedOutput, lits: Literals, from: number, n: number, block: BlockStart): void {
   if (n === 0) return;
   checkBlockSize(src, frame, out, n, block, block.at);
   const bytes = out.bytes;
-  const dst = out.length;
+  const dst = out.size;
   if (lits.rle !== null) {
     bytes.fill(lits.rle, dst, dst + n);
   } else if (n < SHORT_COPY) {
@@ -183,20 +184,20 @@ function copyLiterals(src: ZstdSource, frame: FrameState, out: Output, lits: Lit
   } else {
     bytes.set(lits.bytes.subarray(lits.start + from, lits.start + from + n), dst);
   }
-  out.length += n;
+  out.size += n;
 }
 
-function copyMatch(src: ZstdSource, frame: FrameState, out: Output, offset: number, n: number, block: BlockStart, bits: BackwardBits, i: number): void {
-  const reach = Math.min(out.length - frame.start, frame.window);
+function copyMatch(src: ZstdSource, frame: FrameState, out: CappedOutput, offset: number, n: number, block: BlockStart, bits: BackwardBits, i: number): void {
+  const reach = Math.min(out.size - frame.start, frame.window);
   if (offset === 0 || offset > reach) {
     const limit = reach === frame.window ? `the window of ${frame.window} bytes` : `the ${reach} bytes of the frame decoded so far`;
     src.fail(bits.offset, `sequence ${i}`, `a match offset from 1 to ${reach} (${limit}), found ${offset}`);
   }
   checkBlockSize(src, frame, out, n, block, bits.offset);
   const bytes = out.bytes;
-  const dst = out.length;
+  const dst = out.size;
   const from = dst - offset;
   if (offset >= n && n >= SHORT_COPY) bytes.copyWithin(dst, from, from + n);
   else for (let k = 0; k < n; k++) bytes[dst + k] = bytes[from + k];
-  out.length += n;
+  out.size += n;
 }
