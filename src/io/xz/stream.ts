@@ -13,7 +13,6 @@ const MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 const FOOTER_MAGIC = Buffer.from('YZ');
 const STREAM_HEADER_SIZE = 12;
 const LZMA2 = 0x21;
-const MAX_FILTERS = 4;
 
 /** Where a stream breaks a rule: the offset in `input` and what was expected there. */
 type Fail = (at: number, message: string, kind?: ObjectErrorKind) => never;
@@ -102,7 +101,7 @@ function decodeBlock(input: Buffer, pos: number, out: CappedOutput, fail: Fail):
   const uncompressed = flags & 0x80 ? vli('the uncompressed size') : null;
   if (compressed === 0) fail(pos + 2, 'block header: expected a compressed size above 0');
   const chain: { id: number; at: number; props: Buffer }[] = [];
-  for (let k = 0; k <= (flags & 3); k++) {
+  for (let k = 0; k <= (flags & 3); k++) { // the two low bits: 1 to 4 filters
     const filterAt = p;
     const id = vli('a filter id');
     const size = vli('the filter properties size');
@@ -116,7 +115,6 @@ function decodeBlock(input: Buffer, pos: number, out: CappedOutput, fail: Fail):
   if (last.props.length !== 1) fail(last.at, `block header: expected 1 byte of LZMA2 properties, found ${last.props.length}`);
   const dictSize = lzma2DictSize(last.props[0]) ?? fail(last.at, `block header: LZMA2 dictionary size byte ${last.props[0]} above 40`);
   const undo = chain.slice(0, -1).map((f) => filterDecoder(f.id, f.props, (message, kind) => fail(f.at, message, kind)));
-  if (chain.length > MAX_FILTERS) fail(pos + 1, `block header: expected at most ${MAX_FILTERS} filters`);
   const dataStart = pos + headerSize;
   const dataEnd = compressed === null ? input.length : dataStart + compressed;
   if (dataEnd > input.length) fail(input.length, `expected ${compressed} bytes of block data, the stream ended`);
