@@ -242,6 +242,49 @@ export class LineProgram {
   }
 
   /**
+   * Every row's span as coveringRows answers it, in program order: [the row's address, the next row's) inside
+   * a sequence (a set_address inside one continues it), the last row's up to end_sequence. Empty spans and
+   * those of unrelocated sequences (section -1) are left out; `span` gets offsets from the sequence base.
+   */
+  rowSpans(span: (section: number, base: bigint, start: number, end: number, file: number, line: number, column: number) => void): void {
+    let section = 0;
+    let base = 0n;
+    let shift = 0;
+    let have = false;
+    let prevOff = 0;
+    let prevFile = 0;
+    let prevLine = 0;
+    let prevColumn = 0;
+    const close = (at: number) => {
+      if (have && at > prevOff && section >= 0) span(section, base, prevOff, at, prevFile, prevLine, prevColumn);
+    };
+    this.execute({
+      sequence: (s, b) => {
+        if (have && s === section) {
+          shift = Number(b - base);
+          return;
+        }
+        section = s;
+        base = b;
+        shift = 0;
+      },
+      row: (off, file, line, column) => {
+        close(off + shift);
+        have = true;
+        prevOff = off + shift;
+        prevFile = file;
+        prevLine = line;
+        prevColumn = column;
+      },
+      end: (off) => {
+        close(off + shift);
+        have = false;
+      },
+      done: () => false,
+    });
+  }
+
+  /**
    * Runs the line-number program, telling `sink` where each sequence's addresses are counted from (a reset,
    * or DW_LNE_set_address with the section its relocation names), each row as an offset from there, and each
    * end_sequence; stops early when `sink.done()`.
