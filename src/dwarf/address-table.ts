@@ -193,6 +193,8 @@ interface UnitEntry {
  * when a target needs them. A block that fails its checksum throws AddressTableError: never a wrong answer.
  */
 export class AddressTable {
+  private scratch = Buffer.alloc(0);
+
   private constructor(
     private readonly path: string,
     private readonly fd: number,
@@ -272,7 +274,10 @@ export class AddressTable {
     };
     const e = this.units.get(offset);
     if (!e) return fail(0, `a block for unit 0x${offset.toString(16)}, which its map names`);
-    const bytes = Buffer.allocUnsafe(e.length);
+    // One buffer serves every block (a block is done with before the next is read): fresh memory costs more
+    // to touch than the read itself.
+    if (this.scratch.length < e.length) this.scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(e.length, 1 << 16))));
+    const bytes = this.scratch.subarray(0, e.length);
     if (readSync(this.fd, bytes, 0, e.length, e.at) < e.length) fail(e.at, `a unit block of ${e.length} bytes: the file is truncated`);
     if (!sha1(bytes).equals(e.sum)) fail(e.at, `the checksum of unit 0x${offset.toString(16)}'s block`);
     return new UnitBlock(bytes, (at, what) => fail(e.at + at, what));
