@@ -64,7 +64,7 @@ async function resolveFrames(db: Db, frames: { frame: InputFrame; at: number }[]
     const finder = new CopyFinder(db, opts.kallsyms ? new KallsymsFile(opts.kallsyms) : null);
     const busiest = busiestObject(frames.map((f) => f.frame));
     const warm = busiest === undefined ? null : finder.object(busiest);
-    if (warm) lines.warm(warm);
+    if (warm) lines.warm(warm, frames.filter((f) => f.frame.name !== null && f.frame.module === busiest).length);
     const placements: (Placement | { error: string })[] = new Array(frames.length);
     const answers: CopyAnswer[][] = new Array(frames.length);
     /** Places the frames at `indexes` and reads their objects' DWARF; answers land in `answers`. */

@@ -64,25 +64,26 @@ export interface TableTask {
 export async function writeTable(debugPath: string, place: TablePlace): Promise<string | null> {
   let obj: Awaited<ReturnType<typeof openObject>> | null = null;
   let file: DwarfFile | null = null;
+  let fd: number | null = null;
   const temp = `${place.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
+    // The file first: a directory that cannot be written costs no build.
+    mkdirSync(join(place.file, '..'), { recursive: true });
+    fd = openSync(temp, 'w');
     obj = await openObject(debugPath);
     file = new DwarfFile(obj.src, obj.h, obj.sections, obj.symtab, ignore);
     const dwarf = new Dwarf(file);
-    if (!dwarf.info) return `${debugPath}: no .debug_info`;
+    if (!dwarf.info) throw new Error('no .debug_info');
     const sections = obj.sections.map((s): [string, number] => [s.name, s.index]);
     const chunks = buildAddressTable(dwarf, new UnitAddressIndex(dwarf, ignore, false),
       { ...place.identity, relocatable: obj.h.type === ET_REL, sections });
-    mkdirSync(join(place.file, '..'), { recursive: true });
-    const fd = openSync(temp, 'w');
-    try {
-      for (const c of chunks) for (let at = 0; at < c.length;) at += writeSync(fd, c, at);
-    } finally {
-      closeSync(fd);
-    }
+    for (const c of chunks) for (let at = 0; at < c.length;) at += writeSync(fd, c, at);
+    closeSync(fd);
+    fd = null;
     renameSync(temp, place.file);
     return null;
   } catch (e) {
+    if (fd !== null) closeSync(fd);
     dropTable(temp);
     return `${debugPath}: no address table: ${(e as Error).message}`;
   } finally {

@@ -30,6 +30,11 @@ const SHARED_PLACES = 1000;
 const SHARES_PER_THREAD = 4;
 /** Below this many frames in all, threads cost more to start than they save. */
 const THREADED_FRAMES = 2000;
+/**
+ * An object with fewer places is walked when it has no table yet: building one costs a walk of all its
+ * DWARF (vmlinux: ~10 s), a few places a walk of a few units.
+ */
+const TABLE_PLACES = 100;
 
 /** Where the DWARF reading runs: this thread, or a pool of worker threads. */
 interface Reader {
@@ -97,22 +102,25 @@ export class ObjectLines {
     return this.reader;
   }
 
-  /** The current address table of the debug copy at `path`, built when missing or stale; null without one. */
-  private table(path: string): Promise<AddressTable | null> {
+  /**
+   * The current address table of the debug copy at `path`, built when missing or stale if `build`; null
+   * without one. The first answer for a path stands for the run.
+   */
+  private table(path: string, build: boolean): Promise<AddressTable | null> {
     let t = this.tables.get(path);
     if (!t) {
-      t = this.openOrBuild(path);
+      t = this.openOrBuild(path, build);
       this.tables.set(path, t);
     }
     return t;
   }
 
-  private async openOrBuild(path: string): Promise<AddressTable | null> {
+  private async openOrBuild(path: string, build: boolean): Promise<AddressTable | null> {
     if (!this.tableDir) return null;
     const place = await tablePlace(this.tableDir, path);
     if (!place) return null;
     const found = openTable(place);
-    if (found) return found;
+    if (found || !build) return found;
     // Not buildable (DWARF it cannot read, a directory it cannot write): the places walk the DWARF.
     if (await this.dwarfReader().table({ path, place })) return null;
     return openTable(place);
@@ -129,13 +137,14 @@ export class ObjectLines {
   }
 
   /**
-   * With threads, has each of them open `object`'s debug copy (ELF tables, .debug_aranges) now, while this
-   * thread is still querying the index: the object most frames are in, whose places every thread shares.
+   * Gets ready for `object`, the object most frames (`places`) are in, while this thread is still querying the
+   * index: its address table opened or built; without tables, each thread opens its debug copy (ELF tables,
+   * .debug_aranges), whose places every thread shares.
    */
-  warm(object: IndexedObject): void {
+  warm(object: IndexedObject, places: number): void {
     if (this.tableDir) {
       // Its table opened (or built) now, while this thread is still querying the index.
-      this.warming = this.debugPath(object).then((path) => (path ? this.table(path) : null)).catch(() => {});
+      this.warming = this.debugPath(object).then((path) => (path ? this.table(path, places >= TABLE_PLACES) : null)).catch(() => {});
       return;
     }
     const reader = this.dwarfReader();
@@ -181,7 +190,7 @@ export class ObjectLines {
     const path = await this.debugPath(object);
     if (!path) return places.map(() => `${object.path}: no DWARF (index it with --debug-dir, or give --debug-dir)`);
     const task = dwarfTask(path, places);
-    const table = await this.table(path);
+    const table = await this.table(path, places.length >= TABLE_PLACES);
     if (table) {
       try {
         const found = table.frames(taskTargets(task, table.meta.relocatable, table.meta.sections));
