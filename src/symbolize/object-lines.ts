@@ -31,10 +31,12 @@ const SHARES_PER_THREAD = 4;
 /** Below this many frames in all, threads cost more to start than they save. */
 const THREADED_FRAMES = 2000;
 /**
- * An object with fewer places is walked when it has no table yet: building one costs a walk of all its
- * DWARF (vmlinux: ~10 s), a few places a walk of a few units.
+ * A debug copy with fewer places is walked when it has no table yet: building one costs a walk of all its
+ * DWARF (vmlinux: ~10 s, btrfs.ko's 35 MB: ~2.6 s CPU), a few places a walk of a few units...
  */
 const TABLE_PLACES = 100;
+/** ...unless the copy is this small: then its table is built for any place (a 6 MB module's: ~50 ms CPU). */
+const SMALL_COPY = 16 << 20;
 
 /** Where the DWARF reading runs: this thread, or a pool of worker threads. */
 interface Reader {
@@ -103,24 +105,24 @@ export class ObjectLines {
   }
 
   /**
-   * The current address table of the debug copy at `path`, built when missing or stale if `build`; null
-   * without one. The first answer for a path stands for the run.
+   * The current address table of the debug copy at `path`, asked for `places` places: built when missing or
+   * stale (see TABLE_PLACES); null without one. The first answer for a path stands for the run.
    */
-  private table(path: string, build: boolean): Promise<AddressTable | null> {
+  private table(path: string, places: number): Promise<AddressTable | null> {
     let t = this.tables.get(path);
     if (!t) {
-      t = this.openOrBuild(path, build);
+      t = this.openOrBuild(path, places);
       this.tables.set(path, t);
     }
     return t;
   }
 
-  private async openOrBuild(path: string, build: boolean): Promise<AddressTable | null> {
+  private async openOrBuild(path: string, places: number): Promise<AddressTable | null> {
     if (!this.tableDir) return null;
     const place = await tablePlace(this.tableDir, path);
     if (!place) return null;
     const found = openTable(place);
-    if (found || !build) return found;
+    if (found || (places < TABLE_PLACES && place.identity.size > SMALL_COPY)) return found;
     // Not buildable (DWARF it cannot read, a directory it cannot write): the places walk the DWARF.
     if (await this.dwarfReader().table({ path, place })) return null;
     return openTable(place);
@@ -144,7 +146,7 @@ export class ObjectLines {
   warm(object: IndexedObject, places: number): void {
     if (this.tableDir) {
       // Its table opened (or built) now, while this thread is still querying the index.
-      this.warming = this.debugPath(object).then((path) => (path ? this.table(path, places >= TABLE_PLACES) : null)).catch(() => {});
+      this.warming = this.debugPath(object).then((path) => (path ? this.table(path, places) : null)).catch(() => {});
       return;
     }
     const reader = this.dwarfReader();
@@ -190,7 +192,7 @@ export class ObjectLines {
     const path = await this.debugPath(object);
     if (!path) return places.map(() => `${object.path}: no DWARF (index it with --debug-dir, or give --debug-dir)`);
     const task = dwarfTask(path, places);
-    const table = await this.table(path, places.length >= TABLE_PLACES);
+    const table = await this.table(path, places.length);
     if (table) {
       try {
         const found = table.frames(taskTargets(task, table.meta.relocatable, table.meta.sections));
