@@ -1,7 +1,8 @@
 // Real-kernel tier for address tables (Debian 6.1 cloud-amd64 debug tree): vmlinux's and 7 modules' tables
 // answer a deterministic sample of places exactly as the DWARF walk does (whose answers symbolize-real.test.ts
-// holds against llvm-symbolizer-19 and eu-addr2line): function bodies, inlined code, padding, init text.
-import { mkdtempSync, statSync } from 'node:fs';
+// holds against llvm-symbolizer-19 and eu-addr2line), and `symbolize` builds, reads and replaces them.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -10,6 +11,8 @@ import { AddressTable } from '../../src/dwarf/address-table.js';
 import type { Address } from '../../src/dwarf/section.js';
 import { readBuildId } from '../../src/scan/build-id.js';
 import { codePlaces, openDwarf, writeTableFile } from '../helpers/address-tables.js';
+import { symbolizeFrames } from '../bench/symbolize-frames.js';
+import { CLI, ksymtree } from '../helpers/cli.js';
 import { corpus61 } from '../helpers/corpus.js';
 import { sampleFunctions } from '../helpers/symbolize-oracle.js';
 
@@ -66,4 +69,45 @@ real('7 modules: every 7th byte of their code sections gets the DWARF walk\'s fr
   for (const b of bad.slice(0, 30)) t.log(b);
   t.true(places >= 100000);
   t.deepEqual(bad, []);
+});
+
+// ---- the command: tables built beside the index, then read; damaged and stale tables replaced ----
+
+real('symbolize: the first run builds the tables, warm runs read them, a damaged or stale table is replaced; output equals --no-tables', async (t) => {
+  const db = join(dir, 'debug.db');
+  const r = await ksymtree(['index', corpus!.debug, '--db', db, '--quiet']);
+  t.is(r.status, 0, r.stderr);
+  const { log } = symbolizeFrames(db, 3000);
+  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'symbolize', '--db', db, ...args], { input: log, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const walked = run('--no-tables');
+  t.true(walked.stdout.split('\n').length > 3000);
+  t.false(existsSync(`${db}.tables`), '--no-tables writes nothing');
+  const tables = `${db}.tables`;
+  const first = run();
+  t.is(first.stdout, walked.stdout);
+  // vmlinux's (2,700 places), and the modules' with 100 places or of 16 MB or less (the others are walked).
+  const vmlinuxId = (await readBuildId(join(corpus!.debug, 'vmlinux')))!;
+  const files = readdirSync(tables).sort();
+  t.true(files.includes(`${vmlinuxId}.addr`) && files.length >= 4, files.join(' '));
+  t.true(files.every((f) => /^[0-9a-f]{40}\.addr$/.test(f)), files.join(' '));
+  t.is(run().stdout, walked.stdout, 'warm');
+  t.is(run('-j', '1', '--format', 'json').stdout, run('--no-tables', '-j', '1', '--format', 'json').stdout, 'json, one thread');
+
+  // A flipped byte in the middle of vmlinux's table (a unit block): refused, the run walks, the file is dropped.
+  const vmlinuxTable = join(tables, `${vmlinuxId}.addr`);
+  const good = readFileSync(vmlinuxTable);
+  const bad = Buffer.from(good);
+  bad[bad.length >> 1] ^= 1;
+  writeFileSync(vmlinuxTable, bad);
+  t.is(run().stdout, walked.stdout, 'damaged table');
+  t.false(existsSync(vmlinuxTable), 'the damaged table is dropped');
+  t.is(run().stdout, walked.stdout, 'rebuilt');
+  t.true(readFileSync(vmlinuxTable).equals(good), 'the rebuilt table has the same bytes');
+
+  // A module's table replaced by another module's (another build-id inside): stale, rebuilt, not used.
+  const [one, other] = files.filter((f) => f !== `${vmlinuxId}.addr`);
+  const oneBytes = readFileSync(join(tables, one));
+  writeFileSync(join(tables, one), readFileSync(join(tables, other)));
+  t.is(run().stdout, walked.stdout, 'stale table');
+  t.true(readFileSync(join(tables, one)).equals(oneBytes), 'the stale table is rebuilt');
 });
