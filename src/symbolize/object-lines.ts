@@ -200,6 +200,7 @@ export class ObjectLines {
       } catch (e) {
         if (!(e instanceof AddressTableError)) throw e;
         // A damaged block: never trusted; this run walks the DWARF, the next one builds the table again.
+        table.close();
         this.tables.set(path, Promise.resolve(null));
         dropTable(e.file);
       }
