@@ -1,7 +1,7 @@
 // Address tables on the DWARF fixtures: every code byte answered as the DWARF walk answers it (relocatable and
 // linked, DWARF 2-5, gcc and clang), deterministic bytes, and stale, truncated, corrupt or half-written
 // tables never trusted.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -16,6 +16,7 @@ import { haveDwarfdump } from './helpers/dwarf-oracle.js';
 // Built before any test is declared: ava takes every declaration in the module's first run.
 const fixtures = haveDwarfdump() ? await buildDwarfFixtures() : null;
 const dir = mkdtempSync(join(tmpdir(), 'ksymtree-address-table-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 const ID: TableIdentity = { buildId: 'test', size: 1 };
 
 /** The walk's frames and the table's for the same places of `path`. */

@@ -2,7 +2,7 @@
 // answer a deterministic sample of places exactly as the DWARF walk does (whose answers symbolize-real.test.ts
 // holds against llvm-symbolizer-19 and eu-addr2line), and `symbolize` builds, reads and replaces them.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -19,6 +19,7 @@ import { sampleFunctions } from '../helpers/symbolize-oracle.js';
 const corpus = corpus61();
 const real = corpus ? test.serial : test.skip;
 const dir = mkdtempSync(join(tmpdir(), 'ksymtree-real-address-table-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 const MODULES = ['net/bridge/bridge.ko', 'net/ceph/libceph.ko', 'fs/btrfs/btrfs.ko', 'fs/smb/client/cifs.ko', 'net/sctp/sctp.ko',
   'fs/overlayfs/overlay.ko', 'drivers/net/wireguard/wireguard.ko'];
