@@ -88,7 +88,8 @@ const base = fixtures?.fixtures.find((f) => f.name === 'x86_64-dwarf5-debian');
   const good = await both(base!.relocatable, file, (o) => codePlaces(o, 1));
   const headBytes = bytes.readUInt32LE(8 + 20);
   const cuts = [0, 7, 20, headBytes - 1, headBytes, headBytes + 3, Math.floor((headBytes + bytes.length) / 2), bytes.length - 1];
-  const flips = Array.from({ length: 64 }, (_, k) => Math.floor((k * bytes.length) / 64) + (k % 7));
+  // Every byte of the head's fixed words (the head length's high byte would ask for gigabytes), then spread out.
+  const flips = [...Array.from({ length: 32 }, (_, k) => k), ...Array.from({ length: 64 }, (_, k) => Math.floor((k * bytes.length) / 64) + (k % 7))];
   const variants = [
     ...cuts.map((n) => ({ what: `cut at ${n}`, data: bytes.subarray(0, n) })),
     ...flips.map((at) => {

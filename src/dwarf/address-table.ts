@@ -1,7 +1,7 @@
 // The address table of one debug copy (the gsym idea): per unit, its line-table row spans and its subroutine
 // ranges with names and call sites, sorted and checksummed, so that `symbolize` answers without DWARF.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { ArangeIndex } from './aranges.js';
 import { type ChainLink, chainFrames, type SourceFrame, targetsByUnit } from './addr2line.js';
 import type { Address } from './section.js';
@@ -237,7 +237,10 @@ export class AddressTable {
     const h = (k: number) => first.readUInt32LE(MAGIC.length + 4 * k);
     if (h(0) !== VERSION) return null;
     const headBytes = h(5);
-    if (headBytes < fixed + SHA1_BYTES || headBytes % 4 !== 0) fail(MAGIC.length + 20, `a head length of at least ${fixed + SHA1_BYTES}, found ${headBytes}`);
+    const fileSize = fstatSync(fd).size;
+    if (headBytes < fixed + SHA1_BYTES || headBytes % 4 !== 0 || headBytes > fileSize) {
+      fail(MAGIC.length + 20, `a head length of at least ${fixed + SHA1_BYTES}, a multiple of 4 and within the file's ${fileSize} bytes, found ${headBytes}`);
+    }
     const head = Buffer.alloc(headBytes);
     if (readSync(fd, head, 0, headBytes, 0) < headBytes) fail(0, `a head of ${headBytes} bytes: the file is truncated`);
     if (!sha1(head.subarray(0, headBytes - SHA1_BYTES)).equals(head.subarray(headBytes - SHA1_BYTES))) fail(headBytes - SHA1_BYTES, 'the head checksum');
