@@ -17,7 +17,8 @@ export function registerSymbolize(program: Command): void {
     .option('--kallsyms <file>', '/proc/kallsyms of the traced kernel (or a copy): runtime addresses -> copies')
     .option('--debug-dir <dir>', 'debug tree for objects indexed without DWARF (paired by build-id)')
     .option('--source-root <path>', 'prefix to strip from DWARF paths (default: learned per object)')
+    .option('--no-tables', 'walk the DWARF every time: do not build or read the address tables kept beside the index')
     .addOption(new Option('-j, --jobs <n>', 'threads reading DWARF (for a few thousand frames and more)').argParser(positiveInt).default(defaultJobs(), 'the number of cores'))
-    .action((frames: string[], o: { db?: string; format: 'text' | 'json'; kallsyms?: string; debugDir?: string; sourceRoot?: string; jobs: number }) =>
+    .action((frames: string[], o: { db?: string; format: 'text' | 'json'; kallsyms?: string; debugDir?: string; sourceRoot?: string; jobs: number; tables: boolean }) =>
       run((out) => runSymbolize(frames, o, out)));
 }

@@ -7,6 +7,7 @@ import { defaultJobs } from '../pipeline/pool.js';
 import { type Copy, CopyFinder, type Placement } from '../symbolize/copies.js';
 import { type InputFrame, framesOfArguments, framesOfLine } from '../symbolize/frames.js';
 import { KallsymsFile } from '../symbolize/kallsyms-file.js';
+import { tableDir } from '../symbolize/address-tables.js';
 import { type Frame, ObjectLines } from '../symbolize/object-lines.js';
 import { type CommandResult, finished, withIndex } from './command.js';
 
@@ -20,6 +21,8 @@ export interface SymbolizeOptions {
   readonly sourceRoot?: string;
   /** Threads reading DWARF (default: the number of cores); 1 reads in this thread. */
   readonly jobs?: number;
+  /** False: no address tables, every answer walks the DWARF (`--no-tables`). */
+  readonly tables?: boolean;
 }
 
 /** One copy's answer: its source frames (innermost first) or why there are none. */
@@ -55,14 +58,13 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * no other frame has one there: its places go to the threads first, which read them while the other frames
  * are placed (the index is queried synchronously).
  */
-async function resolveFrames(db: Db, frames: { frame: InputFrame; at: number }[], opts: SymbolizeOptions): Promise<Resolved[]> {
-  // Made first: its threads (for many frames) start while the index is queried.
-  const lines = new ObjectLines(opts.debugDir ?? null, opts.sourceRoot, opts.jobs ?? defaultJobs(), frames.length);
+async function resolveFrames(db: Db, frames: { frame: InputFrame; at: number }[], opts: SymbolizeOptions, tables: string | null): Promise<Resolved[]> {
+  const lines = new ObjectLines(opts.debugDir ?? null, opts.sourceRoot, opts.jobs ?? defaultJobs(), frames.length, tables);
   try {
     const finder = new CopyFinder(db, opts.kallsyms ? new KallsymsFile(opts.kallsyms) : null);
     const busiest = busiestObject(frames.map((f) => f.frame));
     const warm = busiest === undefined ? null : finder.object(busiest);
-    if (warm) lines.warm(warm);
+    if (warm) lines.warm(warm, frames.filter((f) => f.frame.name !== null && f.frame.module === busiest).length);
     const placements: (Placement | { error: string })[] = new Array(frames.length);
     const answers: CopyAnswer[][] = new Array(frames.length);
     /** Places the frames at `indexes` and reads their objects' DWARF; answers land in `answers`. */
@@ -146,16 +148,17 @@ function record(r: Resolved): object {
 
 /**
  * Symbolizes `args` (addresses or frames), or, without arguments, the kernel log on stdin, which is
- * printed back with each frame annotated.
+ * printed back with each frame annotated. `tables`: the directory of the debug copies' address tables (null:
+ * none, the DWARF is walked).
  */
-export async function symbolize(db: Db, args: readonly string[], opts: SymbolizeOptions, out: Output): Promise<number> {
+export async function symbolize(db: Db, args: readonly string[], opts: SymbolizeOptions, out: Output, tables: string | null = null): Promise<number> {
   const fromLog = args.length === 0;
   const texts = fromLog ? readFileSync(0, 'latin1').split('\n') : [];
   if (fromLog && texts[texts.length - 1] === '') texts.pop();
   const frames = fromLog
     ? texts.flatMap((t, i) => framesOfLine(t).map((frame) => ({ frame, at: i + 1 })))
     : framesOfArguments(args).map((frame, i) => ({ frame, at: i + 1 }));
-  const resolved = await resolveFrames(db, frames, opts);
+  const resolved = await resolveFrames(db, frames, opts, tables);
   const failed = resolved.filter((r) => 'error' in r.placement || r.answers.some((a) => typeof a.frames === 'string')).length;
   if (opts.format === 'json') {
     for (const r of resolved) out.line(JSON.stringify(record(r)));
@@ -185,5 +188,5 @@ export async function symbolize(db: Db, args: readonly string[], opts: Symbolize
 
 /** `ksymtree symbolize` as a command: exit 1 when some frame could not be placed or has no source line (each says why). */
 export function runSymbolize(args: readonly string[], opts: SymbolizeOptions, out: Output): Promise<CommandResult> {
-  return withIndex(opts.db, async (db) => finished((await symbolize(db, args, opts, out)) > 0));
+  return withIndex(opts.db, async (db, path) => finished((await symbolize(db, args, opts, out, opts.tables === false ? null : tableDir(path))) > 0));
 }

@@ -19,6 +19,43 @@ export interface SourceFrame {
   readonly unit: { name: string | null; compDir: string | null };
 }
 
+/** One subroutine of a chain as its frames need it: its name and, inlined, where its caller called it. */
+export interface ChainLink {
+  readonly function: string | null;
+  readonly callFile: string | null;
+  readonly callLine: number;
+  readonly callColumn: number;
+}
+
+/**
+ * The frames of an address from its line-table row (null: none covers it) and its chain of subroutines
+ * (innermost first): the innermost frame at the row, each caller at its callee's call site. Without a
+ * chain, a row alone is one frame of no function; without either, no frame.
+ */
+export function chainFrames(innermost: { file: string | null; line: number; column: number } | null, chain: readonly ChainLink[],
+  where: SourceFrame['unit']): SourceFrame[] {
+  if (chain.length === 0) return innermost ? [{ function: null, ...innermost, unit: where }] : [];
+  const first = innermost ?? { file: null, line: 0, column: 0 };
+  return chain.map((link, j) => ({
+    function: link.function,
+    ...(j === 0 ? first : { file: chain[j - 1].callFile, line: chain[j - 1].callLine, column: chain[j - 1].callColumn }),
+    unit: where,
+  }));
+}
+
+/** Indexes of the targets by the unit `unitOf` places each in, in unit order; targets of no unit are left out. */
+export function targetsByUnit(targets: readonly Address[], unitOf: (t: Address) => number | undefined): [number, number[]][] {
+  const byUnit = new Map<number, number[]>();
+  targets.forEach((t, i) => {
+    const u = unitOf(t);
+    if (u === undefined) return;
+    const list = byUnit.get(u);
+    if (list) list.push(i);
+    else byUnit.set(u, [i]);
+  });
+  return [...byUnit].sort((a, b) => a[0] - b[0]);
+}
+
 /**
  * Source frames of each target (in the DWARF file's address space: section index for relocatable objects).
  * Targets are grouped by unit so that each unit's DIEs and line program are decoded once. An address no
@@ -26,15 +63,7 @@ export interface SourceFrame {
  */
 export function addressFrames(dwarf: Dwarf, units: UnitAddressIndex, targets: readonly Address[]): SourceFrame[][] {
   const out: SourceFrame[][] = targets.map(() => []);
-  const byUnit = new Map<number, number[]>();
-  targets.forEach((t, i) => {
-    const u = units.unitsAt(t.section, t.value)[0];
-    if (u === undefined) return;
-    const list = byUnit.get(u);
-    if (list) list.push(i);
-    else byUnit.set(u, [i]);
-  });
-  for (const [unitOff, indexes] of [...byUnit].sort((a, b) => a[0] - b[0])) {
+  for (const [unitOff, indexes] of targetsByUnit(targets, (t) => units.unitsAt(t.section, t.value)[0])) {
     const unit = dwarf.unit(unitOff);
     const mine = indexes.map((i) => targets[i]);
     const program = dwarf.lineProgram(unit);
@@ -43,24 +72,13 @@ export function addressFrames(dwarf: Dwarf, units: UnitAddressIndex, targets: re
     const where = { name: unit.name, compDir: unit.compDir };
     indexes.forEach((target, k) => {
       const row = rows[k];
-      const innermost = {
-        file: row && program ? program.filePath(row.file) : null,
-        line: row?.line ?? 0,
-        column: row?.column ?? 0,
-      };
-      const chain = chains[k];
-      if (chain.length === 0) {
-        if (row) out[target] = [{ function: null, ...innermost, unit: where }];
-        return;
-      }
-      out[target] = chain.map((die, j) => {
-        const position = j === 0 ? innermost : {
-          file: program && chain[j - 1].callFile !== null ? program.filePath(chain[j - 1].callFile!) : null,
-          line: chain[j - 1].callLine ?? 0,
-          column: chain[j - 1].callColumn ?? 0,
-        };
-        return { function: subroutineName(dwarf, unitOff, die.offset), ...position, unit: where };
-      });
+      const innermost = row && { file: program ? program.filePath(row.file) : null, line: row.line, column: row.column ?? 0 };
+      out[target] = chainFrames(innermost, chains[k].map((die) => ({
+        function: subroutineName(dwarf, unitOff, die.offset),
+        callFile: program && die.callFile !== null ? program.filePath(die.callFile) : null,
+        callLine: die.callLine ?? 0,
+        callColumn: die.callColumn ?? 0,
+      })), where);
     });
   }
   return out;

@@ -83,6 +83,11 @@ export class ArangeIndex {
     return new ArangeIndex(entries);
   }
 
+  /** The entries, sorted by section and start: what fromEntries() rebuilds this index from. */
+  entries(): { section: number; start: bigint; end: bigint; unit: number }[] {
+    return this.starts.map((start, i) => ({ section: this.sections[i], start, end: this.ends[i], unit: this.unitOf[i] }));
+  }
+
   /** Units whose ranges contain (section, address); usually exactly one. */
   lookup(section: number, address: bigint): number[] {
     const { sections, starts, reach } = this;

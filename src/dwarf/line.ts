@@ -180,8 +180,6 @@ export class LineProgram {
     const order = Array.from(targets.keys()).sort((a, b) => compareAddress(targets[a], targets[b]));
     let section = 0;
     let base = 0n;
-    /** Added to the sink's offsets: they restart at each set_address, rows here count from the first. */
-    let shift = 0;
     // The next target (position in `order`) and its offset from `base`; Infinity when none lies in this sequence.
     let next = 0;
     let nextAt = Infinity;
@@ -189,27 +187,70 @@ export class LineProgram {
       const d = next < order.length ? offsetFrom(targets[order[next]], section, base) : null;
       nextAt = d === null ? Infinity : d;
     };
-    // The row before the current one (the candidate for targets below the current row's address).
+    this.spans({
+      sequence: (s, b) => {
+        section = s;
+        base = b;
+        // This sequence's targets: those of its section from its base on (within 4 GB of it).
+        const from = { section: s, value: b };
+        next = partitionPoint(order.length, (k) => compareAddress(targets[order[k]], from) < 0);
+        measure();
+      },
+      // Closes the sequence's targets below `to` with the row at `from` (when it lies at or below them).
+      span: (from, to, file, line, column) => {
+        while (nextAt < to) {
+          if (from !== null && from <= nextAt) {
+            const i = order[next];
+            if (out[i] === null) pending--;
+            out[i] = { file, line, column };
+          }
+          next++;
+          measure();
+        }
+      },
+      // Sequences do not overlap: once every target has its row, later sequences cannot change it.
+      done: () => pending === 0,
+    });
+    return out;
+  }
+
+  /**
+   * Every row's span as coveringRows answers it, in program order: [the row's address, the next row's) inside
+   * a sequence, the last row's up to end_sequence. Empty spans and those of unrelocated sequences (section -1)
+   * are left out; `span` gets offsets from the sequence base.
+   */
+  rowSpans(span: (section: number, base: bigint, start: number, end: number, file: number, line: number, column: number) => void): void {
+    let section = 0;
+    let base = 0n;
+    this.spans({
+      sequence: (s, b) => {
+        section = s;
+        base = b;
+      },
+      span: (from, to, file, line, column) => {
+        if (from !== null && to > from && section >= 0) span(section, base, from, to, file, line, column);
+      },
+      done: () => false,
+    });
+  }
+
+  /**
+   * Runs the program as row spans: each sequence's section and base, then per row and end_sequence the span
+   * from the row before (null: none yet in this sequence) to it, with that row's registers. gcc sets the
+   * address again at each function inside one sequence: offsets keep counting from the sequence's first base.
+   */
+  private spans(sink: SpanSink): void {
+    let section = 0;
+    let base = 0n;
+    /** Added to execute's offsets: they restart at each set_address, spans here count from the first. */
+    let shift = 0;
     let have = false;
     let prevOff = 0;
     let prevFile = 0;
     let prevLine = 0;
     let prevColumn = 0;
-    /** Closes the sequence's targets below `limit` with the previous row (when it lies at or below them). */
-    const closeBelow = (limit: number) => {
-      while (nextAt < limit) {
-        if (have && prevOff <= nextAt) {
-          const i = order[next];
-          if (out[i] === null) pending--;
-          out[i] = { file: prevFile, line: prevLine, column: prevColumn };
-        }
-        next++;
-        measure();
-      }
-    };
     this.execute({
       sequence: (s, b) => {
-        // gcc sets the address again at each function inside one sequence: keep measuring from the first.
         if (have && s === section) {
           shift = Number(b - base);
           return;
@@ -217,28 +258,22 @@ export class LineProgram {
         section = s;
         base = b;
         shift = 0;
-        // This sequence's targets: those of its section from its base on (within 4 GB of it).
-        const from = { section: s, value: b };
-        next = partitionPoint(order.length, (k) => compareAddress(targets[order[k]], from) < 0);
-        measure();
+        sink.sequence(s, b);
       },
       row: (off, file, line, column) => {
-        const at = off + shift;
-        closeBelow(at);
+        sink.span(have ? prevOff : null, off + shift, prevFile, prevLine, prevColumn);
         have = true;
-        prevOff = at;
+        prevOff = off + shift;
         prevFile = file;
         prevLine = line;
         prevColumn = column;
       },
       end: (off) => {
-        closeBelow(off + shift);
+        sink.span(have ? prevOff : null, off + shift, prevFile, prevLine, prevColumn);
         have = false;
       },
-      // Sequences do not overlap: once every target has its row, later sequences cannot change it.
-      done: () => pending === 0,
+      done: () => sink.done(),
     });
-    return out;
   }
 
   /**
@@ -334,6 +369,13 @@ function opcodes(section: DwarfSection, offset: number, length: number): Buffer 
   const bytes = scratch.subarray(0, length);
   section.readInto(offset, bytes, 'line program opcodes');
   return bytes;
+}
+
+/** What LineProgram.spans reports: offsets from the base of the current sequence. */
+interface SpanSink {
+  sequence(section: number, base: bigint): void;
+  span(from: number | null, to: number, file: number, line: number, column: number): void;
+  done(): boolean;
 }
 
 /** What LineProgram.execute reports; offsets are from the base of the current sequence. */

@@ -42,7 +42,8 @@ export class UnitAddressIndex {
     }
   }
 
-  private rangeIndex(): ArangeIndex {
+  /** The units `.debug_aranges` leaves out, ranged from their unit DIEs (built on first use). */
+  rangeIndex(): ArangeIndex {
     if (!this.unitRanges) {
       const entries: { section: number; start: bigint; end: bigint; unit: number }[] = [];
       for (const off of this.unitOffsets()) {

@@ -36,6 +36,29 @@ export function dwarfTask(path: string, places: readonly Place[]): DwarfTask {
   return { path, sections: places.map((p) => p.section), values: BigUint64Array.from(places, (p) => p.value) };
 }
 
+/** Why a place of the debug copy at `path` has no frames. */
+export const uncovered = (path: string): string => `${path}: no line-table row or subprogram covers this address`;
+
+/**
+ * A task's places in the DWARF's address space: in a relocatable object the section index of the place's
+ * section name (the first section of that name in `sections`, [name, index] in header order; -2 when none),
+ * else the address itself (section 0).
+ */
+export function taskTargets(task: DwarfTask, relocatable: boolean, sections: readonly (readonly [string, number])[]): Address[] {
+  const { values } = task;
+  if (!relocatable) return Array.from(values, (value) => ({ section: 0, value }));
+  const index = new Map<string | null, number>();
+  return Array.from(values, (value, i) => {
+    const name = task.sections[i];
+    let section = index.get(name);
+    if (section === undefined) {
+      section = sections.find(([n]) => n === name)?.[1] ?? -2;
+      index.set(name, section);
+    }
+    return { section, value };
+  });
+}
+
 /** Source frames (innermost first) of each place, or why there are none; null for places of another share. */
 export type DwarfAnswer = (SourceFrame[] | string | null)[];
 
@@ -128,18 +151,7 @@ export class DwarfObjects {
 
   /** The task's places in the DWARF's address space (relocatable objects: section index and offset). */
   private static targets(x: Opened, task: DwarfTask): Address[] {
-    const { sections, values } = task;
-    if (x.obj.h.type !== ET_REL) return Array.from(values, (value) => ({ section: 0, value }));
-    const index = new Map<string | null, number>();
-    return Array.from(values, (value, i) => {
-      const name = sections[i];
-      let section = index.get(name);
-      if (section === undefined) {
-        section = x.obj.sections.find((sec) => sec.name === name)?.index ?? -2;
-        index.set(name, section);
-      }
-      return { section, value };
-    });
+    return taskTargets(task, x.obj.h.type === ET_REL, x.obj.sections.map((sec) => [sec.name, sec.index]));
   }
 
   /** Fills `out` at `mine` with the frames of those targets, or why they have none. */
@@ -152,7 +164,7 @@ export class DwarfObjects {
       for (const i of mine) out[i] = why;
       return;
     }
-    mine.forEach((i, k) => (out[i] = found[k].length ? found[k] : `${x.obj.path}: no line-table row or subprogram covers this address`));
+    mine.forEach((i, k) => (out[i] = found[k].length ? found[k] : uncovered(x.obj.path)));
   }
 
   private async closeCopy(path: string): Promise<void> {

@@ -1,6 +1,6 @@
-// The source side of `symbolize`: each object's debug copy found once, its places handed to the DWARF
-// reader (in worker threads when there are enough of them) and the answers' paths made relative to the
-// kernel source root, in input order.
+// The source side of `symbolize`: each object's debug copy found once, its places answered from its address
+// table (built on first use) or handed to the DWARF reader (in worker threads when there are enough of
+// them), and the answers' paths made relative to the kernel source root, in input order.
 import { Piscina } from 'piscina';
 import { readBuildId } from '../scan/build-id.js';
 import { pairDebugCopies } from '../tree/debug-pairing.js';
@@ -8,7 +8,9 @@ import { type FoundObject, walkTree } from '../tree/walk.js';
 import { PathMapper } from '../sites/paths.js';
 import type { IndexedObject } from './copies.js';
 import type { SourceFrame } from '../dwarf/addr2line.js';
-import { type DwarfAnswer, DwarfObjects, type DwarfTask, type Place, dwarfTask } from './object-dwarf.js';
+import { type AddressTable, AddressTableError } from '../dwarf/address-table.js';
+import { type TableTask, dropTable, openTable, tablePlace, writeTable } from './address-tables.js';
+import { type DwarfAnswer, DwarfObjects, type DwarfTask, type Place, dwarfTask, taskTargets, uncovered } from './object-dwarf.js';
 
 export interface Frame {
   readonly function: string | null;
@@ -28,10 +30,19 @@ const SHARED_PLACES = 1000;
 const SHARES_PER_THREAD = 4;
 /** Below this many frames in all, threads cost more to start than they save. */
 const THREADED_FRAMES = 2000;
+/**
+ * A debug copy with fewer places is walked when it has no table yet: building one costs a walk of all its
+ * DWARF (vmlinux: ~10 s, btrfs.ko's 35 MB: ~2.6 s CPU), a few places a walk of a few units...
+ */
+const TABLE_PLACES = 100;
+/** ...unless the copy is this small: then its table is built for any place (a 6 MB module's: ~50 ms CPU). */
+const SMALL_COPY = 16 << 20;
 
 /** Where the DWARF reading runs: this thread, or a pool of worker threads. */
 interface Reader {
   frames(task: DwarfTask): Promise<DwarfAnswer>;
+  /** Builds a debug copy's address table; why it could not, or null. */
+  table(task: TableTask): Promise<string | null>;
   close(): Promise<void>;
 }
 
@@ -44,15 +55,28 @@ function inThread(): Reader {
     last = answer.catch(() => {});
     return answer;
   };
-  return { frames, close: () => objects.close() };
+  const table = (task: TableTask) => {
+    const built = last.then(() => writeTable(task.path, task.place));
+    last = built.catch(() => {});
+    return built;
+  };
+  return { frames, table, close: () => objects.close() };
 }
 
 function workers(jobs: number): Reader {
   const pool = new Piscina({ filename: WORKER, minThreads: jobs, maxThreads: jobs });
-  return { frames: (task) => pool.run(task) as Promise<DwarfAnswer>, close: () => pool.destroy() };
+  return {
+    frames: (task) => pool.run(task) as Promise<DwarfAnswer>,
+    table: (task) => pool.run(task) as Promise<string | null>,
+    close: () => pool.destroy(),
+  };
 }
 
-/** Debug copies of the objects of one run; `--debug-dir` pairs objects the index has none for by build-id. */
+/**
+ * Debug copies of the objects of one run; `--debug-dir` pairs objects the index has none for by build-id.
+ * With a table directory, each copy's places are answered from its address table, built first when missing
+ * or stale; threads start only when some copy needs its DWARF read.
+ */
 export class ObjectLines {
   private debugDirFiles: FoundObject[] | null = null;
   private reader: Reader | null = null;
@@ -60,13 +84,48 @@ export class ObjectLines {
   private warming: Promise<unknown> = Promise.resolve();
   /** Numbers the place lists shared out between threads. */
   private batches = 0;
+  /** Each debug copy's table, by path: null when it has none (no build-id, no table directory, not buildable). */
+  private tables = new Map<string, Promise<AddressTable | null>>();
 
-  /** `jobs` threads read DWARF when the run has `frames` enough; else this thread does. */
-  constructor(private debugDir: string | null, private sourceRoot: string | undefined, jobs: number, frames: number) {
-    if (jobs > 1 && frames >= THREADED_FRAMES) {
-      this.reader = workers(jobs);
-      this.threads = jobs;
+  /**
+   * `jobs` threads read DWARF when the run has `frames` enough; else this thread does. `tables`: the
+   * directory of address tables (null: every answer walks the DWARF).
+   */
+  constructor(private debugDir: string | null, private sourceRoot: string | undefined, private jobs: number, private frameCount: number,
+    private tableDir: string | null = null) {}
+
+  /** The reader, made on first use: a pool of `jobs` threads for a large run, else this thread. */
+  private dwarfReader(): Reader {
+    if (!this.reader) {
+      const threaded = this.jobs > 1 && this.frameCount >= THREADED_FRAMES;
+      this.reader = threaded ? workers(this.jobs) : inThread();
+      this.threads = threaded ? this.jobs : 1;
     }
+    return this.reader;
+  }
+
+  /**
+   * The current address table of the debug copy at `path`, asked for `places` places: built when missing or
+   * stale (see TABLE_PLACES); null without one. The first answer for a path stands for the run.
+   */
+  private table(path: string, places: number): Promise<AddressTable | null> {
+    let t = this.tables.get(path);
+    if (!t) {
+      t = this.openOrBuild(path, places);
+      this.tables.set(path, t);
+    }
+    return t;
+  }
+
+  private async openOrBuild(path: string, places: number): Promise<AddressTable | null> {
+    if (!this.tableDir) return null;
+    const place = await tablePlace(this.tableDir, path);
+    if (!place) return null;
+    const found = openTable(place);
+    if (found || (places < TABLE_PLACES && place.identity.size > SMALL_COPY)) return found;
+    // Not buildable (DWARF it cannot read, a directory it cannot write): the places walk the DWARF.
+    if (await this.dwarfReader().table({ path, place })) return null;
+    return openTable(place);
   }
 
   private async debugPath(o: IndexedObject): Promise<string | null> {
@@ -80,12 +139,18 @@ export class ObjectLines {
   }
 
   /**
-   * With threads, has each of them open `object`'s debug copy (ELF tables, .debug_aranges) now, while this
-   * thread is still querying the index: the object most frames are in, whose places every thread shares.
+   * Gets ready for `object`, the object most frames (`places`) are in, while this thread is still querying the
+   * index: its address table opened or built; without tables, each thread opens its debug copy (ELF tables,
+   * .debug_aranges), whose places every thread shares.
    */
-  warm(object: IndexedObject): void {
-    const reader = this.reader;
-    if (!reader) return;
+  warm(object: IndexedObject, places: number): void {
+    if (this.tableDir) {
+      // Its table opened (or built) now, while this thread is still querying the index.
+      this.warming = this.debugPath(object).then((path) => (path ? this.table(path, places) : null)).catch(() => {});
+      return;
+    }
+    const reader = this.dwarfReader();
+    if (this.threads === 1) return;
     this.warming = this.debugPath(object).then((path) => (path ? Promise.all(
       Array.from({ length: this.threads }, () => reader.frames(dwarfTask(path, [])))) : null)).catch(() => {});
   }
@@ -95,14 +160,12 @@ export class ObjectLines {
    * All objects' tasks run at once.
    */
   async frames(objects: readonly { object: IndexedObject; places: readonly Place[] }[]): Promise<(Frame[] | string)[][]> {
-    this.reader ??= inThread();
-    const reader = this.reader;
     // Tasks go to the threads largest first, so that the small ones even out the end (answers keep input order).
     const bySize = Array.from(objects.keys()).sort((a, b) => objects[b].places.length - objects[a].places.length || a - b);
     const answers: (SourceFrame[] | string)[][] = new Array(objects.length);
     await Promise.all(bySize.map(async (n) => {
       const { object, places } = objects[n];
-      answers[n] = await this.objectFrames(reader, object, places);
+      answers[n] = await this.objectFrames(object, places);
     }));
     // Paths are learned and mapped in input order, as one thread reading everything would.
     return answers.map((found) => {
@@ -124,15 +187,29 @@ export class ObjectLines {
     });
   }
 
-  /** One object's places: its debug copy's answers, or why it has none. */
-  private async objectFrames(reader: Reader, object: IndexedObject, places: readonly Place[]): Promise<(SourceFrame[] | string)[]> {
+  /** One object's places: its debug copy's answers (from its table when it has one), or why it has none. */
+  private async objectFrames(object: IndexedObject, places: readonly Place[]): Promise<(SourceFrame[] | string)[]> {
     const path = await this.debugPath(object);
     if (!path) return places.map(() => `${object.path}: no DWARF (index it with --debug-dir, or give --debug-dir)`);
+    const task = dwarfTask(path, places);
+    const table = await this.table(path, places.length);
+    if (table) {
+      try {
+        const found = table.frames(taskTargets(task, table.meta.relocatable, table.meta.sections));
+        return found.map((f) => (f.length ? f : uncovered(path)));
+      } catch (e) {
+        if (!(e instanceof AddressTableError)) throw e;
+        // A damaged block: never trusted; this run walks the DWARF, the next one builds the table again.
+        table.close();
+        this.tables.set(path, Promise.resolve(null));
+        dropTable(e.file);
+      }
+    }
+    const reader = this.dwarfReader();
     // A large object is shared out by units between the threads; a small one is one thread's task.
     const count = places.length >= SHARED_PLACES && this.threads > 1 ? this.threads * SHARES_PER_THREAD : 1;
     const batch = this.batches++;
     const out: (SourceFrame[] | string)[] = new Array(places.length);
-    const task = dwarfTask(path, places);
     const tasks = Array.from({ length: count }, (_, index) => reader.frames(count > 1 ? { ...task, share: { index, count, batch } } : task)
       .then((found) => found.forEach((f, i) => { if (f !== null) out[i] = f; })));
     await Promise.all(tasks);
@@ -141,6 +218,7 @@ export class ObjectLines {
 
   async close(): Promise<void> {
     await this.warming;
+    for (const t of this.tables.values()) (await t.catch(() => null))?.close();
     await this.reader?.close();
   }
 }

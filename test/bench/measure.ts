@@ -30,6 +30,9 @@ export interface Measure extends Command {
 /** Other processes may use this share of one core during a run before the run proves nothing. */
 const OTHER_CPU_LIMIT = 0.25;
 
+/** Whether other processes took more than their share of a core during the run. */
+export const disturbed = (r: Run): boolean => r.otherCpu > OTHER_CPU_LIMIT * r.seconds;
+
 /** Busy CPU seconds of the whole machine so far (/proc/stat: all but idle and iowait, in USER_HZ = 100). */
 function machineBusySeconds(): number {
   const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
@@ -55,7 +58,7 @@ export function measure(commands: readonly Command[], rounds: number): Measure[]
   return commands.map((c, i) => {
     const sorted = [...runs[i]].sort((a, b) => a.seconds - b.seconds);
     return { ...c, runs: runs[i], seconds: sorted[Math.floor((sorted.length - 1) / 2)].seconds,
-      unreliable: runs[i].some((r) => r.otherCpu > OTHER_CPU_LIMIT * r.seconds) };
+      unreliable: runs[i].some(disturbed) };
   });
 }
 
