@@ -8,14 +8,14 @@ import * as zlib from 'node:zlib';
 import xz from 'xz-decompress';
 import { ObjectError } from '../errors.js';
 import { capMessage } from './capped-output.js';
-import { xzDecompress } from './xz/stream.js';
+import { XZ_MAGIC, xzDecompress } from './xz/stream.js';
 import { decodeZstd, zstdFrames } from './zstd/frame.js';
 
 export type Compression = 'none' | 'gzip' | 'xz' | 'zstd';
 
 const MAGIC: ReadonlyArray<readonly [Compression, Buffer]> = [
   ['gzip', Buffer.from([0x1f, 0x8b])],
-  ['xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])],
+  ['xz', XZ_MAGIC],
   ['zstd', Buffer.from([0x28, 0xb5, 0x2f, 0xfd])],
 ];
 

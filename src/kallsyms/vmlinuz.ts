@@ -11,6 +11,7 @@ import { ObjectError } from '../errors.js';
 import { ELF_MAGIC } from '../elf/header.js';
 import { capMessage } from '../io/capped-output.js';
 import { DEFAULT_DECOMPRESSED_CAP, decompress } from '../io/decompress.js';
+import { XZ_MAGIC } from '../io/xz/stream.js';
 import { lzmaAloneDecompress } from '../io/lzma/alone.js';
 
 export type KernelCompression = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'lzma' | 'bzip2';
@@ -26,7 +27,7 @@ export interface ExtractedKernel {
 
 const MAGICS: ReadonlyArray<readonly [KernelCompression, Buffer]> = [
   ['gzip', Buffer.from([0x1f, 0x8b, 0x08])],
-  ['xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])],
+  ['xz', XZ_MAGIC],
   ['zstd', Buffer.from([0x28, 0xb5, 0x2f, 0xfd])],
   ['lz4', Buffer.from([0x02, 0x21, 0x4c, 0x18])],
   ['bzip2', Buffer.from('BZh', 'latin1')],

@@ -9,7 +9,8 @@ import { decodeLzma2, lzma2DictSize } from '../lzma/lzma2.js';
 import { le32, XZ_CHECKS } from './check.js';
 import { XZ_FILTERS } from './filters.js';
 
-const MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+/** The magic every xz stream starts with (decompress.ts and vmlinuz.ts recognise xz by it). */
+export const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 const FOOTER_MAGIC = Buffer.from('YZ');
 const STREAM_HEADER_SIZE = 12;
 const LZMA2 = 0x21;
@@ -36,7 +37,7 @@ export function xzDecompress(file: string, input: Buffer, cap: number, at = 0): 
   for (;;) {
     pos = decodeStream(input, pos, out, fail);
     while (pos + 4 <= input.length && input.readUInt32LE(pos) === 0) pos += 4;
-    if (!input.subarray(pos, pos + MAGIC.length).equals(MAGIC)) return out.result();
+    if (!input.subarray(pos, pos + XZ_MAGIC.length).equals(XZ_MAGIC)) return out.result();
   }
 }
 
@@ -46,7 +47,7 @@ function decodeStream(input: Buffer, pos: number, out: CappedOutput, fail: Fail)
     if (input.length - p < n) fail(input.length, `expected ${what}, the stream ended`);
   };
   need(pos, STREAM_HEADER_SIZE, 'a 12-byte stream header');
-  if (!input.subarray(pos, pos + MAGIC.length).equals(MAGIC)) fail(pos, `expected the xz magic fd377a585a00, found ${input.subarray(pos, pos + 6).toString('hex')}`);
+  if (!input.subarray(pos, pos + XZ_MAGIC.length).equals(XZ_MAGIC)) fail(pos, `expected the xz magic fd377a585a00, found ${input.subarray(pos, pos + 6).toString('hex')}`);
   const flags = input.subarray(pos + 6, pos + 8);
   checkCrc(input, pos + 6, 2, pos + 8, 'stream header', fail);
   if (flags[0] !== 0 || flags[1] > 0x0f) fail(pos + 6, `stream flags: expected 00 0x (a check type), found ${flags.toString('hex')}`);
@@ -91,10 +92,8 @@ function decodeBlock(input: Buffer, pos: number, out: CappedOutput, fail: Fail):
   if (flags & 0x3c) fail(pos + 1, `block flags: expected the reserved bits 0, found 0x${flags.toString(16)}`);
   let p = pos + 2;
   const vli = (what: string): number => {
-    const v = uleb(input, p, headerEnd);
-    const end = lebEnd;
-    if (end < 0 || end - p > 9 || (end - p > 1 && input[end - 1] === 0)) fail(p, `block header: expected ${what} (a variable-length integer)`);
-    p = end;
+    const v = readVli(input, p, headerEnd, `block header: expected ${what}`, fail);
+    p = lebEnd;
     return v;
   };
   const compressed = flags & 0x40 ? vli('the compressed size') : null;
@@ -144,11 +143,8 @@ function checkIndex(input: Buffer, pos: number, records: readonly BlockRecord[],
   const start = pos;
   let p = pos + 1;
   const vli = (what: string): number => {
-    const v = uleb(input, p, input.length);
-    const end = lebEnd;
-    if (end < 0) fail(input.length, `index: expected ${what}, the stream ended`);
-    if (end - p > 9 || (end - p > 1 && input[end - 1] === 0)) fail(p, `index: expected ${what} (a variable-length integer)`);
-    p = end;
+    const v = readVli(input, p, input.length, `index: expected ${what}`, fail);
+    p = lebEnd;
     return v;
   };
   const count = vli('the number of records');
@@ -169,6 +165,17 @@ function checkIndex(input: Buffer, pos: number, records: readonly BlockRecord[],
   if (input.length - p < 4) fail(input.length, 'index: expected its CRC32, the stream ended');
   checkCrc(input, start, p - start, p, 'index', fail);
   return p + 4;
+}
+
+/**
+ * A variable-length integer (LEB128 of at most 9 bytes, no trailing zero byte) at `p`, read before `end`;
+ * lebEnd is left just past it. Running into `end` at the input's end is a truncation; anything else breaks a rule.
+ */
+function readVli(input: Buffer, p: number, end: number, expected: string, fail: Fail): number {
+  const v = uleb(input, p, end);
+  if (lebEnd < 0 && end === input.length) fail(input.length, `${expected}, the stream ended`);
+  if (lebEnd < 0 || lebEnd - p > 9 || (lebEnd - p > 1 && input[lebEnd - 1] === 0)) fail(p, `${expected} (a variable-length integer)`);
+  return v;
 }
 
 /** The CRC32 stored at `crcAt` must be that of `input[from, from + length)`. */
